@@ -1,0 +1,205 @@
+//! What callers hand to and get back from the [`SessionManager`](crate::SessionManager).
+
+use serde_json::{Map, Value};
+
+use crate::clock::Millis;
+use crate::model::{ClientInfo, DEFAULT_APP, DEFAULT_TENANT, SessionRecord};
+use crate::secret::SecretString;
+
+/// A JSON object.
+pub type JsonObject = Map<String, Value>;
+
+/// The request to create a session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The user the session is for.
+    pub user_id: String,
+    /// The login method's user id (defaults to `user_id`).
+    pub recipe_user_id: Option<String>,
+    /// App (default `public`).
+    pub app_id: String,
+    /// Tenant (default `public`).
+    pub tenant_id: String,
+    /// Goes into every access token.
+    pub public_data: JsonObject,
+    /// Stays on the server.
+    pub private_data: JsonObject,
+    /// Issue and check anti-CSRF tokens for this session.
+    pub anti_csrf: bool,
+    /// Sign with the static key (`s-…`) rather than the rotating one.
+    pub static_key: bool,
+    /// Where the client is, for device lists.
+    pub client: ClientInfo,
+}
+
+impl NewSession {
+    /// A session for `user_id` with empty data, default app and tenant, no anti-CSRF.
+    pub fn new(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            recipe_user_id: None,
+            app_id: DEFAULT_APP.to_owned(),
+            tenant_id: DEFAULT_TENANT.to_owned(),
+            public_data: JsonObject::new(),
+            private_data: JsonObject::new(),
+            anti_csrf: false,
+            static_key: false,
+            client: ClientInfo::default(),
+        }
+    }
+
+    /// Sets the public data.
+    pub fn public_data(mut self, data: JsonObject) -> Self {
+        self.public_data = data;
+        self
+    }
+
+    /// Sets the private data.
+    pub fn private_data(mut self, data: JsonObject) -> Self {
+        self.private_data = data;
+        self
+    }
+
+    /// Enables anti-CSRF tokens.
+    pub fn anti_csrf(mut self, on: bool) -> Self {
+        self.anti_csrf = on;
+        self
+    }
+
+    /// Sets the tenant.
+    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = tenant_id.into();
+        self
+    }
+}
+
+/// The part of a session every response carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    /// Session handle.
+    pub handle: String,
+    /// User id.
+    pub user_id: String,
+    /// Recipe user id.
+    pub recipe_user_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// The public data (the access token's user claims).
+    pub public_data: JsonObject,
+}
+
+/// A token with its validity.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The token.
+    pub token: SecretString,
+    /// Issue time (ms).
+    pub created_at: Millis,
+    /// Expiry (ms).
+    pub expires_at: Millis,
+}
+
+/// The tokens issued by create and refresh.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The access token.
+    pub access: IssuedToken,
+    /// The refresh token.
+    pub refresh: IssuedToken,
+    /// The anti-CSRF token, when the session uses them.
+    pub anti_csrf: Option<SecretString>,
+}
+
+/// A created or refreshed session and its tokens.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    /// The session.
+    pub session: SessionSummary,
+    /// Its tokens.
+    pub tokens: IssuedTokens,
+}
+
+/// Options of [`SessionManager::verify`](crate::SessionManager::verify).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions<'a> {
+    /// The anti-CSRF token the client sent.
+    pub anti_csrf_token: Option<&'a str>,
+    /// Check `anti_csrf_token` against the access token.
+    pub check_anti_csrf: bool,
+    /// Also check the session in the store (instant revocation), not just the signature.
+    pub check_database: bool,
+}
+
+/// A verified access token.
+#[derive(Debug, Clone)]
+pub struct VerifiedSession {
+    /// The session.
+    pub session: SessionSummary,
+    /// When the access token expires (ms); that of `new_access_token` when there is one.
+    pub access_expires_at: Millis,
+    /// A re-issued access token, when a database check found the token's public data stale
+    /// (it was changed with `update_public_data`). The client should use it from now on.
+    pub new_access_token: Option<IssuedToken>,
+}
+
+/// Options of [`SessionManager::refresh`](crate::SessionManager::refresh).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefreshOptions<'a> {
+    /// The anti-CSRF token the client sent.
+    pub anti_csrf_token: Option<&'a str>,
+    /// Check `anti_csrf_token` (only for sessions created with anti-CSRF).
+    pub check_anti_csrf: bool,
+}
+
+/// Everything known about a live session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// Handle, users, tenant and public data.
+    pub summary: SessionSummary,
+    /// App.
+    pub app_id: String,
+    /// Server-only data.
+    pub private_data: JsonObject,
+    /// Creation time (ms).
+    pub created_at: Millis,
+    /// Last activity (ms).
+    pub last_active_at: Millis,
+    /// The session ends at this time unless refreshed (ms).
+    pub expires_at: Millis,
+    /// The session ends at this time whatever happens (ms).
+    pub absolute_expires_at: Millis,
+    /// Where it was created from.
+    pub client: ClientInfo,
+}
+
+pub(crate) fn parse_object(text: &str) -> JsonObject {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => m,
+        _ => JsonObject::new(),
+    }
+}
+
+impl SessionRecord {
+    pub(crate) fn summary(&self) -> SessionSummary {
+        SessionSummary {
+            handle: self.handle.clone(),
+            user_id: self.user_id.clone(),
+            recipe_user_id: self.recipe_user_id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            public_data: parse_object(&self.public_data),
+        }
+    }
+
+    pub(crate) fn info(&self) -> SessionInfo {
+        SessionInfo {
+            summary: self.summary(),
+            app_id: self.app_id.clone(),
+            private_data: parse_object(&self.private_data),
+            created_at: self.created_at,
+            last_active_at: self.last_active_at,
+            expires_at: self.expires_at,
+            absolute_expires_at: self.absolute_expires_at,
+            client: self.client.clone(),
+        }
+    }
+}

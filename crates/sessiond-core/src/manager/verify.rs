@@ -1,0 +1,226 @@
+//! Verifying access tokens: stateless by default, against the store on request.
+
+use super::issue::Grant;
+use super::types::{JsonObject, VerifiedSession, VerifyOptions, parse_object};
+use super::{IssuedToken, SessionManager};
+use crate::b64;
+use crate::clock::Millis;
+use crate::error::Error;
+use crate::jose::{JwsError, UnverifiedJws};
+use crate::model::{KeyKind, SessionRecord};
+use crate::secret::{ct_eq, sha256};
+use crate::tokens::access::VerifiedClaims;
+use crate::tokens::chain::{Chain, Secret};
+use crate::tokens::opaque::OpaqueToken;
+
+/// Whether a verify may accept a token past its `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expiry {
+    Enforce,
+    Ignore,
+}
+
+fn csrf_matches(expected: Option<&str>, provided: Option<&str>) -> bool {
+    matches!((expected, provided), (Some(e), Some(p)) if ct_eq(e.as_bytes(), p.as_bytes()))
+}
+
+impl SessionManager {
+    /// Verifies an access token.
+    ///
+    /// JWT access tokens are checked statelessly (signature by `kid`, structure, expiry, and the
+    /// anti-CSRF token when asked); with `check_database` the session must also still exist in
+    /// the store, and a token whose public data is stale is re-issued
+    /// ([`VerifiedSession::new_access_token`]). Opaque tokens are always checked against the store.
+    ///
+    /// # Errors
+    /// - [`Error::Unauthorised`]: malformed token, or (with `check_database`) the session is gone;
+    /// - [`Error::TryRefreshToken`]: expired, unknown or retired key, bad signature, anti-CSRF
+    ///   mismatch;
+    /// - [`Error::Store`]: the store check could not be made (fail closed).
+    pub async fn verify(
+        &self,
+        token: &str,
+        opts: VerifyOptions<'_>,
+    ) -> Result<VerifiedSession, Error> {
+        let now = self.now_ms();
+        if let Some(op) = OpaqueToken::decode(token) {
+            return self.verify_opaque(&op, opts, now).await;
+        }
+        let claims = self.verify_signed(token, Expiry::Enforce, now).await?;
+        if opts.check_anti_csrf
+            && !csrf_matches(claims.anti_csrf_token.as_deref(), opts.anti_csrf_token)
+        {
+            return Err(Error::TryRefreshToken("anti-csrf check failed"));
+        }
+        let access_expires_at = claims.exp.saturating_mul(1000);
+        if !opts.check_database {
+            return Ok(VerifiedSession {
+                session: super::SessionSummary {
+                    handle: claims.session_handle,
+                    user_id: claims.sub,
+                    recipe_user_id: claims.rsub,
+                    tenant_id: claims.tenant_id,
+                    public_data: claims.public_data,
+                },
+                access_expires_at,
+                new_access_token: None,
+            });
+        }
+        let rec = self.live_session_for(&claims, now).await?;
+        self.touch_if_due(&rec, now);
+        let stored = parse_object(&rec.public_data);
+        let new_access_token = if stored == claims.public_data {
+            None
+        } else {
+            Some(self.remint(&rec, &claims, &stored, now, None).await?)
+        };
+        let mut session = rec.summary();
+        session.public_data = stored;
+        Ok(VerifiedSession {
+            session,
+            access_expires_at: new_access_token
+                .as_ref()
+                .map_or(access_expires_at, |t| t.expires_at),
+            new_access_token,
+        })
+    }
+
+    /// Checks a JWT's structure and signature (and expiry unless told not to).
+    pub(crate) async fn verify_signed(
+        &self,
+        token: &str,
+        expiry: Expiry,
+        now: Millis,
+    ) -> Result<VerifiedClaims, Error> {
+        let jws = UnverifiedJws::parse(token).map_err(|e| match e {
+            JwsError::UnknownKey => Error::TryRefreshToken("access token has no key id"),
+            _ => Error::Unauthorised("malformed access token"),
+        })?;
+        if jws.header.typ.as_deref() != Some("JWT") || jws.header.version.as_deref() != Some("5") {
+            return Err(Error::Unauthorised("not a sessiond access token"));
+        }
+        // A reload failure (store down) must not break stateless verification of known keys;
+        // an unknown key simply cannot verify.
+        let key = self
+            .inner
+            .keys
+            .verifier(jws.kid())
+            .await
+            .unwrap_or(None)
+            .ok_or(Error::TryRefreshToken(
+                "access token signed by an unknown or retired key",
+            ))?;
+        let payload = jws.verify(&key).map_err(|e| match e {
+            JwsError::Malformed => Error::Unauthorised("malformed access token"),
+            _ => Error::TryRefreshToken("access token signature does not verify"),
+        })?;
+        let claims = VerifiedClaims::parse(&payload)
+            .ok_or(Error::Unauthorised("access token claims are malformed"))?;
+        if expiry == Expiry::Enforce && claims.exp.saturating_mul(1000) <= now {
+            return Err(Error::TryRefreshToken("access token expired"));
+        }
+        Ok(claims)
+    }
+
+    /// The live session a verified token belongs to.
+    pub(crate) async fn live_session_for(
+        &self,
+        claims: &VerifiedClaims,
+        now: Millis,
+    ) -> Result<SessionRecord, Error> {
+        let rec = self
+            .inner
+            .store
+            .load_session(&claims.session_handle, now)
+            .await?
+            .ok_or(Error::Unauthorised(
+                "Either the session has ended or has been blacklisted",
+            ))?;
+        if rec.user_id != claims.sub || rec.tenant_id != claims.tenant_id {
+            return Err(Error::Unauthorised(
+                "access token does not match its session",
+            ));
+        }
+        Ok(rec)
+    }
+
+    /// A new access token for the same refresh generation with the stored public data.
+    pub(crate) async fn remint(
+        &self,
+        rec: &SessionRecord,
+        claims: &VerifiedClaims,
+        public_data: &JsonObject,
+        now: Millis,
+        expires_at: Option<Millis>,
+    ) -> Result<IssuedToken, Error> {
+        self.access_token(&Grant {
+            rec,
+            public_data,
+            refresh_hash1: &claims.refresh_token_hash1,
+            access_secret: None,
+            anti_csrf: claims.anti_csrf_token.as_deref(),
+            now,
+            expires_at,
+        })
+        .await
+    }
+
+    async fn verify_opaque(
+        &self,
+        op: &OpaqueToken,
+        opts: VerifyOptions<'_>,
+        now: Millis,
+    ) -> Result<VerifiedSession, Error> {
+        let secret: Secret = b64::decode(&op.random)
+            .and_then(|v| v.try_into().ok())
+            .ok_or(Error::Unauthorised("malformed access token"))?;
+        let rec = self
+            .inner
+            .store
+            .load_session(&op.handle, now)
+            .await?
+            .ok_or(Error::Unauthorised(
+                "Either the session has ended or has been blacklisted",
+            ))?;
+        match rec.access_hash {
+            Some(h) if ct_eq(&h, &sha256(&secret)) => {}
+            Some(_) => return Err(Error::TryRefreshToken("access token was superseded")),
+            None => return Err(Error::Unauthorised("session has no opaque access token")),
+        }
+        let access_expires_at = rec
+            .rotated_at
+            .saturating_add(self.inner.policy.access_ttl)
+            .min(rec.expires_at);
+        if access_expires_at <= now {
+            return Err(Error::TryRefreshToken("access token expired"));
+        }
+        if opts.check_anti_csrf {
+            let chain_key = self.inner.keys.signer(KeyKind::Chain).await?;
+            let expected = Chain::new(&chain_key).anti_csrf(&secret)?;
+            if !rec.flags.anti_csrf || !csrf_matches(Some(&expected), opts.anti_csrf_token) {
+                return Err(Error::TryRefreshToken("anti-csrf check failed"));
+            }
+        }
+        self.touch_if_due(&rec, now);
+        Ok(VerifiedSession {
+            session: rec.summary(),
+            access_expires_at,
+            new_access_token: None,
+        })
+    }
+
+    /// Records activity on a session at most once per `touch_interval`, off the request path.
+    fn touch_if_due(&self, rec: &SessionRecord, now: Millis) {
+        if now.saturating_sub(rec.last_active_at) < self.inner.policy.touch {
+            return;
+        }
+        let expires_at = self.session_deadline(now, rec.rotated_at, rec.absolute_expires_at);
+        let store = std::sync::Arc::clone(&self.inner.store);
+        let handle = rec.handle.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_session(&handle, now, expires_at).await {
+                tracing::debug!(error = %e, "recording session activity failed");
+            }
+        });
+    }
+}

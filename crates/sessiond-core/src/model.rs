@@ -1,0 +1,246 @@
+//! The stored shapes: one session row and one signing-key row.
+
+use std::fmt;
+
+use crate::clock::Millis;
+use crate::jose::Algorithm;
+use crate::secret::SecretHash;
+
+/// The tenant every session belongs to unless told otherwise (SuperTokens' `public`).
+pub const DEFAULT_TENANT: &str = "public";
+/// The app every session belongs to unless told otherwise (SuperTokens' `public`).
+pub const DEFAULT_APP: &str = "public";
+
+/// Where a request came from, kept for "signed-in devices" pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's IP address as the creator reported it.
+    pub ip: Option<String>,
+    /// The client's `User-Agent` as the creator reported it.
+    pub user_agent: Option<String>,
+}
+
+/// One session as a store keeps it.
+///
+/// # Security
+/// No secret is in here: the refresh token and the opaque access token appear only as SHA-256
+/// hashes. The anti-CSRF token and successor refresh tokens are derived on demand from the
+/// presented token and a server key, so nothing else needs storing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Unique session handle (a UUID, suffixed `_<tenant>` outside the default tenant).
+    pub handle: String,
+    /// The app the session belongs to.
+    pub app_id: String,
+    /// The tenant the session belongs to.
+    pub tenant_id: String,
+    /// The (primary) user of the session.
+    pub user_id: String,
+    /// The recipe user the session was created for (equal to `user_id` without account linking).
+    pub recipe_user_id: String,
+    /// The public data, a JSON object in text form: it goes into every access token.
+    pub public_data: String,
+    /// The private data, a JSON object in text form: it never leaves the server.
+    pub private_data: String,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last time the session was seen active (create, refresh, database-checked verify).
+    pub last_active_at: Millis,
+    /// Time of the last refresh-token rotation (creation time before the first one).
+    pub rotated_at: Millis,
+    /// The session is dead from this instant (idle timeout, refresh lifetime, absolute lifetime,
+    /// whichever comes first). Stores never return a row past it.
+    pub expires_at: Millis,
+    /// Hard upper bound on `expires_at`, fixed at creation.
+    pub absolute_expires_at: Millis,
+    /// Refresh-token generation: 0 at creation, +1 per rotation.
+    pub generation: u64,
+    /// SHA-256 of the current refresh token's secret.
+    pub refresh_hash: SecretHash,
+    /// SHA-256 of the current opaque access token's secret (opaque format only).
+    pub access_hash: Option<SecretHash>,
+    /// Per-session options fixed at creation.
+    pub flags: SessionFlags,
+    /// Data version, +1 on every data update; the compare-and-swap guard against lost updates.
+    pub version: u64,
+    /// Where the session was created from.
+    pub client: ClientInfo,
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Hashes are not secrets, but there is no reason to print them either.
+        f.debug_struct("SessionRecord")
+            .field("handle", &self.handle)
+            .field("app_id", &self.app_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("user_id", &self.user_id)
+            .field("recipe_user_id", &self.recipe_user_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("generation", &self.generation)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options fixed when a session is created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionFlags {
+    /// Anti-CSRF tokens are issued and checked for this session.
+    pub anti_csrf: bool,
+    /// Access tokens are signed with the static key (`s-…`) instead of the rotating one.
+    pub static_key: bool,
+    /// Access tokens are opaque (`base64url(handle;random;v0)`) instead of JWTs.
+    pub opaque: bool,
+}
+
+impl SessionFlags {
+    /// The flags packed into one integer, as stores keep them.
+    pub fn bits(self) -> i64 {
+        i64::from(self.anti_csrf)
+            | (i64::from(self.static_key) << 1)
+            | (i64::from(self.opaque) << 2)
+    }
+
+    /// Unpacks [`SessionFlags::bits`].
+    pub fn from_bits(bits: i64) -> Self {
+        Self {
+            anti_csrf: bits & 1 != 0,
+            static_key: bits & 2 != 0,
+            opaque: bits & 4 != 0,
+        }
+    }
+}
+
+/// What a key is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyKind {
+    /// Signs access tokens and id tokens; rotated on a schedule (`kid` starts with `d-`).
+    Dynamic,
+    /// Signs access tokens of sessions that asked for a static key (`kid` starts with `s-`).
+    Static,
+    /// HMAC key for service tokens (seed 001 `createToken`/`verifyToken`).
+    Service,
+    /// HMAC key that derives successor refresh tokens, opaque access tokens and anti-CSRF tokens.
+    Chain,
+}
+
+impl KeyKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [KeyKind; 4] = [
+        KeyKind::Dynamic,
+        KeyKind::Static,
+        KeyKind::Service,
+        KeyKind::Chain,
+    ];
+
+    /// The kinds `reset` replaces: every key that signs a token a client holds.
+    pub const RESET: [KeyKind; 3] = [KeyKind::Dynamic, KeyKind::Static, KeyKind::Service];
+
+    /// Stable name used in stores and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Dynamic => "dynamic",
+            KeyKind::Static => "static",
+            KeyKind::Service => "service",
+            KeyKind::Chain => "chain",
+        }
+    }
+
+    /// Parses [`KeyKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The `kid` prefix SuperTokens SDKs use to tell dynamic from static keys.
+    pub fn kid_prefix(self) -> &'static str {
+        match self {
+            KeyKind::Dynamic => "d-",
+            KeyKind::Static => "s-",
+            KeyKind::Service => "svc-",
+            KeyKind::Chain => "chain-",
+        }
+    }
+}
+
+/// One key as a store keeps it.
+///
+/// # Security
+/// `material` is the private key (PKCS#8) or HMAC secret, sealed with AES-256-GCM under the
+/// master key when one is configured (`sealed == true`). The public half is kept beside it in
+/// the clear so a process can verify without unsealing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key id, unique across kinds.
+    pub kid: String,
+    /// What the key is for.
+    pub kind: KeyKind,
+    /// Signature algorithm the key is fixed to.
+    pub alg: Algorithm,
+    /// Private material, possibly sealed.
+    pub material: Vec<u8>,
+    /// Whether `material` is sealed with the master key.
+    pub sealed: bool,
+    /// The public JWK as JSON text (`None` for symmetric keys).
+    pub public_jwk: Option<String>,
+    /// Creation time; the newest key of a kind is the one that signs.
+    pub created_at: Millis,
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("kind", &self.kind)
+            .field("alg", &self.alg)
+            .field("sealed", &self.sealed)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which user column a per-user query matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    /// The (primary) user id: every session of every linked account.
+    User,
+    /// The recipe user id: only sessions created for exactly this login method.
+    RecipeUser,
+}
+
+/// Selects the sessions of one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    /// App the sessions belong to.
+    pub app_id: String,
+    /// The user id to match.
+    pub user_id: String,
+    /// Which column `user_id` is matched against.
+    pub field: UserField,
+    /// Only this tenant's sessions; `None` for every tenant.
+    pub tenant_id: Option<String>,
+}
+
+impl UserQuery {
+    /// Every session of `user_id` in the default app, all tenants, matching the primary user id.
+    pub fn user(user_id: impl Into<String>) -> Self {
+        Self {
+            app_id: DEFAULT_APP.to_owned(),
+            user_id: user_id.into(),
+            field: UserField::User,
+            tenant_id: None,
+        }
+    }
+
+    /// Whether `rec` is selected by this query.
+    pub fn matches(&self, rec: &SessionRecord) -> bool {
+        let user = match self.field {
+            UserField::User => &rec.user_id,
+            UserField::RecipeUser => &rec.recipe_user_id,
+        };
+        rec.app_id == self.app_id
+            && *user == self.user_id
+            && self.tenant_id.as_ref().is_none_or(|t| *t == rec.tenant_id)
+    }
+}

@@ -1,0 +1,364 @@
+//! The manager's behaviour over a store: lifecycle, rotation races, grace window, theft.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::json;
+use sessiond_core::tokens::refresh::RefreshToken;
+use sessiond_core::{
+    Error, JsonObject, NewSession, RefreshOptions, SessionManager, StartOptions, Store, UserQuery,
+    VerifyOptions,
+};
+
+use crate::fixtures::{config, manager, manager_with};
+
+fn obj(v: serde_json::Value) -> JsonObject {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+const CHECK_DB: VerifyOptions<'static> = VerifyOptions {
+    anti_csrf_token: None,
+    check_anti_csrf: false,
+    check_database: true,
+};
+
+async fn refresh(m: &SessionManager, token: &str) -> Result<String, Error> {
+    m.refresh(token, RefreshOptions::default())
+        .await
+        .map(|s| s.tokens.refresh.token.expose().to_owned())
+}
+
+/// create → verify (stateless and checked) → refresh → refresh → replay of the first refresh
+/// token is theft and ends the session.
+pub async fn lifecycle_create_verify_refresh_theft(store: Arc<dyn Store>) {
+    let (m, clock) = manager(store);
+    let created = m
+        .create(NewSession::new("alice").public_data(obj(json!({"role": "user"}))))
+        .await
+        .unwrap();
+    let at = created.tokens.access.token.expose();
+    let v = m.verify(at, VerifyOptions::default()).await.unwrap();
+    assert_eq!(v.session.user_id, "alice");
+    assert_eq!(v.session.public_data, obj(json!({"role": "user"})));
+    let v = m.verify(at, CHECK_DB).await.unwrap();
+    assert_eq!(v.session.handle, created.session.handle);
+    assert!(v.new_access_token.is_none());
+
+    let rt0 = created.tokens.refresh.token.expose().to_owned();
+    clock.advance_secs(1);
+    let r1 = m.refresh(&rt0, RefreshOptions::default()).await.unwrap();
+    let rt1 = r1.tokens.refresh.token.expose().to_owned();
+    assert_ne!(rt0, rt1);
+    m.verify(r1.tokens.access.token.expose(), CHECK_DB)
+        .await
+        .unwrap();
+    clock.advance_secs(1);
+    let rt2 = refresh(&m, &rt1).await.unwrap();
+    assert_ne!(rt1, rt2);
+
+    clock.advance_secs(30);
+    match m.refresh(&rt0, RefreshOptions::default()).await {
+        Err(Error::TokenTheftDetected {
+            handle, user_id, ..
+        }) => {
+            assert_eq!(handle, created.session.handle);
+            assert_eq!(user_id, "alice");
+        }
+        other => panic!("expected theft, got {other:?}"),
+    }
+    assert!(matches!(
+        m.verify(at, CHECK_DB).await,
+        Err(Error::Unauthorised(_))
+    ));
+    assert!(matches!(
+        refresh(&m, &rt2).await,
+        Err(Error::Unauthorised(_))
+    ));
+    assert!(matches!(
+        m.get(&created.session.handle).await,
+        Err(Error::SessionNotFound)
+    ));
+}
+
+/// Dozens of concurrent refreshes of one token all get the same successor; the session has
+/// exactly one usable child.
+pub async fn concurrent_refreshes_share_one_successor(store: Arc<dyn Store>) {
+    let (m, clock) = manager(Arc::clone(&store));
+    let created = m.create(NewSession::new("bob")).await.unwrap();
+    let rt0 = created.tokens.refresh.token.expose().to_owned();
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let m = m.clone();
+            let rt0 = rt0.clone();
+            tokio::spawn(async move { refresh(&m, &rt0).await })
+        })
+        .collect();
+    let mut successors = HashSet::new();
+    for t in tasks {
+        successors.insert(t.await.unwrap().expect("every concurrent refresh succeeds"));
+    }
+    assert_eq!(
+        successors.len(),
+        1,
+        "one lineage: {} distinct successors",
+        successors.len()
+    );
+    let rt1 = successors.into_iter().next().unwrap();
+    let rec = store
+        .load_session(&created.session.handle, m.now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.generation, 1, "exactly one rotation happened");
+
+    // The child is usable; once it has been used, the parent is an ancestor.
+    clock.advance_secs(1);
+    let rt2 = refresh(&m, &rt1).await.unwrap();
+    assert!(matches!(
+        refresh(&m, &rt0).await,
+        Err(Error::TokenTheftDetected { .. })
+    ));
+    assert!(matches!(
+        refresh(&m, &rt2).await,
+        Err(Error::Unauthorised(_))
+    ));
+}
+
+/// Retries of the same token within the grace window are idempotent; after it, or for an
+/// older ancestor, they are theft.
+pub async fn grace_window_is_enforced(store: Arc<dyn Store>) {
+    let (m, clock) = manager(store);
+    let s = m.create(NewSession::new("carol")).await.unwrap();
+    let rt0 = s.tokens.refresh.token.expose().to_owned();
+    let rt1 = refresh(&m, &rt0).await.unwrap();
+    clock.advance_ms(9_999);
+    assert_eq!(
+        refresh(&m, &rt0).await.unwrap(),
+        rt1,
+        "a retry gets the same successor"
+    );
+    clock.advance_ms(2);
+    assert!(matches!(
+        refresh(&m, &rt0).await,
+        Err(Error::TokenTheftDetected { .. })
+    ));
+
+    // An older ancestor is theft even inside the window.
+    let s = m.create(NewSession::new("carol")).await.unwrap();
+    let rt0 = s.tokens.refresh.token.expose().to_owned();
+    let rt1 = refresh(&m, &rt0).await.unwrap();
+    let _rt2 = refresh(&m, &rt1).await.unwrap();
+    assert!(matches!(
+        refresh(&m, &rt0).await,
+        Err(Error::TokenTheftDetected { .. })
+    ));
+}
+
+/// A refresh token that was never issued (forged secret, future generation, garbage) is
+/// rejected without revoking the session it names.
+pub async fn forged_refresh_tokens_do_not_revoke(store: Arc<dyn Store>) {
+    let (m, _clock) = manager(store);
+    let s = m.create(NewSession::new("dave")).await.unwrap();
+    let h = s.session.handle.clone();
+    let rt0 = s.tokens.refresh.token.expose().to_owned();
+    let rt1 = refresh(&m, &rt0).await.unwrap();
+    for generation in [0, 1, 2, 99] {
+        let forged = RefreshToken {
+            handle: h.clone(),
+            generation,
+            secret: [0x42; 32],
+        }
+        .encode();
+        assert!(
+            matches!(
+                refresh(&m, forged.expose()).await,
+                Err(Error::Unauthorised(_))
+            ),
+            "generation {generation}"
+        );
+    }
+    for garbage in [
+        "",
+        "x",
+        "....",
+        &"A".repeat(5000),
+        "eyJhbGciOiJub25lIn0.e30.",
+    ] {
+        assert!(matches!(
+            refresh(&m, garbage).await,
+            Err(Error::Unauthorised(_))
+        ));
+    }
+    assert!(
+        m.get(&h).await.is_ok(),
+        "forgeries must not end the session"
+    );
+    refresh(&m, &rt1).await.expect("the real token still works");
+}
+
+/// Concurrent read-modify-write updates of one session lose nothing.
+pub async fn concurrent_merges_lose_no_update(store: Arc<dyn Store>) {
+    let (m, _clock) = manager(store);
+    let s = m.create(NewSession::new("erin")).await.unwrap();
+    let h = s.session.handle.clone();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let m = m.clone();
+            let h = h.clone();
+            tokio::spawn(async move {
+                m.update_data_with(&h, |public, private| {
+                    let n = private.get("n").and_then(|v| v.as_i64()).unwrap_or(0);
+                    private.insert("n".into(), json!(n + 1));
+                    public.insert(format!("w{i}"), json!(true));
+                })
+                .await
+                .unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let info = m.get(&h).await.unwrap();
+    assert_eq!(info.private_data.get("n"), Some(&json!(32)));
+    assert_eq!(info.summary.public_data.len(), 32);
+}
+
+/// A revoke-all racing creates leaves nothing behind once a final revoke-all has run, and
+/// every revoked session is dead for refresh.
+pub async fn revoke_all_racing_creates(store: Arc<dyn Store>) {
+    let (m, _clock) = manager(store);
+    let user = format!("frank-{}", uuid::Uuid::new_v4());
+    let creates: Vec<_> = (0..20)
+        .map(|_| {
+            let m = m.clone();
+            let user = user.clone();
+            tokio::spawn(async move { m.create(NewSession::new(user)).await.unwrap() })
+        })
+        .collect();
+    let revoker = {
+        let m = m.clone();
+        let user = user.clone();
+        tokio::spawn(async move { m.revoke_all_for_user(&UserQuery::user(user)).await.unwrap() })
+    };
+    let mut sessions = Vec::new();
+    for t in creates {
+        sessions.push(t.await.unwrap());
+    }
+    let first = revoker.await.unwrap();
+    let second = m
+        .revoke_all_for_user(&UserQuery::user(&user))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.len() + second.len(),
+        20,
+        "each session revoked exactly once"
+    );
+    assert!(
+        m.list_handles(&UserQuery::user(&user))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for s in sessions {
+        assert!(matches!(
+            refresh(&m, s.tokens.refresh.token.expose()).await,
+            Err(Error::Unauthorised(_))
+        ));
+    }
+}
+
+/// Idle timeout and absolute lifetime both end sessions; access tokens never outlive them.
+pub async fn idle_and_absolute_timeouts(store: Arc<dyn Store>) {
+    // Policy: idle 1800 s, refresh 3600 s, absolute 7200 s, access 60 s.
+    let (m, clock) = manager(store);
+    let s = m.create(NewSession::new("gina")).await.unwrap();
+    clock.advance_secs(1801);
+    assert!(matches!(
+        refresh(&m, s.tokens.refresh.token.expose()).await,
+        Err(Error::Unauthorised(_))
+    ));
+    assert!(matches!(
+        m.get(&s.session.handle).await,
+        Err(Error::SessionNotFound)
+    ));
+
+    let s = m.create(NewSession::new("gina")).await.unwrap();
+    let absolute_end = m.now_ms() + 7_200_000;
+    let mut rt = s.tokens.refresh.token.expose().to_owned();
+    let mut last_access_exp = 0;
+    for _ in 0..7 {
+        clock.advance_secs(1000);
+        let r = m.refresh(&rt, RefreshOptions::default()).await.unwrap();
+        rt = r.tokens.refresh.token.expose().to_owned();
+        last_access_exp = r.tokens.access.expires_at;
+        assert!(r.tokens.access.expires_at <= absolute_end);
+        assert!(r.tokens.refresh.expires_at <= absolute_end);
+    }
+    assert!(last_access_exp <= absolute_end);
+    clock.advance_secs(201);
+    assert!(
+        matches!(refresh(&m, &rt).await, Err(Error::Unauthorised(_))),
+        "active sessions end at the absolute lifetime"
+    );
+}
+
+/// Managers over one empty store, started at once, end with one dynamic key and one JWKS.
+pub async fn managers_racing_to_start_share_one_key(store: Arc<dyn Store>) {
+    let managers: Vec<SessionManager> = (0..8)
+        .map(|_| manager_with(Arc::clone(&store), config()).0)
+        .collect();
+    let tasks: Vec<_> = managers
+        .iter()
+        .cloned()
+        .map(|m| tokio::spawn(async move { m.start(StartOptions::default()).await.unwrap() }))
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let jwks: Vec<_> = managers
+        .iter()
+        .map(|m| (*m.keys().jwks()).clone())
+        .collect();
+    assert_eq!(
+        jwks[0].keys.len(),
+        1,
+        "exactly one signing key: {:?}",
+        jwks[0]
+    );
+    assert!(
+        jwks.iter().all(|j| *j == jwks[0]),
+        "identical JWKS everywhere"
+    );
+    // A token from one verifies on every other.
+    let s = managers[3].create(NewSession::new("hank")).await.unwrap();
+    for m in &managers {
+        m.verify(s.tokens.access.token.expose(), CHECK_DB)
+            .await
+            .unwrap();
+        m.stop().await.unwrap();
+    }
+}
+
+/// Revocation is instant for database-checked verification and refresh.
+pub async fn revoked_sessions_fail_database_checks(store: Arc<dyn Store>) {
+    let (m, _clock) = manager(store);
+    let s = m.create(NewSession::new("ivy")).await.unwrap();
+    let h = s.session.handle.clone();
+    assert_eq!(m.user_of(&h).await.unwrap(), "ivy");
+    m.revoke(&h).await.unwrap();
+    assert!(matches!(m.revoke(&h).await, Err(Error::SessionNotFound)));
+    assert!(matches!(m.user_of(&h).await, Err(Error::SessionNotFound)));
+    let at = s.tokens.access.token.expose();
+    // Stateless verification cannot know (by design); the database check does.
+    assert!(m.verify(at, VerifyOptions::default()).await.is_ok());
+    assert!(matches!(
+        m.verify(at, CHECK_DB).await,
+        Err(Error::Unauthorised(_))
+    ));
+    assert!(matches!(
+        refresh(&m, s.tokens.refresh.token.expose()).await,
+        Err(Error::Unauthorised(_))
+    ));
+}

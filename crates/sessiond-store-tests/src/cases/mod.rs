@@ -1,0 +1,9 @@
+//! The cases. Each takes a fresh store and panics on a violation.
+
+mod keys;
+mod manager;
+mod rows;
+
+pub use keys::*;
+pub use manager::*;
+pub use rows::*;

@@ -1,0 +1,85 @@
+//! Builders for the rows and managers the cases use.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sessiond_core::jose::Algorithm;
+use sessiond_core::model::SessionFlags;
+use sessiond_core::{
+    ClientInfo, KeyKind, KeyRecord, ManagerConfig, ManualClock, Millis, SessionManager,
+    SessionRecord, Store,
+};
+
+/// A fixed "now" far from the epoch and from any real clock.
+pub const T0: Millis = 1_900_000_000_000;
+
+/// A unique handle.
+pub fn handle() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A live session row for `user`, created at `now`, expiring an hour later.
+pub fn record(handle: &str, user: &str, now: Millis) -> SessionRecord {
+    SessionRecord {
+        handle: handle.to_owned(),
+        app_id: "public".to_owned(),
+        tenant_id: "public".to_owned(),
+        user_id: user.to_owned(),
+        recipe_user_id: user.to_owned(),
+        public_data: r#"{"role":"user"}"#.to_owned(),
+        private_data: r#"{"cart":[1,2,3]}"#.to_owned(),
+        created_at: now,
+        last_active_at: now,
+        rotated_at: now,
+        expires_at: now + 3_600_000,
+        absolute_expires_at: now + 7_200_000,
+        generation: 0,
+        refresh_hash: [1u8; 32],
+        access_hash: None,
+        flags: SessionFlags::default(),
+        version: 0,
+        client: ClientInfo {
+            ip: Some("192.0.2.1".to_owned()),
+            user_agent: Some("conformance/1.0".to_owned()),
+        },
+    }
+}
+
+/// A key row (the material is not a real key; stores treat it as bytes).
+pub fn key(kind: KeyKind, kid: &str, created_at: Millis) -> KeyRecord {
+    KeyRecord {
+        kid: kid.to_owned(),
+        kind,
+        alg: Algorithm::HS256,
+        material: (0u8..=255).collect(),
+        sealed: false,
+        public_jwk: None,
+        created_at,
+    }
+}
+
+/// Manager policy for the cases: EdDSA (fast key generation), short lifetimes.
+pub fn config() -> ManagerConfig {
+    ManagerConfig {
+        algorithm: Algorithm::EdDSA,
+        access_token_ttl: Duration::from_secs(60),
+        refresh_token_ttl: Duration::from_secs(3600),
+        idle_timeout: Duration::from_secs(1800),
+        absolute_lifetime: Duration::from_secs(7200),
+        refresh_grace: Duration::from_secs(10),
+        ..ManagerConfig::default()
+    }
+}
+
+/// A manager over `store` with a manual clock at [`T0`].
+pub fn manager(store: Arc<dyn Store>) -> (SessionManager, ManualClock) {
+    manager_with(store, config())
+}
+
+/// A manager over `store` with a manual clock at [`T0`] and the given policy.
+pub fn manager_with(store: Arc<dyn Store>, cfg: ManagerConfig) -> (SessionManager, ManualClock) {
+    let clock = ManualClock::new(T0);
+    let m =
+        SessionManager::with_clock(store, cfg, Arc::new(clock.clone())).expect("valid test config");
+    (m, clock)
+}

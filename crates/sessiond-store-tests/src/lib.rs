@@ -1,0 +1,58 @@
+//! The store conformance suite: the same cases, run against every sessiond store.
+//!
+//! Use [`conformance_tests!`] in a backend crate's integration tests; it expands to one
+//! `#[tokio::test]` per case, each with a fresh store from the given factory.
+
+pub mod cases;
+pub mod fixtures;
+
+/// Expands to one multi-threaded `#[tokio::test]` per conformance case.
+///
+/// `$make` is an `async fn() -> Option<Arc<dyn Store>>` returning a fresh, isolated store, or
+/// `None` when the backend is not configured (the case then prints a skip line).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@cases $make;
+            create_and_load_round_trip,
+            duplicate_create_fails_and_never_overwrites,
+            expired_rows_are_never_returned,
+            rotation_is_compare_and_swap,
+            concurrent_rotations_have_one_winner,
+            data_updates_are_versioned,
+            concurrent_data_updates_have_one_winner,
+            touch_extends_but_never_resurrects,
+            deletion_is_final,
+            per_user_queries_respect_user_tenant_and_app,
+            expired_sessions_are_swept_in_batches,
+            wipe_removes_sessions_and_keys,
+            key_creation_is_isolated,
+            key_rotation_and_reset,
+            create_racing_revoke_never_resurrects,
+            odd_ids_and_large_data_round_trip,
+            lifecycle_create_verify_refresh_theft,
+            concurrent_refreshes_share_one_successor,
+            grace_window_is_enforced,
+            forged_refresh_tokens_do_not_revoke,
+            concurrent_merges_lose_no_update,
+            revoke_all_racing_creates,
+            idle_and_absolute_timeouts,
+            managers_racing_to_start_share_one_key,
+            revoked_sessions_fail_database_checks,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                match $make().await {
+                    Some(store) => $crate::cases::$case(store).await,
+                    None => eprintln!(
+                        "SKIP {}: store not configured for this run",
+                        stringify!($case)
+                    ),
+                }
+            }
+        )*
+    };
+}

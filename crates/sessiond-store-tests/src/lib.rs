@@ -3,6 +3,9 @@
 //! Use [`conformance_tests!`] in a backend crate's integration tests; it expands to one
 //! `#[tokio::test]` per case, each with a fresh store from the given factory.
 
+// A conformance case reports a violation by panicking, so unwrap is the point here.
+#![allow(clippy::unwrap_used)]
+
 pub mod cases;
 pub mod fixtures;
 

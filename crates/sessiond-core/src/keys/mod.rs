@@ -368,10 +368,10 @@ impl KeyManager {
             .iter()
             .filter(|k| k.kind == KeyKind::Dynamic.as_str())
             .collect();
-        if let Some(cur) = dynamic.first() {
-            if now >= cur.created_at.saturating_add(self.cfg.rotation_interval_ms) {
-                self.rotate_from(Some(&cur.kid)).await?;
-            }
+        if let Some(cur) = dynamic.first()
+            && now >= cur.created_at.saturating_add(self.cfg.rotation_interval_ms)
+        {
+            self.rotate_from(Some(&cur.kid)).await?;
         }
         // dynamic is newest first: key i was replaced when key i-1 was created.
         let expired: Vec<String> = dynamic

@@ -239,10 +239,10 @@ impl Store for MemoryStore {
     ) -> StoreResult<KeyRecord> {
         let mut g = self.inner.write();
         let newest = g.newest_key(key.kind);
-        if newest.map(|k| k.kid.as_str()) != expected_newest {
-            if let Some(k) = newest {
-                return Ok(k.clone());
-            }
+        if let Some(k) = newest
+            && Some(k.kid.as_str()) != expected_newest
+        {
+            return Ok(k.clone());
         }
         g.keys.push(key.clone());
         Ok(key.clone())

@@ -1,0 +1,650 @@
+//! Manager behaviour that does not depend on the store backend (run on the memory store).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sessiond_core::jose::Algorithm;
+use sessiond_core::{
+    Error, JsonObject, KeyKind, ManagerConfig, ManualClock, MasterKey, MemoryStore, NewSession,
+    RefreshOptions, SessionManager, StartOptions, Store, TokenFormat, VerifyOptions, b64,
+};
+
+fn obj(v: serde_json::Value) -> JsonObject {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn cfg(alg: Algorithm) -> ManagerConfig {
+    ManagerConfig {
+        algorithm: alg,
+        access_token_ttl: Duration::from_secs(60),
+        ..ManagerConfig::default()
+    }
+}
+
+fn setup(c: ManagerConfig) -> (SessionManager, ManualClock, Arc<dyn Store>) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::at_system_time();
+    let m = SessionManager::with_clock(Arc::clone(&store), c, Arc::new(clock.clone())).unwrap();
+    (m, clock, store)
+}
+
+fn header(token: &str) -> serde_json::Value {
+    let h = token.split('.').next().unwrap();
+    serde_json::from_slice(&b64::decode(h).unwrap()).unwrap()
+}
+
+fn claims(token: &str) -> serde_json::Value {
+    let p = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&b64::decode(p).unwrap()).unwrap()
+}
+
+const CHECK_DB: VerifyOptions<'static> = VerifyOptions {
+    anti_csrf_token: None,
+    check_anti_csrf: false,
+    check_database: true,
+};
+
+#[tokio::test]
+async fn default_tokens_are_supertokens_v5_rs256() {
+    let (m, _c, _s) = setup(ManagerConfig::default());
+    let s = m
+        .create(
+            NewSession::new("u1").public_data(obj(json!({"iss": "http://api/auth", "role": "x"}))),
+        )
+        .await
+        .unwrap();
+    let t = s.tokens.access.token.expose();
+    let h = header(t);
+    assert_eq!(h["alg"], "RS256");
+    assert_eq!(h["typ"], "JWT");
+    assert_eq!(h["version"], "5");
+    assert!(h["kid"].as_str().unwrap().starts_with("d-"));
+    let c = claims(t);
+    for k in [
+        "sub",
+        "exp",
+        "iat",
+        "sessionHandle",
+        "refreshTokenHash1",
+        "tId",
+        "rsub",
+    ] {
+        assert!(c.get(k).is_some(), "missing claim {k}");
+    }
+    assert!(c["parentRefreshTokenHash1"].is_null());
+    assert!(c["antiCsrfToken"].is_null());
+    assert_eq!(c["iss"], "http://api/auth");
+    assert_eq!(c["tId"], "public");
+    assert_eq!(
+        s.tokens.access.expires_at,
+        c["exp"].as_i64().unwrap() * 1000
+    );
+    assert_eq!(
+        s.tokens.access.created_at / 1000,
+        c["iat"].as_i64().unwrap()
+    );
+    // The JWKS verifies it with an independent library.
+    let jwks = m.keys().jwks();
+    let jwk = jwks
+        .keys
+        .iter()
+        .find(|k| Some(k.kid.as_str()) == h["kid"].as_str())
+        .unwrap();
+    assert_eq!(
+        (jwk.kty.as_str(), jwk.alg.as_str(), jwk.use_.as_str()),
+        ("RSA", "RS256", "sig")
+    );
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk.n.as_deref().unwrap(),
+        jwk.e.as_deref().unwrap(),
+    )
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_aud = false;
+    let data = jsonwebtoken::decode::<serde_json::Value>(t, &key, &v).unwrap();
+    assert_eq!(data.claims["sub"], "u1");
+}
+
+#[tokio::test]
+async fn static_key_sessions_sign_with_s_keys() {
+    let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
+    let mut n = NewSession::new("u");
+    n.static_key = true;
+    let s = m.create(n).await.unwrap();
+    assert!(
+        header(s.tokens.access.token.expose())["kid"]
+            .as_str()
+            .unwrap()
+            .starts_with("s-")
+    );
+    let r = m
+        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        header(r.tokens.access.token.expose())["kid"]
+            .as_str()
+            .unwrap()
+            .starts_with("s-")
+    );
+    m.verify(r.tokens.access.token.expose(), CHECK_DB)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn anti_csrf_is_checked_on_verify_and_refresh() {
+    let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
+    let s = m
+        .create(NewSession::new("u").anti_csrf(true))
+        .await
+        .unwrap();
+    let csrf = s.tokens.anti_csrf.clone().expect("issued");
+    let at = s.tokens.access.token.expose();
+    let opts = |t: Option<&'static str>| VerifyOptions {
+        anti_csrf_token: t,
+        check_anti_csrf: true,
+        check_database: false,
+    };
+    assert!(matches!(
+        m.verify(at, opts(None)).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    assert!(matches!(
+        m.verify(at, opts(Some("wrong"))).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    let ok = VerifyOptions {
+        anti_csrf_token: Some(csrf.expose()),
+        check_anti_csrf: true,
+        check_database: true,
+    };
+    m.verify(at, ok).await.unwrap();
+
+    let rt = s.tokens.refresh.token.expose();
+    let bad = RefreshOptions {
+        anti_csrf_token: Some("nope"),
+        check_anti_csrf: true,
+    };
+    assert!(matches!(
+        m.refresh(rt, bad).await,
+        Err(Error::Unauthorised(_))
+    ));
+    let missing = RefreshOptions {
+        anti_csrf_token: None,
+        check_anti_csrf: true,
+    };
+    assert!(matches!(
+        m.refresh(rt, missing).await,
+        Err(Error::Unauthorised(_))
+    ));
+    let good = RefreshOptions {
+        anti_csrf_token: Some(csrf.expose()),
+        check_anti_csrf: true,
+    };
+    let r = m.refresh(rt, good).await.unwrap();
+    let new_csrf = r.tokens.anti_csrf.clone().unwrap();
+    assert_ne!(
+        new_csrf.expose(),
+        csrf.expose(),
+        "a new generation gets a new anti-CSRF token"
+    );
+    // A retry within the grace window gets the same tokens back, including anti-CSRF.
+    let again = m.refresh(rt, good).await.unwrap();
+    assert_eq!(again.tokens.anti_csrf.unwrap().expose(), new_csrf.expose());
+    assert_eq!(
+        again.tokens.refresh.token.expose(),
+        r.tokens.refresh.token.expose()
+    );
+    assert!(new_csrf.expose().len() >= 22, "at least 128 bits");
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_checked_against_the_store() {
+    let (m, clock, store) = setup(ManagerConfig {
+        token_format: TokenFormat::Opaque,
+        ..cfg(Algorithm::HS256)
+    });
+    let s = m
+        .create(
+            NewSession::new("u")
+                .public_data(obj(json!({"r": 1})))
+                .anti_csrf(true),
+        )
+        .await
+        .unwrap();
+    let at = s.tokens.access.token.expose().to_owned();
+    let raw = String::from_utf8(b64::decode(&at).unwrap()).unwrap();
+    assert!(raw.starts_with(&format!("{};", s.session.handle)) && raw.ends_with(";v0"));
+    let v = m.verify(&at, VerifyOptions::default()).await.unwrap();
+    assert_eq!(v.session.public_data, obj(json!({"r": 1})));
+    let csrf = s.tokens.anti_csrf.clone().unwrap();
+    m.verify(
+        &at,
+        VerifyOptions {
+            anti_csrf_token: Some(csrf.expose()),
+            check_anti_csrf: true,
+            check_database: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        m.verify(
+            &at,
+            VerifyOptions {
+                anti_csrf_token: Some("x"),
+                check_anti_csrf: true,
+                check_database: false
+            }
+        )
+        .await
+        .is_err()
+    );
+    // Only the hash is stored.
+    let rec = store
+        .load_session(&s.session.handle, m.now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rec.access_hash.is_some());
+    // Refresh supersedes the old opaque token at once.
+    let r = m
+        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(
+        m.verify(&at, VerifyOptions::default()).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    m.verify(r.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    // Revocation is instant even without asking for a database check.
+    m.revoke(&s.session.handle).await.unwrap();
+    assert!(matches!(
+        m.verify(r.tokens.access.token.expose(), VerifyOptions::default())
+            .await,
+        Err(Error::Unauthorised(_))
+    ));
+    // Expiry.
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    clock.advance_secs(61);
+    assert!(matches!(
+        m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
+            .await,
+        Err(Error::TryRefreshToken(_))
+    ));
+}
+
+#[tokio::test]
+async fn expired_and_tampered_access_tokens_are_rejected() {
+    let (m, clock, _s) = setup(cfg(Algorithm::ES256));
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    let at = s.tokens.access.token.expose().to_owned();
+    let parts: Vec<&str> = at.split('.').collect();
+    let mut c = claims(&at);
+    c["sub"] = json!("admin");
+    let forged = format!("{}.{}.{}", parts[0], b64::encode(c.to_string()), parts[2]);
+    assert!(matches!(
+        m.verify(&forged, VerifyOptions::default()).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    for garbage in [
+        "",
+        "abc",
+        "a.b.c",
+        "....",
+        "eyJhbGciOiJub25lIn0.e30.",
+        &"x".repeat(20_000),
+    ] {
+        assert!(
+            m.verify(garbage, VerifyOptions::default()).await.is_err(),
+            "{garbage:.20}"
+        );
+    }
+    clock.advance_secs(61);
+    assert!(matches!(
+        m.verify(&at, VerifyOptions::default()).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+}
+
+#[tokio::test]
+async fn regenerate_keeps_expiry_and_accepts_expired_tokens() {
+    let (m, clock, _s) = setup(cfg(Algorithm::EdDSA));
+    let s = m
+        .create(NewSession::new("u").public_data(obj(json!({"a": 1}))))
+        .await
+        .unwrap();
+    let at = s.tokens.access.token.expose().to_owned();
+    clock.advance_secs(5);
+    let r = m
+        .regenerate(&at, Some(obj(json!({"a": 2, "b": true}))))
+        .await
+        .unwrap();
+    let new = r.access_token.expect("unexpired token gets a new one");
+    assert_eq!(new.expires_at, s.tokens.access.expires_at, "same exp");
+    assert_eq!(claims(new.token.expose())["a"], 2);
+    assert_eq!(
+        claims(new.token.expose())["refreshTokenHash1"],
+        claims(&at)["refreshTokenHash1"]
+    );
+    assert_eq!(r.session.public_data, obj(json!({"a": 2, "b": true})));
+    assert!(matches!(
+        m.regenerate(&at, Some(obj(json!({"sub": "x"})))).await,
+        Err(Error::InvalidInput(_))
+    ));
+    clock.advance_secs(120);
+    let r = m.regenerate(&at, Some(obj(json!({"a": 3})))).await.unwrap();
+    assert!(
+        r.access_token.is_none(),
+        "expired input: data updated, no token"
+    );
+    assert_eq!(
+        m.get(&s.session.handle).await.unwrap().summary.public_data,
+        obj(json!({"a": 3}))
+    );
+    m.revoke(&s.session.handle).await.unwrap();
+    assert!(matches!(
+        m.regenerate(&at, None).await,
+        Err(Error::Unauthorised(_))
+    ));
+}
+
+#[tokio::test]
+async fn database_check_reissues_a_token_with_stale_public_data() {
+    let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
+    let s = m
+        .create(NewSession::new("u").public_data(obj(json!({"plan": "free"}))))
+        .await
+        .unwrap();
+    let at = s.tokens.access.token.expose();
+    m.set_public_data(&s.session.handle, obj(json!({"plan": "pro"})))
+        .await
+        .unwrap();
+    let v = m.verify(at, VerifyOptions::default()).await.unwrap();
+    assert_eq!(
+        v.session.public_data,
+        obj(json!({"plan": "free"})),
+        "stateless sees the token"
+    );
+    let v = m.verify(at, CHECK_DB).await.unwrap();
+    assert_eq!(v.session.public_data, obj(json!({"plan": "pro"})));
+    let fresh = v.new_access_token.expect("reissued");
+    assert_eq!(claims(fresh.token.expose())["plan"], "pro");
+    let again = m.verify(fresh.token.expose(), CHECK_DB).await.unwrap();
+    assert!(again.new_access_token.is_none());
+    let r = m
+        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(claims(r.tokens.access.token.expose())["plan"], "pro");
+}
+
+#[tokio::test]
+async fn id_tokens_verify_from_the_jwks() {
+    let (m, _c, _s) = setup(ManagerConfig::default());
+    let t = m
+        .create_id_token(
+            obj(json!({"role": "admin"})),
+            Duration::from_secs(600),
+            true,
+            Some("https://issuer"),
+        )
+        .await
+        .unwrap();
+    let h = header(t.expose());
+    assert!(h.get("version").is_none());
+    let jwks = m.keys().jwks();
+    let jwk = jwks
+        .keys
+        .iter()
+        .find(|k| Some(k.kid.as_str()) == h["kid"].as_str())
+        .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk.n.as_deref().unwrap(),
+        jwk.e.as_deref().unwrap(),
+    )
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_issuer(&["https://issuer"]);
+    v.validate_aud = false;
+    let data = jsonwebtoken::decode::<serde_json::Value>(t.expose(), &key, &v).unwrap();
+    assert_eq!(data.claims["role"], "admin");
+    // An id token is not an access token.
+    assert!(
+        m.verify(t.expose(), VerifyOptions::default())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn service_tokens_expire_and_die_with_a_key_reset() {
+    let (m, clock, _s) = setup(cfg(Algorithm::EdDSA));
+    let forever = m.create_service_token(None).await.unwrap();
+    let short = m
+        .create_service_token(Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(m.verify_service_token(forever.expose()).await);
+    assert!(m.verify_service_token(short.expose()).await);
+    assert!(!m.verify_service_token("garbage").await);
+    // A service token is not an access token and vice versa.
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    assert!(!m.verify_service_token(s.tokens.access.token.expose()).await);
+    assert!(
+        m.verify(forever.expose(), VerifyOptions::default())
+            .await
+            .is_err()
+    );
+    clock.advance_secs(31);
+    assert!(!m.verify_service_token(short.expose()).await);
+    assert!(m.verify_service_token(forever.expose()).await);
+    m.keys().reset().await.unwrap();
+    assert!(!m.verify_service_token(forever.expose()).await);
+    assert!(
+        m.verify_service_token(m.create_service_token(None).await.unwrap().expose())
+            .await
+    );
+}
+
+#[tokio::test]
+async fn key_reset_fails_access_tokens_but_refresh_recovers() {
+    let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    let before = m.keys().list();
+    m.keys().reset().await.unwrap();
+    let after = m.keys().list();
+    for k in before.iter().filter(|k| k.kind != "chain") {
+        assert!(
+            !after.iter().any(|a| a.kid == k.kid),
+            "{} survived the reset",
+            k.kid
+        );
+    }
+    assert!(matches!(
+        m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
+            .await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    let r = m
+        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    m.verify(r.tokens.access.token.expose(), CHECK_DB)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rotation_keeps_old_tokens_valid_until_they_expire() {
+    let (m, clock, _s) = setup(ManagerConfig {
+        key_rotation_interval: Duration::from_secs(3600),
+        ..cfg(Algorithm::EdDSA)
+    });
+    m.start(StartOptions::default()).await.unwrap();
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    let old_kid = header(s.tokens.access.token.expose())["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Manual rotation: new tokens use the new key, old ones still verify.
+    let info = m.keys().rotate().await.unwrap();
+    assert_ne!(info.kid, old_kid);
+    let s2 = m.create(NewSession::new("u")).await.unwrap();
+    assert_eq!(
+        header(s2.tokens.access.token.expose())["kid"],
+        info.kid.as_str()
+    );
+    m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        m.keys().jwks().keys.len(),
+        2,
+        "both keys published during the overlap"
+    );
+    // Scheduled rotation after the interval.
+    clock.advance_secs(3601);
+    m.keys().maintain().await.unwrap();
+    let current = m
+        .keys()
+        .list()
+        .into_iter()
+        .find(|k| k.kind == "dynamic" && k.current)
+        .unwrap();
+    assert_ne!(current.kid, info.kid);
+    // Retired keys are pruned once everything they signed has expired (ttl 60 s + 60 s skew).
+    clock.advance_secs(121);
+    m.keys().maintain().await.unwrap();
+    assert!(m.keys().jwks().keys.iter().all(|k| k.kid != old_kid));
+    m.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn master_key_seals_private_material() {
+    let mk = || MasterKey::from_bytes(&[3u8; 32]).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let m = SessionManager::new(
+        Arc::clone(&store),
+        ManagerConfig {
+            master_key: Some(mk()),
+            ..cfg(Algorithm::EdDSA)
+        },
+    )
+    .unwrap();
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    let keys = store.load_keys().await.unwrap();
+    assert!(!keys.is_empty() && keys.iter().all(|k| k.sealed));
+    // Another process with the same master key uses the keys; one without cannot sign.
+    let m2 = SessionManager::new(
+        Arc::clone(&store),
+        ManagerConfig {
+            master_key: Some(mk()),
+            ..cfg(Algorithm::EdDSA)
+        },
+    )
+    .unwrap();
+    m2.verify(s.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    m2.refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    let m3 = SessionManager::new(Arc::clone(&store), cfg(Algorithm::EdDSA)).unwrap();
+    assert!(matches!(
+        m3.keys().signer(KeyKind::Dynamic).await,
+        Err(Error::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn fresh_start_and_destroy_wipe_the_store() {
+    let (m, _c, store) = setup(cfg(Algorithm::EdDSA));
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    m.start(StartOptions { fresh: true }).await.unwrap();
+    assert!(matches!(
+        m.get(&s.session.handle).await,
+        Err(Error::SessionNotFound)
+    ));
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    m.stop().await.unwrap();
+    m.destroy().await.unwrap();
+    assert!(matches!(
+        m.get(&s.session.handle).await,
+        Err(Error::SessionNotFound)
+    ));
+    assert!(store.load_keys().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_with_invalid_input() {
+    let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
+    assert!(matches!(
+        m.create(NewSession::new("")).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        m.create(NewSession::new("a\u{0}b")).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        m.create(NewSession::new("x".repeat(201))).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        m.create(NewSession::new("u").tenant("Bad Tenant")).await,
+        Err(Error::InvalidInput(_))
+    ));
+    for protected in [
+        "sub",
+        "exp",
+        "sessionHandle",
+        "tId",
+        "rsub",
+        "antiCsrfToken",
+    ] {
+        let mut d = JsonObject::new();
+        d.insert(protected.into(), json!(1));
+        assert!(matches!(
+            m.create(NewSession::new("u").public_data(d)).await,
+            Err(Error::InvalidInput(_))
+        ));
+    }
+    let s = m.create(NewSession::new("u").tenant("t1")).await.unwrap();
+    assert!(s.session.handle.ends_with("_t1"));
+    assert_eq!(claims(s.tokens.access.token.expose())["tId"], "t1");
+}
+
+#[tokio::test]
+async fn hs256_is_selectable_and_never_published() {
+    let (m, _c, _s) = setup(cfg(Algorithm::HS256));
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    assert_eq!(header(s.tokens.access.token.expose())["alg"], "HS256");
+    m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        m.keys().jwks().keys.is_empty(),
+        "symmetric keys never appear in the JWKS"
+    );
+}
+
+#[test]
+fn config_validation_names_the_setting() {
+    let c = ManagerConfig {
+        access_token_ttl: Duration::ZERO,
+        ..ManagerConfig::default()
+    };
+    let e = SessionManager::new(Arc::new(MemoryStore::new()), c).unwrap_err();
+    assert!(e.to_string().contains("access_token_ttl"), "{e}");
+    let c = ManagerConfig {
+        refresh_grace: Duration::from_secs(10),
+        refresh_token_ttl: Duration::from_secs(5),
+        ..ManagerConfig::default()
+    };
+    assert!(SessionManager::new(Arc::new(MemoryStore::new()), c).is_err());
+}

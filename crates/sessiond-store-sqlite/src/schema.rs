@@ -1,0 +1,65 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions and keys.
+    "CREATE TABLE sessions (
+        handle              TEXT PRIMARY KEY NOT NULL,
+        app_id              TEXT NOT NULL,
+        tenant_id           TEXT NOT NULL,
+        user_id             TEXT NOT NULL,
+        recipe_user_id      TEXT NOT NULL,
+        public_data         TEXT NOT NULL,
+        private_data        TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        last_active_at      INTEGER NOT NULL,
+        rotated_at          INTEGER NOT NULL,
+        expires_at          INTEGER NOT NULL,
+        absolute_expires_at INTEGER NOT NULL,
+        generation          INTEGER NOT NULL,
+        refresh_hash        BLOB NOT NULL,
+        access_hash         BLOB,
+        flags               INTEGER NOT NULL,
+        version             INTEGER NOT NULL,
+        client_ip           TEXT,
+        user_agent          TEXT
+     );
+     CREATE INDEX sessions_by_user ON sessions (app_id, user_id, created_at);
+     CREATE INDEX sessions_by_recipe_user ON sessions (app_id, recipe_user_id, created_at);
+     CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+     CREATE TABLE keys (
+        kid        TEXT PRIMARY KEY NOT NULL,
+        kind       TEXT NOT NULL,
+        alg        TEXT NOT NULL,
+        material   BLOB NOT NULL,
+        sealed     INTEGER NOT NULL,
+        public_jwk TEXT,
+        created_at INTEGER NOT NULL
+     );
+     CREATE INDEX keys_by_kind ON keys (kind, created_at);",
+];
+
+/// Brings the schema up to date in one immediate transaction (safe when several processes
+/// start on the same file at once).
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "database schema version {current} is newer than this sessiond ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+    }
+    tx.commit()
+}

@@ -1,0 +1,206 @@
+//! Properties of the SQLite file itself: nothing secret at rest, durability across reopen,
+//! several handles on one file, schema versioning.
+
+use std::sync::Arc;
+
+use sessiond_core::tokens::refresh::RefreshToken;
+use sessiond_core::{
+    KeyKind, ManagerConfig, NewSession, RefreshOptions, SessionManager, Store, TokenFormat, b64,
+    jose::Algorithm,
+};
+use sessiond_store_sqlite::SqliteStore;
+
+fn files_bytes(db: &std::path::Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(b) = std::fs::read(&p) {
+            all.extend(b);
+        }
+    }
+    all
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_issued_secret_is_in_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    for format in [TokenFormat::Jwt, TokenFormat::Opaque] {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+        let cfg = ManagerConfig {
+            algorithm: Algorithm::EdDSA,
+            token_format: format,
+            ..ManagerConfig::default()
+        };
+        let m = SessionManager::new(Arc::clone(&store), cfg).unwrap();
+        for i in 0..20 {
+            let s = m
+                .create(NewSession::new(format!("user{i}")).anti_csrf(true))
+                .await
+                .unwrap();
+            let r = m
+                .refresh(
+                    s.tokens.refresh.token.expose(),
+                    RefreshOptions {
+                        anti_csrf_token: s.tokens.anti_csrf.as_ref().map(|t| t.expose()),
+                        check_anti_csrf: true,
+                    },
+                )
+                .await
+                .unwrap();
+            for issued in [&s, &r] {
+                let t = &issued.tokens;
+                secrets.push(t.refresh.token.expose().as_bytes().to_vec());
+                secrets.push(t.access.token.expose().as_bytes().to_vec());
+                secrets.push(t.anti_csrf.as_ref().unwrap().expose().as_bytes().to_vec());
+                let rt = RefreshToken::decode(t.refresh.token.expose()).unwrap();
+                secrets.push(rt.secret.to_vec());
+                secrets.push(b64::encode(rt.secret).into_bytes());
+                if format == TokenFormat::Opaque {
+                    let raw = b64::decode(t.access.token.expose()).unwrap();
+                    let random = String::from_utf8(raw).unwrap();
+                    let random = random.split(';').nth(1).unwrap().to_owned();
+                    secrets.push(b64::decode(&random).unwrap());
+                    secrets.push(random.into_bytes());
+                }
+            }
+        }
+        let service = m.create_service_token(None).await.unwrap();
+        secrets.push(service.expose().as_bytes().to_vec());
+        m.stop().await.unwrap();
+    }
+    let bytes = files_bytes(&db);
+    assert!(bytes.len() > 10_000, "the database holds the sessions");
+    for s in &secrets {
+        assert!(
+            !contains(&bytes, s),
+            "an issued secret was found in the database files"
+        );
+    }
+    // The check itself works: a handle (not secret) is found.
+    let store = SqliteStore::open(&db).unwrap();
+    let any = store
+        .list_user_sessions(&sessiond_core::UserQuery::user("user3"), 0)
+        .await
+        .unwrap();
+    assert!(contains(&bytes, any[0].handle.as_bytes()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nested/dir/s.db");
+    let (handle, refresh, jwks) = {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+        let m = SessionManager::new(
+            store,
+            ManagerConfig {
+                algorithm: Algorithm::ES256,
+                ..ManagerConfig::default()
+            },
+        )
+        .unwrap();
+        let s = m.create(NewSession::new("persist")).await.unwrap();
+        // No stop(), no flush: an acknowledged create is already durable.
+        (
+            s.session.handle,
+            s.tokens.refresh.token.expose().to_owned(),
+            m.keys().jwks(),
+        )
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(db.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the data folder is private");
+        let mode = std::fs::metadata(&db).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database file is private");
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+    let m = SessionManager::new(
+        store,
+        ManagerConfig {
+            algorithm: Algorithm::ES256,
+            ..ManagerConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.user_of(&handle).await.unwrap(), "persist");
+    m.refresh(&refresh, RefreshOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(*m.keys().jwks(), *jwks, "keys persist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_handles_on_one_file_create_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    // Open once so the schema exists; the racers then behave like separate processes.
+    drop(SqliteStore::open(&db).unwrap());
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+                let m = SessionManager::new(
+                    store,
+                    ManagerConfig {
+                        algorithm: Algorithm::EdDSA,
+                        ..ManagerConfig::default()
+                    },
+                )
+                .unwrap();
+                m.keys()
+                    .signer(KeyKind::Dynamic)
+                    .await
+                    .unwrap()
+                    .kid()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let mut kids = Vec::new();
+    for t in tasks {
+        kids.push(t.await.unwrap());
+    }
+    kids.dedup();
+    assert_eq!(kids.len(), 1, "{kids:?}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("future.db");
+    set_user_version(&db, 99);
+    let err = SqliteStore::open(&db).unwrap_err();
+    assert!(format!("{err:?}").contains("newer"), "{err:?}");
+}
+
+/// Creates the database with the store, then bumps its schema version behind its back.
+fn set_user_version(db: &std::path::Path, v: i64) {
+    drop(SqliteStore::open(db).unwrap());
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.pragma_update(None, "user_version", v).unwrap();
+}
+
+#[test]
+fn garbage_files_are_refused_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("garbage.db");
+    std::fs::write(
+        &db,
+        b"this is not a database, it is a text file of some length...",
+    )
+    .unwrap();
+    assert!(SqliteStore::open(&db).is_err());
+}

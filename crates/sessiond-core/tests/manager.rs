@@ -1,9 +1,12 @@
 //! Manager behaviour that does not depend on the store backend (run on the memory store).
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use sessiond_core::Clock;
 use sessiond_core::jose::Algorithm;
 use sessiond_core::{
     Error, JsonObject, KeyKind, ManagerConfig, ManualClock, MasterKey, MemoryStore, NewSession,
@@ -522,6 +525,35 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
     m.keys().maintain().await.unwrap();
     assert!(m.keys().jwks().keys.iter().all(|k| k.kid != old_kid));
     m.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_process_with_a_slow_clock_still_rotates_forward() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let fast = ManualClock::at_system_time();
+    let slow = ManualClock::new(fast.now_ms() - 10_000);
+    let a = SessionManager::with_clock(Arc::clone(&store), cfg(Algorithm::EdDSA), Arc::new(fast))
+        .unwrap();
+    let b = SessionManager::with_clock(Arc::clone(&store), cfg(Algorithm::EdDSA), Arc::new(slow))
+        .unwrap();
+    let first = a
+        .keys()
+        .signer(KeyKind::Dynamic)
+        .await
+        .unwrap()
+        .kid()
+        .to_owned();
+    let rotated = b.keys().rotate().await.unwrap();
+    assert_ne!(rotated.kid, first);
+    a.keys().reload().await.unwrap();
+    assert_eq!(
+        a.keys().signer(KeyKind::Dynamic).await.unwrap().kid(),
+        rotated.kid
+    );
+    assert_eq!(
+        b.keys().signer(KeyKind::Dynamic).await.unwrap().kid(),
+        rotated.kid
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! The conformance suite against SQLite, each case on its own database file.
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use std::sync::Arc;
 
 use sessiond_core::Store;

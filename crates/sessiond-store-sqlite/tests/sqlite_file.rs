@@ -1,6 +1,8 @@
 //! Properties of the SQLite file itself: nothing secret at rest, durability across reopen,
 //! several handles on one file, schema versioning.
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use std::sync::Arc;
 
 use sessiond_core::tokens::refresh::RefreshToken;
@@ -188,9 +190,10 @@ fn a_newer_schema_is_refused() {
 
 /// Creates the database with the store, then bumps its schema version behind its back.
 fn set_user_version(db: &std::path::Path, v: i64) {
-    drop(SqliteStore::open(db).unwrap());
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.pragma_update(None, "user_version", v).unwrap();
+    drop(SqliteStore::open(db).expect("create the database"));
+    let conn = rusqlite::Connection::open(db).expect("open it behind the store's back");
+    conn.pragma_update(None, "user_version", v)
+        .expect("bump the version");
 }
 
 #[test]

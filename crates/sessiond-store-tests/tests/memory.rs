@@ -1,5 +1,7 @@
 //! The conformance suite against the in-memory store.
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use std::sync::Arc;
 
 use sessiond_core::{MemoryStore, Store};

@@ -220,7 +220,9 @@ impl KeyManager {
     }
 
     /// Generates a key record of `kind`, off the async executor (RSA generation is slow).
-    async fn generate(&self, kind: KeyKind) -> Result<KeyRecord, Error> {
+    /// `after` is the creation time of the key it replaces: the new key must sort after it even
+    /// within the same millisecond or on a process whose clock runs behind.
+    async fn generate(&self, kind: KeyKind, after: Option<Millis>) -> Result<KeyRecord, Error> {
         let alg = self.algorithm_of(kind);
         let kid = new_kid(kind);
         let kid2 = kid.clone();
@@ -238,7 +240,9 @@ impl KeyManager {
             material,
             sealed,
             public_jwk: jwk.map(|j| serde_json::to_string(&j).unwrap_or_default()),
-            created_at: self.clock.now_ms(),
+            created_at: after.map_or(self.clock.now_ms(), |t| {
+                self.clock.now_ms().max(t.saturating_add(1))
+            }),
         })
     }
 
@@ -258,7 +262,7 @@ impl KeyManager {
         if let Some(k) = self.set.load().current.get(&kind) {
             return Ok(Arc::clone(k));
         }
-        let candidate = self.generate(kind).await?;
+        let candidate = self.generate(kind, None).await?;
         self.store.insert_key_if_newest(None, &candidate).await?;
         self.reload().await?;
         self.set
@@ -328,12 +332,18 @@ impl KeyManager {
     pub async fn rotate(&self) -> Result<KeyInfo, Error> {
         let _guard = self.slow.lock().await;
         self.reload().await?;
-        let expected = self.current_kid(KeyKind::Dynamic);
-        self.rotate_from(expected.as_deref()).await
+        let current = self
+            .list()
+            .into_iter()
+            .find(|k| k.current && k.kind == KeyKind::Dynamic.as_str());
+        self.rotate_from(current.as_ref()).await
     }
 
-    async fn rotate_from(&self, expected: Option<&str>) -> Result<KeyInfo, Error> {
-        let candidate = self.generate(KeyKind::Dynamic).await?;
+    async fn rotate_from(&self, current: Option<&KeyInfo>) -> Result<KeyInfo, Error> {
+        let candidate = self
+            .generate(KeyKind::Dynamic, current.map(|k| k.created_at))
+            .await?;
+        let expected = current.map(|k| k.kid.as_str());
         let winner = self
             .store
             .insert_key_if_newest(expected, &candidate)
@@ -343,14 +353,6 @@ impl KeyManager {
             .into_iter()
             .find(|k| k.kid == winner.kid)
             .ok_or(Error::Crypto("rotated key missing after reload"))
-    }
-
-    fn current_kid(&self, kind: KeyKind) -> Option<String> {
-        self.set
-            .load()
-            .current
-            .get(&kind)
-            .map(|k| k.kid().to_owned())
     }
 
     /// The scheduled work: reload, rotate the dynamic key when it is older than the rotation
@@ -371,7 +373,7 @@ impl KeyManager {
         if let Some(cur) = dynamic.first()
             && now >= cur.created_at.saturating_add(self.cfg.rotation_interval_ms)
         {
-            self.rotate_from(Some(&cur.kid)).await?;
+            self.rotate_from(Some(cur)).await?;
         }
         // dynamic is newest first: key i was replaced when key i-1 was created.
         let expired: Vec<String> = dynamic
@@ -396,7 +398,7 @@ impl KeyManager {
         let _guard = self.slow.lock().await;
         let mut fresh = Vec::new();
         for kind in KeyKind::RESET {
-            fresh.push(self.generate(kind).await?);
+            fresh.push(self.generate(kind, None).await?);
         }
         self.store.replace_keys(&KeyKind::RESET, &fresh).await?;
         self.reload().await

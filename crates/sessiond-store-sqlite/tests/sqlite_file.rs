@@ -52,6 +52,7 @@ async fn no_issued_secret_is_in_the_database_files() {
                     RefreshOptions {
                         anti_csrf_token: s.tokens.anti_csrf.as_ref().map(|t| t.expose()),
                         check_anti_csrf: true,
+                        static_key: None,
                     },
                 )
                 .await

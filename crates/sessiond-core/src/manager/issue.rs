@@ -65,6 +65,8 @@ pub(crate) struct Grant<'a> {
     /// The access secret of this generation (needed for opaque tokens only).
     pub(crate) access_secret: Option<&'a Secret>,
     pub(crate) anti_csrf: Option<&'a str>,
+    /// Sign with the static key instead of the rotating one.
+    pub(crate) static_key: bool,
     pub(crate) now: Millis,
     /// Expiry of the access token; `None` for the policy's (now + TTL, capped by the session).
     pub(crate) expires_at: Option<Millis>,
@@ -146,6 +148,7 @@ impl SessionManager {
                     refresh_hash1: &refresh_hash1(&refresh_token),
                     access_secret: Some(&access_secret),
                     anti_csrf: anti_csrf.as_deref(),
+                    static_key: rec.flags.static_key,
                     now,
                     expires_at: None,
                 },
@@ -202,7 +205,7 @@ impl SessionManager {
                 expires_at: exp_ms,
             });
         }
-        let kind = if g.rec.flags.static_key {
+        let kind = if g.static_key {
             KeyKind::Static
         } else {
             KeyKind::Dynamic

@@ -161,6 +161,8 @@ impl SessionManager {
         self.inner.keys.reload().await?;
         self.inner.keys.signer(KeyKind::Chain).await?;
         self.inner.keys.signer(KeyKind::Dynamic).await?;
+        // The static key too, so the JWKS is complete before any client asks for it.
+        self.inner.keys.signer(KeyKind::Static).await?;
         self.inner.keys.maintain().await?;
         let cancel = CancellationToken::new();
         let handles = vec![

@@ -107,8 +107,9 @@ impl SessionManager {
                     (next, next_gen, rotated)
                 }
             };
+            let static_key = opts.static_key.unwrap_or(rec.flags.static_key);
             return self
-                .issue_generation(&rec, &chain, secret, generation, now)
+                .issue_generation(&rec, &chain, secret, generation, static_key, now)
                 .await;
         }
         Err(Error::Conflict)
@@ -171,6 +172,7 @@ impl SessionManager {
         chain: &Chain<'_>,
         secret: Secret,
         generation: u64,
+        static_key: bool,
         now: Millis,
     ) -> Result<IssuedSession, Error> {
         let access = chain.access_secret(&rec.handle, generation, &secret)?;
@@ -194,6 +196,7 @@ impl SessionManager {
                     refresh_hash1: &refresh_hash1(&refresh_token),
                     access_secret: Some(&access),
                     anti_csrf: anti_csrf.as_deref(),
+                    static_key,
                     now,
                     expires_at: None,
                 },

@@ -149,6 +149,10 @@ pub struct RefreshOptions<'a> {
     pub anti_csrf_token: Option<&'a str>,
     /// Check `anti_csrf_token` (only for sessions created with anti-CSRF).
     pub check_anti_csrf: bool,
+    /// Sign the new access token with the static key (`Some(true)`) or the rotating one
+    /// (`Some(false)`); `None` keeps the kind chosen at creation. SuperTokens SDKs send this on
+    /// every refresh, which is how they recover from a key-kind mismatch.
+    pub static_key: Option<bool>,
 }
 
 /// Everything known about a live session.

@@ -159,6 +159,7 @@ impl SessionManager {
             refresh_hash1: &claims.refresh_token_hash1,
             access_secret: None,
             anti_csrf: claims.anti_csrf_token.as_deref(),
+            static_key: rec.flags.static_key,
             now,
             expires_at,
         })

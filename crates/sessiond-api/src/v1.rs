@@ -1,0 +1,102 @@
+//! sessiond's own endpoints under `/sessiond/v1`.
+
+use serde::{Deserialize, Serialize};
+
+/// A signing key as the API shows it (never its material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Key {
+    /// Key id.
+    pub kid: String,
+    /// `dynamic`, `static`, `service` or `chain`.
+    pub kind: String,
+    /// Algorithm.
+    pub alg: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Signs new tokens of its kind.
+    pub current: bool,
+    /// Sealed with the master key at rest.
+    pub sealed: bool,
+}
+
+/// `GET /sessiond/v1/keys`, and the response of reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    /// Keys, newest first.
+    pub keys: Vec<Key>,
+}
+
+/// Response of `POST /sessiond/v1/keys/rotate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotated {
+    /// The new current dynamic key.
+    pub key: Key,
+}
+
+/// One session in a "signed-in devices" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSession {
+    /// Handle.
+    pub handle: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last active (ms).
+    pub last_active_at: i64,
+    /// Ends unless refreshed (ms).
+    pub expires_at: i64,
+    /// Client IP, when the creator passed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// User agent, when the creator passed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// `GET /sessiond/v1/users/{userId}/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSessions {
+    /// The user.
+    pub user_id: String,
+    /// Live sessions, oldest first.
+    pub sessions: Vec<DeviceSession>,
+}
+
+/// `POST /sessiond/v1/service-tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateServiceToken {
+    /// Lifetime in seconds; absent: valid until the next key reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+}
+
+/// Response of service-token creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceToken {
+    /// The token.
+    pub token: String,
+    /// Expiry (ms), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// `POST /sessiond/v1/service-tokens/verify`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyServiceToken {
+    /// The token to check.
+    pub token: String,
+}
+
+/// Response of service-token verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceTokenValidity {
+    /// Whether the token is valid.
+    pub valid: bool,
+}

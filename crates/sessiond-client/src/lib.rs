@@ -1,0 +1,10 @@
+//! # sessiond-client
+//!
+//! [`Client`]: a typed client for sessiond's HTTP API. Session outcomes (`UNAUTHORISED`,
+//! `TRY_REFRESH_TOKEN`, `TOKEN_THEFT_DETECTED`) come back as the enum variants of
+//! [`sessiond_api::cdi`]; transport and HTTP errors as [`ClientError`].
+
+mod client;
+
+pub use client::{Client, ClientError};
+pub use sessiond_api as api;

@@ -1,0 +1,128 @@
+//! The router: every endpoint, with the layers that make bad input a clean 4xx.
+//!
+//! One request: [`crate::scope::rewrite`] takes off `/appid-…/<tenant>` → the router matches
+//! the route → `track` (metrics, log) → `require_key` → body limit → the handler, which calls
+//! the [`SessionManager`] and maps its result to a CDI status or an [`ApiError`].
+
+use std::convert::Infallible;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Router, middleware};
+use sessiond_core::SessionManager;
+use tower::{Layer, Service, ServiceExt as _};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::{ApiKeys, require_key};
+use crate::error::ApiError;
+use crate::extract::BodyLimit;
+use crate::handlers::{cdi, ops, v1};
+use crate::telemetry::{Metrics, track};
+
+/// Everything a handler needs.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The session manager.
+    pub manager: SessionManager,
+    /// Issue anti-CSRF tokens when a create request does not say.
+    pub anti_csrf_default: bool,
+    /// Counters and the Prometheus renderer.
+    pub metrics: Metrics,
+}
+
+/// HTTP-level options.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Largest accepted body, bytes.
+    pub body_limit: usize,
+    /// API keys (none: open).
+    pub api_keys: ApiKeys,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            api_keys: ApiKeys::default(),
+        }
+    }
+}
+
+/// The routes, without the path-prefix rewrite (see [`service`]).
+pub fn router(state: AppState, opts: &HttpOptions) -> Router {
+    let body_limit = opts.body_limit;
+    Router::new()
+        .route("/apiversion", get(cdi::api_version))
+        .route("/hello", get(cdi::hello))
+        .route("/user/id", get(cdi::user_by_id))
+        .route("/.well-known/jwks.json", get(cdi::jwks))
+        .route(
+            "/recipe/session",
+            post(cdi::create_session).get(cdi::session_info),
+        )
+        .route("/recipe/session/verify", post(cdi::verify_session))
+        .route("/recipe/session/refresh", post(cdi::refresh_session))
+        .route("/recipe/session/remove", post(cdi::remove_sessions))
+        .route("/recipe/session/user", get(cdi::user_sessions))
+        .route("/recipe/session/regenerate", post(cdi::regenerate))
+        .route("/recipe/session/data", put(cdi::update_session_data))
+        .route("/recipe/jwt/data", put(cdi::update_jwt_data))
+        .route("/recipe/jwt", post(cdi::create_jwt))
+        .route("/sessiond/v1/keys", get(v1::list_keys))
+        .route("/sessiond/v1/keys/rotate", post(v1::rotate_keys))
+        .route("/sessiond/v1/keys/reset", post(v1::reset_keys))
+        .route(
+            "/sessiond/v1/users/{user_id}/sessions",
+            get(v1::user_sessions),
+        )
+        .route(
+            "/sessiond/v1/service-tokens",
+            post(v1::create_service_token),
+        )
+        .route(
+            "/sessiond/v1/service-tokens/verify",
+            post(v1::verify_service_token),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::NotFound("no such endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::map_request(
+            move |mut req: Request| async move {
+                req.extensions_mut().insert(BodyLimit(body_limit));
+                req
+            },
+        ))
+        .layer(middleware::from_fn_with_state(
+            opts.api_keys.clone(),
+            require_key,
+        ))
+        .layer(middleware::from_fn(track))
+        .with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let mut resp =
+        ApiError::Internal(sessiond_core::Error::Crypto("handler panicked")).into_response();
+    resp.headers_mut()
+        .insert("connection", HeaderValue::from_static("close"));
+    resp
+}
+
+/// The whole HTTP service: prefix rewrite, panic guard, router.
+pub fn service(
+    state: AppState,
+    opts: &HttpOptions,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+    let router = router(state, opts);
+    let guarded = CatchPanicLayer::custom(panic_response).layer(router);
+    tower::util::MapRequestLayer::new(crate::scope::rewrite)
+        .layer(guarded)
+        .map_response(IntoResponse::into_response)
+}

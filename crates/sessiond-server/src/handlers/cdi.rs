@@ -1,0 +1,361 @@
+//! SuperTokens Core Driver Interface 5.4: session and JWT recipe endpoints.
+//!
+//! Session outcomes (`UNAUTHORISED`, `TRY_REFRESH_TOKEN`, `TOKEN_THEFT_DETECTED`) are HTTP 200
+//! with a `status`, as the SDKs require; malformed requests are 4xx; store failures 503.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use sessiond_api::CDI_VERSIONS;
+use sessiond_api::cdi::{
+    ApiVersion, CreateJwtRequest, CreateJwtResponse, CreateSessionRequest, CreateSessionResponse,
+    RefreshSessionRequest, RefreshSessionResponse, RegenerateRequest, RegenerateResponse,
+    RemoveSessionsRequest, RemoveSessionsResponse, SessionInfoResponse, TheftSession,
+    UpdateDataResponse, UpdateJwtDataRequest, UpdateSessionDataRequest, UserIdResponse,
+    UserSessionsResponse, VerifySessionRequest, VerifySessionResponse,
+};
+use sessiond_core::{
+    ClientInfo, Error, NewSession, RefreshOptions, UserField, UserQuery, VerifyOptions,
+};
+
+use super::{issued, session, token};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::scope::Scope;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+const SESSION_GONE: &str = "Session does not exist.";
+
+/// `GET /apiversion`.
+pub async fn api_version() -> Json<ApiVersion> {
+    Json(ApiVersion {
+        versions: CDI_VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
+    })
+}
+
+/// `GET /hello`.
+pub async fn hello() -> &'static str {
+    "Hello\n"
+}
+
+/// `GET /user/id`: sessiond keeps no user records.
+pub async fn user_by_id() -> Json<UserIdResponse> {
+    Json(UserIdResponse::UnknownUserId)
+}
+
+/// `GET /.well-known/jwks.json`: open, no API key (the SDKs fetch it without headers).
+pub async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
+    let jwks = s.manager.keys().jwks();
+    (
+        [(header::CACHE_CONTROL, "max-age=60, must-revalidate")],
+        Json((*jwks).clone()),
+    )
+}
+
+/// `POST [/<tenant>]/recipe/session`.
+pub async fn create_session(
+    State(s): State<AppState>,
+    scope: Scope,
+    JsonBody(req): JsonBody<CreateSessionRequest>,
+) -> ApiResult<CreateSessionResponse> {
+    let mut new = NewSession::new(req.user_id);
+    new.app_id = scope.app_id.clone();
+    new.tenant_id = scope.tenant();
+    new.public_data = req.user_data_in_jwt.unwrap_or_default();
+    new.private_data = req.user_data_in_database.unwrap_or_default();
+    new.anti_csrf = req.enable_anti_csrf.unwrap_or(s.anti_csrf_default);
+    new.static_key = !req.use_dynamic_signing_key.unwrap_or(true);
+    new.client = ClientInfo {
+        ip: req.ip,
+        user_agent: req.user_agent,
+    };
+    let created = s.manager.create(new).await?;
+    s.metrics.session_created();
+    Ok(Json(CreateSessionResponse::Ok(issued(created))))
+}
+
+/// `POST /recipe/session/verify`.
+pub async fn verify_session(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<VerifySessionRequest>,
+) -> ApiResult<VerifySessionResponse> {
+    let opts = VerifyOptions {
+        anti_csrf_token: req.anti_csrf_token.as_deref(),
+        check_anti_csrf: req.do_anti_csrf_check && req.enable_anti_csrf.unwrap_or(true),
+        check_database: req.check_database,
+    };
+    let resp = match s.manager.verify(&req.access_token, opts).await {
+        Ok(v) => VerifySessionResponse::Ok {
+            session: session(v.session),
+            access_token: v.new_access_token.map(token),
+        },
+        Err(Error::Unauthorised(m)) => VerifySessionResponse::Unauthorised {
+            message: m.to_owned(),
+        },
+        Err(Error::TryRefreshToken(m)) => VerifySessionResponse::TryRefreshToken {
+            message: m.to_owned(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(resp))
+}
+
+/// `POST /recipe/session/refresh`: only `OK`, `UNAUTHORISED` or `TOKEN_THEFT_DETECTED`.
+pub async fn refresh_session(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<RefreshSessionRequest>,
+) -> ApiResult<RefreshSessionResponse> {
+    let opts = RefreshOptions {
+        anti_csrf_token: req.anti_csrf_token.as_deref(),
+        check_anti_csrf: req.enable_anti_csrf.unwrap_or(true),
+        static_key: req.use_dynamic_signing_key.map(|d| !d),
+    };
+    let resp = match s.manager.refresh(&req.refresh_token, opts).await {
+        Ok(r) => {
+            s.metrics.refreshed();
+            RefreshSessionResponse::Ok(issued(r))
+        }
+        Err(Error::Unauthorised(m) | Error::TryRefreshToken(m)) => {
+            RefreshSessionResponse::Unauthorised {
+                message: m.to_owned(),
+            }
+        }
+        Err(Error::TokenTheftDetected {
+            handle,
+            user_id,
+            recipe_user_id,
+        }) => {
+            s.metrics.theft_detected();
+            RefreshSessionResponse::TokenTheftDetected {
+                session: TheftSession {
+                    handle,
+                    user_id,
+                    recipe_user_id,
+                },
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(resp))
+}
+
+/// Query of `GET /recipe/session`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandleQuery {
+    session_handle: String,
+}
+
+/// `GET /recipe/session?sessionHandle=`.
+pub async fn session_info(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<HandleQuery>,
+) -> ApiResult<SessionInfoResponse> {
+    let resp = match s.manager.get(&q.session_handle).await {
+        Ok(i) => SessionInfoResponse::Ok {
+            session_handle: i.summary.handle,
+            user_id: i.summary.user_id,
+            recipe_user_id: i.summary.recipe_user_id,
+            user_data_in_database: i.private_data,
+            user_data_in_jwt: i.summary.public_data,
+            expiry: i.expires_at,
+            time_created: i.created_at,
+            tenant_id: i.summary.tenant_id,
+        },
+        Err(Error::SessionNotFound) => SessionInfoResponse::Unauthorised {
+            message: SESSION_GONE.to_owned(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(resp))
+}
+
+/// `POST [/<tenant>]/recipe/session/remove`: by handles, or by user.
+pub async fn remove_sessions(
+    State(s): State<AppState>,
+    scope: Scope,
+    JsonBody(req): JsonBody<RemoveSessionsRequest>,
+) -> ApiResult<RemoveSessionsResponse> {
+    let revoked = match (req.session_handles, req.user_id) {
+        (Some(handles), None) => {
+            if req.revoke_across_all_tenants.is_some()
+                || req.revoke_sessions_for_linked_accounts.is_some()
+            {
+                return Err(ApiError::bad_request(
+                    "INVALID_INPUT",
+                    "revokeAcrossAllTenants and revokeSessionsForLinkedAccounts go with userId",
+                ));
+            }
+            s.manager.revoke_many(&handles).await?
+        }
+        (None, Some(user_id)) => {
+            let query = UserQuery {
+                app_id: scope.app_id.clone(),
+                user_id,
+                field: if req.revoke_sessions_for_linked_accounts.unwrap_or(true) {
+                    UserField::User
+                } else {
+                    UserField::RecipeUser
+                },
+                tenant_id: if req.revoke_across_all_tenants.unwrap_or(true) {
+                    None
+                } else {
+                    Some(scope.tenant())
+                },
+            };
+            s.manager.revoke_all_for_user(&query).await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_INPUT",
+                "give exactly one of sessionHandles and userId",
+            ));
+        }
+    };
+    Ok(Json(RemoveSessionsResponse::Ok {
+        session_handles_revoked: revoked,
+    }))
+}
+
+/// Query of `GET /recipe/session/user`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserQueryParams {
+    user_id: String,
+    fetch_sessions_for_all_linked_accounts: Option<String>,
+    fetch_across_all_tenants: Option<String>,
+}
+
+fn flag(v: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
+/// `GET [/<tenant>]/recipe/session/user?userId=`.
+pub async fn user_sessions(
+    State(s): State<AppState>,
+    scope: Scope,
+    QueryParams(q): QueryParams<UserQueryParams>,
+) -> ApiResult<UserSessionsResponse> {
+    let linked = flag(
+        q.fetch_sessions_for_all_linked_accounts.as_deref(),
+        "fetchSessionsForAllLinkedAccounts",
+    )?;
+    let across = flag(
+        q.fetch_across_all_tenants.as_deref(),
+        "fetchAcrossAllTenants",
+    )?;
+    let query = UserQuery {
+        app_id: scope.app_id.clone(),
+        user_id: q.user_id,
+        field: if linked {
+            UserField::User
+        } else {
+            UserField::RecipeUser
+        },
+        tenant_id: if across { None } else { Some(scope.tenant()) },
+    };
+    let handles = s.manager.list_handles(&query).await?;
+    Ok(Json(UserSessionsResponse::Ok {
+        session_handles: handles,
+    }))
+}
+
+/// `POST /recipe/session/regenerate`.
+pub async fn regenerate(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<RegenerateRequest>,
+) -> ApiResult<RegenerateResponse> {
+    let resp = match s
+        .manager
+        .regenerate(&req.access_token, req.user_data_in_jwt)
+        .await
+    {
+        Ok(r) => RegenerateResponse::Ok {
+            session: session(r.session),
+            access_token: r.access_token.map(token),
+        },
+        Err(Error::Unauthorised(m)) => RegenerateResponse::Unauthorised {
+            message: m.to_owned(),
+        },
+        Err(Error::SessionNotFound) => RegenerateResponse::Unauthorised {
+            message: SESSION_GONE.to_owned(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(resp))
+}
+
+fn data_result(r: Result<(), Error>) -> ApiResult<UpdateDataResponse> {
+    match r {
+        Ok(()) => Ok(Json(UpdateDataResponse::Ok)),
+        Err(Error::SessionNotFound) => Ok(Json(UpdateDataResponse::Unauthorised {
+            message: SESSION_GONE.to_owned(),
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `PUT /recipe/session/data`: replace private data.
+pub async fn update_session_data(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<UpdateSessionDataRequest>,
+) -> ApiResult<UpdateDataResponse> {
+    data_result(
+        s.manager
+            .set_private_data(&req.session_handle, req.user_data_in_database)
+            .await,
+    )
+}
+
+/// `PUT /recipe/jwt/data`: replace public data (access-token claims from the next issue).
+pub async fn update_jwt_data(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<UpdateJwtDataRequest>,
+) -> ApiResult<UpdateDataResponse> {
+    data_result(
+        s.manager
+            .set_public_data(&req.session_handle, req.user_data_in_jwt)
+            .await,
+    )
+}
+
+/// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
+pub async fn create_jwt(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<CreateJwtRequest>,
+) -> ApiResult<CreateJwtResponse> {
+    if req.algorithm != s.manager.keys().algorithm().as_str() {
+        return Ok(Json(CreateJwtResponse::UnsupportedAlgorithm));
+    }
+    if req.validity == 0 {
+        return Err(ApiError::bad_request(
+            "INVALID_INPUT",
+            "validity must be positive",
+        ));
+    }
+    let jwt = s
+        .manager
+        .create_id_token(
+            req.payload,
+            Duration::from_secs(req.validity),
+            req.use_static_signing_key.unwrap_or(true),
+            req.jwks_domain.as_deref(),
+        )
+        .await?;
+    Ok(Json(CreateJwtResponse::Ok {
+        jwt: jwt.into_inner(),
+    }))
+}

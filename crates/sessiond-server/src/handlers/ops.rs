@@ -1,0 +1,43 @@
+//! Operations endpoints: liveness, readiness, metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "OK" }))
+}
+
+/// `GET /readyz`: the store answers (503 otherwise).
+pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    s.manager
+        .store()
+        .ping()
+        .await
+        .map_err(ApiError::StoreUnavailable)?;
+    Ok(Json(
+        json!({ "status": "OK", "store": s.manager.store().backend() }),
+    ))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    match s.metrics.render() {
+        Some(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        None => ApiError::NotFound("metrics are not enabled in this process").into_response(),
+    }
+}

@@ -1,0 +1,117 @@
+//! sessiond's own endpoints under `/sessiond/v1`: device lists, keys, service tokens.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use sessiond_api::v1::{
+    CreateServiceToken, DeviceSession, Key, KeyList, Rotated, ServiceToken, ServiceTokenValidity,
+    UserSessions, VerifyServiceToken,
+};
+use sessiond_core::{KeyInfo, UserField, UserQuery};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::scope::Scope;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn key(k: KeyInfo) -> Key {
+    Key {
+        kid: k.kid,
+        kind: k.kind.to_owned(),
+        alg: k.alg.to_owned(),
+        created_at: k.created_at,
+        current: k.current,
+        sealed: k.sealed,
+    }
+}
+
+fn key_list(s: &AppState) -> KeyList {
+    KeyList {
+        keys: s.manager.keys().list().into_iter().map(key).collect(),
+    }
+}
+
+/// `GET /sessiond/v1/keys`.
+pub async fn list_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
+    s.manager.keys().reload().await?;
+    Ok(Json(key_list(&s)))
+}
+
+/// `POST /sessiond/v1/keys/rotate`.
+pub async fn rotate_keys(State(s): State<AppState>) -> ApiResult<Rotated> {
+    let k = s.manager.keys().rotate().await?;
+    tracing::info!(kid = %k.kid, "signing key rotated");
+    Ok(Json(Rotated { key: key(k) }))
+}
+
+/// `POST /sessiond/v1/keys/reset`: every outstanding access, id and service token fails.
+pub async fn reset_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
+    s.manager.keys().reset().await?;
+    tracing::warn!("all signing keys reset");
+    Ok(Json(key_list(&s)))
+}
+
+/// `GET /sessiond/v1/users/{userId}/sessions`: the user's live sessions with details.
+pub async fn user_sessions(
+    State(s): State<AppState>,
+    scope: Scope,
+    Path(user_id): Path<String>,
+) -> ApiResult<UserSessions> {
+    let query = UserQuery {
+        app_id: scope.app_id.clone(),
+        user_id: user_id.clone(),
+        field: UserField::User,
+        tenant_id: scope.tenant_id.clone(),
+    };
+    let sessions = s
+        .manager
+        .list(&query)
+        .await?
+        .into_iter()
+        .map(|i| DeviceSession {
+            handle: i.summary.handle,
+            tenant_id: i.summary.tenant_id,
+            created_at: i.created_at,
+            last_active_at: i.last_active_at,
+            expires_at: i.expires_at,
+            ip: i.client.ip,
+            user_agent: i.client.user_agent,
+        })
+        .collect();
+    Ok(Json(UserSessions { user_id, sessions }))
+}
+
+/// `POST /sessiond/v1/service-tokens`.
+pub async fn create_service_token(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<CreateServiceToken>,
+) -> ApiResult<ServiceToken> {
+    let expires_in = req.expires_in.map(Duration::from_secs);
+    if expires_in.is_some_and(|d| d.is_zero()) {
+        return Err(ApiError::bad_request(
+            "INVALID_INPUT",
+            "expiresIn must be positive",
+        ));
+    }
+    let now = s.manager.now_ms();
+    let token = s.manager.create_service_token(expires_in).await?;
+    Ok(Json(ServiceToken {
+        token: token.into_inner(),
+        expires_at: req
+            .expires_in
+            .map(|e| now.saturating_add(i64::try_from(e).unwrap_or(i64::MAX).saturating_mul(1000))),
+    }))
+}
+
+/// `POST /sessiond/v1/service-tokens/verify`.
+pub async fn verify_service_token(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<VerifyServiceToken>,
+) -> Json<ServiceTokenValidity> {
+    Json(ServiceTokenValidity {
+        valid: s.manager.verify_service_token(&req.token).await,
+    })
+}

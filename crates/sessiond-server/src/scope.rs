@@ -1,0 +1,170 @@
+//! The optional `/appid-<app>` and `/<tenant>` path prefixes of the CDI.
+//!
+//! SuperTokens SDKs put `/appid-<app>` in the connection URI and add `/<tenant>` to a few calls
+//! (always to session creation, e.g. `/public/recipe/session`). Before routing, the prefix is
+//! taken off the path and kept as a [`Scope`] in the request's extensions.
+
+use axum::extract::Request;
+use axum::http::Uri;
+use sessiond_core::model::{DEFAULT_APP, DEFAULT_TENANT};
+
+/// First path segments that are routes, never tenant ids.
+const ROOTS: &[&str] = &[
+    "recipe",
+    "apiversion",
+    "hello",
+    ".well-known",
+    "user",
+    "users",
+    "config",
+    "sessiond",
+    "healthz",
+    "readyz",
+    "metrics",
+    "openapi.json",
+];
+
+/// App and tenant of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// App id (`public` unless `/appid-<app>` was given).
+    pub app_id: String,
+    /// Tenant id from the path, if one was given.
+    pub tenant_id: Option<String>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Self {
+            app_id: DEFAULT_APP.to_owned(),
+            tenant_id: None,
+        }
+    }
+}
+
+impl Scope {
+    /// The path's tenant, or `public`.
+    pub fn tenant(&self) -> String {
+        self.tenant_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TENANT.to_owned())
+    }
+}
+
+fn is_scope_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Splits `path` into its scope and the path to route.
+pub fn split(path: &str) -> (Scope, String) {
+    let mut scope = Scope::default();
+    let mut rest = path;
+    let first_segment = |p: &str| -> (String, usize) {
+        let p = p.strip_prefix('/').unwrap_or(p);
+        let end = p.find('/').unwrap_or(p.len());
+        (p[..end].to_owned(), end + 1)
+    };
+    let (seg, len) = first_segment(rest);
+    if let Some(app) = seg.strip_prefix("appid-")
+        && is_scope_id(app)
+    {
+        scope.app_id = app.to_owned();
+        rest = &rest[len..];
+    }
+    let (seg, len) = first_segment(rest);
+    let remainder = &rest[len.min(rest.len())..];
+    if is_scope_id(&seg) && !ROOTS.contains(&seg.as_str()) && !remainder.is_empty() {
+        scope.tenant_id = Some(seg);
+        rest = remainder;
+    }
+    let routed = if rest.is_empty() {
+        "/".to_owned()
+    } else {
+        rest.to_owned()
+    };
+    (scope, routed)
+}
+
+/// Rewrites a request: strips the prefix, records the [`Scope`].
+pub fn rewrite(mut req: Request) -> Request {
+    let (scope, path) = split(req.uri().path());
+    if path != req.uri().path() {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req.extensions_mut().insert(scope);
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(app: &str, tenant: Option<&str>) -> Scope {
+        Scope {
+            app_id: app.into(),
+            tenant_id: tenant.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn prefixes_are_split() {
+        assert_eq!(
+            split("/recipe/session"),
+            (s("public", None), "/recipe/session".into())
+        );
+        assert_eq!(
+            split("/public/recipe/session"),
+            (s("public", Some("public")), "/recipe/session".into())
+        );
+        assert_eq!(
+            split("/t1/recipe/session/user"),
+            (s("public", Some("t1")), "/recipe/session/user".into())
+        );
+        assert_eq!(
+            split("/appid-app1/recipe/session/verify"),
+            (s("app1", None), "/recipe/session/verify".into())
+        );
+        assert_eq!(
+            split("/appid-app1/t2/recipe/session"),
+            (s("app1", Some("t2")), "/recipe/session".into())
+        );
+        assert_eq!(
+            split("/appid-a/.well-known/jwks.json"),
+            (s("a", None), "/.well-known/jwks.json".into())
+        );
+        assert_eq!(
+            split("/appid-a/apiversion"),
+            (s("a", None), "/apiversion".into())
+        );
+        assert_eq!(
+            split("/apiversion"),
+            (s("public", None), "/apiversion".into())
+        );
+        assert_eq!(
+            split("/sessiond/v1/keys"),
+            (s("public", None), "/sessiond/v1/keys".into())
+        );
+        assert_eq!(split("/healthz"), (s("public", None), "/healthz".into()));
+        // A lone segment is a route, not a tenant.
+        assert_eq!(split("/nothing"), (s("public", None), "/nothing".into()));
+        // Upper case is not a tenant id.
+        assert_eq!(
+            split("/T1/recipe/session"),
+            (s("public", None), "/T1/recipe/session".into())
+        );
+        assert_eq!(split("/"), (s("public", None), "/".into()));
+    }
+}

@@ -1,0 +1,353 @@
+//! Settings of `sessiond serve`: defaults, then a TOML file, then `SESSIOND_*` environment
+//! variables, then command-line flags (each later source wins).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sessiond_core::jose::Algorithm;
+use sessiond_core::{ManagerConfig, MasterKey, TokenFormat};
+
+/// The default store: an SQLite file under `./sessiond-data/`.
+pub const DEFAULT_STORE: &str = "sqlite://sessiond-data/sessiond.db";
+/// The default listen address (loopback only).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3567";
+
+/// A setting that cannot be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why (names the key).
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A value is out of range or unknown.
+    #[error("invalid value for setting `{setting}`: {message}")]
+    Invalid {
+        /// The setting's name (TOML key).
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of the server. Field names are the TOML keys; the environment variable is
+/// `SESSIOND_` + the key in upper case; the flag is `--` + the key with `-` for `_`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Store URL: `sqlite://PATH`, `memory://`, `postgres://…`, `redis://…`,
+    /// `redis+cluster://h:p,h:p`.
+    pub store: String,
+    /// API keys; any one is accepted. Empty: no key needed, loopback only.
+    pub api_keys: Vec<String>,
+    /// Access-token lifetime, seconds.
+    pub access_token_ttl: u64,
+    /// Refresh-token lifetime, seconds.
+    pub refresh_token_ttl: u64,
+    /// Idle timeout, seconds.
+    pub idle_timeout: u64,
+    /// Absolute session lifetime, seconds.
+    pub absolute_lifetime: u64,
+    /// Refresh grace window, seconds.
+    pub refresh_grace: u64,
+    /// Dynamic signing-key rotation interval, seconds.
+    pub key_rotation_interval: u64,
+    /// How often keys are re-read from the store, seconds.
+    pub key_sync_interval: u64,
+    /// Access-token signing algorithm: RS256, EdDSA, ES256, HS256.
+    pub algorithm: String,
+    /// Access-token format: `jwt` or `opaque`.
+    pub token_format: String,
+    /// Issue anti-CSRF tokens when a create request does not say.
+    pub anti_csrf: bool,
+    /// Largest accepted request body, bytes.
+    pub body_limit: usize,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `debug`, `sessiond_server=debug,info`, …).
+    pub log_level: String,
+    /// Master key (32 bytes, hex or base64url) sealing private keys at rest.
+    pub master_key: Option<String>,
+    /// Expired-session sweep interval, seconds.
+    pub sweep_interval: u64,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("store", &redact_url(&self.store))
+            .field(
+                "api_keys",
+                &format_args!("<{} redacted>", self.api_keys.len()),
+            )
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_lifetime", &self.absolute_lifetime)
+            .field("refresh_grace", &self.refresh_grace)
+            .field("key_rotation_interval", &self.key_rotation_interval)
+            .field("key_sync_interval", &self.key_sync_interval)
+            .field("algorithm", &self.algorithm)
+            .field("token_format", &self.token_format)
+            .field("anti_csrf", &self.anti_csrf)
+            .field("body_limit", &self.body_limit)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sweep_interval", &self.sweep_interval)
+            .finish()
+    }
+}
+
+/// A store URL with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let m = ManagerConfig::default();
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], 3567).into()),
+            store: DEFAULT_STORE.to_owned(),
+            api_keys: Vec::new(),
+            access_token_ttl: m.access_token_ttl.as_secs(),
+            refresh_token_ttl: m.refresh_token_ttl.as_secs(),
+            idle_timeout: m.idle_timeout.as_secs(),
+            absolute_lifetime: m.absolute_lifetime.as_secs(),
+            refresh_grace: m.refresh_grace.as_secs(),
+            key_rotation_interval: m.key_rotation_interval.as_secs(),
+            key_sync_interval: m.key_sync_interval.as_secs(),
+            algorithm: "RS256".to_owned(),
+            token_format: "jwt".to_owned(),
+            anti_csrf: false,
+            body_limit: 1024 * 1024,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            master_key: None,
+            sweep_interval: m.sweep_interval.as_secs(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults overlaid with the TOML file at `path`.
+    ///
+    /// # Errors
+    /// [`SettingsError::Read`] / [`SettingsError::Parse`] naming the file and key.
+    pub fn from_file(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| SettingsError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Checks every value and builds the manager's policy.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the first bad setting.
+    pub fn manager_config(&self) -> Result<ManagerConfig, SettingsError> {
+        let secs = |name: &'static str, v: u64| {
+            if v == 0 {
+                Err(invalid(name, "must be at least 1 second"))
+            } else {
+                Ok(Duration::from_secs(v))
+            }
+        };
+        let algorithm = Algorithm::parse(&self.algorithm).ok_or_else(|| {
+            invalid(
+                "algorithm",
+                format!(
+                    "`{}` is not one of RS256, EdDSA, ES256, HS256",
+                    self.algorithm
+                ),
+            )
+        })?;
+        let token_format = match self.token_format.as_str() {
+            "jwt" => TokenFormat::Jwt,
+            "opaque" => TokenFormat::Opaque,
+            other => {
+                return Err(invalid(
+                    "token_format",
+                    format!("`{other}` is not `jwt` or `opaque`"),
+                ));
+            }
+        };
+        let master_key = self
+            .master_key
+            .as_deref()
+            .map(MasterKey::parse)
+            .transpose()
+            .map_err(|e| invalid("master_key", e.to_string()))?;
+        if self.body_limit < 1024 {
+            return Err(invalid("body_limit", "must be at least 1024 bytes"));
+        }
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if k.len() < 20 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(
+                    "api_keys",
+                    format!(
+                        "key #{} must be at least 20 printable characters without spaces",
+                        i + 1
+                    ),
+                ));
+            }
+        }
+        let cfg = ManagerConfig {
+            access_token_ttl: secs("access_token_ttl", self.access_token_ttl)?,
+            refresh_token_ttl: secs("refresh_token_ttl", self.refresh_token_ttl)?,
+            idle_timeout: secs("idle_timeout", self.idle_timeout)?,
+            absolute_lifetime: secs("absolute_lifetime", self.absolute_lifetime)?,
+            refresh_grace: Duration::from_secs(self.refresh_grace),
+            algorithm,
+            key_rotation_interval: secs("key_rotation_interval", self.key_rotation_interval)?,
+            key_sync_interval: secs("key_sync_interval", self.key_sync_interval)?,
+            token_format,
+            master_key,
+            sweep_interval: secs("sweep_interval", self.sweep_interval)?,
+            ..ManagerConfig::default()
+        };
+        cfg.validate()
+            .map_err(|e| invalid("refresh_grace", e.to_string()))?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::default();
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.store, DEFAULT_STORE);
+        s.manager_config().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_name_the_key() {
+        let e = toml::from_str::<Settings>("acces_token_ttl = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("acces_token_ttl"), "{e}");
+        let e = toml::from_str::<Settings>("access_token_ttl = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("access_token_ttl"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let s = Settings {
+            algorithm: "none".into(),
+            ..Settings::default()
+        };
+        assert!(
+            s.manager_config()
+                .unwrap_err()
+                .to_string()
+                .contains("`algorithm`")
+        );
+        let s = Settings {
+            access_token_ttl: 0,
+            ..Settings::default()
+        };
+        assert!(
+            s.manager_config()
+                .unwrap_err()
+                .to_string()
+                .contains("`access_token_ttl`")
+        );
+        let s = Settings {
+            master_key: Some("short".into()),
+            ..Settings::default()
+        };
+        assert!(
+            s.manager_config()
+                .unwrap_err()
+                .to_string()
+                .contains("`master_key`")
+        );
+        let s = Settings {
+            api_keys: vec!["short".into()],
+            ..Settings::default()
+        };
+        assert!(
+            s.manager_config()
+                .unwrap_err()
+                .to_string()
+                .contains("`api_keys`")
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let s = Settings {
+            api_keys: vec!["super-secret-api-key-123456".into()],
+            master_key: Some("ab".repeat(32)),
+            store: "postgres://u:hunter2@db/x".into(),
+            ..Settings::default()
+        };
+        let d = format!("{s:?}");
+        assert!(
+            !d.contains("super-secret") && !d.contains("abab") && !d.contains("hunter2"),
+            "{d}"
+        );
+    }
+}

@@ -321,10 +321,20 @@ pub async fn managers_racing_to_start_share_one_key(store: Arc<dyn Store>) {
         .iter()
         .map(|m| (*m.keys().jwks()).clone())
         .collect();
+    let dynamic = jwks[0]
+        .keys
+        .iter()
+        .filter(|k| k.kid.starts_with("d-"))
+        .count();
+    let fixed = jwks[0]
+        .keys
+        .iter()
+        .filter(|k| k.kid.starts_with("s-"))
+        .count();
     assert_eq!(
-        jwks[0].keys.len(),
-        1,
-        "exactly one signing key: {:?}",
+        (dynamic, fixed),
+        (1, 1),
+        "one key of each kind: {:?}",
         jwks[0]
     );
     assert!(

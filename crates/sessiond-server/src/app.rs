@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -90,7 +90,6 @@ pub fn router(state: AppState, opts: &HttpOptions) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::map_request(
             move |mut req: Request| async move {
                 req.extensions_mut().insert(BodyLimit(body_limit));

@@ -4,10 +4,9 @@
 //! the configured limit; over it, 413. Syntax errors are `INVALID_JSON`, shape errors
 //! (missing field, wrong type) `INVALID_FIELD` with serde's description of the field.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -24,23 +23,30 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let limit = req
             .extensions()
             .get::<BodyLimit>()
-            .map_or(usize::MAX, |l| l.0);
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::bad_request("INVALID_BODY", "the request body could not be read")
+            .map_or(DEFAULT_LIMIT, |l| l.0);
+        let bytes = read_limited(req, limit).await?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        match first {
+            None => {
+                return Err(ApiError::bad_request(
+                    "INVALID_JSON",
+                    "the request body is empty; expected a JSON object",
+                ));
             }
-        })?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "INVALID_JSON",
-                "the request body is empty; expected a JSON object",
-            ));
+            Some(b'{') => {}
+            Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
+                return Err(ApiError::bad_request("INVALID_JSON", "malformed JSON"));
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "INVALID_FIELD",
+                    "the request body must be a JSON object",
+                ));
+            }
         }
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             use serde_json::error::Category;
@@ -52,6 +58,35 @@ where
             }
         })
     }
+}
+
+/// Limit used when the router did not set one.
+const DEFAULT_LIMIT: usize = 1024 * 1024;
+/// An oversized body is read and dropped up to this multiple of the limit before the 413 goes
+/// out, so the client gets to read the answer instead of a reset connection.
+const DRAIN_FACTOR: usize = 16;
+
+async fn read_limited(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = req.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            ApiError::bad_request("INVALID_BODY", "the request body could not be read")
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > limit.saturating_mul(DRAIN_FACTOR) {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(buf)
 }
 
 /// The configured body limit, made visible to [`JsonBody`] for its error message.

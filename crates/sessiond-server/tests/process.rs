@@ -1,0 +1,410 @@
+//! The real `sessiond` binary: durability across kill -9, graceful SIGTERM, startup refusals,
+//! and every CLI command with its exit code.
+
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sessiond");
+
+struct Proc {
+    child: Child,
+    url: String,
+}
+
+/// Starts `sessiond serve` on an ephemeral port and waits for its "listening" log line.
+async fn serve(dir: &Path, extra: &[&str]) -> Proc {
+    let db = format!("sqlite://{}/sessiond.db", dir.display());
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &db,
+            "--log-format",
+            "json",
+            "--algorithm",
+            "EdDSA",
+        ])
+        .args(extra)
+        .env_remove("SESSIOND_API_KEYS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "sessiond listening"
+            {
+                return v["addr"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("sessiond exited before listening");
+    })
+    .await
+    .expect("sessiond did not start within 30 s");
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Proc {
+        child,
+        url: format!("http://{addr}"),
+    }
+}
+
+async fn cli(url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .args(["--url", url])
+        .env_remove("SESSIOND_API_KEY")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn json_out(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let pid = child.id().unwrap().to_string();
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_create_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = serve(dir.path(), &[]).await;
+    let created = json_out(
+        &cli(
+            &p.url,
+            &["session", "create", "--user", "durable", "--json"],
+        )
+        .await,
+    );
+    let rotated = json_out(
+        &cli(
+            &p.url,
+            &[
+                "session",
+                "refresh",
+                created["refreshToken"]["token"].as_str().unwrap(),
+                "--json",
+            ],
+        )
+        .await,
+    );
+    let revoke_me =
+        json_out(&cli(&p.url, &["session", "create", "--user", "gone", "--json"]).await);
+    let out = cli(
+        &p.url,
+        &[
+            "session",
+            "delete",
+            revoke_me["session"]["handle"].as_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // kill -9 immediately after the acknowledgements.
+    let mut child = p.child;
+    signal(&child, "-KILL");
+    let status = child.wait().await.unwrap();
+    assert!(!status.success());
+
+    let p = serve(dir.path(), &[]).await;
+    let access = rotated["accessToken"]["token"].as_str().unwrap();
+    let v = cli(
+        &p.url,
+        &["session", "verify", access, "--check-database", "--json"],
+    )
+    .await;
+    assert_eq!(json_out(&v)["status"], "OK");
+    let r = cli(
+        &p.url,
+        &[
+            "session",
+            "refresh",
+            rotated["refreshToken"]["token"].as_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(json_out(&r)["status"], "OK", "the rotation was durable too");
+    let g = cli(
+        &p.url,
+        &[
+            "session",
+            "get",
+            revoke_me["session"]["handle"].as_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!g.status.success(), "the revocation was durable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = serve(dir.path(), &[]).await;
+    let created = json_out(&cli(&p.url, &["session", "create", "--user", "u", "--json"]).await);
+    let mut child = p.child;
+    signal(&child, "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let p = serve(dir.path(), &[]).await;
+    let h = created["session"]["handle"].as_str().unwrap();
+    assert!(cli(&p.url, &["session", "get", h]).await.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cli_command_works_and_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = serve(dir.path(), &[]).await;
+    let url = p.url.as_str();
+
+    // create (human output), then the JSON variants.
+    let out = cli(
+        url,
+        &[
+            "session",
+            "create",
+            "--user",
+            "ann",
+            "--public",
+            r#"{"role":"admin"}"#,
+        ],
+    )
+    .await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("access token") && text.contains("refresh token"),
+        "{text}"
+    );
+    let s = json_out(
+        &cli(
+            url,
+            &[
+                "session",
+                "create",
+                "--user",
+                "ann",
+                "--private",
+                r#"{"k":1}"#,
+                "--json",
+            ],
+        )
+        .await,
+    );
+    let handle = s["session"]["handle"].as_str().unwrap().to_owned();
+    let access = s["accessToken"]["token"].as_str().unwrap().to_owned();
+    let refresh = s["refreshToken"]["token"].as_str().unwrap().to_owned();
+
+    let v = cli(url, &["session", "verify", &access]).await;
+    assert!(v.status.success(), "{}", stderr(&v));
+    let v = cli(url, &["session", "verify", "not-a-token"]).await;
+    assert_eq!(v.status.code(), Some(1));
+    assert!(stderr(&v).contains("UNAUTHORISED"), "{}", stderr(&v));
+
+    let g = json_out(&cli(url, &["session", "get", &handle, "--json"]).await);
+    assert_eq!(g["userDataInDatabase"]["k"], 1);
+    let l = json_out(&cli(url, &["session", "list", "--user", "ann", "--json"]).await);
+    assert_eq!(l["sessions"].as_array().unwrap().len(), 2);
+    let l = cli(url, &["session", "list", "--user", "ann"]).await;
+    assert!(String::from_utf8_lossy(&l.stdout).contains(&handle));
+
+    let r = json_out(&cli(url, &["session", "refresh", &refresh, "--json"]).await);
+    assert_eq!(r["status"], "OK");
+    let r2 = json_out(
+        &cli(
+            url,
+            &[
+                "session",
+                "refresh",
+                r["refreshToken"]["token"].as_str().unwrap(),
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(r2["status"], "OK");
+    let theft = cli(url, &["session", "refresh", &refresh]).await;
+    assert_eq!(theft.status.code(), Some(1));
+    assert!(
+        stderr(&theft).contains("TOKEN_THEFT_DETECTED"),
+        "{}",
+        stderr(&theft)
+    );
+
+    let d = cli(url, &["session", "delete", &handle]).await;
+    assert_eq!(
+        d.status.code(),
+        Some(1),
+        "already revoked by theft detection"
+    );
+    assert!(stderr(&d).contains("not found"), "{}", stderr(&d));
+    let g = cli(url, &["session", "get", &handle]).await;
+    assert_eq!(g.status.code(), Some(1));
+    assert!(stderr(&g).contains("not found"));
+
+    let ra = json_out(&cli(url, &["session", "revoke-all", "--user", "ann", "--json"]).await);
+    assert_eq!(ra["sessionHandlesRevoked"].as_array().unwrap().len(), 1);
+    let l = json_out(&cli(url, &["session", "list", "--user", "ann", "--json"]).await);
+    assert!(l["sessions"].as_array().unwrap().is_empty());
+
+    // keys
+    let k = json_out(&cli(url, &["keys", "list", "--json"]).await);
+    let before: Vec<String> = k["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    let rot = json_out(&cli(url, &["keys", "rotate", "--json"]).await);
+    assert!(!before.contains(&rot["key"]["kid"].as_str().unwrap().to_owned()));
+    let s = json_out(&cli(url, &["session", "create", "--user", "bo", "--json"]).await);
+    let t = json_out(&cli(url, &["token", "create", "--json"]).await);
+    let tv = cli(url, &["token", "verify", t["token"].as_str().unwrap()]).await;
+    assert!(tv.status.success());
+    assert!(cli(url, &["keys", "reset"]).await.status.success());
+    let tv = cli(url, &["token", "verify", t["token"].as_str().unwrap()]).await;
+    assert_eq!(
+        tv.status.code(),
+        Some(1),
+        "service tokens die with a key reset"
+    );
+    let v = cli(
+        url,
+        &[
+            "session",
+            "verify",
+            s["accessToken"]["token"].as_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        v.status.code(),
+        Some(1),
+        "access tokens die with a key reset"
+    );
+    assert!(stderr(&v).contains("TRY_REFRESH_TOKEN"));
+
+    // Bad arguments and an unreachable server are clean errors.
+    let bad = cli(
+        url,
+        &["session", "create", "--user", "x", "--public", "[1]"],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("JSON object"));
+    let down = cli("http://127.0.0.1:9", &["keys", "list"]).await;
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        stderr(&down).contains("cannot reach sessiond"),
+        "{}",
+        stderr(&down)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_refusals_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let run = |args: Vec<String>| async move {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("SESSIOND_API_KEYS")
+            .output()
+            .await
+            .unwrap()
+    };
+    let o = run(vec![
+        "serve".into(),
+        "--listen".into(),
+        "0.0.0.0:0".into(),
+        "--store".into(),
+        db.clone(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refusing to listen on 0.0.0.0:0 without an API key"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(vec![
+        "serve".into(),
+        "--algorithm".into(),
+        "none".into(),
+        "--store".into(),
+        db.clone(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`algorithm`"), "{}", stderr(&o));
+
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\naccess_token_ttl = \"soon\"\n",
+    )
+    .unwrap();
+    let o = run(vec![
+        "serve".into(),
+        "--config".into(),
+        cfg.display().to_string(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("access_token_ttl"), "{}", stderr(&o));
+
+    let o = Command::new(BIN)
+        .args(["serve", "--store", &db])
+        .env("SESSIOND_REFRESH_TOKEN_TTL", "abc")
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("refresh-token-ttl"), "{}", stderr(&o));
+
+    let o = run(vec![
+        "serve".into(),
+        "--store".into(),
+        "mongodb://localhost".into(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("unsupported store URL"),
+        "{}",
+        stderr(&o)
+    );
+}

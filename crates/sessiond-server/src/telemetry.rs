@@ -4,13 +4,17 @@
 //! The request log records method, route template, status and latency — never the query
 //! string, headers or body, so tokens and keys cannot reach it.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use parking_lot::RwLock;
 
 use crate::error::ErrorCode;
 
@@ -61,37 +65,109 @@ impl Metrics {
     }
 }
 
+/// Metric handles of one route, by method and status, so a request records into existing
+/// handles instead of building and hashing label sets each time.
+#[derive(Default)]
+struct RouteHandles {
+    counters: Vec<(&'static str, u16, Counter)>,
+    histograms: Vec<(&'static str, Histogram)>,
+}
+
+/// The method as a label; anything unusual is `OTHER`, so clients cannot grow the metric set.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+static HANDLES: OnceLock<RwLock<HashMap<String, RouteHandles>>> = OnceLock::new();
+
+fn record(method: &'static str, route: &str, status: u16, secs: f64) {
+    let map = HANDLES.get_or_init(|| RwLock::new(HashMap::new()));
+    {
+        let guard = map.read();
+        if let Some(h) = guard.get(route) {
+            let counter = h
+                .counters
+                .iter()
+                .find(|(m, s, _)| *m == method && *s == status);
+            let histogram = h.histograms.iter().find(|(m, _)| *m == method);
+            if let (Some((_, _, c)), Some((_, hist))) = (counter, histogram) {
+                c.increment(1);
+                hist.record(secs);
+                return;
+            }
+        }
+    }
+    let mut guard = map.write();
+    let h = guard.entry(route.to_owned()).or_default();
+    if !h
+        .counters
+        .iter()
+        .any(|(m, s, _)| *m == method && *s == status)
+    {
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        h.counters.push((
+            method,
+            status,
+            metrics::counter!("sessiond_http_requests_total", &labels),
+        ));
+    }
+    if !h.histograms.iter().any(|(m, _)| *m == method) {
+        let labels = [("method", method.to_owned()), ("route", route.to_owned())];
+        h.histograms.push((
+            method,
+            metrics::histogram!("sessiond_http_request_duration_seconds", &labels),
+        ));
+    }
+    drop(guard);
+    record(method, route, status, secs);
+}
+
 /// Middleware: counts and times every request by route template, logs it, and counts store
 /// errors.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = method_label(req.method());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let status = resp.status().as_u16();
     let secs = start.elapsed().as_secs_f64();
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("sessiond_http_requests_total", &labels).increment(1);
-    metrics::histogram!(
-        "sessiond_http_request_duration_seconds",
-        &[("method", method.to_string()), ("route", route.clone())]
-    )
-    .record(secs);
+    record(method, route, status, secs);
     let code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
     if code == Some("STORE_UNAVAILABLE") {
-        metrics::counter!("sessiond_store_errors_total", &[("route", route.clone())]).increment(1);
+        metrics::counter!("sessiond_store_errors_total", "route" => route.to_owned()).increment(1);
     }
     if status >= 500 {
-        tracing::warn!(%method, %route, status, code, latency_ms = secs * 1000.0, "request failed");
+        tracing::warn!(
+            method,
+            route,
+            status,
+            code,
+            latency_ms = secs * 1000.0,
+            "request failed"
+        );
     } else {
-        tracing::debug!(%method, %route, status, code, latency_ms = secs * 1000.0, "request");
+        tracing::debug!(
+            method,
+            route,
+            status,
+            code,
+            latency_ms = secs * 1000.0,
+            "request"
+        );
     }
     resp
 }

@@ -55,7 +55,10 @@ fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
         conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
     } else {
         conn.pragma_update(None, "query_only", "ON")?;
-        conn.pragma_update(None, "mmap_size", 268_435_456)?;
+        // No mmap: as the file grows SQLite remaps it, and the TLB shootdowns across reader
+        // threads cost more than pread (measured: refresh 30k/s with a 256 MiB map, 100k/s
+        // without).
+        conn.pragma_update(None, "mmap_size", 0)?;
     }
     Ok(())
 }
@@ -174,10 +177,18 @@ fn atomically<T>(
     }
 }
 
-fn user_column(field: UserField) -> &'static str {
+/// The `WHERE` clause selecting a user's sessions (`?1` app, `?2` user, `?3` tenant or NULL),
+/// written so each branch can use an index: by recipe user, unlinked sessions are found through
+/// `sessions_by_user` and linked ones through the partial `sessions_by_linked_recipe_user`.
+fn user_filter(field: UserField) -> &'static str {
     match field {
-        UserField::User => "user_id",
-        UserField::RecipeUser => "recipe_user_id",
+        UserField::User => "app_id = ?1 AND user_id = ?2 AND (?3 IS NULL OR tenant_id = ?3)",
+        UserField::RecipeUser => {
+            "handle IN (SELECT handle FROM sessions WHERE app_id = ?1 AND user_id = ?2 \
+             AND recipe_user_id = ?2 UNION ALL SELECT handle FROM sessions WHERE app_id = ?1 \
+             AND recipe_user_id = ?2 AND recipe_user_id <> user_id) \
+             AND (?3 IS NULL OR tenant_id = ?3)"
+        }
     }
 }
 
@@ -372,9 +383,8 @@ impl Store for SqliteStore {
         self.write(move |c| {
             atomically(c, |c| {
                 let sql = format!(
-                    "DELETE FROM sessions WHERE app_id = ?1 AND {} = ?2 \
-                     AND (?3 IS NULL OR tenant_id = ?3) RETURNING handle",
-                    user_column(q.field)
+                    "DELETE FROM sessions WHERE {} RETURNING handle",
+                    user_filter(q.field)
                 );
                 let mut stmt = c.prepare_cached(&sql)?;
                 let handles = stmt
@@ -393,10 +403,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<SessionRecord>> {
         self.read(|c| {
             let sql = format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE app_id = ?1 AND {} = ?2 \
-                 AND (?3 IS NULL OR tenant_id = ?3) AND expires_at > ?4 \
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE {} AND expires_at > ?4 \
                  ORDER BY created_at, handle",
-                user_column(query.field)
+                user_filter(query.field)
             );
             c.prepare_cached(&sql)?
                 .query_map(
@@ -411,8 +420,8 @@ impl Store for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(move |c| {
             c.prepare_cached(
-                "DELETE FROM sessions WHERE rowid IN \
-                 (SELECT rowid FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+                "DELETE FROM sessions WHERE handle IN \
+                 (SELECT handle FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
             )
             .and_then(|mut s| s.execute(params![now, limit]))
             .map_err(store_error)

@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    // 1: sessions and keys.
+    // 1: sessions (one b-tree keyed by handle; handles are time-ordered so inserts append)
+    // and keys.
     "CREATE TABLE sessions (
         handle              TEXT PRIMARY KEY NOT NULL,
         app_id              TEXT NOT NULL,
@@ -25,9 +26,12 @@ const MIGRATIONS: &[&str] = &[
         version             INTEGER NOT NULL,
         client_ip           TEXT,
         user_agent          TEXT
-     );
+     ) WITHOUT ROWID;
      CREATE INDEX sessions_by_user ON sessions (app_id, user_id, created_at);
-     CREATE INDEX sessions_by_recipe_user ON sessions (app_id, recipe_user_id, created_at);
+     -- Only account-linked sessions need their own recipe-user index; the others are found
+     -- through sessions_by_user (recipe_user_id = user_id).
+     CREATE INDEX sessions_by_linked_recipe_user ON sessions (app_id, recipe_user_id, created_at)
+        WHERE recipe_user_id <> user_id;
      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
      CREATE TABLE keys (
         kid        TEXT PRIMARY KEY NOT NULL,

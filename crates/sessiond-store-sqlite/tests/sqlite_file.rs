@@ -208,3 +208,32 @@ fn garbage_files_are_refused_with_an_error() {
     .unwrap();
     assert!(SqliteStore::open(&db).is_err());
 }
+
+#[test]
+fn per_user_queries_and_the_sweep_use_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plan.db");
+    drop(SqliteStore::open(&db).unwrap());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.join(" | ")
+    };
+    for sql in [
+        "SELECT * FROM sessions WHERE app_id = 'a' AND user_id = 'u' AND ('t' IS NULL OR tenant_id = 't') AND expires_at > 0",
+        "SELECT * FROM sessions WHERE handle IN (SELECT handle FROM sessions WHERE app_id = 'a' AND user_id = 'u' AND recipe_user_id = 'u' UNION ALL SELECT handle FROM sessions WHERE app_id = 'a' AND recipe_user_id = 'u' AND recipe_user_id <> user_id)",
+        "SELECT handle FROM sessions WHERE expires_at <= 5 LIMIT 10",
+        "SELECT * FROM sessions WHERE handle = 'h' AND expires_at > 0",
+    ] {
+        let p = plan(sql);
+        assert!(
+            !p.contains("SCAN sessions"),
+            "full scan in: {sql}\nplan: {p}"
+        );
+    }
+}

@@ -83,6 +83,11 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// The exact base64url protected header sessiond writes on access tokens signed by `kid`.
+pub fn access_header_b64(alg: Algorithm, kid: &str) -> String {
+    header_b64(alg, kid, Some("5"))
+}
+
 fn header_b64(alg: Algorithm, kid: &str, version: Option<&str>) -> String {
     let h = Header {
         alg: alg.as_str().to_owned(),
@@ -127,7 +132,7 @@ impl SigningKey {
         Ok(Self {
             kid: kid.to_owned(),
             alg,
-            access_header_b64: header_b64(alg, kid, Some("5")),
+            access_header_b64: access_header_b64(alg, kid),
             plain_header_b64: header_b64(alg, kid, None),
             signer,
             rng: SystemRandom::new(),

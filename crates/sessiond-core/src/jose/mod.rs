@@ -10,7 +10,9 @@
 mod alg;
 mod jwk;
 
-pub use alg::{Algorithm, MIN_HMAC_SECRET, SigningKey, VerifyingKey, generate_key};
+pub use alg::{
+    Algorithm, MIN_HMAC_SECRET, SigningKey, VerifyingKey, access_header_b64, generate_key,
+};
 pub use jwk::{Jwk, Jwks};
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,53 @@ pub enum JwsError {
     BadSignature,
 }
 
+/// The three segments of a compact JWS, split but not decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Segments<'a> {
+    /// The protected header, base64url.
+    pub header_b64: &'a str,
+    signing_input: &'a str,
+    payload_b64: &'a str,
+    signature_b64: &'a str,
+}
+
+impl<'a> Segments<'a> {
+    /// Splits `token` into exactly three segments.
+    ///
+    /// # Errors
+    /// [`JwsError::Malformed`] for anything longer than [`MAX_TOKEN_LEN`] or not three segments.
+    pub fn split(token: &'a str) -> Result<Self, JwsError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(JwsError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwsError::Malformed);
+        };
+        Ok(Self {
+            header_b64: h,
+            signing_input: &token[..h.len() + 1 + p.len()],
+            payload_b64: p,
+            signature_b64: s,
+        })
+    }
+
+    /// Verifies the signature with `key` and decodes the payload. The caller vouches that the
+    /// header names `key` and its algorithm (it is byte-for-byte a header sessiond issued for
+    /// `key`, see `KeyManager::verifier_for_header`).
+    ///
+    /// # Errors
+    /// [`JwsError::BadSignature`]; [`JwsError::Malformed`] for bad base64url.
+    pub fn verify_known_header(&self, key: &VerifyingKey) -> Result<Vec<u8>, JwsError> {
+        let signature = b64::decode(self.signature_b64).ok_or(JwsError::Malformed)?;
+        key.verify(self.signing_input.as_bytes(), &signature)
+            .map_err(|_| JwsError::BadSignature)?;
+        b64::decode(self.payload_b64).ok_or(JwsError::Malformed)
+    }
+}
+
 /// A compact JWS whose structure has been checked but whose signature has not.
 #[derive(Debug)]
 pub struct UnverifiedJws<'a> {
@@ -72,26 +121,18 @@ impl<'a> UnverifiedJws<'a> {
     /// # Errors
     /// [`JwsError::Malformed`] for anything that is not a well-formed compact JWS with a `kid`.
     pub fn parse(token: &'a str) -> Result<Self, JwsError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(JwsError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwsError::Malformed);
-        };
-        let header_json = b64::decode(h).ok_or(JwsError::Malformed)?;
+        let seg = Segments::split(token)?;
+        let header_json = b64::decode(seg.header_b64).ok_or(JwsError::Malformed)?;
         let header: Header =
             serde_json::from_slice(&header_json).map_err(|_| JwsError::Malformed)?;
         if header.kid.is_none() {
             return Err(JwsError::UnknownKey);
         }
-        let signature = b64::decode(s).ok_or(JwsError::Malformed)?;
+        let signature = b64::decode(seg.signature_b64).ok_or(JwsError::Malformed)?;
         Ok(Self {
             header,
-            signing_input: &token[..h.len() + 1 + p.len()],
-            payload_b64: p,
+            signing_input: seg.signing_input,
+            payload_b64: seg.payload_b64,
             signature,
         })
     }

@@ -20,7 +20,9 @@ use serde::Serialize;
 
 use crate::clock::{Clock, Millis};
 use crate::error::Error;
-use crate::jose::{Algorithm, Jwk, Jwks, SigningKey, VerifyingKey, generate_key};
+use crate::jose::{
+    Algorithm, Jwk, Jwks, SigningKey, VerifyingKey, access_header_b64, generate_key,
+};
 use crate::model::{KeyKind, KeyRecord};
 use crate::store::Store;
 
@@ -64,6 +66,9 @@ pub struct KeyInfo {
 pub struct KeySet {
     /// Access-token and id-token verifiers (dynamic and static keys), by `kid`.
     verifiers: HashMap<String, Arc<VerifyingKey>>,
+    /// The same verifiers by the exact access-token header sessiond issues with them: the hot
+    /// path finds the key without decoding the header.
+    by_access_header: HashMap<String, Arc<VerifyingKey>>,
     /// Service-token verifiers, by `kid`.
     service_verifiers: HashMap<String, Arc<VerifyingKey>>,
     /// The newest key of each kind, ready to sign.
@@ -177,6 +182,8 @@ impl KeyManager {
                         Some(v) => Arc::clone(v),
                         None => Arc::new(self.verifier_for(rec)?),
                     };
+                    set.by_access_header
+                        .insert(access_header_b64(rec.alg, &rec.kid), Arc::clone(&v));
                     set.verifiers.insert(rec.kid.clone(), v);
                     if let Some(j) = rec
                         .public_jwk
@@ -271,6 +278,13 @@ impl KeyManager {
             .get(&kind)
             .cloned()
             .ok_or(Error::Crypto("no key after creating one"))
+    }
+
+    /// The verifier whose issued access-token header is exactly `header_b64`, if any. A hit
+    /// fixes the key, its algorithm, `typ` and `version` at once (no decoding); a miss means the
+    /// caller must decode the header the slow way.
+    pub fn verifier_for_header(&self, header_b64: &str) -> Option<Arc<VerifyingKey>> {
+        self.set.load().by_access_header.get(header_b64).cloned()
     }
 
     /// The access-token verifier with this `kid`, reloading from the store (at most once a

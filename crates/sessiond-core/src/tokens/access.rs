@@ -93,52 +93,91 @@ pub struct VerifiedClaims {
     pub public_data: Map<String, Value>,
 }
 
-fn take_str(m: &mut Map<String, Value>, k: &str) -> Option<String> {
-    match m.remove(k)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn take_opt_str(m: &mut Map<String, Value>, k: &str) -> Result<Option<String>, ()> {
-    match m.remove(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(()),
-    }
-}
-
-fn take_int(m: &mut Map<String, Value>, k: &str) -> Option<i64> {
-    m.remove(k)?.as_i64()
-}
-
 impl VerifiedClaims {
-    /// Parses a payload; `None` unless it is a JSON object with every required claim typed
-    /// as sessiond writes it.
+    /// Parses a payload in one pass; `None` unless it is a JSON object with every required
+    /// claim typed as sessiond writes it and no name twice (two `sub` claims would let two
+    /// parsers disagree about who the token is for).
     pub fn parse(payload: &[u8]) -> Option<Self> {
-        let Value::Object(mut m) = serde_json::from_slice(payload).ok()? else {
-            return None;
-        };
-        let sub = take_str(&mut m, "sub")?;
-        let rsub = take_str(&mut m, "rsub")?;
-        let session_handle = take_str(&mut m, "sessionHandle")?;
-        let tenant_id = take_str(&mut m, "tId")?;
-        let iat = take_int(&mut m, "iat")?;
-        let exp = take_int(&mut m, "exp")?;
-        let refresh_token_hash1 = take_str(&mut m, "refreshTokenHash1")?;
-        let anti_csrf_token = take_opt_str(&mut m, "antiCsrfToken").ok()?;
-        take_opt_str(&mut m, "parentRefreshTokenHash1").ok()?;
-        Some(Self {
-            sub,
-            rsub,
-            session_handle,
-            tenant_id,
-            iat,
-            exp,
-            refresh_token_hash1,
-            anti_csrf_token,
-            public_data: m,
-        })
+        serde_json::from_slice::<Parsed>(payload).ok().map(|p| p.0)
+    }
+}
+
+struct Parsed(VerifiedClaims);
+
+impl<'de> serde::Deserialize<'de> for Parsed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ClaimsVisitor)
+    }
+}
+
+struct ClaimsVisitor;
+
+/// A string claim that may be `null` (the anti-CSRF token, the parent hash).
+#[derive(serde::Deserialize)]
+struct NullableString(Option<String>);
+
+impl<'de> serde::de::Visitor<'de> for ClaimsVisitor {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object of access-token claims")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+        use serde::de::Error as _;
+        let (mut sub, mut rsub, mut handle, mut tenant) = (None, None, None, None);
+        let (mut iat, mut exp, mut hash1) = (None, None, None);
+        let (mut csrf, mut parent): (Option<Option<String>>, Option<Option<String>>) = (None, None);
+        let mut public = Map::new();
+        fn set<T, E: serde::de::Error>(slot: &mut Option<T>, v: T, name: &str) -> Result<(), E> {
+            if slot.replace(v).is_some() {
+                return Err(E::custom(format!("duplicate claim {name}")));
+            }
+            Ok(())
+        }
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "sub" => set(&mut sub, map.next_value::<String>()?, "sub")?,
+                "rsub" => set(&mut rsub, map.next_value::<String>()?, "rsub")?,
+                "sessionHandle" => set(&mut handle, map.next_value::<String>()?, "sessionHandle")?,
+                "tId" => set(&mut tenant, map.next_value::<String>()?, "tId")?,
+                "iat" => set(&mut iat, map.next_value::<i64>()?, "iat")?,
+                "exp" => set(&mut exp, map.next_value::<i64>()?, "exp")?,
+                "refreshTokenHash1" => {
+                    set(&mut hash1, map.next_value::<String>()?, "refreshTokenHash1")?;
+                }
+                "antiCsrfToken" => {
+                    set(
+                        &mut csrf,
+                        map.next_value::<NullableString>()?.0,
+                        "antiCsrfToken",
+                    )?;
+                }
+                "parentRefreshTokenHash1" => set(
+                    &mut parent,
+                    map.next_value::<NullableString>()?.0,
+                    "parentRefreshTokenHash1",
+                )?,
+                _ => {
+                    let v = map.next_value::<Value>()?;
+                    if public.insert(key, v).is_some() {
+                        return Err(A::Error::custom("duplicate claim"));
+                    }
+                }
+            }
+        }
+        let missing = |n: &str| A::Error::custom(format!("missing claim {n}"));
+        Ok(Parsed(VerifiedClaims {
+            sub: sub.ok_or_else(|| missing("sub"))?,
+            rsub: rsub.ok_or_else(|| missing("rsub"))?,
+            session_handle: handle.ok_or_else(|| missing("sessionHandle"))?,
+            tenant_id: tenant.ok_or_else(|| missing("tId"))?,
+            iat: iat.ok_or_else(|| missing("iat"))?,
+            exp: exp.ok_or_else(|| missing("exp"))?,
+            refresh_token_hash1: hash1.ok_or_else(|| missing("refreshTokenHash1"))?,
+            anti_csrf_token: csrf.flatten(),
+            public_data: public,
+        }))
     }
 }
 
@@ -180,6 +219,18 @@ mod tests {
         assert!(VerifiedClaims::parse(ok).is_some());
         let bad_exp = br#"{"sub":"u","rsub":"u","sessionHandle":"h","tId":"public","iat":1,"exp":"2","refreshTokenHash1":"x"}"#;
         assert!(VerifiedClaims::parse(bad_exp).is_none());
+        let float_exp = br#"{"sub":"u","rsub":"u","sessionHandle":"h","tId":"public","iat":1,"exp":2.5,"refreshTokenHash1":"x"}"#;
+        assert!(VerifiedClaims::parse(float_exp).is_none());
+        let csrf_number = br#"{"sub":"u","rsub":"u","sessionHandle":"h","tId":"public","iat":1,"exp":2,"refreshTokenHash1":"x","antiCsrfToken":5}"#;
+        assert!(VerifiedClaims::parse(csrf_number).is_none());
+    }
+
+    #[test]
+    fn duplicate_claims_are_rejected() {
+        let two_subs = br#"{"sub":"alice","rsub":"u","sessionHandle":"h","tId":"public","iat":1,"exp":2,"refreshTokenHash1":"x","sub":"admin"}"#;
+        assert!(VerifiedClaims::parse(two_subs).is_none());
+        let two_roles = br#"{"sub":"u","rsub":"u","sessionHandle":"h","tId":"public","iat":1,"exp":2,"refreshTokenHash1":"x","role":"user","role":"admin"}"#;
+        assert!(VerifiedClaims::parse(two_roles).is_none());
     }
 
     proptest! {

@@ -453,6 +453,26 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
         .collect();
     assert_eq!(listed, vec![made[1].clone(), made[2].clone()]);
 
+    // A session without account linking (recipe user = user) is found by recipe user too.
+    let plain = handle();
+    let plain_user = format!("plain-{}", handle());
+    store
+        .create_session(&record(&plain, &plain_user, T0))
+        .await
+        .unwrap();
+    let by_own_recipe = UserQuery {
+        user_id: plain_user.clone(),
+        field: UserField::RecipeUser,
+        ..all.clone()
+    };
+    let listed = store.list_user_sessions(&by_own_recipe, T0).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].handle, plain);
+    assert_eq!(
+        store.delete_user_sessions(&by_own_recipe).await.unwrap(),
+        vec![plain]
+    );
+
     let other_app = UserQuery {
         app_id: "other-app".to_owned(),
         ..all.clone()

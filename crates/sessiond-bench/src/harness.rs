@@ -1,0 +1,126 @@
+//! Timing: run an operation from many concurrent tasks for a fixed time, several rounds, and
+//! keep the median.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long and how often to measure.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub(crate) rounds: usize,
+    pub(crate) round: Duration,
+    pub(crate) concurrency: usize,
+}
+
+/// Median of the rounds, in operations per second.
+#[derive(Debug, Clone)]
+pub(crate) struct Rate {
+    pub(crate) median: f64,
+    pub(crate) samples: Vec<f64>,
+}
+
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Measures `a` and its baseline `b` in alternating rounds (a b a b …), so drift in the
+/// machine's speed affects both alike and their ratio stays meaningful.
+pub(crate) async fn pair<A, FA, B, FB>(plan: Plan, a: A, b: B) -> (Rate, Rate)
+where
+    A: Fn(usize, u64) -> FA + Send + Sync + 'static,
+    FA: Future<Output = ()> + Send,
+    B: Fn(usize, u64) -> FB + Send + Sync + 'static,
+    FB: Future<Output = ()> + Send,
+{
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let (ia, ib) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    for _ in 0..plan.rounds {
+        sa.push(round(plan, &a, &ia).await);
+        sb.push(round(plan, &b, &ib).await);
+    }
+    (
+        Rate {
+            median: median(sa.clone()),
+            samples: sa,
+        },
+        Rate {
+            median: median(sb.clone()),
+            samples: sb,
+        },
+    )
+}
+
+async fn round<F, Fut>(plan: Plan, op: &Arc<F>, iteration: &Arc<AtomicU64>) -> f64
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    {
+        let done = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let deadline = start + plan.round;
+        let tasks: Vec<_> = (0..plan.concurrency)
+            .map(|task| {
+                let op = Arc::clone(op);
+                let done = Arc::clone(&done);
+                let iteration = Arc::clone(iteration);
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while Instant::now() < deadline {
+                        op(task, iteration.fetch_add(1, Ordering::Relaxed)).await;
+                        n += 1;
+                    }
+                    done.fetch_add(n, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        done.load(Ordering::Relaxed) as f64 / secs
+    }
+}
+
+/// Runs a blocking `op` on `threads` OS threads for `plan.round`, `plan.rounds` times.
+pub(crate) fn rate_blocking<F>(plan: Plan, threads: usize, op: F) -> Rate
+where
+    F: Fn(usize) -> u64 + Send + Sync + 'static,
+{
+    // `op(thread)` runs one unit of work and returns how many operations it did.
+    let op = Arc::new(op);
+    let mut samples = Vec::new();
+    for _ in 0..plan.rounds {
+        let start = Instant::now();
+        let deadline = start + plan.round;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let op = Arc::clone(&op);
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while Instant::now() < deadline {
+                        n += op(t);
+                    }
+                    n
+                })
+            })
+            .collect();
+        let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        samples.push(total as f64 / start.elapsed().as_secs_f64());
+    }
+    Rate {
+        median: median(samples.clone()),
+        samples,
+    }
+}

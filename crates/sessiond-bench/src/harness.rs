@@ -12,6 +12,8 @@ pub(crate) struct Plan {
     pub(crate) rounds: usize,
     pub(crate) round: Duration,
     pub(crate) concurrency: usize,
+    /// Measure baselines too (off only for profiling one path).
+    pub(crate) baselines: bool,
 }
 
 /// Median of the rounds, in operations per second.
@@ -47,7 +49,11 @@ where
     let (mut sa, mut sb) = (Vec::new(), Vec::new());
     for _ in 0..plan.rounds {
         sa.push(round(plan, &a, &ia).await);
-        sb.push(round(plan, &b, &ib).await);
+        sb.push(if plan.baselines {
+            round(plan, &b, &ib).await
+        } else {
+            f64::NAN
+        });
     }
     (
         Rate {

@@ -46,6 +46,9 @@ struct Args {
     /// Skip the raw SQLite baselines.
     #[arg(long)]
     no_sqlite_baselines: bool,
+    /// Skip every baseline (for profiling a single path; ratios print as NaN).
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 struct Row {
@@ -112,6 +115,7 @@ async fn main() {
         rounds: args.rounds.max(1),
         round: Duration::from_secs_f64(args.secs.max(0.05)),
         concurrency: args.concurrency.max(1),
+        baselines: !args.no_baseline,
     };
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let dir = tempfile::tempdir().expect("temp dir");

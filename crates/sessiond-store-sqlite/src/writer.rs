@@ -1,5 +1,12 @@
-//! The writer thread: group commit of every queued write.
+//! The writer thread: group commit of every queued write, with durability pipelined.
+//!
+//! The writer takes every queued write, runs them in one `BEGIN IMMEDIATE` transaction and
+//! commits (SQLite does not fsync: `synchronous=NORMAL`). It hands the batch's callers to the
+//! flusher thread and starts the next batch at once. The flusher fsyncs the WAL file and only
+//! then answers every caller whose batch committed before that fsync began: an acknowledged
+//! write is on disk, and commit work overlaps the fsync latency instead of waiting for it.
 
+use std::fs::File;
 use std::sync::mpsc;
 use std::thread;
 
@@ -49,17 +56,42 @@ where
 /// Most writes one transaction takes; bounds latency under a flood.
 const MAX_BATCH: usize = 4096;
 
-/// Starts the writer thread on `conn`. The thread ends, after committing everything queued,
-/// when the last sender is dropped.
-pub(crate) fn spawn(conn: Connection) -> std::io::Result<mpsc::Sender<Box<dyn Job>>> {
+/// Starts the writer thread on `conn` and the flusher on `wal`. Both end, after committing and
+/// flushing everything queued, when the last sender is dropped.
+pub(crate) fn spawn(conn: Connection, wal: File) -> std::io::Result<mpsc::Sender<Box<dyn Job>>> {
     let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+    let (flush_tx, flush_rx) = mpsc::channel::<Vec<Finish>>();
+    thread::Builder::new()
+        .name("sessiond-sqlite-flusher".to_owned())
+        .spawn(move || flush(&wal, &flush_rx))?;
     thread::Builder::new()
         .name("sessiond-sqlite-writer".to_owned())
-        .spawn(move || run(&conn, &rx))?;
+        .spawn(move || run(&conn, &rx, &flush_tx))?;
     Ok(tx)
 }
 
-fn run(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
+/// Fsyncs the WAL for every batch that has committed, then answers its callers.
+fn flush(wal: &File, rx: &mpsc::Receiver<Vec<Finish>>) {
+    let mut ready: Vec<Finish> = Vec::with_capacity(256);
+    while let Ok(first) = rx.recv() {
+        ready.extend(first);
+        while let Ok(more) = rx.try_recv() {
+            ready.extend(more);
+        }
+        let failure = wal
+            .sync_data()
+            .err()
+            .map(|e| format!("fsync of the WAL failed: {e}"));
+        if let Some(f) = &failure {
+            tracing::error!(error = %f, "SQLite: acknowledging writes as failed");
+        }
+        for finish in ready.drain(..) {
+            finish(failure.as_deref());
+        }
+    }
+}
+
+fn run(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>, flusher: &mpsc::Sender<Vec<Finish>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
     let mut finishes: Vec<Finish> = Vec::with_capacity(64);
     while let Ok(first) = rx.recv() {
@@ -81,13 +113,23 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
         for job in batch.drain(..) {
             finishes.push(job.run(conn));
         }
-        let reason = conn.execute_batch("COMMIT").err().map(|e| e.to_string());
-        if let Some(r) = &reason {
-            tracing::error!(error = %r, "SQLite: commit failed; the batch is rolled back");
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        for finish in finishes.drain(..) {
-            finish(reason.as_deref());
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                let committed = std::mem::replace(&mut finishes, Vec::with_capacity(64));
+                if let Err(mpsc::SendError(committed)) = flusher.send(committed) {
+                    for finish in committed {
+                        finish(Some("the flusher thread stopped"));
+                    }
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(error = %reason, "SQLite: commit failed; the batch is rolled back");
+                let _ = conn.execute_batch("ROLLBACK");
+                for finish in finishes.drain(..) {
+                    finish(Some(&reason));
+                }
+            }
         }
     }
 }

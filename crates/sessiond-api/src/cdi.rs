@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::JsonObject;
 
 /// `GET /apiversion`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiVersion {
     /// Supported CDI versions.
     pub versions: Vec<String>,
 }
 
 /// The session part of most responses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// Session handle.
@@ -26,13 +26,14 @@ pub struct Session {
     pub recipe_user_id: String,
     /// The access token's custom claims.
     #[serde(rename = "userDataInJWT")]
+    #[schema(value_type = Object)]
     pub user_data_in_jwt: JsonObject,
     /// Tenant.
     pub tenant_id: String,
 }
 
 /// A token and its validity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenInfo {
     /// The token.
@@ -44,7 +45,7 @@ pub struct TokenInfo {
 }
 
 /// `POST [/<tenant>]/recipe/session`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSessionRequest {
     /// The (recipe) user id.
@@ -55,9 +56,11 @@ pub struct CreateSessionRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<Object>)]
     pub user_data_in_jwt: Option<JsonObject>,
     /// Server-side session data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub user_data_in_database: Option<JsonObject>,
     /// Issue an anti-CSRF token (default: the server's setting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +77,7 @@ pub struct CreateSessionRequest {
 }
 
 /// The OK body of create and refresh.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedSession {
     /// The session.
@@ -89,7 +92,7 @@ pub struct IssuedSession {
 }
 
 /// Response of create.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum CreateSessionResponse {
     /// Created.
@@ -98,7 +101,7 @@ pub enum CreateSessionResponse {
 }
 
 /// `POST /recipe/session/verify`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifySessionRequest {
     /// The access token.
@@ -118,7 +121,7 @@ pub struct VerifySessionRequest {
 }
 
 /// Response of verify.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum VerifySessionResponse {
     /// Valid.
@@ -149,7 +152,7 @@ pub enum VerifySessionResponse {
 }
 
 /// `POST /recipe/session/refresh`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshSessionRequest {
     /// The refresh token.
@@ -166,7 +169,7 @@ pub struct RefreshSessionRequest {
 }
 
 /// The session named by a theft report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TheftSession {
     /// The revoked session.
@@ -178,7 +181,7 @@ pub struct TheftSession {
 }
 
 /// Response of refresh.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum RefreshSessionResponse {
     /// Rotated.
@@ -199,7 +202,7 @@ pub enum RefreshSessionResponse {
 }
 
 /// Response of `GET /recipe/session?sessionHandle=`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum SessionInfoResponse {
     /// Found.
@@ -212,9 +215,11 @@ pub enum SessionInfoResponse {
         /// Recipe user.
         recipe_user_id: String,
         /// Private data.
+        #[schema(value_type = Object)]
         user_data_in_database: JsonObject,
         /// Public data.
         #[serde(rename = "userDataInJWT")]
+        #[schema(value_type = Object)]
         user_data_in_jwt: JsonObject,
         /// Session expiry (ms).
         expiry: i64,
@@ -232,7 +237,7 @@ pub enum SessionInfoResponse {
 }
 
 /// `POST [/<tenant>]/recipe/session/remove`: by handles, or by user.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoveSessionsRequest {
     /// Revoke these sessions.
@@ -250,7 +255,7 @@ pub struct RemoveSessionsRequest {
 }
 
 /// Response of remove.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum RemoveSessionsResponse {
     /// Done.
@@ -262,7 +267,7 @@ pub enum RemoveSessionsResponse {
 }
 
 /// Response of `GET [/<tenant>]/recipe/session/user`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum UserSessionsResponse {
     /// The handles of the user's live sessions, oldest first.
@@ -274,7 +279,7 @@ pub enum UserSessionsResponse {
 }
 
 /// `POST /recipe/session/regenerate`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegenerateRequest {
     /// The current access token (may be expired).
@@ -285,11 +290,12 @@ pub struct RegenerateRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<Object>)]
     pub user_data_in_jwt: Option<JsonObject>,
 }
 
 /// Response of regenerate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum RegenerateResponse {
     /// Updated.
@@ -314,28 +320,30 @@ pub enum RegenerateResponse {
 }
 
 /// `PUT /recipe/session/data`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSessionDataRequest {
     /// Session.
     pub session_handle: String,
     /// The new private data (replaces the old).
+    #[schema(value_type = Object)]
     pub user_data_in_database: JsonObject,
 }
 
 /// `PUT /recipe/jwt/data`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateJwtDataRequest {
     /// Session.
     pub session_handle: String,
     /// The new public data (replaces the old).
     #[serde(rename = "userDataInJWT")]
+    #[schema(value_type = Object)]
     pub user_data_in_jwt: JsonObject,
 }
 
 /// Response of the two data updates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum UpdateDataResponse {
     /// Updated.
@@ -350,10 +358,11 @@ pub enum UpdateDataResponse {
 }
 
 /// `POST /recipe/jwt`: an id token (seed 000).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateJwtRequest {
     /// Claims.
+    #[schema(value_type = Object)]
     pub payload: JsonObject,
     /// Validity in seconds.
     pub validity: u64,
@@ -368,7 +377,7 @@ pub struct CreateJwtRequest {
 }
 
 /// Response of `POST /recipe/jwt`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum CreateJwtResponse {
     /// Signed.
@@ -383,7 +392,7 @@ pub enum CreateJwtResponse {
 }
 
 /// Response of `GET /user/id` on a session-only core.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum UserIdResponse {
     /// sessiond keeps no user records.

@@ -16,7 +16,7 @@ pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 pub const CDI_VERSIONS: &[&str] = &["3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4"];
 
 /// The body of every HTTP error (4xx, 5xx): a stable machine-readable code and a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable error code, e.g. `INVALID_JSON`, `PAYLOAD_TOO_LARGE`, `STORE_UNAVAILABLE`.
     pub code: String,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A signing key as the API shows it (never its material).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Key {
     /// Key id.
@@ -21,21 +21,21 @@ pub struct Key {
 }
 
 /// `GET /sessiond/v1/keys`, and the response of reset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyList {
     /// Keys, newest first.
     pub keys: Vec<Key>,
 }
 
 /// Response of `POST /sessiond/v1/keys/rotate`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rotated {
     /// The new current dynamic key.
     pub key: Key,
 }
 
 /// One session in a "signed-in devices" list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSession {
     /// Handle.
@@ -57,7 +57,7 @@ pub struct DeviceSession {
 }
 
 /// `GET /sessiond/v1/users/{userId}/sessions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSessions {
     /// The user.
@@ -67,7 +67,7 @@ pub struct UserSessions {
 }
 
 /// `POST /sessiond/v1/service-tokens`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateServiceToken {
     /// Lifetime in seconds; absent: valid until the next key reset.
@@ -76,7 +76,7 @@ pub struct CreateServiceToken {
 }
 
 /// Response of service-token creation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceToken {
     /// The token.
@@ -87,7 +87,7 @@ pub struct ServiceToken {
 }
 
 /// `POST /sessiond/v1/service-tokens/verify`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyServiceToken {
     /// The token to check.
@@ -95,7 +95,7 @@ pub struct VerifyServiceToken {
 }
 
 /// Response of service-token verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceTokenValidity {
     /// Whether the token is valid.
     pub valid: bool,

@@ -686,3 +686,50 @@ fn config_validation_names_the_setting() {
     };
     assert!(SessionManager::new(Arc::new(MemoryStore::new()), c).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_sweeper_deletes_expired_sessions_in_batches() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::at_system_time();
+    let m = SessionManager::with_clock(
+        Arc::clone(&store),
+        ManagerConfig {
+            sweep_interval: Duration::from_millis(50),
+            sweep_batch: 7,
+            idle_timeout: Duration::from_secs(60),
+            ..cfg(Algorithm::EdDSA)
+        },
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    m.start(StartOptions::default()).await.unwrap();
+    for i in 0..30 {
+        m.create(NewSession::new(format!("sweep-{i}")))
+            .await
+            .unwrap();
+    }
+    clock.advance_secs(61);
+    let live = m.create(NewSession::new("sweep-live")).await.unwrap();
+    // Reads with a `now` before every expiry see rows that still exist in the store.
+    let remaining = || async {
+        let mut n = 0;
+        for i in 0..30 {
+            n += store
+                .list_user_sessions(&sessiond_core::UserQuery::user(format!("sweep-{i}")), 0)
+                .await
+                .unwrap()
+                .len();
+        }
+        n
+    };
+    assert_eq!(remaining().await, 30);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while remaining().await > 0 {
+        assert!(std::time::Instant::now() < deadline, "sweeper did not run");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    m.get(&live.session.handle)
+        .await
+        .expect("live sessions are kept");
+    m.stop().await.unwrap();
+}

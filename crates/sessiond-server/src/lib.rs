@@ -17,6 +17,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod openapi;
 pub mod scope;
 pub mod serve;
 pub mod settings;

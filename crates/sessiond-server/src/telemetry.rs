@@ -20,6 +20,42 @@ use crate::error::ErrorCode;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Registers every metric with its help text, counters at zero, so they are scraped from the
+/// first request on.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        "sessiond_http_requests_total",
+        "HTTP requests by method, route and status"
+    );
+    describe_histogram!(
+        "sessiond_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency by method and route"
+    );
+    describe_counter!("sessiond_sessions_created_total", "sessions created");
+    describe_counter!(
+        "sessiond_refreshes_total",
+        "successful refresh-token rotations"
+    );
+    describe_counter!(
+        "sessiond_thefts_detected_total",
+        "replayed refresh tokens detected (the session was revoked)"
+    );
+    describe_counter!(
+        "sessiond_store_errors_total",
+        "requests that failed because the store did"
+    );
+    for name in [
+        "sessiond_sessions_created_total",
+        "sessiond_refreshes_total",
+        "sessiond_thefts_detected_total",
+        "sessiond_store_errors_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+}
+
 /// Session-event counters and the Prometheus renderer.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -34,10 +70,12 @@ impl Metrics {
                 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                 0.5, 1.0, 2.5,
             ];
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets(&buckets)
                 .ok()
-                .and_then(|b| b.install_recorder().ok())
+                .and_then(|b| b.install_recorder().ok());
+            describe();
+            handle
         });
         Self {
             handle: handle.clone(),
@@ -148,7 +186,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     record(method, route, status, secs);
     let code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
     if code == Some("STORE_UNAVAILABLE") {
-        metrics::counter!("sessiond_store_errors_total", "route" => route.to_owned()).increment(1);
+        metrics::counter!("sessiond_store_errors_total").increment(1);
     }
     if status >= 500 {
         tracing::warn!(

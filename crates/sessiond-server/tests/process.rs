@@ -408,3 +408,375 @@ async fn startup_refusals_name_the_problem() {
         stderr(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_cli_processes_share_one_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = serve(dir.path(), &["--access-token-ttl", "1"]).await;
+    let tf = dir.path().join("state/sessiond/session.json");
+    let tf_s = tf.display().to_string();
+    let with_file = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend(["--token-file".to_owned(), tf_s.clone()]);
+        v
+    };
+    let login = cli(
+        &p.url,
+        &with_file(&["login", "--user", "carla"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(login.status.success(), "{}", stderr(&login));
+    let first = std::fs::read_to_string(&tf).unwrap();
+
+    // Waves of twenty concurrent `whoami`s; the access token expires during and between waves,
+    // so refreshes race inside the lock and across waves.
+    for wave in 0..4 {
+        let runs: Vec<_> = (0..20)
+            .map(|_| {
+                let url = p.url.clone();
+                let args = with_file(&["whoami", "--json"]);
+                tokio::spawn(async move {
+                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    cli(&url, &refs).await
+                })
+            })
+            .collect();
+        for r in runs {
+            let o = r.await.unwrap();
+            assert!(o.status.success(), "wave {wave}: {}", stderr(&o));
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["userId"], "carla");
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    // The file is whole, private, rotated, and its refresh token is the live one.
+    let last: Value = serde_json::from_str(&std::fs::read_to_string(&tf).unwrap()).unwrap();
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_ne!(
+        last["refreshToken"], first["refreshToken"],
+        "refreshes happened"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(tf.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+    }
+    let leftovers = std::fs::read_dir(tf.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .count();
+    assert_eq!(leftovers, 0, "no torn temporary files left behind");
+    let r = json_out(
+        &cli(
+            &p.url,
+            &[
+                "session",
+                "refresh",
+                last["refreshToken"].as_str().unwrap(),
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        r["status"], "OK",
+        "the stored refresh token is the latest one"
+    );
+
+    // A token file others can read is refused.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = cli(
+            &p.url,
+            &with_file(&["whoami"])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("accessible to other users"),
+            "{}",
+            stderr(&o)
+        );
+        std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_whoami_logout() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = serve(dir.path(), &[]).await;
+    let tf = dir.path().join("xdg/sessiond/session.json");
+    let run = |args: Vec<&'static str>| {
+        let url = p.url.clone();
+        let xdg = dir.path().join("xdg");
+        async move {
+            Command::new(BIN)
+                .args(&args)
+                .args(["--url", &url])
+                .env("XDG_STATE_HOME", &xdg)
+                .env_remove("SESSIOND_TOKEN_FILE")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let o = run(vec!["whoami"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not logged in"), "{}", stderr(&o));
+    let o = run(vec!["login", "--user", "dora"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        tf.exists(),
+        "the default token file lives under $XDG_STATE_HOME/sessiond/"
+    );
+    let o = run(vec!["whoami"]).await;
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("dora"));
+    let handle: Value = serde_json::from_str(&std::fs::read_to_string(&tf).unwrap()).unwrap();
+    let o = run(vec!["logout"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!tf.exists());
+    let g = cli(
+        &p.url,
+        &["session", "get", handle["sessionHandle"].as_str().unwrap()],
+    )
+    .await;
+    assert_eq!(
+        g.status.code(),
+        Some(1),
+        "logout revoked the session on the server"
+    );
+    let o = run(vec!["logout"]).await;
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_keys_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "log-test-api-key-0123456789abcdef";
+    let db = format!("sqlite://{}/sessiond.db", dir.path().display());
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &db,
+            "--log-format",
+            "json",
+            "--log-level",
+            "trace",
+        ])
+        .args(["--api-key", api_key, "--master-key", &"ab".repeat(32)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<String>();
+    let collector = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr_pipe).lines();
+        let mut all = String::new();
+        let mut addr_tx = Some(addr_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "sessiond listening"
+                && let Some(tx) = addr_tx.take()
+            {
+                let _ = tx.send(v["addr"].as_str().unwrap().to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{base}{path}"))
+            .header("api-key", api_key)
+            .json(&body)
+            .send()
+    };
+    let post = reqwest::Method::POST;
+    let mut secrets: Vec<String> = vec![api_key.to_owned()];
+
+    let c: Value = call(
+        post.clone(),
+        "/public/recipe/session",
+        serde_json::json!({"userId": "logan", "userDataInJWT": {"r": 1}, "enableAntiCsrf": true}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let access = c["accessToken"]["token"].as_str().unwrap().to_owned();
+    let rt0 = c["refreshToken"]["token"].as_str().unwrap().to_owned();
+    let csrf = c["antiCsrfToken"].as_str().unwrap().to_owned();
+    secrets.extend([access.clone(), rt0.clone(), csrf.clone()]);
+    call(post.clone(), "/recipe/session/verify", serde_json::json!({"accessToken": access, "antiCsrfToken": csrf, "doAntiCsrfCheck": true, "enableAntiCsrf": true, "checkDatabase": true})).await.unwrap();
+    // A tampered token and a wrong anti-CSRF token are rejected; the log must not echo them.
+    let tampered = format!("{}x", access);
+    call(post.clone(), "/recipe/session/verify", serde_json::json!({"accessToken": tampered, "antiCsrfToken": "wrong-csrf-token-value", "doAntiCsrfCheck": true, "checkDatabase": false})).await.unwrap();
+    let r1: Value = call(
+        post.clone(),
+        "/recipe/session/refresh",
+        serde_json::json!({"refreshToken": rt0, "antiCsrfToken": csrf, "enableAntiCsrf": true}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let rt1 = r1["refreshToken"]["token"].as_str().unwrap().to_owned();
+    secrets.extend([
+        rt1.clone(),
+        r1["accessToken"]["token"].as_str().unwrap().to_owned(),
+        r1["antiCsrfToken"].as_str().unwrap().to_owned(),
+    ]);
+    let r2: Value = call(post.clone(), "/recipe/session/refresh", serde_json::json!({"refreshToken": rt1, "antiCsrfToken": r1["antiCsrfToken"], "enableAntiCsrf": true})).await.unwrap().json().await.unwrap();
+    secrets.extend([
+        r2["refreshToken"]["token"].as_str().unwrap().to_owned(),
+        r2["accessToken"]["token"].as_str().unwrap().to_owned(),
+    ]);
+    let theft: Value = call(
+        post.clone(),
+        "/recipe/session/refresh",
+        serde_json::json!({"refreshToken": rt0, "antiCsrfToken": csrf, "enableAntiCsrf": true}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(theft["status"], "TOKEN_THEFT_DETECTED");
+    let c2: Value = call(
+        post.clone(),
+        "/public/recipe/session",
+        serde_json::json!({"userId": "logan"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let access2 = c2["accessToken"]["token"].as_str().unwrap().to_owned();
+    secrets.extend([
+        access2.clone(),
+        c2["refreshToken"]["token"].as_str().unwrap().to_owned(),
+    ]);
+    let g: Value = call(
+        post.clone(),
+        "/recipe/session/regenerate",
+        serde_json::json!({"accessToken": access2, "userDataInJWT": {"r": 2}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    secrets.push(g["accessToken"]["token"].as_str().unwrap().to_owned());
+    let j: Value = call(
+        post.clone(),
+        "/recipe/jwt",
+        serde_json::json!({"payload": {"a": 1}, "validity": 60, "algorithm": "RS256"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    secrets.push(j["jwt"].as_str().unwrap().to_owned());
+    let st: Value = call(
+        post.clone(),
+        "/sessiond/v1/service-tokens",
+        serde_json::json!({"expiresIn": 60}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let service = st["token"].as_str().unwrap().to_owned();
+    secrets.push(service.clone());
+    call(
+        post.clone(),
+        "/sessiond/v1/service-tokens/verify",
+        serde_json::json!({"token": service}),
+    )
+    .await
+    .unwrap();
+    call(
+        post.clone(),
+        "/sessiond/v1/keys/rotate",
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    call(
+        post.clone(),
+        "/sessiond/v1/keys/reset",
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    // A wrong API key is refused and not logged either.
+    let wrong = "wrong-api-key-0123456789abcdef";
+    secrets.push(wrong.to_owned());
+    let r = http
+        .get(format!("{base}/apiversion"))
+        .header("api-key", wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    signal(&child, "-TERM");
+    child.wait().await.unwrap();
+    let log = collector.await.unwrap();
+    assert!(
+        log.lines().count() > 10,
+        "trace logging produced output:\n{log}"
+    );
+    assert!(
+        log.contains("refresh token reuse detected"),
+        "the theft is logged (without tokens)"
+    );
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a token or key reached the log"
+        );
+        // Also no long fragment of it (a JWT's signature part, say).
+        if secret.len() > 40 {
+            let tail = &secret[secret.len() - 32..];
+            assert!(!log.contains(tail), "a fragment of a token reached the log");
+        }
+    }
+}

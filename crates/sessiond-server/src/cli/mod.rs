@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod login;
 mod output;
 mod serve;
 mod session;
@@ -44,6 +45,30 @@ enum Command {
         #[command(subcommand)]
         command: session::TokenCmd,
     },
+    /// Create a session for a user and keep its tokens in the token file.
+    Login {
+        #[command(flatten)]
+        conn: Conn,
+        /// The user.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        token_file: login::TokenFileArg,
+    },
+    /// Show the token file's session, refreshing it (and rewriting the file) when expired.
+    Whoami {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        token_file: login::TokenFileArg,
+    },
+    /// Revoke the token file's session on the server and delete the file.
+    Logout {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        token_file: login::TokenFileArg,
+    },
 }
 
 /// How to reach the server.
@@ -59,7 +84,7 @@ pub(crate) struct Conn {
     url: String,
     /// API key, when the server requires one.
     #[arg(long, env = "SESSIOND_API_KEY", hide_env_values = true, global = true)]
-    api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
     /// Print the API's JSON objects instead of human-readable text.
     #[arg(long, global = true)]
     json: bool,
@@ -82,6 +107,13 @@ pub(crate) async fn run(cli: Cli) -> ExitCode {
         Command::Session { conn, command } => session::run(&conn, command).await,
         Command::Keys { conn, command } => session::run_keys(&conn, command).await,
         Command::Token { conn, command } => session::run_token(&conn, command).await,
+        Command::Login {
+            conn,
+            user,
+            token_file,
+        } => login::login(&conn, user, &token_file).await,
+        Command::Whoami { conn, token_file } => login::whoami(&conn, &token_file).await,
+        Command::Logout { conn, token_file } => login::logout(&conn, &token_file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use sessiond_api::CDI_VERSIONS;
 use sessiond_api::cdi::{
     ApiVersion, CreateJwtRequest, CreateJwtResponse, CreateSessionRequest, CreateSessionResponse,
     RefreshSessionRequest, RefreshSessionResponse, RegenerateRequest, RegenerateResponse,
@@ -18,6 +17,7 @@ use sessiond_api::cdi::{
     UpdateDataResponse, UpdateJwtDataRequest, UpdateSessionDataRequest, UserIdResponse,
     UserSessionsResponse, VerifySessionRequest, VerifySessionResponse,
 };
+use sessiond_api::{CDI_VERSIONS, ErrorBody};
 use sessiond_core::{
     ClientInfo, Error, NewSession, RefreshOptions, UserField, UserQuery, VerifyOptions,
 };
@@ -32,6 +32,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 const SESSION_GONE: &str = "Session does not exist.";
 
+#[utoipa::path(get, path = "/apiversion", tag = "cdi", responses((status = 200, body = ApiVersion)))]
 /// `GET /apiversion`.
 pub async fn api_version() -> Json<ApiVersion> {
     Json(ApiVersion {
@@ -39,16 +40,19 @@ pub async fn api_version() -> Json<ApiVersion> {
     })
 }
 
+#[utoipa::path(get, path = "/hello", tag = "cdi", responses((status = 200, description = "Hello", content_type = "text/plain")))]
 /// `GET /hello`.
 pub async fn hello() -> &'static str {
     "Hello\n"
 }
 
+#[utoipa::path(get, path = "/user/id", tag = "cdi", params(("userId" = String, Query, description = "user id")), responses((status = 200, body = UserIdResponse)))]
 /// `GET /user/id`: sessiond keeps no user records.
 pub async fn user_by_id() -> Json<UserIdResponse> {
     Json(UserIdResponse::UnknownUserId)
 }
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "cdi", responses((status = 200, description = "JWK set of the access-token and id-token keys", body = Object)))]
 /// `GET /.well-known/jwks.json`: open, no API key (the SDKs fetch it without headers).
 pub async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
     let jwks = s.manager.keys().jwks();
@@ -58,6 +62,7 @@ pub async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
+#[utoipa::path(post, path = "/{tenant}/recipe/session", tag = "cdi", params(("tenant" = String, Path, description = "tenant id, `public` by default; the segment may be omitted")), request_body = CreateSessionRequest, responses((status = 200, body = CreateSessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST [/<tenant>]/recipe/session`.
 pub async fn create_session(
     State(s): State<AppState>,
@@ -80,6 +85,7 @@ pub async fn create_session(
     Ok(Json(CreateSessionResponse::Ok(issued(created))))
 }
 
+#[utoipa::path(post, path = "/recipe/session/verify", tag = "cdi", request_body = VerifySessionRequest, responses((status = 200, body = VerifySessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/session/verify`.
 pub async fn verify_session(
     State(s): State<AppState>,
@@ -106,6 +112,7 @@ pub async fn verify_session(
     Ok(Json(resp))
 }
 
+#[utoipa::path(post, path = "/recipe/session/refresh", tag = "cdi", request_body = RefreshSessionRequest, responses((status = 200, body = RefreshSessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/session/refresh`: only `OK`, `UNAUTHORISED` or `TOKEN_THEFT_DETECTED`.
 pub async fn refresh_session(
     State(s): State<AppState>,
@@ -152,6 +159,7 @@ pub struct HandleQuery {
     session_handle: String,
 }
 
+#[utoipa::path(get, path = "/recipe/session", tag = "cdi", params(("sessionHandle" = String, Query, description = "session handle")), responses((status = 200, body = SessionInfoResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /recipe/session?sessionHandle=`.
 pub async fn session_info(
     State(s): State<AppState>,
@@ -176,6 +184,7 @@ pub async fn session_info(
     Ok(Json(resp))
 }
 
+#[utoipa::path(post, path = "/recipe/session/remove", tag = "cdi", request_body = RemoveSessionsRequest, responses((status = 200, body = RemoveSessionsResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST [/<tenant>]/recipe/session/remove`: by handles, or by user.
 pub async fn remove_sessions(
     State(s): State<AppState>,
@@ -243,6 +252,7 @@ fn flag(v: Option<&str>, name: &str) -> Result<bool, ApiError> {
     }
 }
 
+#[utoipa::path(get, path = "/recipe/session/user", tag = "cdi", params(("userId" = String, Query), ("fetchSessionsForAllLinkedAccounts" = Option<bool>, Query), ("fetchAcrossAllTenants" = Option<bool>, Query)), responses((status = 200, body = UserSessionsResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET [/<tenant>]/recipe/session/user?userId=`.
 pub async fn user_sessions(
     State(s): State<AppState>,
@@ -273,6 +283,7 @@ pub async fn user_sessions(
     }))
 }
 
+#[utoipa::path(post, path = "/recipe/session/regenerate", tag = "cdi", request_body = RegenerateRequest, responses((status = 200, body = RegenerateResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/session/regenerate`.
 pub async fn regenerate(
     State(s): State<AppState>,
@@ -308,6 +319,7 @@ fn data_result(r: Result<(), Error>) -> ApiResult<UpdateDataResponse> {
     }
 }
 
+#[utoipa::path(put, path = "/recipe/session/data", tag = "cdi", request_body = UpdateSessionDataRequest, responses((status = 200, body = UpdateDataResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /recipe/session/data`: replace private data.
 pub async fn update_session_data(
     State(s): State<AppState>,
@@ -320,6 +332,7 @@ pub async fn update_session_data(
     )
 }
 
+#[utoipa::path(put, path = "/recipe/jwt/data", tag = "cdi", request_body = UpdateJwtDataRequest, responses((status = 200, body = UpdateDataResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /recipe/jwt/data`: replace public data (access-token claims from the next issue).
 pub async fn update_jwt_data(
     State(s): State<AppState>,
@@ -332,6 +345,7 @@ pub async fn update_jwt_data(
     )
 }
 
+#[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
 pub async fn create_jwt(
     State(s): State<AppState>,

@@ -8,12 +8,15 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use sessiond_api::ErrorBody;
 
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is alive", body = Object)))]
 /// `GET /healthz`: the process is alive.
 pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "OK" }))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "the store answers", body = Object), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /readyz`: the store answers (503 otherwise).
 pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     s.manager
@@ -26,6 +29,7 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
     ))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     match s.metrics.render() {
@@ -40,4 +44,10 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             .into_response(),
         None => ApiError::NotFound("metrics are not enabled in this process").into_response(),
     }
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document", body = Object)))]
+pub async fn openapi() -> impl IntoResponse {
+    Json(crate::openapi::document())
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use sessiond_api::ErrorBody;
 use sessiond_api::v1::{
     CreateServiceToken, DeviceSession, Key, KeyList, Rotated, ServiceToken, ServiceTokenValidity,
     UserSessions, VerifyServiceToken,
@@ -34,12 +35,14 @@ fn key_list(s: &AppState) -> KeyList {
     }
 }
 
+#[utoipa::path(get, path = "/sessiond/v1/keys", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/keys`.
 pub async fn list_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
     s.manager.keys().reload().await?;
     Ok(Json(key_list(&s)))
 }
 
+#[utoipa::path(post, path = "/sessiond/v1/keys/rotate", tag = "sessiond", responses((status = 200, body = Rotated), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/keys/rotate`.
 pub async fn rotate_keys(State(s): State<AppState>) -> ApiResult<Rotated> {
     let k = s.manager.keys().rotate().await?;
@@ -47,6 +50,7 @@ pub async fn rotate_keys(State(s): State<AppState>) -> ApiResult<Rotated> {
     Ok(Json(Rotated { key: key(k) }))
 }
 
+#[utoipa::path(post, path = "/sessiond/v1/keys/reset", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/keys/reset`: every outstanding access, id and service token fails.
 pub async fn reset_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
     s.manager.keys().reset().await?;
@@ -54,6 +58,7 @@ pub async fn reset_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
     Ok(Json(key_list(&s)))
 }
 
+#[utoipa::path(get, path = "/sessiond/v1/users/{user_id}/sessions", operation_id = "user_devices", tag = "sessiond", params(("user_id" = String, Path, description = "user id")), responses((status = 200, body = UserSessions), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/users/{userId}/sessions`: the user's live sessions with details.
 pub async fn user_sessions(
     State(s): State<AppState>,
@@ -84,6 +89,7 @@ pub async fn user_sessions(
     Ok(Json(UserSessions { user_id, sessions }))
 }
 
+#[utoipa::path(post, path = "/sessiond/v1/service-tokens", tag = "sessiond", request_body = CreateServiceToken, responses((status = 200, body = ServiceToken), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/service-tokens`.
 pub async fn create_service_token(
     State(s): State<AppState>,
@@ -106,6 +112,7 @@ pub async fn create_service_token(
     }))
 }
 
+#[utoipa::path(post, path = "/sessiond/v1/service-tokens/verify", tag = "sessiond", request_body = VerifyServiceToken, responses((status = 200, body = ServiceTokenValidity), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/service-tokens/verify`.
 pub async fn verify_service_token(
     State(s): State<AppState>,

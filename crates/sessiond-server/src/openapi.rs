@@ -1,0 +1,51 @@
+//! The OpenAPI document (`GET /openapi.json`), built from the handlers' annotations and the
+//! wire types of `sessiond-api`, so it cannot drift from the code.
+
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::handlers::{cdi, ops, v1};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sessiond",
+        description = "Session management service. The `cdi` endpoints are the SuperTokens Core Driver Interface 5.4 (session and JWT recipes): session outcomes are HTTP 200 with a `status` field. Every path also accepts an `/appid-<appId>` prefix; create, remove and the user listing also accept a `/<tenantId>` prefix. With API keys configured, every endpoint but /hello, /healthz and /.well-known/jwks.json needs `api-key: KEY` or `Authorization: Bearer KEY`."
+    ),
+    paths(
+        cdi::api_version, cdi::hello, cdi::user_by_id, cdi::jwks, cdi::create_session,
+        cdi::verify_session, cdi::refresh_session, cdi::session_info, cdi::remove_sessions,
+        cdi::user_sessions, cdi::regenerate, cdi::update_session_data, cdi::update_jwt_data,
+        cdi::create_jwt, v1::list_keys, v1::rotate_keys, v1::reset_keys, v1::user_sessions,
+        v1::create_service_token, v1::verify_service_token, ops::healthz, ops::readyz,
+        ops::metrics, ops::openapi
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "cdi", description = "SuperTokens Core Driver Interface 5.4"),
+        (name = "sessiond", description = "sessiond's own endpoints"),
+        (name = "ops", description = "health, readiness, metrics, this document")
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("api-key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

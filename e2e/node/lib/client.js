@@ -1,0 +1,154 @@
+"use strict";
+// A tiny "browser" for the tests: node's fetch plus a cookie jar (cookie transfer) or the
+// SuperTokens frontend's header handling (header transfer). It does what supertokens-web-js would do,
+// but nothing automatically: no auto-refresh and (unless asked) no anti-csrf header.
+
+const { decodeJwt, decodeProtectedHeader } = require("jose");
+
+function parseSetCookie(line) {
+    const parts = line.split(";").map((s) => s.trim());
+    const eq = parts[0].indexOf("=");
+    const c = { name: parts[0].slice(0, eq), value: decodeURIComponent(parts[0].slice(eq + 1)), path: "/", attrs: {} };
+    for (const p of parts.slice(1)) {
+        const i = p.indexOf("=");
+        const k = (i < 0 ? p : p.slice(0, i)).toLowerCase();
+        const v = i < 0 ? true : p.slice(i + 1);
+        c.attrs[k] = v;
+        if (k === "path") c.path = v;
+    }
+    let expired = false;
+    if (c.attrs["max-age"] !== undefined && Number(c.attrs["max-age"]) <= 0) expired = true;
+    if (c.attrs.expires !== undefined && Date.parse(c.attrs.expires) <= Date.now()) expired = true;
+    c.expired = expired;
+    return c;
+}
+
+class Browser {
+    // mode: "cookie" (default) or "header"
+    constructor(baseUrl, { mode = "cookie", autoAntiCsrf = false } = {}) {
+        this.baseUrl = baseUrl;
+        this.mode = mode;
+        this.autoAntiCsrf = autoAntiCsrf;
+        this.cookies = new Map(); // name → parsed cookie
+        this.headerTokens = {}; // header mode: access, refresh
+        this.frontToken = undefined;
+        this.antiCsrf = undefined;
+    }
+
+    get accessToken() {
+        return this.mode === "cookie" ? this.cookies.get("sAccessToken")?.value : this.headerTokens.access;
+    }
+    get refreshToken() {
+        return this.mode === "cookie" ? this.cookies.get("sRefreshToken")?.value : this.headerTokens.refresh;
+    }
+    get accessPayload() {
+        return decodeJwt(this.accessToken);
+    }
+    get accessHeader() {
+        return decodeProtectedHeader(this.accessToken);
+    }
+    get frontTokenDecoded() {
+        return this.frontToken ? JSON.parse(Buffer.from(this.frontToken, "base64").toString("utf8")) : undefined;
+    }
+
+    // Copy of the whole client state (a second tab, or tokens kept for a replay).
+    snapshot() {
+        return JSON.parse(
+            JSON.stringify({
+                cookies: [...this.cookies.entries()],
+                headerTokens: this.headerTokens,
+                frontToken: this.frontToken,
+                antiCsrf: this.antiCsrf,
+            })
+        );
+    }
+    restore(s) {
+        s = JSON.parse(JSON.stringify(s));
+        this.cookies = new Map(s.cookies);
+        this.headerTokens = s.headerTokens;
+        this.frontToken = s.frontToken;
+        this.antiCsrf = s.antiCsrf;
+        return this;
+    }
+    clone() {
+        const b = new Browser(this.baseUrl, { mode: this.mode, autoAntiCsrf: this.autoAntiCsrf });
+        return b.restore(this.snapshot());
+    }
+
+    // opts: body (JSON), headers, antiCsrf (string to send, null to send none, undefined → per autoAntiCsrf)
+    async request(method, path, opts = {}) {
+        const headers = { ...(opts.headers || {}) };
+        if (opts.body !== undefined) headers["content-type"] = "application/json";
+        const isRefresh = path.startsWith("/auth/session/refresh");
+        if (this.mode === "cookie") {
+            const cookie = [...this.cookies.values()]
+                .filter((c) => path.startsWith(c.path))
+                .map((c) => `${c.name}=${encodeURIComponent(c.value)}`)
+                .join("; ");
+            if (cookie) headers.cookie = cookie;
+            // What supertokens-web-js sends: without it the SDK's default for a new session is header transfer.
+            headers["st-auth-mode"] = "cookie";
+        } else {
+            headers["st-auth-mode"] = "header";
+            const tok = isRefresh ? this.headerTokens.refresh : this.headerTokens.access;
+            if (tok) headers.authorization = `Bearer ${tok}`;
+        }
+        const anti = opts.antiCsrf !== undefined ? opts.antiCsrf : this.autoAntiCsrf ? this.antiCsrf : null;
+        if (anti) headers["anti-csrf"] = anti;
+
+        const res = await fetch(this.baseUrl + path, {
+            method,
+            headers,
+            body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+            redirect: "manual",
+        });
+        this._absorb(res);
+        const text = await res.text();
+        let json;
+        try {
+            json = JSON.parse(text);
+        } catch (_) {
+            json = undefined;
+        }
+        return { status: res.status, headers: res.headers, setCookies: res.headers.getSetCookie(), text, json };
+    }
+
+    _absorb(res) {
+        for (const line of res.headers.getSetCookie()) {
+            const c = parseSetCookie(line);
+            if (c.expired || c.value === "") this.cookies.delete(c.name);
+            else this.cookies.set(c.name, c);
+        }
+        const at = res.headers.get("st-access-token");
+        if (at !== null) {
+            if (at === "") delete this.headerTokens.access;
+            else this.headerTokens.access = at;
+        }
+        const rt = res.headers.get("st-refresh-token");
+        if (rt !== null) {
+            if (rt === "") delete this.headerTokens.refresh;
+            else this.headerTokens.refresh = rt;
+        }
+        const ft = res.headers.get("front-token");
+        if (ft !== null) this.frontToken = ft === "remove" ? undefined : ft;
+        const ac = res.headers.get("anti-csrf");
+        if (ac !== null) this.antiCsrf = ac === "remove" ? undefined : ac;
+    }
+
+    get(path, opts) {
+        return this.request("GET", path, opts);
+    }
+    post(path, body, opts = {}) {
+        return this.request("POST", path, { ...opts, body });
+    }
+    login(userId, payload, data, opts) {
+        return this.post("/login", { userId, payload, data }, opts);
+    }
+    refresh(opts) {
+        return this.request("POST", "/auth/session/refresh", opts);
+    }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+module.exports = { Browser, parseSetCookie, sleep };

@@ -1,0 +1,46 @@
+"use strict";
+// Shared set-up for the test files. Every test file runs in its own process (node --test), so each
+// one gets its own supertokens.init and its own app.
+
+const capture = require("./capture"); // must come before the SDK is loaded
+const assert = require("node:assert/strict");
+const { test, before, after } = require("node:test");
+const { startSessiond, sharedSessiond } = require("./sessiond");
+const { startApp } = require("../app");
+
+// ctx is filled in by the `before` hook: ctx.sd (sessiond), ctx.app.
+// options: sessiond: undefined → the shared instance from run.sh; an object → startSessiond(options)
+//          antiCsrf: passed to Session.init
+function setup(options = {}) {
+    const ctx = {};
+    before(async () => {
+        ctx.sd = options.sessiond ? await startSessiond(options.sessiond) : await sharedSessiond();
+        ctx.app = await startApp({ connectionURI: ctx.sd.url, apiKey: ctx.sd.apiKey, antiCsrf: options.antiCsrf });
+    });
+    after(async () => {
+        if (ctx.app) await ctx.app.close();
+        if (ctx.sd) await ctx.sd.stop();
+    });
+    return ctx;
+}
+
+// Last test of every file: the SDK printed nothing about versions/compatibility, and (unless the
+// file expects some) the app saw no unhandled errors.
+function compatibilityCheck(ctx, { allowAppErrors = false } = {}) {
+    test("the SDK logged no compatibility or version warnings (console, process warnings, debug log)", () => {
+        const debugLines = capture.entries.filter((e) => e.source === "debug");
+        assert.ok(debugLines.length > 0, "the SDK debug log was enabled and captured");
+        assert.deepEqual(capture.problems(), []);
+        const loud = capture.entries.filter((e) => ["console.warn", "console.error", "process.warning"].includes(e.source));
+        assert.deepEqual(loud, [], "nothing was written to console.warn/console.error or emitted as a process warning");
+        if (!allowAppErrors) {
+            assert.deepEqual(
+                ctx.app.events.filter((e) => e.kind === "APP_ERROR"),
+                [],
+                "no request failed with an error the SDK did not handle"
+            );
+        }
+    });
+}
+
+module.exports = { setup, compatibilityCheck, capture };

@@ -1,0 +1,1 @@
+"""Support code for the supertokens-python <-> sessiond end-to-end suite."""

@@ -1,0 +1,61 @@
+"""Glue used by the conftest files: the sessiond under test and the SDK initialised against it."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Coroutine, List, Optional, TypeVar
+
+import httpx
+from fastapi import FastAPI
+
+from .app import build_app, init_supertokens
+from .observe import CoreCallRecorder, SdkLogCapture
+
+T = TypeVar("T")
+
+
+@dataclass
+class Core:
+    """A running sessiond."""
+
+    url: str
+    api_key: str
+    binary: str
+    workdir: Path
+
+    def admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Call sessiond's own API (e.g. /sessiond/v1/keys/rotate) with the api-key header."""
+        headers = {"api-key": self.api_key, **kw.pop("headers", {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=10, **kw)
+
+
+@dataclass
+class Sdk:
+    """The initialised SDK of this process: its app, and what it sent to the core and logged."""
+
+    core_url: str
+    api_key: str
+    app: FastAPI
+    recorder: CoreCallRecorder
+    logs: SdkLogCapture
+    init_warnings: List[warnings.WarningMessage] = field(default_factory=list)
+
+
+def start_sdk(core_url: str, api_key: str, anti_csrf: Optional[str] = None) -> Sdk:
+    """Initialise supertokens-python against ``core_url``. Once per process: the SDK's
+    configuration is process-global."""
+    recorder = CoreCallRecorder(core_url)
+    logs = SdkLogCapture.install()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        init_supertokens(core_url, api_key, recorder, anti_csrf=anti_csrf)
+        app = build_app()
+    return Sdk(core_url, api_key, app, recorder, logs, list(caught))
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one of the SDK's asyncio functions from a (synchronous) test."""
+    return asyncio.run(coro)

@@ -1,0 +1,89 @@
+"""Shared fixtures. Each sub-directory of tests/ is one SDK configuration ("profile") and must run
+in its own pytest process, because supertokens-python's configuration is process-global.
+run.sh does that; see README.md."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+
+from e2e_support.client import Frontend
+from e2e_support.harness import Core, Sdk
+from e2e_support.observe import log_complaints, warning_complaints
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    profiles = {Path(str(item.fspath)).resolve().relative_to(TESTS_DIR).parts[0] for item in items}
+    if len(profiles) > 1:
+        raise pytest.UsageError(
+            f"tests from several profiles were collected ({sorted(profiles)}); the SDK's "
+            "configuration is process-global, so run one profile directory per pytest "
+            "process (run.sh does this)"
+        )
+
+
+# ---- sessiond and the SDK ------------------------------------------------------------------
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise pytest.UsageError(
+            f"{name} is not set. Run the suite with e2e/python/run.sh, which starts sessiond "
+            "and sets SESSIOND_URL, SESSIOND_API_KEY, SESSIOND_BIN and E2E_WORKDIR."
+        )
+    return value
+
+
+@pytest.fixture(scope="session")
+def core() -> Core:
+    """The sessiond instance run.sh started for this run."""
+    return Core(
+        url=_required_env("SESSIOND_URL").rstrip("/"),
+        api_key=_required_env("SESSIOND_API_KEY"),
+        binary=_required_env("SESSIOND_BIN"),
+        workdir=Path(_required_env("E2E_WORKDIR")),
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_core_complaints(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test during which the SDK logged or warned about the core (version,
+    compatibility, keys). Warnings are recorded for the check, then re-emitted for pytest."""
+    sdk: Sdk = request.getfixturevalue("sdk")
+    mark = sdk.logs.mark()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    problems = log_complaints(sdk.logs.since(mark)) + warning_complaints(caught)
+    assert not problems, "the SDK complained about the core:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def frontend(sdk: Sdk) -> Iterator[Callable[..., Frontend]]:
+    """Factory for independent browser-like clients: ``frontend("cookie")``, ``frontend("header")``."""
+    made: List[Frontend] = []
+
+    def make(mode: str = "cookie") -> Frontend:
+        f = Frontend(sdk.app, mode)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.close()
+
+
+@pytest.fixture
+def user_id() -> str:
+    """A fresh user id, so tests never see each other's sessions."""
+    return f"user-{uuid.uuid4().hex[:12]}"

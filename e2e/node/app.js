@@ -1,7 +1,7 @@
 "use strict";
 // A small backend that uses only the SuperTokens Session recipe, with sessiond as its core.
 //
-//   const app = await startApp({ connectionURI, apiKey, antiCsrf: "VIA_TOKEN" | undefined });
+//   const app = await startApp({ connectionURI, apiKey, antiCsrf: "VIA_TOKEN" | undefined, session: {…more Session.init config} });
 //   app.url            → http://127.0.0.1:<port>   (the SDK's apiDomain and websiteDomain)
 //   app.events         → what the SDK reported (e.g. TOKEN_THEFT_DETECTED from the refresh API)
 //   await app.close();
@@ -10,7 +10,8 @@
 // in its own process, which gives each file its own configuration.
 //
 // Routes (besides the SDK's own POST /auth/session/refresh and POST /auth/signout):
-//   POST /login        {userId, payload?, data?}  → Session.createNewSession(req, res, "public", recipeUserId, payload, data)
+//   POST /login        {userId, payload?, data?, tenantId?}
+//                      → Session.createNewSession(req, res, tenantId || "public", recipeUserId, payload, data)
 //   GET|POST /me       verifySession()                        → the session as the SDK sees it
 //   GET|POST /me-checked  verifySession({ checkDatabase: true })
 //   POST /merge        {…}  session.mergeIntoAccessTokenPayload(…)
@@ -39,7 +40,7 @@ function sessionView(session) {
     };
 }
 
-async function startApp({ connectionURI, apiKey, antiCsrf, debug = true } = {}) {
+async function startApp({ connectionURI, apiKey, antiCsrf, session = {}, debug = true } = {}) {
     const events = [];
     const server = http.createServer();
     await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -47,6 +48,7 @@ async function startApp({ connectionURI, apiKey, antiCsrf, debug = true } = {}) 
 
     const sessionConfig = {
         cookieSecure: false,
+        ...session,
         override: {
             // Record what the SDK decided, without changing it.
             functions: (orig) => ({
@@ -89,11 +91,11 @@ async function startApp({ connectionURI, apiKey, antiCsrf, debug = true } = {}) 
 
     app.post("/login", async (req, res, next) => {
         try {
-            const { userId, payload, data } = req.body || {};
+            const { userId, payload, data, tenantId } = req.body || {};
             const session = await Session.createNewSession(
                 req,
                 res,
-                "public",
+                tenantId || "public",
                 supertokens.convertToRecipeUserId(userId),
                 payload || {},
                 data || {}

@@ -780,3 +780,73 @@ async fn tokens_and_keys_never_reach_the_log() {
         }
     }
 }
+
+/// Starts `sessiond serve` with extra environment, returns the access-token lifetime it issues.
+async fn issued_ttl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> i64 {
+    let db = format!("sqlite://{}/ttl.db", dir.display());
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--store",
+        &db,
+        "--log-format",
+        "json",
+        "--algorithm",
+        "EdDSA",
+    ])
+    .args(args)
+    .env_remove("SESSIOND_API_KEYS")
+    .env_remove("SESSIOND_ACCESS_TOKEN_TTL")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("server exited early");
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v["message"] == "sessiond listening"
+        {
+            break v["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    let s = json_out(
+        &cli(
+            &format!("http://{addr}"),
+            &["session", "create", "--user", "t", "--json"],
+        )
+        .await,
+    );
+    let ttl = (s["accessToken"]["expiry"].as_i64().unwrap()
+        - s["accessToken"]["createdTime"].as_i64().unwrap())
+        / 1000;
+    signal(&child, "-TERM");
+    child.wait().await.unwrap();
+    ttl
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_come_from_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sessiond.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\naccess_token_ttl = 100\n").unwrap();
+    let cfg = cfg.display().to_string();
+    let file = ["--config", cfg.as_str()];
+    let ttl = issued_ttl(dir.path(), &file, &[]).await;
+    assert!((99..=100).contains(&ttl), "file: {ttl}");
+    let ttl = issued_ttl(dir.path(), &file, &[("SESSIOND_ACCESS_TOKEN_TTL", "200")]).await;
+    assert!((199..=200).contains(&ttl), "env over file: {ttl}");
+    let flags = ["--config", cfg.as_str(), "--access-token-ttl", "300"];
+    let ttl = issued_ttl(dir.path(), &flags, &[("SESSIOND_ACCESS_TOKEN_TTL", "200")]).await;
+    assert!((299..=300).contains(&ttl), "flag over env: {ttl}");
+    // The config file may also come from SESSIOND_CONFIG.
+    let ttl = issued_ttl(dir.path(), &[], &[("SESSIOND_CONFIG", cfg.as_str())]).await;
+    assert!((99..=100).contains(&ttl), "SESSIOND_CONFIG: {ttl}");
+}

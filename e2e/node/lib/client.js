@@ -141,8 +141,8 @@ class Browser {
     post(path, body, opts = {}) {
         return this.request("POST", path, { ...opts, body });
     }
-    login(userId, payload, data, opts) {
-        return this.post("/login", { userId, payload, data }, opts);
+    login(userId, payload, data, opts = {}) {
+        return this.post("/login", { userId, payload, data, tenantId: opts.tenantId }, opts);
     }
     refresh(opts) {
         return this.request("POST", "/auth/session/refresh", opts);

@@ -6,19 +6,29 @@ const capture = require("./capture"); // must come before the SDK is loaded
 const assert = require("node:assert/strict");
 const { test, before, after } = require("node:test");
 const { startSessiond, sharedSessiond } = require("./sessiond");
+const { startRecordingProxy } = require("./proxy");
 const { startApp } = require("../app");
 
 // ctx is filled in by the `before` hook: ctx.sd (sessiond), ctx.app.
 // options: sessiond: undefined → the shared instance from run.sh; an object → startSessiond(options)
-//          antiCsrf: passed to Session.init
+//          antiCsrf, session: passed to Session.init
+//          basePath: appended to sessiond's URL in connectionURI (e.g. "/appid-x")
+//          proxy: true → the SDK talks to sessiond through a recording proxy (ctx.proxy.requests)
 function setup(options = {}) {
     const ctx = {};
     before(async () => {
         ctx.sd = options.sessiond ? await startSessiond(options.sessiond) : await sharedSessiond();
-        ctx.app = await startApp({ connectionURI: ctx.sd.url, apiKey: ctx.sd.apiKey, antiCsrf: options.antiCsrf });
+        if (options.proxy) ctx.proxy = await startRecordingProxy(ctx.sd.url);
+        ctx.app = await startApp({
+            connectionURI: (ctx.proxy ? ctx.proxy.url : ctx.sd.url) + (options.basePath || ""),
+            apiKey: ctx.sd.apiKey,
+            antiCsrf: options.antiCsrf,
+            session: options.session,
+        });
     });
     after(async () => {
         if (ctx.app) await ctx.app.close();
+        if (ctx.proxy) await ctx.proxy.close();
         if (ctx.sd) await ctx.sd.stop();
     });
     return ctx;

@@ -4,7 +4,7 @@
 
 const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
-const { test } = require("node:test");
+const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
 const { Browser } = require("../lib/client");
 
@@ -13,121 +13,123 @@ const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)
 const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const thefts = () => ctx.app.events.filter((e) => e.kind === "TOKEN_THEFT_DETECTED");
 
-test("replaying an old refresh token after refreshes: the SDK reports token theft and the session is gone", async () => {
-    const userId = uid("victim");
-    const b = new Browser(ctx.app.url);
-    const login = await b.login(userId);
-    ok(login, "login");
-    const handle = login.json.handle;
-    const stolen = b.snapshot(); // refresh token generation 0, copied by an attacker
+describe("refresh-token rotation: theft detection and concurrent refreshes", () => {
+    test("replaying an old refresh token after refreshes: the SDK reports token theft and the session is gone", async () => {
+        const userId = uid("victim");
+        const b = new Browser(ctx.app.url);
+        const login = await b.login(userId);
+        ok(login, "login");
+        const handle = login.json.handle;
+        const stolen = b.snapshot(); // refresh token generation 0, copied by an attacker
 
-    // The legitimate client refreshes twice. (Within sessiond's grace window the *immediate* parent is
-    // still honoured, as a retry of a lost response; a token two generations old is not.)
-    ok(await b.refresh(), "refresh 1");
-    ok(await b.get("/me"), "/me after refresh 1");
-    ok(await b.refresh(), "refresh 2");
-    ok(await b.get("/me"), "/me after refresh 2");
-    const theftsBefore = thefts().length;
+        // The legitimate client refreshes twice. (Within sessiond's grace window the *immediate* parent is
+        // still honoured, as a retry of a lost response; a token two generations old is not.)
+        ok(await b.refresh(), "refresh 1");
+        ok(await b.get("/me"), "/me after refresh 1");
+        ok(await b.refresh(), "refresh 2");
+        ok(await b.get("/me"), "/me after refresh 2");
+        const theftsBefore = thefts().length;
 
-    const attacker = new Browser(ctx.app.url).restore(stolen);
-    const r = await attacker.refresh();
-    assert.equal(r.status, 401, r.text);
-    assert.deepEqual(r.json, { message: "token theft detected" });
-    assert.equal(attacker.refreshToken, undefined, "the SDK cleared the attacker's tokens");
+        const attacker = new Browser(ctx.app.url).restore(stolen);
+        const r = await attacker.refresh();
+        assert.equal(r.status, 401, r.text);
+        assert.deepEqual(r.json, { message: "token theft detected" });
+        assert.equal(attacker.refreshToken, undefined, "the SDK cleared the attacker's tokens");
 
-    const t = thefts().slice(theftsBefore);
-    assert.equal(t.length, 1, "the SDK raised TOKEN_THEFT_DETECTED once");
-    assert.equal(t[0].payload.sessionHandle, handle);
-    assert.equal(t[0].payload.userId, userId);
-    assert.equal(t[0].payload.recipeUserId.getAsString(), userId);
+        const t = thefts().slice(theftsBefore);
+        assert.equal(t.length, 1, "the SDK raised TOKEN_THEFT_DETECTED once");
+        assert.equal(t[0].payload.sessionHandle, handle);
+        assert.equal(t[0].payload.userId, userId);
+        assert.equal(t[0].payload.recipeUserId.getAsString(), userId);
 
-    // The SDK's theft handler revoked the session: it is gone for everyone.
-    assert.equal(await Session.getSessionInformation(handle), undefined);
-    assert.deepEqual(await Session.getAllSessionHandlesForUser(userId), []);
-    const victimChecked = await b.clone().get("/me-checked");
-    assert.equal(victimChecked.status, 401, "the victim's access token is rejected by a database check");
-    const victimRefresh = await b.clone().refresh();
-    assert.equal(victimRefresh.status, 401, "the victim's current refresh token no longer works");
-    assert.deepEqual(victimRefresh.json, { message: "unauthorised" });
+        // The SDK's theft handler revoked the session: it is gone for everyone.
+        assert.equal(await Session.getSessionInformation(handle), undefined);
+        assert.deepEqual(await Session.getAllSessionHandlesForUser(userId), []);
+        const victimChecked = await b.clone().get("/me-checked");
+        assert.equal(victimChecked.status, 401, "the victim's access token is rejected by a database check");
+        const victimRefresh = await b.clone().refresh();
+        assert.equal(victimRefresh.status, 401, "the victim's current refresh token no longer works");
+        assert.deepEqual(victimRefresh.json, { message: "unauthorised" });
+    });
+
+    test("a refresh token that was never issued is UNAUTHORISED, not theft", async () => {
+        const b = new Browser(ctx.app.url);
+        ok(await b.login(uid("forged")), "login");
+        const rt = b.cookies.get("sRefreshToken");
+        const theftsBefore = thefts().length;
+        // Flip one character of the secret part.
+        const i = Math.floor(rt.value.length / 2);
+        rt.value = rt.value.slice(0, i) + (rt.value[i] === "A" ? "B" : "A") + rt.value.slice(i + 1);
+        const r = await b.refresh();
+        assert.equal(r.status, 401, r.text);
+        assert.deepEqual(r.json, { message: "unauthorised" });
+        assert.equal(thefts().length, theftsBefore);
+        const garbage = new Browser(ctx.app.url);
+        garbage.cookies.set("sRefreshToken", { name: "sRefreshToken", value: "not-a-token", path: "/auth/session/refresh", attrs: {} });
+        const g = await garbage.refresh();
+        assert.equal(g.status, 401, g.text);
+        assert.deepEqual(g.json, { message: "unauthorised" });
+    });
+
+    test("two tabs refreshing concurrently with the same refresh token both succeed, no theft", async () => {
+        const userId = uid("tabs");
+        const tab1 = new Browser(ctx.app.url);
+        const login = await tab1.login(userId, { tabs: 2 });
+        ok(login, "login");
+        const tab2 = tab1.clone(); // same cookie jar contents, as two tabs of one browser
+        const rt0 = tab1.refreshToken;
+        const theftsBefore = thefts().length;
+
+        const [r1, r2] = await Promise.all([tab1.refresh(), tab2.refresh()]);
+        ok(r1, "tab 1 refresh");
+        ok(r2, "tab 2 refresh");
+        assert.equal(tab1.refreshToken, tab2.refreshToken, "both got the same successor refresh token");
+        assert.notEqual(tab1.refreshToken, rt0, "rotated");
+        assert.equal(thefts().length, theftsBefore, "no theft detected");
+
+        for (const [name, tab] of [["tab 1", tab1], ["tab 2", tab2]]) {
+            const me = await tab.get("/me");
+            ok(me, `${name} /me`);
+            assert.equal(me.json.handle, login.json.handle);
+            ok(await tab.get("/me-checked"), `${name} /me-checked`);
+        }
+
+        // The rotation continues normally from the shared successor ...
+        ok(await tab1.refresh(), "tab 1 refreshes again");
+        // ... and the other tab, still holding that successor (now the parent), retries within the grace window.
+        ok(await tab2.refresh(), "tab 2 refreshes the parent within the grace window");
+        assert.equal(tab2.refreshToken, tab1.refreshToken, "same successor again");
+        ok(await tab1.get("/me-checked"), "tab 1 still signed in");
+        ok(await tab2.get("/me-checked"), "tab 2 still signed in");
+        assert.equal(thefts().length, theftsBefore, "still no theft");
+        assert.deepEqual(await Session.getAllSessionHandlesForUser(userId), [login.json.handle]);
+    });
+
+    test("many concurrent refreshes of one token (four tabs) all succeed with one successor", async () => {
+        const tab = new Browser(ctx.app.url);
+        const login = await tab.login(uid("tabs4"));
+        ok(login, "login");
+        const tabs = [tab, tab.clone(), tab.clone(), tab.clone()];
+        const theftsBefore = thefts().length;
+        const rs = await Promise.all(tabs.map((t) => t.refresh()));
+        rs.forEach((r, i) => ok(r, `tab ${i} refresh`));
+        assert.equal(new Set(tabs.map((t) => t.refreshToken)).size, 1, "one successor");
+        assert.equal(thefts().length, theftsBefore);
+        for (const t of tabs) ok(await t.get("/me-checked"), "/me-checked");
+    });
+
+    test("header transfer: replaying an old refresh token is theft as well", async () => {
+        const b = new Browser(ctx.app.url, { mode: "header" });
+        const login = await b.login(uid("hdr-theft"));
+        ok(login, "login");
+        const stolen = b.snapshot();
+        ok(await b.refresh(), "refresh 1");
+        ok(await b.refresh(), "refresh 2");
+        const r = await new Browser(ctx.app.url, { mode: "header" }).restore(stolen).refresh();
+        assert.equal(r.status, 401, r.text);
+        assert.deepEqual(r.json, { message: "token theft detected" });
+        assert.equal(await Session.getSessionInformation(login.json.handle), undefined);
+    });
+
+    compatibilityCheck(ctx);
 });
-
-test("a refresh token that was never issued is UNAUTHORISED, not theft", async () => {
-    const b = new Browser(ctx.app.url);
-    ok(await b.login(uid("forged")), "login");
-    const rt = b.cookies.get("sRefreshToken");
-    const theftsBefore = thefts().length;
-    // Flip one character of the secret part.
-    const i = Math.floor(rt.value.length / 2);
-    rt.value = rt.value.slice(0, i) + (rt.value[i] === "A" ? "B" : "A") + rt.value.slice(i + 1);
-    const r = await b.refresh();
-    assert.equal(r.status, 401, r.text);
-    assert.deepEqual(r.json, { message: "unauthorised" });
-    assert.equal(thefts().length, theftsBefore);
-    const garbage = new Browser(ctx.app.url);
-    garbage.cookies.set("sRefreshToken", { name: "sRefreshToken", value: "not-a-token", path: "/auth/session/refresh", attrs: {} });
-    const g = await garbage.refresh();
-    assert.equal(g.status, 401, g.text);
-    assert.deepEqual(g.json, { message: "unauthorised" });
-});
-
-test("two tabs refreshing concurrently with the same refresh token both succeed, no theft", async () => {
-    const userId = uid("tabs");
-    const tab1 = new Browser(ctx.app.url);
-    const login = await tab1.login(userId, { tabs: 2 });
-    ok(login, "login");
-    const tab2 = tab1.clone(); // same cookie jar contents, as two tabs of one browser
-    const rt0 = tab1.refreshToken;
-    const theftsBefore = thefts().length;
-
-    const [r1, r2] = await Promise.all([tab1.refresh(), tab2.refresh()]);
-    ok(r1, "tab 1 refresh");
-    ok(r2, "tab 2 refresh");
-    assert.equal(tab1.refreshToken, tab2.refreshToken, "both got the same successor refresh token");
-    assert.notEqual(tab1.refreshToken, rt0, "rotated");
-    assert.equal(thefts().length, theftsBefore, "no theft detected");
-
-    for (const [name, tab] of [["tab 1", tab1], ["tab 2", tab2]]) {
-        const me = await tab.get("/me");
-        ok(me, `${name} /me`);
-        assert.equal(me.json.handle, login.json.handle);
-        ok(await tab.get("/me-checked"), `${name} /me-checked`);
-    }
-
-    // The rotation continues normally from the shared successor ...
-    ok(await tab1.refresh(), "tab 1 refreshes again");
-    // ... and the other tab, still holding that successor (now the parent), retries within the grace window.
-    ok(await tab2.refresh(), "tab 2 refreshes the parent within the grace window");
-    assert.equal(tab2.refreshToken, tab1.refreshToken, "same successor again");
-    ok(await tab1.get("/me-checked"), "tab 1 still signed in");
-    ok(await tab2.get("/me-checked"), "tab 2 still signed in");
-    assert.equal(thefts().length, theftsBefore, "still no theft");
-    assert.deepEqual(await Session.getAllSessionHandlesForUser(userId), [login.json.handle]);
-});
-
-test("many concurrent refreshes of one token (four tabs) all succeed with one successor", async () => {
-    const tab = new Browser(ctx.app.url);
-    const login = await tab.login(uid("tabs4"));
-    ok(login, "login");
-    const tabs = [tab, tab.clone(), tab.clone(), tab.clone()];
-    const theftsBefore = thefts().length;
-    const rs = await Promise.all(tabs.map((t) => t.refresh()));
-    rs.forEach((r, i) => ok(r, `tab ${i} refresh`));
-    assert.equal(new Set(tabs.map((t) => t.refreshToken)).size, 1, "one successor");
-    assert.equal(thefts().length, theftsBefore);
-    for (const t of tabs) ok(await t.get("/me-checked"), "/me-checked");
-});
-
-test("header transfer: replaying an old refresh token is theft as well", async () => {
-    const b = new Browser(ctx.app.url, { mode: "header" });
-    const login = await b.login(uid("hdr-theft"));
-    ok(login, "login");
-    const stolen = b.snapshot();
-    ok(await b.refresh(), "refresh 1");
-    ok(await b.refresh(), "refresh 2");
-    const r = await new Browser(ctx.app.url, { mode: "header" }).restore(stolen).refresh();
-    assert.equal(r.status, 401, r.text);
-    assert.deepEqual(r.json, { message: "token theft detected" });
-    assert.equal(await Session.getSessionInformation(login.json.handle), undefined);
-});
-
-compatibilityCheck(ctx);

@@ -5,7 +5,7 @@
 
 const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
-const { test } = require("node:test");
+const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
 const { Browser } = require("../lib/client");
 const { startSessiond } = require("../lib/sessiond");
@@ -14,47 +14,49 @@ const ctx = setup({ sessiond: {} });
 const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 
-test("with sessiond stopped, verifySession() still accepts valid access tokens (local JWT verification)", async () => {
-    const userId = uid("offline");
-    const b = new Browser(ctx.app.url);
-    const hb = new Browser(ctx.app.url, { mode: "header" });
-    const login = await b.login(userId, { role: "r" });
-    ok(login, "login (cookie)");
-    ok(await hb.login(userId), "login (header)");
-    ok(await b.get("/me"), "/me while sessiond is up (the SDK fetches and caches the JWKS)");
+describe("local verification with sessiond stopped (own sessiond, restarted)", () => {
+    test("with sessiond stopped, verifySession() still accepts valid access tokens (local JWT verification)", async () => {
+        const userId = uid("offline");
+        const b = new Browser(ctx.app.url);
+        const hb = new Browser(ctx.app.url, { mode: "header" });
+        const login = await b.login(userId, { role: "r" });
+        ok(login, "login (cookie)");
+        ok(await hb.login(userId), "login (header)");
+        ok(await b.get("/me"), "/me while sessiond is up (the SDK fetches and caches the JWKS)");
 
-    const first = ctx.sd;
-    await first.stop();
-    const down = await fetch(first.url + "/.well-known/jwks.json").then(
-        () => "up",
-        () => "down"
-    );
-    assert.equal(down, "down", "sessiond is really gone");
+        const first = ctx.sd;
+        await first.stop();
+        const down = await fetch(first.url + "/.well-known/jwks.json").then(
+            () => "up",
+            () => "down"
+        );
+        assert.equal(down, "down", "sessiond is really gone");
 
-    for (let i = 0; i < 3; i++) {
-        const me = await b.get("/me");
-        ok(me, `/me #${i} with sessiond down`);
-        assert.equal(me.json.userId, userId);
-        assert.equal(me.json.payload.role, "r");
-    }
-    ok(await hb.get("/me"), "/me (header transfer) with sessiond down");
+        for (let i = 0; i < 3; i++) {
+            const me = await b.get("/me");
+            ok(me, `/me #${i} with sessiond down`);
+            assert.equal(me.json.userId, userId);
+            assert.equal(me.json.payload.role, "r");
+        }
+        ok(await hb.get("/me"), "/me (header transfer) with sessiond down");
 
-    // Anything that needs the core fails while it is down.
-    const checked = await b.get("/me-checked");
-    assert.equal(checked.status, 500, "checkDatabase needs the core: " + checked.text);
-    assert.match(checked.json.message, /No SuperTokens core available|ECONNREFUSED|fetch failed/);
-    const kept = b.snapshot();
-    const refresh = await b.refresh();
-    assert.equal(refresh.status, 500, "refresh needs the core: " + refresh.text);
-    b.restore(kept);
+        // Anything that needs the core fails while it is down.
+        const checked = await b.get("/me-checked");
+        assert.equal(checked.status, 500, "checkDatabase needs the core: " + checked.text);
+        assert.match(checked.json.message, /No SuperTokens core available|ECONNREFUSED|fetch failed/);
+        const kept = b.snapshot();
+        const refresh = await b.refresh();
+        assert.equal(refresh.status, 500, "refresh needs the core: " + refresh.text);
+        b.restore(kept);
 
-    // Same address, same SQLite store: everything is back, the session survived.
-    ctx.sd = await startSessiond({ listen: first.addr, dir: first.dir, apiKey: first.apiKey });
-    ok(await b.get("/me-checked"), "/me-checked after the restart");
-    ok(await b.refresh(), "refresh after the restart");
-    ok(await b.get("/me"), "/me after refresh");
-    const info = await Session.getSessionInformation(login.json.handle);
-    assert.equal(info.userId, userId);
+        // Same address, same SQLite store: everything is back, the session survived.
+        ctx.sd = await startSessiond({ listen: first.addr, dir: first.dir, apiKey: first.apiKey });
+        ok(await b.get("/me-checked"), "/me-checked after the restart");
+        ok(await b.refresh(), "refresh after the restart");
+        ok(await b.get("/me"), "/me after refresh");
+        const info = await Session.getSessionInformation(login.json.handle);
+        assert.equal(info.userId, userId);
+    });
+
+    compatibilityCheck(ctx, { allowAppErrors: true });
 });
-
-compatibilityCheck(ctx, { allowAppErrors: true });

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from http.cookies import Morsel, SimpleCookie
 from typing import Any, Dict, Optional
 
 import httpx
@@ -28,6 +29,16 @@ SIGNOUT_PATH = API_BASE_PATH + "/signout"
 def decode_front_token(value: str) -> Dict[str, Any]:
     """front-token = base64(JSON {uid, ate, up}) (standard base64, as the SDK writes it)."""
     return json.loads(base64.b64decode(value + "=" * (-len(value) % 4)).decode())
+
+
+def set_cookies(response: httpx.Response) -> Dict[str, "Morsel[str]"]:
+    """The cookies a response sets, parsed (name -> Morsel with value, path, expires, ...)."""
+    cookies: Dict[str, "Morsel[str]"] = {}
+    for raw in response.headers.get_list("set-cookie"):
+        jar: "SimpleCookie" = SimpleCookie()
+        jar.load(raw)
+        cookies.update(jar)
+    return cookies
 
 
 class Frontend:

@@ -11,6 +11,77 @@ pub const DEFAULT_TENANT: &str = "public";
 /// The app every session belongs to unless told otherwise (SuperTokens' `public`).
 pub const DEFAULT_APP: &str = "public";
 
+/// Number of low bits of a session handle derived from its user (see [`user_tag`]).
+pub const USER_TAG_BITS: u32 = 12;
+
+/// A 12-bit value derived from the (app, user) pair.
+///
+/// Session handles carry it in their last three hex digits, so a store that shards by key (Redis
+/// Cluster) can place a session and its user's index in one slot knowing only the handle, and
+/// every create, revoke and revoke-all is one atomic step. It is not a secret and not an
+/// identifier: many users share each value.
+pub fn user_tag(app_id: &str, user_id: &str) -> u16 {
+    let mut input = Vec::with_capacity(app_id.len() + 1 + user_id.len());
+    input.extend_from_slice(app_id.as_bytes());
+    input.push(0);
+    input.extend_from_slice(user_id.as_bytes());
+    let h = crate::secret::sha256(&input);
+    u16::from_be_bytes([h[0], h[1]]) >> (16 - USER_TAG_BITS)
+}
+
+/// The user tag a handle carries (its last three UUID hex digits), if it is a sessiond handle.
+pub fn handle_tag(handle: &str) -> Option<u16> {
+    let uuid = handle.get(..36)?;
+    if uuid.as_bytes().get(8) != Some(&b'-') {
+        return None;
+    }
+    u16::from_str_radix(&uuid[33..36], 16).ok()
+}
+
+/// A new session handle: a UUIDv7 (time-ordered, so stores append) whose last 12 bits are
+/// [`user_tag`], suffixed `_<tenant>` outside the default tenant (as SuperTokens does).
+pub fn new_handle(app_id: &str, user_id: &str, tenant_id: &str) -> String {
+    let mut bytes = uuid::Uuid::now_v7().into_bytes();
+    let tag = user_tag(app_id, user_id);
+    bytes[14] = (bytes[14] & 0xF0) | ((tag >> 8) as u8 & 0x0F);
+    bytes[15] = (tag & 0xFF) as u8;
+    let mut handle = uuid::Uuid::from_bytes(bytes).to_string();
+    if tenant_id != DEFAULT_TENANT {
+        handle.push('_');
+        handle.push_str(tenant_id);
+    }
+    handle
+}
+
+#[cfg(test)]
+mod handle_tests {
+    use super::*;
+
+    #[test]
+    fn handles_carry_their_users_tag() {
+        for (app, user, tenant) in [
+            ("public", "alice", "public"),
+            ("shop", "bob", "t1"),
+            ("public", "ünï", "public"),
+        ] {
+            let h = new_handle(app, user, tenant);
+            assert_eq!(handle_tag(&h), Some(user_tag(app, user)), "{h}");
+            let u = uuid::Uuid::parse_str(&h[..36]).unwrap();
+            assert_eq!(u.get_version_num(), 7, "still a UUIDv7");
+            if tenant != DEFAULT_TENANT {
+                assert!(h.ends_with(&format!("_{tenant}")));
+            }
+        }
+        assert_ne!(
+            new_handle("public", "a", "public"),
+            new_handle("public", "a", "public")
+        );
+        assert!(user_tag("public", "x") < (1 << USER_TAG_BITS));
+        assert_eq!(handle_tag("not-a-handle"), None);
+        assert_eq!(handle_tag(""), None);
+    }
+}
+
 /// Where a request came from, kept for "signed-in devices" pages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {

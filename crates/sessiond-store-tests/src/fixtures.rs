@@ -13,9 +13,20 @@ use sessiond_core::{
 /// A fixed "now" far from the epoch and from any real clock.
 pub const T0: Millis = 1_900_000_000_000;
 
-/// A unique handle.
+/// A unique handle for user `alice` in the default app and tenant, made the way the manager
+/// makes handles (its low bits carry the user's tag; see `sessiond_core::model::user_tag`).
 pub fn handle() -> String {
-    uuid::Uuid::new_v4().to_string()
+    handle_for("alice")
+}
+
+/// A unique handle for `user` in the default app and tenant.
+pub fn handle_for(user: &str) -> String {
+    sessiond_core::model::new_handle("public", user, "public")
+}
+
+/// A unique handle for `user` in `app` and `tenant`.
+pub fn handle_in(app: &str, user: &str, tenant: &str) -> String {
+    sessiond_core::model::new_handle(app, user, tenant)
 }
 
 /// A live session row for `user`, created at `now`, expiring an hour later.

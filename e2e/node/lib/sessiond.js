@@ -13,6 +13,18 @@ const readline = require("node:readline");
 
 const DEFAULT_API_KEY = "e2e-node-api-key-0123456789-abcdefghijklmnop";
 
+// Every sessiond this process started; killed on exit in case a test file dies before its `after` hook.
+const live = new Set();
+process.on("exit", () => {
+    for (const child of live) {
+        try {
+            child.kill("SIGKILL");
+        } catch (_) {
+            /* already gone */
+        }
+    }
+});
+
 function sessiondBin() {
     const bin = process.env.SESSIOND_BIN;
     if (!bin) {
@@ -25,7 +37,8 @@ function sessiondBin() {
 // Options: args (extra CLI flags), listen (address, default 127.0.0.1:0), dir (reuse a data dir).
 async function startSessiond(opts = {}) {
     const apiKey = opts.apiKey || DEFAULT_API_KEY;
-    const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), "sessiond-e2e-node-"));
+    // Under run.sh's work directory (removed after a passing run, kept after a failing one).
+    const dir = opts.dir || fs.mkdtempSync(path.join(process.env.E2E_WORK_DIR || os.tmpdir(), "sessiond-"));
     const listen = opts.listen || "127.0.0.1:0";
     const args = [
         "serve",
@@ -45,6 +58,8 @@ async function startSessiond(opts = {}) {
         if (k.startsWith("SESSIOND_")) delete env[k];
     }
     const child = spawn(sessiondBin(), args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    live.add(child);
+    child.once("exit", () => live.delete(child));
     const logPath = path.join(dir, `sessiond-${child.pid}.log`);
     const logStream = fs.createWriteStream(logPath);
     const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));

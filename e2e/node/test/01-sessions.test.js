@@ -374,6 +374,30 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
         assert.deepEqual(await Session.revokeAllSessionsForUser(userId), [rp.json.handle]);
     });
 
+    test("user ids with spaces, plus signs, unicode and URL metacharacters survive every call", async () => {
+        const userId = `Üser +1 ${process.pid}@example.com/x?a=b&c=%20#frag`;
+        const b = new Browser(ctx.app.url);
+        const r = await b.login(userId, { name: "Zoë" }, { note: "ü+ &" });
+        ok(r, "login");
+        assert.equal(r.json.userId, userId);
+        assert.equal(b.accessPayload.sub, userId);
+        assert.equal(b.accessPayload.name, "Zoë");
+        const me = await b.get("/me-checked");
+        ok(me, "/me-checked");
+        assert.equal(me.json.userId, userId);
+        ok(await b.refresh(), "refresh");
+        assert.equal(b.accessPayload.sub, userId);
+        const info = await Session.getSessionInformation(r.json.handle);
+        assert.equal(info.userId, userId);
+        assert.deepEqual(info.sessionDataInDatabase, { note: "ü+ &" });
+        // GET /recipe/session/user?userId=… (URLSearchParams encodes a space as "+")
+        assert.deepEqual(await Session.getAllSessionHandlesForUser(userId), [r.json.handle]);
+        assert.deepEqual(await Session.getAllSessionHandlesForUser(userId, false, "public"), [r.json.handle]);
+        assert.deepEqual(await Session.getAllSessionHandlesForUser(userId.replace(/ /g, "+")), [], "a different user");
+        assert.deepEqual(await Session.revokeAllSessionsForUser(userId, false), [r.json.handle]);
+        assert.equal((await b.get("/me-checked")).status, 401);
+    });
+
     test("the SDK debug log shows v5 tokens were parsed", () => {
         const debug = capture.entries.filter((e) => e.source === "debug").map((e) => e.text);
         assert.ok(debug.some((t) => t.includes("version from header: 5")), "parseJWTWithoutSignatureVerification saw version 5");

@@ -6,7 +6,7 @@ use crate::clock::Millis;
 use crate::config::TokenFormat;
 use crate::error::Error;
 use crate::jose::{HeaderKind, sign_compact};
-use crate::model::{DEFAULT_TENANT, KeyKind, SessionFlags, SessionRecord};
+use crate::model::{KeyKind, SessionFlags, SessionRecord};
 use crate::secret::{SecretString, random_bytes, sha256};
 use crate::tokens::access::{IssueClaims, is_protected};
 use crate::tokens::chain::{Chain, Secret};
@@ -96,11 +96,7 @@ impl SessionManager {
         let p = self.inner.policy;
         // Time-ordered (v7): handles are not secrets (every access token carries one), and
         // ordered keys turn index inserts into appends, which multiplies durable write throughput.
-        let mut handle = uuid::Uuid::now_v7().to_string();
-        if new.tenant_id != DEFAULT_TENANT {
-            handle.push('_');
-            handle.push_str(&new.tenant_id);
-        }
+        let handle = crate::model::new_handle(&new.app_id, &new.user_id, &new.tenant_id);
         let secret: Secret = random_bytes()?;
         let chain_key = self.inner.keys.signer(KeyKind::Chain).await?;
         let chain = Chain::new(&chain_key);

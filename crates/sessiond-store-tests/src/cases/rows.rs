@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sessiond_core::store::{DataUpdate, Rotation, UpdateOutcome};
 use sessiond_core::{Store, StoreError, UserField, UserQuery};
 
-use crate::fixtures::{T0, handle, record};
+use crate::fixtures::{T0, handle, handle_for, handle_in, record};
 
 /// Every field written by create comes back from load.
 pub async fn create_and_load_round_trip(store: Arc<dyn Store>) {
@@ -30,20 +30,20 @@ pub async fn duplicate_create_fails_and_never_overwrites(store: Arc<dyn Store>) 
     let h = handle();
     let rec = record(&h, "alice", T0);
     store.create_session(&rec).await.unwrap();
-    let mut other = record(&h, "mallory", T0);
+    let mut other = record(&h, "alice", T0);
     other.public_data = r#"{"role":"admin"}"#.to_owned();
+    other.private_data = r#"{"stolen":true}"#.to_owned();
     let err = store.create_session(&other).await.unwrap_err();
     assert!(matches!(err, StoreError::Duplicate), "got {err:?}");
     let got = store.load_session(&h, T0).await.unwrap().unwrap();
-    assert_eq!(got.user_id, "alice");
-    assert_eq!(got.public_data, rec.public_data);
+    assert_eq!(got, rec, "the first row is intact");
 
     // Expired rows still block their handle: nothing is ever upserted back to life.
-    let h2 = handle();
+    let h2 = handle_for("bob");
     let mut old = record(&h2, "bob", T0);
     old.expires_at = T0 + 1;
     store.create_session(&old).await.unwrap();
-    let again = record(&h2, "mallory", T0 + 10);
+    let again = record(&h2, "bob", T0 + 10);
     assert!(matches!(
         store.create_session(&again).await,
         Err(StoreError::Duplicate)
@@ -403,7 +403,7 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
     .into_iter()
     .enumerate()
     {
-        let h = handle();
+        let h = handle_in(app, &user, tenant);
         let mut rec = record(&h, &user, T0 + i as i64);
         rec.tenant_id = tenant.to_owned();
         rec.app_id = app.to_owned();
@@ -413,7 +413,7 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
     }
     // Somebody else's session is never selected.
     store
-        .create_session(&record(&handle(), "someone-else", T0))
+        .create_session(&record(&handle_for("someone-else"), "someone-else", T0))
         .await
         .unwrap();
 
@@ -454,8 +454,8 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
     assert_eq!(listed, vec![made[1].clone(), made[2].clone()]);
 
     // A session without account linking (recipe user = user) is found by recipe user too.
-    let plain = handle();
     let plain_user = format!("plain-{}", handle());
+    let plain = handle_for(&plain_user);
     store
         .create_session(&record(&plain, &plain_user, T0))
         .await
@@ -507,11 +507,11 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
 pub async fn expired_sessions_are_swept_in_batches(store: Arc<dyn Store>) {
     let user = format!("sweep-{}", handle());
     for i in 0..25 {
-        let mut rec = record(&handle(), &user, T0);
+        let mut rec = record(&handle_for(&user), &user, T0);
         rec.expires_at = T0 + 10 + i;
         store.create_session(&rec).await.unwrap();
     }
-    let live = handle();
+    let live = handle_for(&user);
     store
         .create_session(&record(&live, &user, T0))
         .await
@@ -560,7 +560,7 @@ pub async fn wipe_removes_sessions_and_keys(store: Arc<dyn Store>) {
 /// Creating and deleting the same handles concurrently never leaves a deleted row behind.
 pub async fn create_racing_revoke_never_resurrects(store: Arc<dyn Store>) {
     let user = format!("race-{}", handle());
-    let handles: Vec<String> = (0..64).map(|_| handle()).collect();
+    let handles: Vec<String> = (0..64).map(|_| handle_for(&user)).collect();
     let mut tasks = Vec::new();
     for h in &handles {
         let (s1, s2) = (Arc::clone(&store), Arc::clone(&store));
@@ -600,8 +600,9 @@ pub async fn create_racing_revoke_never_resurrects(store: Arc<dyn Store>) {
 
 /// Unicode and punctuation in ids, and large data, survive storage byte for byte.
 pub async fn odd_ids_and_large_data_round_trip(store: Arc<dyn Store>) {
-    let h = handle();
-    let mut rec = record(&h, "ünïcødé 用户 'quote\" back\\slash {brace}", T0);
+    let odd_user = "ünïcødé 用户 'quote\" back\\slash {brace}";
+    let h = handle_for(odd_user);
+    let mut rec = record(&h, odd_user, T0);
     rec.recipe_user_id = "*?[]:%_".to_owned();
     let big: String = (0..20_000)
         .map(|i| char::from(b'a' + (i % 26) as u8))

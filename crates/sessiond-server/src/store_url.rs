@@ -27,7 +27,8 @@ pub enum StoreUrlError {
     },
 }
 
-/// Opens the store at `url`: `sqlite://PATH` (relative, or `sqlite:///abs/path`), `memory://`.
+/// Opens the store at `url`: `sqlite://PATH` (relative, or `sqlite:///abs/path`), `memory://`,
+/// `redis://host:port[/db][?prefix=…]`, `redis+cluster://host:port,host:port[?…]`.
 ///
 /// # Errors
 /// [`StoreUrlError`] naming the URL (with any password redacted).
@@ -49,6 +50,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreUrlError> {
     }
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("redis://") || url.starts_with("redis+cluster://") {
+        let store = sessiond_store_redis::RedisStore::connect(url)
+            .await
+            .map_err(open_err)?;
+        return Ok(Arc::new(store));
     }
     Err(StoreUrlError::Unsupported(redact_url(url)))
 }

@@ -6,7 +6,7 @@ which is why the suite runs one pytest process per SDK configuration ("profile")
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +15,9 @@ from supertokens_python.framework.fastapi import get_middleware
 from supertokens_python.recipe import session
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.asyncio import create_new_session
+from supertokens_python.recipe.session.claims import BooleanClaim
 from supertokens_python.recipe.session.framework.fastapi import verify_session
+from supertokens_python.recipe.session.interfaces import SessionClaimValidator
 from supertokens_python.types import RecipeUserId
 
 from .observe import CoreCallRecorder
@@ -25,13 +27,23 @@ WEBSITE_DOMAIN = "http://localhost:3000"
 API_BASE_PATH = "/auth"
 ISSUER = API_DOMAIN + API_BASE_PATH
 
+# A custom session claim. Its fetch_value says False; tests set it to True via the SDK.
+VERIFIED_CLAIM = BooleanClaim("e2e-verified", fetch_value=lambda *_args: False)
+
+
+def _require_verified(
+    global_validators: List[SessionClaimValidator], _session: Any, _user_context: Any
+) -> List[SessionClaimValidator]:
+    return [*global_validators, VERIFIED_CLAIM.validators.is_true(None)]
+
 
 def init_supertokens(
     connection_uri: str,
     api_key: str,
     recorder: CoreCallRecorder,
-    anti_csrf: Optional[str] = None,
+    **session_options: Any,
 ) -> None:
+    """``session_options`` go to ``session.init`` (e.g. ``anti_csrf="VIA_TOKEN"``)."""
     init(
         app_info=InputAppInfo(
             app_name="sessiond-e2e",
@@ -47,7 +59,7 @@ def init_supertokens(
         ),
         framework="fastapi",
         mode="asgi",
-        recipe_list=[session.init(anti_csrf=anti_csrf)],  # type: ignore[arg-type]
+        recipe_list=[session.init(**session_options)],
         telemetry=False,
         debug=True,
     )
@@ -72,7 +84,7 @@ def build_app() -> FastAPI:
         body = await request.json()
         s = await create_new_session(
             request,
-            "public",
+            body.get("tenantId", "public"),
             RecipeUserId(body["userId"]),
             access_token_payload=body.get("payload"),
             session_data_in_database=body.get("data"),
@@ -99,6 +111,14 @@ def build_app() -> FastAPI:
         s: Optional[SessionContainer] = Depends(verify_session(session_required=False)),
     ) -> Dict[str, Any]:
         return {"session": _session_view(s) if s is not None else None}
+
+    @app.get("/needs-claim")
+    async def needs_claim(
+        s: SessionContainer = Depends(
+            verify_session(override_global_claim_validators=_require_verified)
+        ),
+    ) -> Dict[str, Any]:
+        return _session_view(s)
 
     @app.post("/merge")
     async def merge(

@@ -110,8 +110,16 @@ class Frontend:
         return h
 
     # ---- requests ----------------------------------------------------------------------------
-    def login(self, user_id: str, payload: Optional[dict] = None, data: Optional[dict] = None):
+    def login(
+        self,
+        user_id: str,
+        payload: Optional[dict] = None,
+        data: Optional[dict] = None,
+        tenant_id: Optional[str] = None,
+    ) -> httpx.Response:
         body: Dict[str, Any] = {"userId": user_id}
+        if tenant_id is not None:
+            body["tenantId"] = tenant_id
         if payload is not None:
             body["payload"] = payload
         if data is not None:

@@ -6,7 +6,7 @@ import asyncio
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Coroutine, List, Optional, TypeVar
+from typing import Any, Coroutine, List, TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -15,6 +15,11 @@ from .app import build_app, init_supertokens
 from .observe import CoreCallRecorder, SdkLogCapture
 
 T = TypeVar("T")
+
+# The "expiry" profile runs an extra sessiond with these lifetimes (`--access-token-ttl`,
+# `--refresh-token-ttl`; the refresh grace window must be shorter than the latter).
+SHORT_ACCESS_TOKEN_TTL_S = 2
+SHORT_REFRESH_TOKEN_TTL_S = 6
 
 
 @dataclass
@@ -44,14 +49,14 @@ class Sdk:
     init_warnings: List[warnings.WarningMessage] = field(default_factory=list)
 
 
-def start_sdk(core_url: str, api_key: str, anti_csrf: Optional[str] = None) -> Sdk:
-    """Initialise supertokens-python against ``core_url``. Once per process: the SDK's
-    configuration is process-global."""
+def start_sdk(core_url: str, api_key: str, **session_options: Any) -> Sdk:
+    """Initialise supertokens-python against ``core_url``, passing ``session_options`` to
+    ``session.init``. Once per process: the SDK's configuration is process-global."""
     recorder = CoreCallRecorder(core_url)
     logs = SdkLogCapture.install()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        init_supertokens(core_url, api_key, recorder, anti_csrf=anti_csrf)
+        init_supertokens(core_url, api_key, recorder, **session_options)
         app = build_app()
     return Sdk(core_url, api_key, app, recorder, logs, list(caught))
 

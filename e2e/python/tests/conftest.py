@@ -4,6 +4,7 @@ run.sh does that; see README.md."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 import warnings
@@ -27,6 +28,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
             "configuration is process-global, so run one profile directory per pytest "
             "process (run.sh does this)"
         )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Failure reports show the SDK's DEBUG log; the HTTP client's wire-level DEBUG is just noise.
+    for noisy in ("httpcore", "hpack", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """This suite never skips: a skipped or xfailed test fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(reporter, "stats", {}) if reporter else {}
+    not_run = sum(len(stats.get(k, [])) for k in ("skipped", "xfailed", "xpassed"))
+    if not_run and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(f"FAILED: {not_run} test(s) skipped or xfailed; this suite never skips", red=True)
 
 
 # ---- sessiond and the SDK ------------------------------------------------------------------

@@ -210,12 +210,13 @@ impl SessionManager {
         };
         let key = self.inner.keys.signer(kind).await?;
         let exp = exp_ms.div_euclid(1000);
+        let iat = g.now.div_euclid(1000);
         let claims = IssueClaims {
             sub: &g.rec.user_id,
             rsub: &g.rec.recipe_user_id,
             session_handle: &g.rec.handle,
             tenant_id: &g.rec.tenant_id,
-            iat: g.now.div_euclid(1000),
+            iat,
             exp,
             refresh_token_hash1: g.refresh_hash1,
             anti_csrf_token: g.anti_csrf,
@@ -223,9 +224,10 @@ impl SessionManager {
         };
         let payload = serde_json::to_vec(&claims)
             .map_err(|_| Error::Crypto("cannot serialise access-token claims"))?;
+        // Whole seconds, as in the token (`iat * 1000`, `exp * 1000`), like the Java core.
         Ok(IssuedToken {
             token: SecretString::new(sign_compact(&key, HeaderKind::AccessToken, &payload)?),
-            created_at: g.now,
+            created_at: iat * 1000,
             expires_at: exp * 1000,
         })
     }

@@ -149,6 +149,13 @@ def test_revoked_session_cannot_refresh_and_stateless_checks_until_expiry(
     # Without check_database the access token stays valid until it expires (by design) ...
     assert f.get("/me").status_code == 200
     # ... but the session can no longer be refreshed or pass a database check.
+    # Calls that need the session in sessiond fail as UNAUTHORISED (401) too.
+    r = f.post("/merge", {"late": 1})  # regenerate
+    assert r.status_code == 401 and r.json() == {"message": "unauthorised"}, r.text
+    f.set_tokens(access=token)
+    r = f.put("/data", {"late": 1})  # PUT /recipe/session/data
+    assert r.status_code == 401 and r.json() == {"message": "unauthorised"}, r.text
+    f.set_tokens(access=token)
     r = f.refresh()
     assert r.status_code == 401 and r.json() == {"message": "unauthorised"}
 
@@ -191,6 +198,14 @@ def test_get_all_session_handles_and_revoke_all_sessions_for_user(frontend, user
     # Other users are untouched.
     assert session_sync.get_all_session_handles_for_user(other) == [other_handle]
 
+    # Without linked accounts (sessiond has no account linking: same result).
+    assert session_sync.get_all_session_handles_for_user(
+        other, fetch_sessions_for_linked_accounts=False
+    ) == [other_handle]
+    assert session_sync.revoke_all_sessions_for_user(
+        f"nobody-{uuid.uuid4()}", revoke_sessions_for_linked_accounts=False
+    ) == []
+
     # The tenant-scoped variant (POST /public/recipe/session/remove).
     assert session_sync.revoke_all_sessions_for_user(other, tenant_id="public") == [other_handle]
     assert session_sync.get_all_session_handles_for_user(other) == []
@@ -228,3 +243,62 @@ def test_core_paths_used_by_session_management(sdk: Sdk, frontend, user_id: str)
         "POST /public/recipe/session/remove",
         "POST /recipe/session/remove",
     ], calls
+
+
+@pytest.mark.parametrize(
+    "prefix", ["alice+tag@example.com", "名前 with space/slash?&=#", "%2F%20already-encoded"]
+)
+def test_unusual_user_ids_and_payload_values(frontend, prefix: str) -> None:
+    """User ids travel in JSON bodies and in query strings (GET /recipe/session/user?userId=)."""
+    uid = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    payload = {"ünï": "cødé ✓", "nested": {"list": [1, 2.5, None, True], "empty": {}}, "big": 2**53}
+    f, handle = login(frontend, uid, mode="cookie", payload=payload, data={"emoji": "🙂"})
+    me = f.get("/me")
+    assert me.status_code == 200, me.text
+    assert me.json()["userId"] == uid
+    for key, value in payload.items():
+        assert me.json()["payload"][key] == value
+    info = session_sync.get_session_information(handle)
+    assert info.user_id == uid and info.session_data_in_database == {"emoji": "🙂"}
+    assert session_sync.get_all_session_handles_for_user(uid) == [handle]
+    assert session_sync.get_all_session_handles_for_user(uid, tenant_id="public") == [handle]
+    assert session_sync.revoke_all_sessions_for_user(uid) == [handle]
+    assert session_sync.get_all_session_handles_for_user(uid) == []
+
+
+def test_session_claims_set_get_remove_and_validation(frontend, sdk: Sdk, user_id: str) -> None:
+    """Custom claims: in-request refetch (regenerate), set/get/remove by handle (jwt/data),
+    and a database-checked request picking the new value up."""
+    from e2e_support.app import VERIFIED_CLAIM
+
+    f, handle = login(frontend, user_id, mode="header")
+    mark = sdk.recorder.mark()
+    r = f.get("/needs-claim")
+    # No value yet: the SDK fetches it (False), stores it via regenerate, then rejects.
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == "invalid claim"
+    assert r.json()["claimValidationErrors"][0]["id"] == "e2e-verified"
+    assert "POST /recipe/session/regenerate" in [repr(c) for c in sdk.recorder.since(mark)]
+    stored = session_sync.get_session_information(handle).custom_claims_in_access_token_payload
+    assert stored["e2e-verified"]["v"] is False
+
+    assert session_sync.set_claim_value(handle, VERIFIED_CLAIM, True) is True
+    got = session_sync.get_claim_value(handle, VERIFIED_CLAIM)
+    assert got.value is True  # type: ignore[union-attr]
+    r = f.get("/me-db")  # the held token is stale: sessiond re-issues it with the stored payload
+    assert r.status_code == 200, r.text
+    assert unverified_payload(f.access_token)["e2e-verified"]["v"] is True
+    r = f.get("/needs-claim")
+    assert r.status_code == 200, r.text
+
+    assert run(session_async.remove_claim(handle, VERIFIED_CLAIM)) is True
+    assert session_sync.get_claim_value(handle, VERIFIED_CLAIM).value is None  # type: ignore[union-attr]
+    assert "e2e-verified" not in session_sync.get_session_information(
+        handle
+    ).custom_claims_in_access_token_payload
+
+    unknown = f"no-such-{uuid.uuid4()}"
+    assert session_sync.set_claim_value(unknown, VERIFIED_CLAIM, True) is False
+    assert isinstance(
+        session_sync.get_claim_value(unknown, VERIFIED_CLAIM), session_async.SessionDoesNotExistError
+    )

@@ -1,0 +1,545 @@
+//! # sessiond-store-redis
+//!
+//! The Redis (single node or Redis Cluster) [`Store`]. Every key of one user's sessions shares
+//! a hash tag (see [`keys`]), so each create, rotation, data update, revoke and revoke-all is a
+//! single Lua script over one slot: atomic on a single node and on a cluster alike. Sessions
+//! are hashes; expiry is enforced on every read, swept by the manager through per-tag expiry
+//! sets, and backed by a Redis TTL at the absolute lifetime plus a day.
+
+mod config;
+mod conn;
+pub mod keys;
+mod record;
+mod scripts;
+
+pub use config::RedisOptions;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use redis::Value;
+use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
+use sessiond_core::{
+    KeyKind, KeyRecord, Millis, SessionRecord, Store, StoreError, UserField, UserQuery,
+};
+
+use conn::Conn;
+use keys::{Keys, TAGS, handle_of_member, member, member_range, tag};
+
+/// How far past its absolute lifetime a session's Redis TTL lies: a backstop should the
+/// sweeper not run; expiry itself is checked on every read.
+const TTL_BACKSTOP_MS: i64 = 24 * 3600 * 1000;
+/// Tags per sweep pipeline.
+const SWEEP_CHUNK: u16 = 512;
+
+/// The Redis store.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    keys: Keys,
+    opts: RedisOptions,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("cluster", &self.opts.cluster)
+            .field("prefix", &self.opts.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::unavailable(e)
+}
+
+impl RedisStore {
+    /// Connects to the server(s) of `url` (see [`RedisOptions`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] for a bad URL or an unreachable server.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let opts = RedisOptions::parse(url)?;
+        let conn = Conn::connect(&opts).await?;
+        let store = Self {
+            conn,
+            keys: Keys::new(&opts.prefix),
+            opts,
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// The parsed options.
+    pub fn options(&self) -> &RedisOptions {
+        &self.opts
+    }
+
+    /// After a revocation in `tags`' slots: `WAIT` for the configured replicas.
+    async fn wait_for_replicas(&self, tags: &[u16]) -> StoreResult<()> {
+        if self.opts.wait_replicas == 0 {
+            return Ok(());
+        }
+        let mut seen = Vec::new();
+        for t in tags {
+            if seen.contains(t) {
+                continue;
+            }
+            seen.push(*t);
+            let acked = self
+                .conn
+                .wait(
+                    &self.keys.hash_tag(*t),
+                    self.opts.wait_replicas,
+                    self.opts.wait_timeout,
+                )
+                .await
+                .map_err(unavailable)?;
+            if acked < i64::from(self.opts.wait_replicas) {
+                return Err(StoreError::unavailable(std::io::Error::other(format!(
+                    "revocation reached {acked} of {} replicas in time",
+                    self.opts.wait_replicas
+                ))));
+            }
+        }
+        Ok(())
+    }
+
+    async fn members(&self, index: &str, app: &str, id: &str) -> StoreResult<Vec<String>> {
+        let (min, max) = member_range(app, id);
+        let raw: Vec<Vec<u8>> = self
+            .conn
+            .query(redis::cmd("ZRANGEBYLEX").arg(index).arg(min).arg(max))
+            .await
+            .map_err(unavailable)?;
+        Ok(raw.iter().filter_map(|m| handle_of_member(m)).collect())
+    }
+
+    async fn load_many(&self, handles: &[String]) -> StoreResult<Vec<SessionRecord>> {
+        if handles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmds = handles
+            .iter()
+            .map(|h| {
+                let mut c = redis::cmd("HGETALL");
+                c.arg(self.keys.session(h));
+                c
+            })
+            .collect();
+        let maps: Vec<HashMap<String, Vec<u8>>> =
+            self.conn.each(cmds).await.map_err(unavailable)?;
+        let mut out = Vec::new();
+        for m in maps {
+            if let Some(r) = record::session_from(m)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes matching sessions among `handles` of tag `t`; returns their handles.
+    async fn delete_matching(
+        &self,
+        t: u16,
+        handles: &[String],
+        app: &str,
+        id: &str,
+        tenant: Option<&str>,
+        field: &str,
+    ) -> StoreResult<Vec<String>> {
+        if handles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = scripts::DELETE_MATCHING.prepare_invoke();
+        inv.key(self.keys.user_index(t)).key(self.keys.expiry(t));
+        for h in handles {
+            inv.key(self.keys.session(h));
+        }
+        inv.arg(app).arg(id).arg(tenant.unwrap_or("")).arg(field);
+        let flat: Vec<String> = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        let mut out = Vec::new();
+        for c in flat.chunks_exact(4) {
+            let (h, app, user, recipe) = (&c[0], &c[1], &c[2], &c[3]);
+            // Linked sessions also have an entry under their recipe user's tag.
+            if user != recipe {
+                self.forget_linked(app, recipe, h).await?;
+            }
+            out.push(h.clone());
+        }
+        Ok(out)
+    }
+
+    async fn forget_linked(&self, app: &str, recipe: &str, handle: &str) -> StoreResult<()> {
+        self.conn
+            .query::<i64>(
+                redis::cmd("ZREM")
+                    .arg(self.keys.recipe_index(tag(app, recipe)))
+                    .arg(member(app, recipe, handle)),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn sweep_tag(&self, t: u16, members: &[Vec<u8>], now: Millis) -> StoreResult<usize> {
+        let mut inv = scripts::SWEEP.prepare_invoke();
+        inv.key(self.keys.user_index(t)).key(self.keys.expiry(t));
+        for m in members {
+            let h = handle_of_member(m).unwrap_or_default();
+            inv.key(self.keys.session(&h));
+        }
+        inv.arg(now);
+        for m in members {
+            inv.arg(m.as_slice());
+        }
+        let n: i64 = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
+fn tenant_ok(q: &UserQuery, r: &SessionRecord) -> bool {
+    q.tenant_id.as_ref().is_none_or(|t| *t == r.tenant_id)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn backend(&self) -> &'static str {
+        if self.opts.cluster {
+            "redis-cluster"
+        } else {
+            "redis"
+        }
+    }
+
+    async fn create_session(&self, rec: &SessionRecord) -> StoreResult<()> {
+        let t = tag(&rec.app_id, &rec.user_id);
+        if Keys::tag_of_handle(&rec.handle) != t {
+            return Err(StoreError::Corrupt(
+                "session handle does not carry its user's tag (not made by SessionManager)",
+            ));
+        }
+        let linked = rec.recipe_user_id != rec.user_id;
+        if linked {
+            // Written first: if the create then fails, only a dangling pointer remains, never a
+            // session that recipe-user revocation cannot find.
+            self.conn
+                .query::<i64>(
+                    redis::cmd("ZADD")
+                        .arg(
+                            self.keys
+                                .recipe_index(tag(&rec.app_id, &rec.recipe_user_id)),
+                        )
+                        .arg(0)
+                        .arg(member(&rec.app_id, &rec.recipe_user_id, &rec.handle)),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        let m = member(&rec.app_id, &rec.user_id, &rec.handle);
+        let mut inv = scripts::CREATE.prepare_invoke();
+        inv.key(self.keys.session(&rec.handle))
+            .key(self.keys.user_index(t))
+            .key(self.keys.expiry(t))
+            .arg(&m)
+            .arg(rec.created_at)
+            .arg(rec.expires_at)
+            .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS));
+        for (k, v) in record::session_fields(rec) {
+            inv.arg(k).arg(v);
+        }
+        let created: i64 = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate)
+        }
+    }
+
+    async fn load_session(&self, handle: &str, now: Millis) -> StoreResult<Option<SessionRecord>> {
+        let m: HashMap<String, Vec<u8>> = self
+            .conn
+            .query(redis::cmd("HGETALL").arg(self.keys.session(handle)))
+            .await
+            .map_err(unavailable)?;
+        Ok(record::session_from(m)?.filter(|r| r.expires_at > now && r.handle == handle))
+    }
+
+    async fn rotate_refresh(&self, rot: &Rotation<'_>) -> StoreResult<bool> {
+        let t = Keys::tag_of_handle(rot.handle);
+        let mut inv = scripts::ROTATE.prepare_invoke();
+        inv.key(self.keys.session(rot.handle))
+            .key(self.keys.expiry(t))
+            .arg(rot.now)
+            .arg(rot.from_generation.to_string())
+            .arg(&rot.from_refresh_hash[..])
+            .arg(&rot.to_refresh_hash[..])
+            .arg(rot.to_access_hash.map(|h| h.to_vec()).unwrap_or_default())
+            .arg(rot.expires_at);
+        let n: i64 = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn update_data(&self, upd: &DataUpdate<'_>) -> StoreResult<UpdateOutcome> {
+        let mut inv = scripts::UPDATE_DATA.prepare_invoke();
+        inv.key(self.keys.session(upd.handle))
+            .arg(upd.expected_version.to_string())
+            .arg(upd.now)
+            .arg(if upd.public_data.is_some() { "1" } else { "0" })
+            .arg(upd.public_data.unwrap_or(""))
+            .arg(if upd.private_data.is_some() { "1" } else { "0" })
+            .arg(upd.private_data.unwrap_or(""));
+        let n: i64 = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        Ok(match n {
+            -1 => UpdateOutcome::NotFound,
+            -2 => UpdateOutcome::VersionMismatch,
+            v => UpdateOutcome::Updated(u64::try_from(v).unwrap_or(0)),
+        })
+    }
+
+    async fn touch_session(
+        &self,
+        handle: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        let mut inv = scripts::TOUCH.prepare_invoke();
+        inv.key(self.keys.session(handle))
+            .key(self.keys.expiry(Keys::tag_of_handle(handle)))
+            .arg(now)
+            .arg(expires_at);
+        self.conn.invoke::<i64>(&inv).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_sessions(&self, handles: &[String]) -> StoreResult<Vec<String>> {
+        let mut gone = Vec::new();
+        let mut tags = Vec::new();
+        for h in handles {
+            let t = Keys::tag_of_handle(h);
+            let deleted = self.delete_matching_any(t, h).await?;
+            if deleted {
+                gone.push(h.clone());
+                tags.push(t);
+            }
+        }
+        self.wait_for_replicas(&tags).await?;
+        Ok(gone)
+    }
+
+    async fn delete_user_sessions(&self, query: &UserQuery) -> StoreResult<Vec<String>> {
+        let mut gone = Vec::new();
+        let t = tag(&query.app_id, &query.user_id);
+        let (field, tenant) = match query.field {
+            UserField::User => ("u", query.tenant_id.as_deref()),
+            UserField::RecipeUser => ("r", query.tenant_id.as_deref()),
+        };
+        // Sessions in the tag's user index (for recipe-user queries: the unlinked ones).
+        let handles = self
+            .members(&self.keys.user_index(t), &query.app_id, &query.user_id)
+            .await?;
+        gone.extend(
+            self.delete_matching(t, &handles, &query.app_id, &query.user_id, tenant, field)
+                .await?,
+        );
+        // Account-linked sessions of a recipe user live under their primary user's tag.
+        if query.field == UserField::RecipeUser {
+            let linked = self
+                .members(&self.keys.recipe_index(t), &query.app_id, &query.user_id)
+                .await?;
+            for h in linked {
+                let ht = Keys::tag_of_handle(&h);
+                let deleted = self
+                    .delete_matching(
+                        ht,
+                        std::slice::from_ref(&h),
+                        &query.app_id,
+                        &query.user_id,
+                        tenant,
+                        "r",
+                    )
+                    .await?;
+                if deleted.is_empty() {
+                    // Dangling or not matching the tenant: drop the pointer only if the session
+                    // is gone.
+                    if self.load_session(&h, Millis::MIN).await?.is_none() {
+                        self.forget_linked(&query.app_id, &query.user_id, &h)
+                            .await?;
+                    }
+                } else {
+                    gone.push(h);
+                }
+            }
+        }
+        let tags: Vec<u16> = gone.iter().map(|h| Keys::tag_of_handle(h)).collect();
+        self.wait_for_replicas(&tags).await?;
+        Ok(gone)
+    }
+
+    async fn list_user_sessions(
+        &self,
+        query: &UserQuery,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let t = tag(&query.app_id, &query.user_id);
+        let mut handles = self
+            .members(&self.keys.user_index(t), &query.app_id, &query.user_id)
+            .await?;
+        if query.field == UserField::RecipeUser {
+            handles.extend(
+                self.members(&self.keys.recipe_index(t), &query.app_id, &query.user_id)
+                    .await?,
+            );
+        }
+        let mut recs: Vec<SessionRecord> = self
+            .load_many(&handles)
+            .await?
+            .into_iter()
+            .filter(|r| r.expires_at > now && query.matches(r) && tenant_ok(query, r))
+            .collect();
+        recs.sort_by(|a, b| (a.created_at, &a.handle).cmp(&(b.created_at, &b.handle)));
+        recs.dedup_by(|a, b| a.handle == b.handle);
+        Ok(recs)
+    }
+
+    async fn delete_expired(&self, now: Millis, limit: usize) -> StoreResult<usize> {
+        let mut deleted = 0usize;
+        let mut start = 0u16;
+        while start < TAGS && deleted < limit {
+            let end = (start + SWEEP_CHUNK).min(TAGS);
+            let cmds = (start..end)
+                .map(|t| {
+                    let mut c = redis::cmd("ZRANGEBYSCORE");
+                    c.arg(self.keys.expiry(t))
+                        .arg("-inf")
+                        .arg(now)
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(limit - deleted);
+                    c
+                })
+                .collect();
+            let found: Vec<Vec<Vec<u8>>> = self.conn.each(cmds).await.map_err(unavailable)?;
+            for (i, members) in found.iter().enumerate() {
+                if members.is_empty() || deleted >= limit {
+                    continue;
+                }
+                let t = start + u16::try_from(i).unwrap_or(0);
+                let take = members.len().min(limit - deleted);
+                deleted += self.sweep_tag(t, &members[..take], now).await?;
+            }
+            start = end;
+        }
+        Ok(deleted)
+    }
+
+    async fn wipe(&self) -> StoreResult<()> {
+        let mut start = 0u16;
+        while start < TAGS {
+            let end = (start + SWEEP_CHUNK).min(TAGS);
+            let cmds = (start..end)
+                .map(|t| {
+                    let mut c = redis::cmd("ZRANGE");
+                    c.arg(self.keys.user_index(t)).arg(0).arg(-1);
+                    c
+                })
+                .collect();
+            let found: Vec<Vec<Vec<u8>>> = self.conn.each(cmds).await.map_err(unavailable)?;
+            // One DEL per tag: every key in it shares the tag's slot.
+            let mut dels = Vec::new();
+            for (i, members) in found.iter().enumerate() {
+                let t = start + u16::try_from(i).unwrap_or(0);
+                let mut del = redis::cmd("DEL");
+                del.arg(self.keys.user_index(t))
+                    .arg(self.keys.expiry(t))
+                    .arg(self.keys.recipe_index(t));
+                for m in members {
+                    if let Some(h) = handle_of_member(m) {
+                        del.arg(self.keys.session(&h));
+                    }
+                }
+                dels.push(del);
+            }
+            self.conn.each::<i64>(dels).await.map_err(unavailable)?;
+            start = end;
+        }
+        self.conn
+            .query::<i64>(redis::cmd("DEL").arg(self.keys.signing_keys()))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        // Acknowledged writes are as durable as the server's appendfsync makes them; with
+        // wait_replicas they have also reached the replicas.
+        self.wait_for_replicas(&[0]).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let _: Value = self
+            .conn
+            .query(redis::cmd("EXISTS").arg(self.keys.signing_keys()))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn load_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        let vals: Vec<Vec<u8>> = self
+            .conn
+            .query(redis::cmd("HVALS").arg(self.keys.signing_keys()))
+            .await
+            .map_err(unavailable)?;
+        vals.iter().map(|v| record::key_from(v)).collect()
+    }
+
+    async fn insert_key_if_newest(
+        &self,
+        expected_newest: Option<&str>,
+        key: &KeyRecord,
+    ) -> StoreResult<KeyRecord> {
+        let mut inv = scripts::INSERT_KEY.prepare_invoke();
+        inv.key(self.keys.signing_keys())
+            .arg(key.kind.as_str())
+            .arg(expected_newest.unwrap_or(""))
+            .arg(&key.kid)
+            .arg(record::key_json(key));
+        let json: Vec<u8> = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        record::key_from(&json)
+    }
+
+    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+        let mut inv = scripts::REPLACE_KEYS.prepare_invoke();
+        inv.key(self.keys.signing_keys()).arg(kinds.len());
+        for k in kinds {
+            inv.arg(k.as_str());
+        }
+        for k in keys {
+            inv.arg(&k.kid).arg(record::key_json(k));
+        }
+        self.conn.invoke::<i64>(&inv).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_keys(&self, kids: &[String]) -> StoreResult<()> {
+        if kids.is_empty() {
+            return Ok(());
+        }
+        self.conn
+            .query::<i64>(redis::cmd("HDEL").arg(self.keys.signing_keys()).arg(kids))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl RedisStore {
+    /// Deletes one session by handle, whatever its user; returns whether it existed.
+    async fn delete_matching_any(&self, t: u16, handle: &str) -> StoreResult<bool> {
+        let deleted = self
+            .delete_matching(t, &[handle.to_owned()], "", "", None, "*")
+            .await?;
+        Ok(!deleted.is_empty())
+    }
+}

@@ -4,6 +4,7 @@ mod harness;
 mod http;
 mod inproc;
 mod raw;
+mod stores;
 
 use std::time::Duration;
 
@@ -49,6 +50,18 @@ struct Args {
     /// Skip every baseline (for profiling a single path; ratios print as NaN).
     #[arg(long)]
     no_baseline: bool,
+    /// Redis URL for the server-store figures (e.g. redis://127.0.0.1:6379).
+    #[arg(long, env = "SESSIOND_BENCH_REDIS_URL")]
+    redis: Option<String>,
+    /// Redis Cluster URL for the server-store figures (redis+cluster://h:p,h:p,h:p).
+    #[arg(long, env = "SESSIOND_BENCH_REDIS_CLUSTER_URL")]
+    redis_cluster: Option<String>,
+    /// Concurrent clients for the server-store figures.
+    #[arg(long, default_value_t = 32)]
+    store_concurrency: usize,
+    /// Algorithm for the server-store figures.
+    #[arg(long, default_value = "HS256")]
+    store_algorithm: String,
 }
 
 struct Row {
@@ -236,10 +249,72 @@ async fn main() {
         }
     }
 
+    let store_plan = Plan {
+        concurrency: args.store_concurrency.max(1),
+        ..plan
+    };
+    let store_alg = Algorithm::parse(&args.store_algorithm).unwrap_or(Algorithm::HS256);
+    for (name, url, cluster) in [
+        ("redis", args.redis.clone(), false),
+        ("redis-cluster", args.redis_cluster.clone(), true),
+    ] {
+        let Some(url) = url else { continue };
+        println!(
+            "\n{name}, {} concurrent clients, {store_alg}:",
+            store_plan.concurrency
+        );
+        let prefix = format!("bench-{}", std::process::id());
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let store =
+            sessiond_store_redis::RedisStore::connect(&format!("{url}{sep}prefix={prefix}"))
+                .await
+                .expect("connect to Redis");
+        let store: std::sync::Arc<dyn sessiond_core::Store> = std::sync::Arc::new(store);
+        let raw = stores::redis_raw(&url, cluster).await;
+        let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
+        let f = stores::figures(store_plan, &m, &raw).await;
+        report_store(&mut report, name, store_alg, &f, &raw);
+        store.wipe().await.expect("clean up");
+    }
+
     println!("\ntargets:");
     for (name, ok, detail) in &report.targets {
         println!("  [{}] {name}: {detail}", if *ok { "ok" } else { "MISS" });
     }
+}
+
+fn report_store(
+    report: &mut Report,
+    name: &str,
+    alg: Algorithm,
+    f: &stores::StoreFigures,
+    raw: &stores::Raw,
+) {
+    let (create, write) = report.pair(
+        format!("create           {name} {alg}"),
+        f.create_vs_write.clone(),
+        raw.write_name,
+    );
+    let (checked, read) = report.pair(
+        format!("verify checked   {name} {alg}"),
+        f.checked_vs_read.clone(),
+        raw.read_name,
+    );
+    report.pair(
+        format!("refresh          {name} {alg}"),
+        f.refresh_vs_write.clone(),
+        raw.write_name,
+    );
+    report.target(
+        format!("verify checked {name} >= 0.6x {}", raw.read_name),
+        checked >= 0.6 * read,
+        format!("{:.2}x", checked / read),
+    );
+    report.target(
+        format!("create {name} >= 0.5x {}", raw.write_name),
+        create >= 0.5 * write,
+        format!("{:.2}x", create / write),
+    );
 }
 
 async fn http_figures(report: &mut Report, plan: Plan, m: &SessionManager, alg: Algorithm) {

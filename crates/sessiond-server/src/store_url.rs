@@ -28,7 +28,8 @@ pub enum StoreUrlError {
 }
 
 /// Opens the store at `url`: `sqlite://PATH` (relative, or `sqlite:///abs/path`), `memory://`,
-/// `redis://host:port[/db][?prefix=…]`, `redis+cluster://host:port,host:port[?…]`.
+/// `postgres://user@host:port/db[?schema=…&pool_size=…]`, `redis://host:port[/db][?prefix=…]`,
+/// `redis+cluster://host:port,host:port[?…]`.
 ///
 /// # Errors
 /// [`StoreUrlError`] naming the URL (with any password redacted).
@@ -50,6 +51,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreUrlError> {
     }
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = sessiond_store_postgres::PostgresStore::connect(url)
+            .await
+            .map_err(open_err)?;
+        return Ok(Arc::new(store));
     }
     if url.starts_with("redis://") || url.starts_with("redis+cluster://") {
         let store = sessiond_store_redis::RedisStore::connect(url)

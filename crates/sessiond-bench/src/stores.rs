@@ -1,0 +1,234 @@
+//! Server stores (Redis, Redis Cluster; PostgreSQL): the manager's hot paths at a fixed number of
+//! concurrent clients, each beside the store's raw round trip measured in alternating rounds with
+//! the same kind of connection.
+
+use std::sync::Arc;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sessiond_core::jose::Algorithm;
+use sessiond_core::{
+    ManagerConfig, NewSession, RefreshOptions, SessionManager, StartOptions, Store, VerifyOptions,
+};
+use tokio::sync::Mutex;
+
+use crate::harness::{Plan, pair};
+use crate::inproc::Paired;
+
+/// Results for one store.
+pub(crate) struct StoreFigures {
+    pub(crate) create_vs_write: Paired,
+    pub(crate) checked_vs_read: Paired,
+    pub(crate) refresh_vs_write: Paired,
+}
+
+type Op = Arc<
+    dyn Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The raw read and write of a store: what one store round trip costs at this concurrency.
+pub(crate) struct Raw {
+    pub(crate) read: Op,
+    pub(crate) write: Op,
+    pub(crate) read_name: &'static str,
+    pub(crate) write_name: &'static str,
+}
+
+/// Raw `GET` / `SET` (300-byte values) on a multiplexed connection, as the store uses.
+pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
+    let value = vec![b'x'; 300];
+    if cluster {
+        let nodes: Vec<String> = url
+            .trim_start_matches("redis+cluster://")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| format!("redis://{h}"))
+            .collect();
+        let client = redis::cluster::ClusterClient::new(nodes).expect("cluster client");
+        let conn = client
+            .get_async_connection()
+            .await
+            .expect("cluster connection");
+        let mut c0 = conn.clone();
+        for i in 0..1024 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("bench-raw:{i}"))
+                .arg(&value)
+                .query_async(&mut c0)
+                .await
+                .expect("SET");
+        }
+        let c1 = conn.clone();
+        let read: Op = Arc::new(move |_, i| {
+            let mut c = c1.clone();
+            Box::pin(async move {
+                let _: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(format!("bench-raw:{}", i % 1024))
+                    .query_async(&mut c)
+                    .await
+                    .expect("GET");
+            })
+        });
+        let value = Arc::new(value);
+        let write: Op = Arc::new(move |_, i| {
+            let mut c = conn.clone();
+            let v = Arc::clone(&value);
+            Box::pin(async move {
+                let _: () = redis::cmd("SET")
+                    .arg(format!("bench-raw-w:{i}"))
+                    .arg(v.as_slice())
+                    .query_async(&mut c)
+                    .await
+                    .expect("SET");
+            })
+        });
+        return Raw {
+            read,
+            write,
+            read_name: "raw Redis GET",
+            write_name: "raw Redis SET",
+        };
+    }
+    let client = redis::Client::open(url.split('?').next().unwrap_or(url)).expect("redis client");
+    let conn = ConnectionManager::new_with_config(client, ConnectionManagerConfig::new())
+        .await
+        .expect("redis connection");
+    let mut c0 = conn.clone();
+    for i in 0..1024 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("bench-raw:{i}"))
+            .arg(&value)
+            .query_async(&mut c0)
+            .await
+            .expect("SET");
+    }
+    let c1 = conn.clone();
+    let read: Op = Arc::new(move |_, i| {
+        let mut c = c1.clone();
+        Box::pin(async move {
+            let _: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(format!("bench-raw:{}", i % 1024))
+                .query_async(&mut c)
+                .await
+                .expect("GET");
+        })
+    });
+    let value = Arc::new(value);
+    let write: Op = Arc::new(move |_, i| {
+        let mut c = conn.clone();
+        let v = Arc::clone(&value);
+        Box::pin(async move {
+            let _: () = redis::cmd("SET")
+                .arg(format!("bench-raw-w:{}", i % 100_000))
+                .arg(v.as_slice())
+                .query_async(&mut c)
+                .await
+                .expect("SET");
+        })
+    });
+    Raw {
+        read,
+        write,
+        read_name: "raw Redis GET",
+        write_name: "raw Redis SET",
+    }
+}
+
+pub(crate) async fn manager(store: Arc<dyn Store>, alg: Algorithm) -> SessionManager {
+    let m = SessionManager::new(
+        store,
+        ManagerConfig {
+            algorithm: alg,
+            ..ManagerConfig::default()
+        },
+    )
+    .expect("config");
+    m.start(StartOptions::default()).await.expect("start");
+    m
+}
+
+fn new_session(i: u64) -> NewSession {
+    NewSession::new(format!("user-{}", i % 10_000))
+}
+
+pub(crate) async fn figures(plan: Plan, m: &SessionManager, raw: &Raw) -> StoreFigures {
+    let mm = m.clone();
+    let w = Arc::clone(&raw.write);
+    let create_vs_write = pair(
+        plan,
+        move |_, i| {
+            let m = mm.clone();
+            async move {
+                m.create(new_session(i)).await.expect("create");
+            }
+        },
+        move |t, i| w(t, i),
+    )
+    .await;
+
+    let mut tokens = Vec::new();
+    for i in 0..512 {
+        tokens.push(
+            m.create(new_session(i))
+                .await
+                .expect("create")
+                .tokens
+                .access
+                .token
+                .into_inner(),
+        );
+    }
+    let tokens = Arc::new(tokens);
+    let (mm, tk, r) = (m.clone(), Arc::clone(&tokens), Arc::clone(&raw.read));
+    let checked_vs_read = pair(
+        plan,
+        move |_, i| {
+            let m = mm.clone();
+            let tk = Arc::clone(&tk);
+            async move {
+                let opts = VerifyOptions {
+                    check_database: true,
+                    ..VerifyOptions::default()
+                };
+                m.verify(&tk[(i as usize) % tk.len()], opts)
+                    .await
+                    .expect("verify");
+            }
+        },
+        move |t, i| r(t, i),
+    )
+    .await;
+
+    let mut chains = Vec::new();
+    for i in 0..plan.concurrency {
+        let s = m.create(new_session(i as u64)).await.expect("create");
+        chains.push(Mutex::new(s.tokens.refresh.token.into_inner()));
+    }
+    let chains = Arc::new(chains);
+    let (mm, w) = (m.clone(), Arc::clone(&raw.write));
+    let refresh_vs_write = pair(
+        plan,
+        move |task, _| {
+            let m = mm.clone();
+            let chains = Arc::clone(&chains);
+            async move {
+                let mut slot = chains[task].lock().await;
+                let r = m
+                    .refresh(&slot, RefreshOptions::default())
+                    .await
+                    .expect("refresh");
+                *slot = r.tokens.refresh.token.into_inner();
+            }
+        },
+        move |t, i| w(t, i),
+    )
+    .await;
+    StoreFigures {
+        create_vs_write,
+        checked_vs_read,
+        refresh_vs_write,
+    }
+}

@@ -1,0 +1,347 @@
+//! Properties of the PostgreSQL store beyond the conformance suite: processes racing to
+//! migrate a new schema and to create the first key, several stores on one schema, URL
+//! validation, schema versioning, closing.
+
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
+mod common;
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sessiond_core::store::Rotation;
+use sessiond_core::{KeyKind, Store, StoreError};
+use sessiond_store_postgres::PostgresStore;
+use sessiond_store_tests::fixtures::{T0, handle, key, record};
+use tokio::sync::Barrier;
+
+macro_rules! server_or_skip {
+    () => {
+        match common::server_url() {
+            Some(url) => {
+                common::sweep_stale_schemas(&url).await;
+                url
+            }
+            None => {
+                eprintln!("SKIP: {} is not set", common::URL_VAR);
+                return;
+            }
+        }
+    };
+}
+
+/// The error and its sources, as one line.
+fn chain(e: &StoreError) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+async fn schema_version(url: &str, schema: &str) -> i32 {
+    let admin = common::admin(url).await;
+    let v = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT version FROM \"{schema}\".schema_version"
+    )))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    v
+}
+
+/// Three processes starting at the same instant on an empty schema all connect (the migration
+/// runs once, under the advisory lock), and their concurrent first-key creations leave exactly
+/// one key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_connects_on_a_new_schema_all_succeed_and_share_one_key() {
+    let base = server_or_skip!();
+    for round in 0..5 {
+        let schema = common::fresh_schema();
+        let url = common::url_with(&base, &schema, Some(4));
+        let start = Arc::new(Barrier::new(3));
+        let connects: Vec<_> = (0..3)
+            .map(|_| {
+                let (url, start) = (url.clone(), Arc::clone(&start));
+                tokio::spawn(async move {
+                    start.wait().await;
+                    PostgresStore::connect(&url).await
+                })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for t in connects {
+            let store = t
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {}", chain(&e)));
+            stores.push(Arc::new(store));
+        }
+        assert_eq!(schema_version(&base, &schema).await, 1);
+
+        let start = Arc::new(Barrier::new(3));
+        let inserts: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let (store, start) = (Arc::clone(store), Arc::clone(&start));
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let candidate = key(KeyKind::Dynamic, &format!("d-{i}"), T0 + i as i64);
+                    store
+                        .insert_key_if_newest(None, &candidate)
+                        .await
+                        .unwrap()
+                        .kid
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in inserts {
+            winners.push(t.await.unwrap());
+        }
+        winners.dedup();
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        for store in &stores {
+            let keys = store.load_keys().await.unwrap();
+            assert_eq!(keys.len(), 1, "round {round}: {keys:?}");
+            assert_eq!(keys[0].kid, winners[0]);
+        }
+        for store in &stores {
+            store.close().await;
+        }
+    }
+}
+
+/// Two stores on one schema behave as one: a rotation race split across them has one winner,
+/// and a deletion through one is final for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_schema_share_rows_and_races() {
+    let base = server_or_skip!();
+    let url = common::url_with(&base, &common::fresh_schema(), Some(8));
+    let a: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let b: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    for round in 0..3u8 {
+        let h = handle();
+        a.create_session(&record(&h, "alice", T0)).await.unwrap();
+        assert!(matches!(
+            b.create_session(&record(&h, "alice", T0)).await,
+            Err(StoreError::Duplicate)
+        ));
+        let tasks: Vec<_> = (0..32u8)
+            .map(|i| {
+                let store = Arc::clone(if i % 2 == 0 { &a } else { &b });
+                let h = h.clone();
+                tokio::spawn(async move {
+                    let rot = Rotation {
+                        handle: &h,
+                        from_generation: 0,
+                        from_refresh_hash: [1u8; 32],
+                        to_refresh_hash: [i + 10; 32],
+                        to_access_hash: None,
+                        now: T0 + 1,
+                        expires_at: T0 + 3_600_000,
+                    };
+                    store.rotate_refresh(&rot).await.unwrap().then_some(i)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            winners.extend(t.await.unwrap());
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let seen = a.load_session(&h, T0 + 1).await.unwrap().unwrap();
+        assert_eq!(seen.generation, 1);
+        assert_eq!(seen.refresh_hash, [winners[0] + 10; 32]);
+        assert_eq!(
+            b.delete_sessions(std::slice::from_ref(&h)).await.unwrap(),
+            vec![h.clone()]
+        );
+        assert!(a.load_session(&h, T0 + 1).await.unwrap().is_none());
+    }
+}
+
+/// What a store acknowledged is there for the next process on the same schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_are_there_after_reconnecting() {
+    let base = server_or_skip!();
+    let url = common::url_with(&base, &common::fresh_schema(), None);
+    let first = PostgresStore::connect(&url).await.unwrap();
+    let h = handle();
+    let rec = record(&h, "alice", T0);
+    first.create_session(&rec).await.unwrap();
+    first
+        .insert_key_if_newest(None, &key(KeyKind::Chain, "chain-1", T0))
+        .await
+        .unwrap();
+    first.flush().await.unwrap();
+    first.close().await;
+
+    let second = PostgresStore::connect(&url).await.unwrap();
+    assert_eq!(second.load_session(&h, T0).await.unwrap(), Some(rec));
+    assert_eq!(second.load_keys().await.unwrap().len(), 1);
+    second.ping().await.unwrap();
+}
+
+/// Bad URLs fail at once with a message naming the problem, and never echo the password.
+#[tokio::test]
+async fn bad_urls_are_refused_with_a_clear_error() {
+    for (url, expect) in [
+        ("mysql://u:hunter2@db/app", "is not postgres://"),
+        ("u:hunter2@db/app", "expected postgres://"),
+        (
+            "postgres://u:hunter2@db/app?schema=Bad-Name",
+            "schema `Bad-Name` is not a valid name",
+        ),
+        (
+            "postgres://u:hunter2@db/app?schema=pg_x",
+            "is not a valid name",
+        ),
+        ("postgres://u:hunter2@db/app?pool_size=0", "pool_size `0`"),
+        (
+            "postgres://u:hunter2@db/app?pool_size=lots",
+            "pool_size `lots`",
+        ),
+        (
+            "postgres://u:hunter2@db/app?shema=x",
+            "unknown parameter `shema`",
+        ),
+        (
+            "postgres://u:hunter2@db/app?sslmode=bogus",
+            "the driver refused it",
+        ),
+        (
+            "postgres://u:hunter2@db:notaport/app",
+            "the driver refused it",
+        ),
+    ] {
+        let err = PostgresStore::connect(url).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{url}: {err:?}");
+        let msg = chain(&err);
+        assert!(msg.contains("invalid PostgreSQL store URL"), "{url}: {msg}");
+        assert!(msg.contains(expect), "{url}: {msg}");
+        assert!(!msg.contains("hunter2"), "{url}: {msg}");
+    }
+}
+
+/// A server that does not answer is `Unavailable`, with the driver's error kept as the source.
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    let started = Instant::now();
+    let err = PostgresStore::connect("postgres://postgres:hunter2@127.0.0.1:1/test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let msg = chain(&err);
+    assert!(msg.contains("store unavailable: "), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    assert!(msg.contains("refused"), "{msg}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{msg}");
+}
+
+/// A schema written by a newer sessiond is refused, not migrated backwards or used blindly.
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let base = server_or_skip!();
+    let schema = common::fresh_schema();
+    let url = common::url_with(&base, &schema, Some(2));
+    PostgresStore::connect(&url).await.unwrap().close().await;
+    let admin = common::admin(&base).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE \"{schema}\".schema_version SET version = 99"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    let err = PostgresStore::connect(&url).await.unwrap_err();
+    let msg = chain(&err);
+    assert!(
+        msg.contains("version 99, newer than this sessiond"),
+        "{msg}"
+    );
+}
+
+/// Connections the server dropped while they sat idle in the pool (a server restart, a
+/// failover, an administrator) are replaced before an operation uses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_the_server_dropped_are_replaced() {
+    let base = server_or_skip!();
+    let app = format!("sdt_probe_{}", common::fresh_schema());
+    let url = format!(
+        "{}&application_name={app}",
+        common::url_with(&base, &common::fresh_schema(), Some(4))
+    );
+    let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let h = handle();
+    store
+        .create_session(&record(&h, "alice", T0))
+        .await
+        .unwrap();
+    // Open all four pooled connections.
+    let loads: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, h) = (Arc::clone(&store), h.clone());
+            tokio::spawn(async move { store.load_session(&h, T0).await.unwrap() })
+        })
+        .collect();
+    for t in loads {
+        assert!(t.await.unwrap().is_some());
+    }
+    let admin = common::admin(&base).await;
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&app)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(!killed.is_empty());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..20 {
+        assert!(store.load_session(&h, T0).await.unwrap().is_some());
+    }
+}
+
+/// `ping` fails on a server that answers reads but takes no writes.
+#[tokio::test]
+async fn ping_fails_on_a_read_only_server() {
+    let base = server_or_skip!();
+    let schema = common::fresh_schema();
+    let url = common::url_with(&base, &schema, Some(1));
+    PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .ping()
+        .await
+        .unwrap();
+    let read_only = format!("{url}&options=-c%20default_transaction_read_only%3Don");
+    let store = PostgresStore::connect(&read_only).await.unwrap();
+    let err = store.ping().await.unwrap_err();
+    assert!(chain(&err).contains("read-only"), "{}", chain(&err));
+}
+
+/// After `close`, operations report `Closed`.
+#[tokio::test]
+async fn a_closed_store_says_so() {
+    let base = server_or_skip!();
+    let url = common::url_with(&base, &common::fresh_schema(), Some(2));
+    let store = PostgresStore::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    assert_eq!(store.pool_size(), 2);
+    store.ping().await.unwrap();
+    store.close().await;
+    assert!(matches!(
+        store.load_session(&handle(), T0).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(store.flush().await, Err(StoreError::Closed)));
+    assert!(matches!(store.ping().await, Err(StoreError::Closed)));
+}

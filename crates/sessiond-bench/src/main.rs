@@ -56,6 +56,9 @@ struct Args {
     /// Redis Cluster URL for the server-store figures (redis+cluster://h:p,h:p,h:p).
     #[arg(long, env = "SESSIOND_BENCH_REDIS_CLUSTER_URL")]
     redis_cluster: Option<String>,
+    /// PostgreSQL URL for the server-store figures (e.g. postgres://postgres@127.0.0.1:5432/test).
+    #[arg(long, env = "SESSIOND_BENCH_POSTGRES_URL")]
+    postgres: Option<String>,
     /// Concurrent clients for the server-store figures.
     #[arg(long, default_value_t = 32)]
     store_concurrency: usize,
@@ -274,6 +277,25 @@ async fn main() {
         let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
         let f = stores::figures(store_plan, &m, &raw).await;
         report_store(&mut report, name, store_alg, &f, &raw);
+        store.wipe().await.expect("clean up");
+    }
+
+    if let Some(url) = args.postgres.clone() {
+        println!(
+            "\npostgres, {} concurrent clients, {store_alg}:",
+            store_plan.concurrency
+        );
+        let schema = format!("bench_{}", std::process::id());
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let store =
+            sessiond_store_postgres::PostgresStore::connect(&format!("{url}{sep}schema={schema}"))
+                .await
+                .expect("connect to PostgreSQL");
+        let store: std::sync::Arc<dyn sessiond_core::Store> = std::sync::Arc::new(store);
+        let raw = stores::postgres_raw(&url).await;
+        let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
+        let f = stores::figures(store_plan, &m, &raw).await;
+        report_store(&mut report, "postgres", store_alg, &f, &raw);
         store.wipe().await.expect("clean up");
     }
 

@@ -35,7 +35,8 @@ pub(crate) struct Raw {
     pub(crate) write_name: &'static str,
 }
 
-/// Raw `GET` / `SET` (300-byte values) on a multiplexed connection, as the store uses.
+/// Raw `GET` / `SET` (300-byte values) on a multiplexed connection, as the store uses. The
+/// `SET` writes a new key each time, as a create does (overwriting would skip the insert).
 pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
     let value = vec![b'x'; 300];
     if cluster {
@@ -73,9 +74,11 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             })
         });
         let value = Arc::new(value);
-        let write: Op = Arc::new(move |_, i| {
+        let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let write: Op = Arc::new(move |_, _| {
             let mut c = conn.clone();
             let v = Arc::clone(&value);
+            let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async move {
                 let _: () = redis::cmd("SET")
                     .arg(format!("bench-raw-w:{i}"))
@@ -117,12 +120,14 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         })
     });
     let value = Arc::new(value);
-    let write: Op = Arc::new(move |_, i| {
+    let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let write: Op = Arc::new(move |_, _| {
         let mut c = conn.clone();
         let v = Arc::clone(&value);
+        let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::pin(async move {
             let _: () = redis::cmd("SET")
-                .arg(format!("bench-raw-w:{}", i % 100_000))
+                .arg(format!("bench-raw-w:{i}"))
                 .arg(v.as_slice())
                 .query_async(&mut c)
                 .await
@@ -134,6 +139,79 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         write,
         read_name: "raw Redis GET",
         write_name: "raw Redis SET",
+    }
+}
+
+/// Raw primary-key `SELECT` / `INSERT` of a new row (a table shaped like the sessions table,
+/// with a user index), on a pool of the store's default size, `synchronous_commit = on`.
+pub(crate) async fn postgres_raw(url: &str) -> Raw {
+    use sqlx::postgres::PgPoolOptions;
+    let base = url.split('?').next().unwrap_or(url);
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        // As the store's pool: no ping before every acquire.
+        .test_before_acquire(false)
+        .after_connect(|c, _| {
+            Box::pin(async move {
+                sqlx::query("SET synchronous_commit = on")
+                    .execute(c)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(base)
+        .await
+        .expect("connect to PostgreSQL");
+    let table = format!("bench_raw_{}", std::process::id());
+    for sql in [
+        format!("DROP TABLE IF EXISTS {table}"),
+        format!(
+            "CREATE TABLE {table} (handle TEXT PRIMARY KEY, user_id TEXT NOT NULL, data TEXT NOT NULL, expires_at BIGINT NOT NULL)"
+        ),
+        format!("CREATE INDEX ON {table} (user_id)"),
+        format!(
+            "INSERT INTO {table} SELECT 'h' || g, 'u' || (g % 1000), repeat('x', 300), 0 FROM generate_series(0, 1023) g"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect("prepare the raw table");
+    }
+    // The table name is made here from the process id: the dynamic SQL is safe.
+    let select = format!("SELECT handle, user_id, data, expires_at FROM {table} WHERE handle = $1");
+    let insert = format!("INSERT INTO {table} VALUES ($1, $2, $3, 0)");
+    let (p1, p2) = (pool.clone(), pool);
+    let read: Op = Arc::new(move |_, i| {
+        let (p, q) = (p1.clone(), select.clone());
+        Box::pin(async move {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(format!("h{}", i % 1024))
+                .fetch_optional(&p)
+                .await
+                .expect("SELECT");
+        })
+    });
+    // Unique across every measurement that reuses this baseline (iterations restart per pair).
+    let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let write: Op = Arc::new(move |_, _| {
+        let (p, q) = (p2.clone(), insert.clone());
+        let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::pin(async move {
+            sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(format!("w{i}-{}", std::process::id()))
+                .bind(format!("u{}", i % 10_000))
+                .bind("x".repeat(300))
+                .execute(&p)
+                .await
+                .expect("INSERT");
+        })
+    });
+    Raw {
+        read,
+        write,
+        read_name: "raw PostgreSQL PK SELECT",
+        write_name: "raw PostgreSQL INSERT",
     }
 }
 

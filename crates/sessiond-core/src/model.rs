@@ -41,7 +41,32 @@ pub fn handle_tag(handle: &str) -> Option<u16> {
 /// A new session handle: a UUIDv7 (time-ordered, so stores append) whose last 12 bits are
 /// [`user_tag`], suffixed `_<tenant>` outside the default tenant (as SuperTokens does).
 pub fn new_handle(app_id: &str, user_id: &str, tenant_id: &str) -> String {
-    let mut bytes = uuid::Uuid::now_v7().into_bytes();
+    let random: [u8; 10] = crate::secret::random_bytes().unwrap_or_else(|_| {
+        uuid::Uuid::new_v4().as_bytes()[..10]
+            .try_into()
+            .unwrap_or_default()
+    });
+    new_handle_with(app_id, user_id, tenant_id, now_ms(), &random)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// [`new_handle`] with the time and the 10 random bytes given (the manager passes bytes from the
+/// same OS-randomness read as the refresh secret: one system call per session, not two).
+pub fn new_handle_with(
+    app_id: &str,
+    user_id: &str,
+    tenant_id: &str,
+    unix_ms: u64,
+    random: &[u8; 10],
+) -> String {
+    let mut bytes = *uuid::Builder::from_unix_timestamp_millis(unix_ms, random)
+        .into_uuid()
+        .as_bytes();
     let tag = user_tag(app_id, user_id);
     bytes[14] = (bytes[14] & 0xF0) | ((tag >> 8) as u8 & 0x0F);
     bytes[15] = (tag & 0xFF) as u8;

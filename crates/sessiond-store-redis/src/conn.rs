@@ -102,6 +102,14 @@ impl Conn {
         }
     }
 
+    /// Runs a pipeline whose keys share one slot.
+    pub(crate) async fn pipeline<T: FromRedisValue>(&self, p: &redis::Pipeline) -> RedisResult<T> {
+        match self {
+            Conn::Single(c) => p.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => p.query_async(&mut c.clone()).await,
+        }
+    }
+
     pub(crate) async fn invoke<T: FromRedisValue>(
         &self,
         inv: &ScriptInvocation<'_>,

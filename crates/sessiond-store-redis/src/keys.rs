@@ -2,9 +2,9 @@
 //! `tag` is the 12-bit user tag the session handle carries (`sessiond_core::model::user_tag`),
 //! so in a Redis Cluster each atomic step touches one slot:
 //!
-//! - `{P:ttt}:s:<handle>`: the session (a hash);
-//! - `{P:ttt}:u`: the tag's user index, members `app \0 user \0 handle` (read by lexical range);
-//! - `{P:ttt}:x`: the same members scored by expiry, for the sweeper;
+//! - `{P:ttt}:s:<handle>`: the session (one MessagePack value);
+//! - `{P:ttt}:i`: the tag's index, members `app \0 user \0 handle` scored by expiry: the
+//!   sweeper reads it by score, per-user queries by `ZSCAN MATCH` on the member prefix;
 //! - `{P:rrr}:r`: account-linked sessions by recipe user, members `app \0 recipe \0 handle`,
 //!   under the recipe user's tag;
 //! - `{P:keys}:all`: the signing keys (a hash, kid → JSON record).
@@ -40,12 +40,8 @@ impl Keys {
         self.tagged(Self::tag_of_handle(handle), &format!("s:{handle}"))
     }
 
-    pub(crate) fn user_index(&self, tag: u16) -> String {
-        self.tagged(tag, "u")
-    }
-
-    pub(crate) fn expiry(&self, tag: u16) -> String {
-        self.tagged(tag, "x")
+    pub(crate) fn index(&self, tag: u16) -> String {
+        self.tagged(tag, "i")
     }
 
     pub(crate) fn recipe_index(&self, tag: u16) -> String {
@@ -72,17 +68,24 @@ pub(crate) fn member(app: &str, user: &str, handle: &str) -> String {
     format!("{app}\0{user}\0{handle}")
 }
 
-/// The lexical range `[min, max]` of every member of (app, user).
-pub(crate) fn member_range(app: &str, user: &str) -> (Vec<u8>, Vec<u8>) {
-    let mut min = b"[".to_vec();
-    min.extend_from_slice(app.as_bytes());
-    min.push(0);
-    min.extend_from_slice(user.as_bytes());
-    min.push(0);
-    let mut max = min.clone();
-    // 0xFF never occurs in UTF-8, so it bounds every handle.
-    max.push(0xFF);
-    (min, max)
+/// A `ZSCAN MATCH` pattern selecting every member of (app, user): the prefix with glob
+/// characters escaped, then `*`.
+pub(crate) fn member_pattern(app: &str, user: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(app.len() + user.len() + 4);
+    for (i, part) in [app, user].into_iter().enumerate() {
+        if i > 0 {
+            p.push(0);
+        }
+        for &b in part.as_bytes() {
+            if matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') {
+                p.push(b'\\');
+            }
+            p.push(b);
+        }
+    }
+    p.push(0);
+    p.push(b'*');
+    p
 }
 
 /// The handle of an index member.
@@ -121,8 +124,7 @@ mod tests {
             let close = k.find('}').unwrap();
             slot(&k[open + 1..close])
         };
-        assert_eq!(slot_of(&keys.session(&h)), slot_of(&keys.user_index(t)));
-        assert_eq!(slot_of(&keys.session(&h)), slot_of(&keys.expiry(t)));
+        assert_eq!(slot_of(&keys.session(&h)), slot_of(&keys.index(t)));
     }
 
     #[test]
@@ -133,12 +135,16 @@ mod tests {
     }
 
     #[test]
-    fn member_ranges_bound_exactly_one_user() {
-        let (min, max) = member_range("public", "al");
-        let m1 = member("public", "al", "h1").into_bytes();
-        let m2 = member("public", "alice", "h1").into_bytes();
-        assert!(m1.as_slice() >= &min[1..] && m1.as_slice() <= &max[1..]);
-        assert!(!(m2.as_slice() >= &min[1..] && m2.as_slice() <= &max[1..]));
-        assert_eq!(handle_of_member(&m1).as_deref(), Some("h1"));
+    fn member_patterns_escape_globs() {
+        assert_eq!(
+            member_pattern("public", "a*b"),
+            b"public\0a\\*b\0*".to_vec()
+        );
+        assert_eq!(
+            member_pattern("public", "[x]?\\"),
+            b"public\0\\[x\\]\\?\\\\\0*".to_vec()
+        );
+        let m = member("public", "al", "h1").into_bytes();
+        assert_eq!(handle_of_member(&m).as_deref(), Some("h1"));
     }
 }

@@ -14,8 +14,6 @@ mod scripts;
 
 pub use config::RedisOptions;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use redis::Value;
 use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
@@ -24,7 +22,7 @@ use sessiond_core::{
 };
 
 use conn::Conn;
-use keys::{Keys, TAGS, handle_of_member, member, member_range, tag};
+use keys::{Keys, TAGS, handle_of_member, member, member_pattern, tag};
 
 /// How far past its absolute lifetime a session's Redis TTL lies: a backstop should the
 /// sweeper not run; expiry itself is checked on every read.
@@ -105,14 +103,35 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Handles in `index` whose member belongs to (app, id), by `ZSCAN MATCH`.
     async fn members(&self, index: &str, app: &str, id: &str) -> StoreResult<Vec<String>> {
-        let (min, max) = member_range(app, id);
-        let raw: Vec<Vec<u8>> = self
-            .conn
-            .query(redis::cmd("ZRANGEBYLEX").arg(index).arg(min).arg(max))
-            .await
-            .map_err(unavailable)?;
-        Ok(raw.iter().filter_map(|m| handle_of_member(m)).collect())
+        let pattern = member_pattern(app, id);
+        let mut cursor: u64 = 0;
+        let mut out = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<Vec<u8>>) = self
+                .conn
+                .query(
+                    redis::cmd("ZSCAN")
+                        .arg(index)
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000),
+                )
+                .await
+                .map_err(unavailable)?;
+            // ZSCAN replies member, score, member, score, ...
+            out.extend(batch.chunks(2).filter_map(|p| handle_of_member(&p[0])));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     async fn load_many(&self, handles: &[String]) -> StoreResult<Vec<SessionRecord>> {
@@ -122,16 +141,15 @@ impl RedisStore {
         let cmds = handles
             .iter()
             .map(|h| {
-                let mut c = redis::cmd("HGETALL");
+                let mut c = redis::cmd("GET");
                 c.arg(self.keys.session(h));
                 c
             })
             .collect();
-        let maps: Vec<HashMap<String, Vec<u8>>> =
-            self.conn.each(cmds).await.map_err(unavailable)?;
+        let blobs: Vec<Option<Vec<u8>>> = self.conn.each(cmds).await.map_err(unavailable)?;
         let mut out = Vec::new();
-        for m in maps {
-            if let Some(r) = record::session_from(m)? {
+        for b in &blobs {
+            if let Some(r) = record::decode(b.as_deref())? {
                 out.push(r);
             }
         }
@@ -152,7 +170,7 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let mut inv = scripts::DELETE_MATCHING.prepare_invoke();
-        inv.key(self.keys.user_index(t)).key(self.keys.expiry(t));
+        inv.key(self.keys.index(t));
         for h in handles {
             inv.key(self.keys.session(h));
         }
@@ -184,7 +202,7 @@ impl RedisStore {
 
     async fn sweep_tag(&self, t: u16, members: &[Vec<u8>], now: Millis) -> StoreResult<usize> {
         let mut inv = scripts::SWEEP.prepare_invoke();
-        inv.key(self.keys.user_index(t)).key(self.keys.expiry(t));
+        inv.key(self.keys.index(t));
         for m in members {
             let h = handle_of_member(m).unwrap_or_default();
             inv.key(self.keys.session(&h));
@@ -236,20 +254,36 @@ impl Store for RedisStore {
                 .await
                 .map_err(unavailable)?;
         }
-        let m = member(&rec.app_id, &rec.user_id, &rec.handle);
-        let mut inv = scripts::CREATE.prepare_invoke();
-        inv.key(self.keys.session(&rec.handle))
-            .key(self.keys.user_index(t))
-            .key(self.keys.expiry(t))
-            .arg(&m)
-            .arg(rec.created_at)
-            .arg(rec.expires_at)
-            .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS));
-        for (k, v) in record::session_fields(rec) {
-            inv.arg(k).arg(v);
-        }
-        let created: i64 = self.conn.invoke(&inv).await.map_err(unavailable)?;
-        if created == 1 {
+        // Index entry first, then `SET NX` (which never overwrites an existing session), in one
+        // pipelined round trip to one slot. Should anything fail in between, only an index entry
+        // pointing at nothing remains; every reader re-checks the session it points to, and a
+        // revoke-all racing this create sees it as a create that came after it.
+        let created = if self.opts.cluster {
+            let mut inv = scripts::CREATE.prepare_invoke();
+            inv.key(self.keys.session(&rec.handle))
+                .key(self.keys.index(t))
+                .arg(record::encode(rec))
+                .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS))
+                .arg(member(&rec.app_id, &rec.user_id, &rec.handle))
+                .arg(rec.expires_at);
+            self.conn.invoke::<i64>(&inv).await.map_err(unavailable)? == 1
+        } else {
+            let mut p = redis::pipe();
+            p.cmd("ZADD")
+                .arg(self.keys.index(t))
+                .arg(rec.expires_at)
+                .arg(member(&rec.app_id, &rec.user_id, &rec.handle))
+                .ignore()
+                .cmd("SET")
+                .arg(self.keys.session(&rec.handle))
+                .arg(record::encode(rec))
+                .arg("NX")
+                .arg("PXAT")
+                .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS));
+            let (set,): (Option<String>,) = self.conn.pipeline(&p).await.map_err(unavailable)?;
+            set.is_some()
+        };
+        if created {
             Ok(())
         } else {
             Err(StoreError::Duplicate)
@@ -257,19 +291,19 @@ impl Store for RedisStore {
     }
 
     async fn load_session(&self, handle: &str, now: Millis) -> StoreResult<Option<SessionRecord>> {
-        let m: HashMap<String, Vec<u8>> = self
+        let blob: Option<Vec<u8>> = self
             .conn
-            .query(redis::cmd("HGETALL").arg(self.keys.session(handle)))
+            .query(redis::cmd("GET").arg(self.keys.session(handle)))
             .await
             .map_err(unavailable)?;
-        Ok(record::session_from(m)?.filter(|r| r.expires_at > now && r.handle == handle))
+        Ok(record::decode(blob.as_deref())?.filter(|r| r.expires_at > now && r.handle == handle))
     }
 
     async fn rotate_refresh(&self, rot: &Rotation<'_>) -> StoreResult<bool> {
         let t = Keys::tag_of_handle(rot.handle);
         let mut inv = scripts::ROTATE.prepare_invoke();
         inv.key(self.keys.session(rot.handle))
-            .key(self.keys.expiry(t))
+            .key(self.keys.index(t))
             .arg(rot.now)
             .arg(rot.from_generation.to_string())
             .arg(&rot.from_refresh_hash[..])
@@ -305,7 +339,7 @@ impl Store for RedisStore {
     ) -> StoreResult<()> {
         let mut inv = scripts::TOUCH.prepare_invoke();
         inv.key(self.keys.session(handle))
-            .key(self.keys.expiry(Keys::tag_of_handle(handle)))
+            .key(self.keys.index(Keys::tag_of_handle(handle)))
             .arg(now)
             .arg(expires_at);
         self.conn.invoke::<i64>(&inv).await.map_err(unavailable)?;
@@ -336,7 +370,7 @@ impl Store for RedisStore {
         };
         // Sessions in the tag's user index (for recipe-user queries: the unlinked ones).
         let handles = self
-            .members(&self.keys.user_index(t), &query.app_id, &query.user_id)
+            .members(&self.keys.index(t), &query.app_id, &query.user_id)
             .await?;
         gone.extend(
             self.delete_matching(t, &handles, &query.app_id, &query.user_id, tenant, field)
@@ -383,7 +417,7 @@ impl Store for RedisStore {
     ) -> StoreResult<Vec<SessionRecord>> {
         let t = tag(&query.app_id, &query.user_id);
         let mut handles = self
-            .members(&self.keys.user_index(t), &query.app_id, &query.user_id)
+            .members(&self.keys.index(t), &query.app_id, &query.user_id)
             .await?;
         if query.field == UserField::RecipeUser {
             handles.extend(
@@ -410,7 +444,7 @@ impl Store for RedisStore {
             let cmds = (start..end)
                 .map(|t| {
                     let mut c = redis::cmd("ZRANGEBYSCORE");
-                    c.arg(self.keys.expiry(t))
+                    c.arg(self.keys.index(t))
                         .arg("-inf")
                         .arg(now)
                         .arg("LIMIT")
@@ -440,7 +474,7 @@ impl Store for RedisStore {
             let cmds = (start..end)
                 .map(|t| {
                     let mut c = redis::cmd("ZRANGE");
-                    c.arg(self.keys.user_index(t)).arg(0).arg(-1);
+                    c.arg(self.keys.index(t)).arg(0).arg(-1);
                     c
                 })
                 .collect();
@@ -450,9 +484,7 @@ impl Store for RedisStore {
             for (i, members) in found.iter().enumerate() {
                 let t = start + u16::try_from(i).unwrap_or(0);
                 let mut del = redis::cmd("DEL");
-                del.arg(self.keys.user_index(t))
-                    .arg(self.keys.expiry(t))
-                    .arg(self.keys.recipe_index(t));
+                del.arg(self.keys.index(t)).arg(self.keys.recipe_index(t));
                 for m in members {
                     if let Some(h) = handle_of_member(m) {
                         del.arg(self.keys.session(&h));

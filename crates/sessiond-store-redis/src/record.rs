@@ -1,98 +1,198 @@
 //! How records are laid out in Redis: a session is a hash of short fields; a signing key is a
 //! JSON object in one hash field.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use sessiond_core::jose::Algorithm;
 use sessiond_core::model::SessionFlags;
 use sessiond_core::{ClientInfo, KeyKind, KeyRecord, SessionRecord, StoreError};
 
-/// The field/value pairs of a session hash.
-pub(crate) fn session_fields(r: &SessionRecord) -> Vec<(&'static str, Vec<u8>)> {
-    let mut f: Vec<(&'static str, Vec<u8>)> = vec![
-        ("h", r.handle.clone().into_bytes()),
-        ("a", r.app_id.clone().into_bytes()),
-        ("t", r.tenant_id.clone().into_bytes()),
-        ("u", r.user_id.clone().into_bytes()),
-        ("r", r.recipe_user_id.clone().into_bytes()),
-        ("pd", r.public_data.clone().into_bytes()),
-        ("sd", r.private_data.clone().into_bytes()),
-        ("ca", r.created_at.to_string().into_bytes()),
-        ("la", r.last_active_at.to_string().into_bytes()),
-        ("ra", r.rotated_at.to_string().into_bytes()),
-        ("ea", r.expires_at.to_string().into_bytes()),
-        ("aea", r.absolute_expires_at.to_string().into_bytes()),
-        ("g", r.generation.to_string().into_bytes()),
-        ("rh", r.refresh_hash.to_vec()),
-        ("f", r.flags.bits().to_string().into_bytes()),
-        ("v", r.version.to_string().into_bytes()),
-    ];
-    if let Some(h) = r.access_hash {
-        f.push(("ah", h.to_vec()));
-    }
-    if let Some(ip) = &r.client.ip {
-        f.push(("ip", ip.clone().into_bytes()));
-    }
-    if let Some(ua) = &r.client.user_agent {
-        f.push(("ua", ua.clone().into_bytes()));
-    }
-    f
+/// Positions (1-based, as the Lua scripts see them) of a session's MessagePack array.
+///
+/// `1 handle, 2 app, 3 tenant, 4 user, 5 recipe user, 6 public data, 7 private data,
+/// 8 created, 9 last active, 10 rotated, 11 expires, 12 absolute expiry, 13 generation,
+/// 14 refresh hash, 15 access hash ("" none), 16 flags, 17 version, 18 ip ("" none),
+/// 19 user agent ("" none)`. Optional values are empty strings, never nil: Lua tables with
+/// holes do not survive `cmsgpack.pack`.
+pub(crate) const FIELDS: u32 = 19;
+
+/// Binary data as a MessagePack *string* (Redis's `cmsgpack` predates the `bin` types).
+fn write_raw(b: &mut Vec<u8>, data: &[u8]) {
+    let _ = rmp::encode::write_str_len(b, u32::try_from(data.len()).unwrap_or(u32::MAX));
+    b.extend_from_slice(data);
 }
 
-const CORRUPT: StoreError = StoreError::Corrupt("undecodable session hash in Redis");
-
-fn text(m: &mut HashMap<String, Vec<u8>>, k: &str) -> Result<String, StoreError> {
-    String::from_utf8(m.remove(k).ok_or(CORRUPT)?).map_err(|_| CORRUPT)
+/// Encodes a session as one MessagePack array.
+pub(crate) fn encode(r: &SessionRecord) -> Vec<u8> {
+    use rmp::encode::{write_array_len, write_sint, write_str, write_uint};
+    let mut b = Vec::with_capacity(256 + r.public_data.len() + r.private_data.len());
+    // Writing into a Vec cannot fail.
+    let _ = write_array_len(&mut b, FIELDS);
+    for s in [
+        &r.handle,
+        &r.app_id,
+        &r.tenant_id,
+        &r.user_id,
+        &r.recipe_user_id,
+        &r.public_data,
+        &r.private_data,
+    ] {
+        let _ = write_str(&mut b, s);
+    }
+    for n in [
+        r.created_at,
+        r.last_active_at,
+        r.rotated_at,
+        r.expires_at,
+        r.absolute_expires_at,
+    ] {
+        let _ = write_sint(&mut b, n);
+    }
+    let _ = write_uint(&mut b, r.generation);
+    write_raw(&mut b, &r.refresh_hash);
+    write_raw(&mut b, r.access_hash.as_ref().map_or(&[][..], |h| &h[..]));
+    let _ = write_sint(&mut b, r.flags.bits());
+    let _ = write_uint(&mut b, r.version);
+    let _ = write_str(&mut b, r.client.ip.as_deref().unwrap_or(""));
+    let _ = write_str(&mut b, r.client.user_agent.as_deref().unwrap_or(""));
+    b
 }
 
-fn opt_text(m: &mut HashMap<String, Vec<u8>>, k: &str) -> Result<Option<String>, StoreError> {
-    m.remove(k)
-        .map(|v| String::from_utf8(v).map_err(|_| CORRUPT))
-        .transpose()
+const CORRUPT: StoreError = StoreError::Corrupt("undecodable session in Redis");
+
+fn take<'a>(rd: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
+    if rd.len() < n {
+        return Err(CORRUPT);
+    }
+    let (v, rest) = rd.split_at(n);
+    *rd = rest;
+    Ok(v)
 }
 
-fn number<T: std::str::FromStr>(
-    m: &mut HashMap<String, Vec<u8>>,
-    k: &str,
-) -> Result<T, StoreError> {
-    text(m, k)?.parse().map_err(|_| CORRUPT)
+/// A string or binary value (Lua re-packs binary as string).
+fn bytes(rd: &mut &[u8]) -> Result<Vec<u8>, StoreError> {
+    use rmp::Marker;
+    let len = match rmp::decode::read_marker(rd).map_err(|_| CORRUPT)? {
+        Marker::FixStr(n) => usize::from(n),
+        Marker::Str8 | Marker::Bin8 => usize::from(take(rd, 1)?[0]),
+        Marker::Str16 | Marker::Bin16 => {
+            let b = take(rd, 2)?;
+            usize::from(u16::from_be_bytes([b[0], b[1]]))
+        }
+        Marker::Str32 | Marker::Bin32 => {
+            let b = take(rd, 4)?;
+            usize::try_from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])).map_err(|_| CORRUPT)?
+        }
+        _ => return Err(CORRUPT),
+    };
+    Ok(take(rd, len)?.to_vec())
+}
+
+fn text(rd: &mut &[u8]) -> Result<String, StoreError> {
+    String::from_utf8(bytes(rd)?).map_err(|_| CORRUPT)
+}
+
+fn opt_text(rd: &mut &[u8]) -> Result<Option<String>, StoreError> {
+    let s = text(rd)?;
+    Ok((!s.is_empty()).then_some(s))
+}
+
+fn int(rd: &mut &[u8]) -> Result<i64, StoreError> {
+    rmp::decode::read_int(rd).map_err(|_| CORRUPT)
+}
+
+fn uint(rd: &mut &[u8]) -> Result<u64, StoreError> {
+    u64::try_from(int(rd)?).map_err(|_| CORRUPT)
 }
 
 fn hash(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
     v.try_into().map_err(|_| CORRUPT)
 }
 
-/// Decodes an `HGETALL` reply; `None` for an empty one (no such key).
-pub(crate) fn session_from(
-    mut m: HashMap<String, Vec<u8>>,
-) -> Result<Option<SessionRecord>, StoreError> {
-    if m.is_empty() {
-        return Ok(None);
+/// Decodes a session; `None` for a missing key (`GET` returned nil).
+pub(crate) fn decode(blob: Option<&[u8]>) -> Result<Option<SessionRecord>, StoreError> {
+    let Some(mut rd) = blob else { return Ok(None) };
+    let rd = &mut rd;
+    if rmp::decode::read_array_len(rd).map_err(|_| CORRUPT)? != FIELDS {
+        return Err(CORRUPT);
     }
-    Ok(Some(SessionRecord {
-        handle: text(&mut m, "h")?,
-        app_id: text(&mut m, "a")?,
-        tenant_id: text(&mut m, "t")?,
-        user_id: text(&mut m, "u")?,
-        recipe_user_id: text(&mut m, "r")?,
-        public_data: text(&mut m, "pd")?,
-        private_data: text(&mut m, "sd")?,
-        created_at: number(&mut m, "ca")?,
-        last_active_at: number(&mut m, "la")?,
-        rotated_at: number(&mut m, "ra")?,
-        expires_at: number(&mut m, "ea")?,
-        absolute_expires_at: number(&mut m, "aea")?,
-        generation: number(&mut m, "g")?,
-        refresh_hash: hash(m.remove("rh").ok_or(CORRUPT)?)?,
-        access_hash: m.remove("ah").map(hash).transpose()?,
-        flags: SessionFlags::from_bits(number(&mut m, "f")?),
-        version: number(&mut m, "v")?,
-        client: ClientInfo {
-            ip: opt_text(&mut m, "ip")?,
-            user_agent: opt_text(&mut m, "ua")?,
+    let rec = SessionRecord {
+        handle: text(rd)?,
+        app_id: text(rd)?,
+        tenant_id: text(rd)?,
+        user_id: text(rd)?,
+        recipe_user_id: text(rd)?,
+        public_data: text(rd)?,
+        private_data: text(rd)?,
+        created_at: int(rd)?,
+        last_active_at: int(rd)?,
+        rotated_at: int(rd)?,
+        expires_at: int(rd)?,
+        absolute_expires_at: int(rd)?,
+        generation: uint(rd)?,
+        refresh_hash: hash(bytes(rd)?)?,
+        access_hash: {
+            let v = bytes(rd)?;
+            if v.is_empty() { None } else { Some(hash(v)?) }
         },
-    }))
+        flags: SessionFlags::from_bits(int(rd)?),
+        version: uint(rd)?,
+        client: ClientInfo {
+            ip: opt_text(rd)?,
+            user_agent: opt_text(rd)?,
+        },
+    };
+    Ok(Some(rec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SessionRecord {
+        SessionRecord {
+            handle: "h".into(),
+            app_id: "public".into(),
+            tenant_id: "public".into(),
+            user_id: "ünï \0 {}".into(),
+            recipe_user_id: "r".into(),
+            public_data: "{\"a\":1}".into(),
+            private_data: "x".repeat(70_000),
+            created_at: 1_900_000_000_123,
+            last_active_at: 1_900_000_000_124,
+            rotated_at: 1_900_000_000_125,
+            expires_at: 1_900_000_000_126,
+            absolute_expires_at: i64::MAX / 4,
+            generation: 7,
+            refresh_hash: [0xFF; 32],
+            access_hash: Some([0; 32]),
+            flags: SessionFlags::from_bits(5),
+            version: 3,
+            client: ClientInfo {
+                ip: Some("::1".into()),
+                user_agent: None,
+            },
+        }
+    }
+
+    #[test]
+    fn sessions_round_trip() {
+        let r = sample();
+        assert_eq!(decode(Some(&encode(&r))).unwrap(), Some(r));
+        let mut r = sample();
+        r.access_hash = None;
+        r.client.ip = None;
+        assert_eq!(decode(Some(&encode(&r))).unwrap(), Some(r));
+        assert_eq!(decode(None).unwrap(), None);
+    }
+
+    #[test]
+    fn garbage_is_corrupt_not_a_panic() {
+        let good = encode(&sample());
+        for cut in [0, 1, 5, 40, good.len() - 1] {
+            assert!(decode(Some(&good[..cut])).is_err());
+        }
+        assert!(decode(Some(b"\x93\x01\x02\x03")).is_err());
+    }
 }
 
 /// A signing key as stored (JSON, so the key scripts can read `kind` and `created_at`).

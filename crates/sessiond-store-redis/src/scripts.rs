@@ -1,43 +1,45 @@
 //! The Lua scripts: each is one atomic step over keys of one slot, every key declared.
 //!
-//! Times and counters are decimal strings in the hashes; `%d` formatting keeps millisecond
-//! timestamps exact (Lua's `tostring` would print `1.9e+12`).
+//! A session is one MessagePack array (see `record::FIELDS` for the positions); scripts that
+//! change it unpack, check, modify and repack it with Redis's built-in `cmsgpack`. Lua numbers
+//! are doubles: exact for millisecond timestamps and counters (below 2^53).
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
-/// KEYS: session, user index, expiry. ARGV: member, created_at, expires_at, backstop
-/// (PEXPIREAT ms), then field/value pairs. Returns 1, or 0 if the handle exists.
+/// KEYS: session, index. ARGV: session blob, backstop (PXAT ms), member, expires_at. The
+/// cluster form of a create (one command is cheaper there than a two-command pipeline):
+/// index entry, then `SET NX`. Returns 1, or 0 if the handle exists.
 pub(crate) static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 1
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 1 end
+return 0
 ",
     )
 });
 
-/// KEYS: session, expiry. ARGV: now, from_generation, from_hash, to_hash, to_access ('' for
+/// KEYS: session, index. ARGV: now, from_generation, from_hash, to_hash, to_access ('' for
 /// none), expires_at. Returns 1 if swapped, else 0.
 pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local v = redis.call('HMGET', KEYS[1], 'g', 'rh', 'ea', 'aea', 'la', 'a', 'u', 'h')
-if not v[1] then return 0 end
+local b = redis.call('GET', KEYS[1])
+if not b then return 0 end
+local t = cmsgpack.unpack(b)
 local now = tonumber(ARGV[1])
-if tonumber(v[3]) <= now then return 0 end
-if v[1] ~= ARGV[2] or v[2] ~= ARGV[3] then return 0 end
-local ea = math.min(tonumber(ARGV[6]), tonumber(v[4]))
-local la = math.max(tonumber(v[5]), now)
-redis.call('HSET', KEYS[1], 'g', string.format('%d', tonumber(v[1]) + 1), 'rh', ARGV[4],
-  'ra', ARGV[1], 'la', string.format('%d', la), 'ea', string.format('%d', ea))
-if ARGV[5] == '' then redis.call('HDEL', KEYS[1], 'ah') else redis.call('HSET', KEYS[1], 'ah', ARGV[5]) end
-redis.call('ZADD', KEYS[2], ea, v[6] .. '\0' .. v[7] .. '\0' .. v[8])
+if t[11] <= now or t[13] ~= tonumber(ARGV[2]) or t[14] ~= ARGV[3] then return 0 end
+local ea = math.min(tonumber(ARGV[6]), t[12])
+t[13] = t[13] + 1
+t[14] = ARGV[4]
+t[15] = ARGV[5]
+t[10] = now
+if now > t[9] then t[9] = now end
+t[11] = ea
+redis.call('SET', KEYS[1], cmsgpack.pack(t), 'KEEPTTL')
+redis.call('ZADD', KEYS[2], ea, t[2] .. '\0' .. t[4] .. '\0' .. t[1])
 return 1
 ",
     )
@@ -48,57 +50,59 @@ return 1
 pub(crate) static UPDATE_DATA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local v = redis.call('HMGET', KEYS[1], 'v', 'ea')
-if not v[1] or tonumber(v[2]) <= tonumber(ARGV[2]) then return -1 end
-if v[1] ~= ARGV[1] then return -2 end
-if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'pd', ARGV[4]) end
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'sd', ARGV[6]) end
-local nv = tonumber(v[1]) + 1
-redis.call('HSET', KEYS[1], 'v', string.format('%d', nv))
-return nv
+local b = redis.call('GET', KEYS[1])
+if not b then return -1 end
+local t = cmsgpack.unpack(b)
+if t[11] <= tonumber(ARGV[2]) then return -1 end
+if t[17] ~= tonumber(ARGV[1]) then return -2 end
+if ARGV[3] == '1' then t[6] = ARGV[4] end
+if ARGV[5] == '1' then t[7] = ARGV[6] end
+t[17] = t[17] + 1
+redis.call('SET', KEYS[1], cmsgpack.pack(t), 'KEEPTTL')
+return t[17]
 ",
     )
 });
 
-/// KEYS: session, expiry. ARGV: now, candidate expiry. Never creates, shortens or exceeds the
+/// KEYS: session, index. ARGV: now, candidate expiry. Never creates, shortens or exceeds the
 /// absolute lifetime.
 pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local v = redis.call('HMGET', KEYS[1], 'la', 'ea', 'aea', 'a', 'u', 'h')
-if not v[2] then return 0 end
+local b = redis.call('GET', KEYS[1])
+if not b then return 0 end
+local t = cmsgpack.unpack(b)
 local now = tonumber(ARGV[1])
-if tonumber(v[2]) <= now then return 0 end
-local la = math.max(tonumber(v[1]), now)
-local ea = math.max(tonumber(v[2]), math.min(tonumber(ARGV[2]), tonumber(v[3])))
-redis.call('HSET', KEYS[1], 'la', string.format('%d', la), 'ea', string.format('%d', ea))
-redis.call('ZADD', KEYS[2], ea, v[4] .. '\0' .. v[5] .. '\0' .. v[6])
+if t[11] <= now then return 0 end
+if now > t[9] then t[9] = now end
+t[11] = math.max(t[11], math.min(tonumber(ARGV[2]), t[12]))
+redis.call('SET', KEYS[1], cmsgpack.pack(t), 'KEEPTTL')
+redis.call('ZADD', KEYS[2], t[11], t[2] .. '\0' .. t[4] .. '\0' .. t[1])
 return 1
 ",
     )
 });
 
-/// KEYS: user index, expiry, then session keys. ARGV: app, id, tenant ('' for any), field
+/// KEYS: index, then session keys. ARGV: app, id, tenant ('' for any), field
 /// ('u' user, 'r' recipe user, '*' any). Deletes the sessions that match; returns a flat array
 /// of handle, app, user, recipe user for each.
 pub(crate) static DELETE_MATCHING: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local out = {}
-for i = 3, #KEYS do
-  local v = redis.call('HMGET', KEYS[i], 'a', 'u', 'h', 't', 'r')
-  if v[1] then
-    local ok = (ARGV[4] == '*') or (v[1] == ARGV[1] and ((ARGV[4] == 'u' and v[2] == ARGV[2])
-      or (ARGV[4] == 'r' and v[5] == ARGV[2])) and (ARGV[3] == '' or v[4] == ARGV[3]))
+for i = 2, #KEYS do
+  local b = redis.call('GET', KEYS[i])
+  if b then
+    local t = cmsgpack.unpack(b)
+    local ok = (ARGV[4] == '*') or (t[2] == ARGV[1] and ((ARGV[4] == 'u' and t[4] == ARGV[2])
+      or (ARGV[4] == 'r' and t[5] == ARGV[2])) and (ARGV[3] == '' or t[3] == ARGV[3]))
     if ok then
       redis.call('DEL', KEYS[i])
-      local m = v[1] .. '\0' .. v[2] .. '\0' .. v[3]
-      redis.call('ZREM', KEYS[1], m)
-      redis.call('ZREM', KEYS[2], m)
-      out[#out + 1] = v[3]
-      out[#out + 1] = v[1]
-      out[#out + 1] = v[2]
-      out[#out + 1] = v[5]
+      redis.call('ZREM', KEYS[1], t[2] .. '\0' .. t[4] .. '\0' .. t[1])
+      out[#out + 1] = t[1]
+      out[#out + 1] = t[2]
+      out[#out + 1] = t[4]
+      out[#out + 1] = t[5]
     end
   end
 end
@@ -107,27 +111,27 @@ return out
     )
 });
 
-/// KEYS: user index, expiry, then session keys. ARGV: now, then the index members (one per
-/// session key). Deletes sessions expired at `now` (or already gone) and their index entries;
+/// KEYS: index, then session keys. ARGV: now, then the index members (one per session key). Deletes sessions expired at `now` (or already gone) and their index entries;
 /// re-scores live ones. Returns the number of sessions deleted.
 pub(crate) static SWEEP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local now = tonumber(ARGV[1])
 local n = 0
-for i = 3, #KEYS do
-  local m = ARGV[i - 1]
-  local ea = redis.call('HGET', KEYS[i], 'ea')
-  if not ea then
+for i = 2, #KEYS do
+  local m = ARGV[i]
+  local b = redis.call('GET', KEYS[i])
+  if not b then
     redis.call('ZREM', KEYS[1], m)
-    redis.call('ZREM', KEYS[2], m)
-  elseif tonumber(ea) <= now then
-    redis.call('DEL', KEYS[i])
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('ZREM', KEYS[2], m)
-    n = n + 1
   else
-    redis.call('ZADD', KEYS[2], ea, m)
+    local ea = cmsgpack.unpack(b)[11]
+    if ea <= now then
+      redis.call('DEL', KEYS[i])
+      redis.call('ZREM', KEYS[1], m)
+      n = n + 1
+    else
+      redis.call('ZADD', KEYS[1], ea, m)
+    end
   end
 end
 return n

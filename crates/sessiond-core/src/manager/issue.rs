@@ -96,18 +96,33 @@ impl SessionManager {
         let p = self.inner.policy;
         // Time-ordered (v7): handles are not secrets (every access token carries one), and
         // ordered keys turn index inserts into appends, which multiplies durable write throughput.
-        let handle = crate::model::new_handle(&new.app_id, &new.user_id, &new.tenant_id);
-        let secret: Secret = random_bytes()?;
+        // One OS-randomness read for both the refresh secret and the handle's random bits.
+        let random: [u8; 42] = random_bytes()?;
+        let mut secret: Secret = [0u8; 32];
+        secret.copy_from_slice(&random[..32]);
+        let mut handle_random = [0u8; 10];
+        handle_random.copy_from_slice(&random[32..]);
+        let handle = crate::model::new_handle_with(
+            &new.app_id,
+            &new.user_id,
+            &new.tenant_id,
+            u64::try_from(now).unwrap_or(0),
+            &handle_random,
+        );
         let chain_key = self.inner.keys.signer(KeyKind::Chain).await?;
         let chain = Chain::new(&chain_key);
-        let access_secret = chain.access_secret(&handle, 0, &secret)?;
-        let anti_csrf = if new.anti_csrf {
-            Some(chain.anti_csrf(&access_secret)?)
+        let opaque = p.format == TokenFormat::Opaque;
+        // The access secret is only used by opaque tokens and to derive the anti-CSRF token.
+        let access_secret = if opaque || new.anti_csrf {
+            Some(chain.access_secret(&handle, 0, &secret)?)
         } else {
             None
         };
+        let anti_csrf = match (&access_secret, new.anti_csrf) {
+            (Some(a), true) => Some(chain.anti_csrf(a)?),
+            _ => None,
+        };
         let absolute = now.saturating_add(p.absolute);
-        let opaque = p.format == TokenFormat::Opaque;
         let rec = SessionRecord {
             handle: handle.clone(),
             app_id: new.app_id,
@@ -123,7 +138,7 @@ impl SessionManager {
             absolute_expires_at: absolute,
             generation: 0,
             refresh_hash: sha256(&secret),
-            access_hash: opaque.then(|| sha256(&access_secret)),
+            access_hash: access_secret.as_ref().filter(|_| opaque).map(|a| sha256(a)),
             flags: SessionFlags {
                 anti_csrf: new.anti_csrf,
                 static_key: new.static_key,
@@ -144,7 +159,7 @@ impl SessionManager {
                     rec: &rec,
                     public_data: &new.public_data,
                     refresh_hash1: &refresh_hash1(&refresh_token),
-                    access_secret: Some(&access_secret),
+                    access_secret: access_secret.as_ref(),
                     anti_csrf: anti_csrf.as_deref(),
                     static_key: rec.flags.static_key,
                     now,

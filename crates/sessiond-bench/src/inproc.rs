@@ -153,6 +153,7 @@ pub(crate) async fn hot_paths(
             async move {
                 let t = &tk[(i as usize) % tk.len()];
                 let opts = VerifyOptions {
+                    app_id: None,
                     check_database,
                     ..VerifyOptions::default()
                 };

@@ -268,6 +268,7 @@ pub(crate) async fn figures(plan: Plan, m: &SessionManager, raw: &Raw) -> StoreF
             let tk = Arc::clone(&tk);
             async move {
                 let opts = VerifyOptions {
+                    app_id: None,
                     check_database: true,
                     ..VerifyOptions::default()
                 };

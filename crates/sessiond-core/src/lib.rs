@@ -36,16 +36,18 @@ pub mod manager;
 pub mod model;
 pub mod secret;
 pub mod store;
+mod telemetry;
 pub mod tokens;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use config::{ManagerConfig, TokenFormat};
 pub use error::Error;
 pub use keys::{KeyInfo, KeyManager, MasterKey};
+pub use manager::MAX_PUBLIC_DATA_LEN;
 pub use manager::admin::Regenerated;
 pub use manager::{
     IssuedSession, IssuedToken, IssuedTokens, JsonObject, NewSession, RefreshOptions, SessionInfo,
-    SessionManager, SessionSummary, StartOptions, VerifiedSession, VerifyOptions,
+    SessionManager, SessionRef, SessionSummary, StartOptions, VerifiedSession, VerifyOptions,
 };
 pub use model::{ClientInfo, KeyKind, KeyRecord, SessionRecord, UserField, UserQuery};
 pub use secret::SecretString;

@@ -35,7 +35,8 @@ pub fn handle_tag(handle: &str) -> Option<u16> {
     if uuid.as_bytes().get(8) != Some(&b'-') {
         return None;
     }
-    u16::from_str_radix(&uuid[33..36], 16).ok()
+    // `get`, not indexing: a client-supplied handle may put a multibyte character anywhere.
+    u16::from_str_radix(uuid.get(33..36)?, 16).ok()
 }
 
 /// A new session handle: a UUIDv7 (time-ordered, so stores append) whose last 12 bits are
@@ -103,6 +104,10 @@ mod handle_tests {
         );
         assert!(user_tag("public", "x") < (1 << USER_TAG_BITS));
         assert_eq!(handle_tag("not-a-handle"), None);
+        // Multibyte characters where the tag would be, or across the 36-byte boundary.
+        assert_eq!(handle_tag("0190a0b0-0000-7000-8000-0000000000é"), None);
+        assert_eq!(handle_tag("0190a0b0-0000-7000-8000-000000000ü0"), None);
+        assert_eq!(handle_tag("0190a0b0-0000-7000-8000-00000000000ü"), None);
         assert_eq!(handle_tag(""), None);
     }
 }

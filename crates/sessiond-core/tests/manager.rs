@@ -43,6 +43,7 @@ fn claims(token: &str) -> serde_json::Value {
 }
 
 const CHECK_DB: VerifyOptions<'static> = VerifyOptions {
+    app_id: None,
     anti_csrf_token: None,
     check_anti_csrf: false,
     check_database: true,
@@ -146,6 +147,7 @@ async fn anti_csrf_is_checked_on_verify_and_refresh() {
     let csrf = s.tokens.anti_csrf.clone().expect("issued");
     let at = s.tokens.access.token.expose();
     let opts = |t: Option<&'static str>| VerifyOptions {
+        app_id: None,
         anti_csrf_token: t,
         check_anti_csrf: true,
         check_database: false,
@@ -159,6 +161,7 @@ async fn anti_csrf_is_checked_on_verify_and_refresh() {
         Err(Error::TryRefreshToken(_))
     ));
     let ok = VerifyOptions {
+        app_id: None,
         anti_csrf_token: Some(csrf.expose()),
         check_anti_csrf: true,
         check_database: true,
@@ -167,6 +170,7 @@ async fn anti_csrf_is_checked_on_verify_and_refresh() {
 
     let rt = s.tokens.refresh.token.expose();
     let bad = RefreshOptions {
+        app_id: None,
         anti_csrf_token: Some("nope"),
         check_anti_csrf: true,
         static_key: None,
@@ -176,6 +180,7 @@ async fn anti_csrf_is_checked_on_verify_and_refresh() {
         Err(Error::Unauthorised(_))
     ));
     let missing = RefreshOptions {
+        app_id: None,
         anti_csrf_token: None,
         check_anti_csrf: true,
         static_key: None,
@@ -185,6 +190,7 @@ async fn anti_csrf_is_checked_on_verify_and_refresh() {
         Err(Error::Unauthorised(_))
     ));
     let good = RefreshOptions {
+        app_id: None,
         anti_csrf_token: Some(csrf.expose()),
         check_anti_csrf: true,
         static_key: None,
@@ -229,6 +235,7 @@ async fn opaque_tokens_are_checked_against_the_store() {
     m.verify(
         &at,
         VerifyOptions {
+            app_id: None,
             anti_csrf_token: Some(csrf.expose()),
             check_anti_csrf: true,
             check_database: false,
@@ -240,6 +247,7 @@ async fn opaque_tokens_are_checked_against_the_store() {
         m.verify(
             &at,
             VerifyOptions {
+                app_id: None,
                 anti_csrf_token: Some("x"),
                 check_anti_csrf: true,
                 check_database: false
@@ -327,7 +335,7 @@ async fn regenerate_keeps_expiry_and_accepts_expired_tokens() {
     let at = s.tokens.access.token.expose().to_owned();
     clock.advance_secs(5);
     let r = m
-        .regenerate(&at, Some(obj(json!({"a": 2, "b": true}))))
+        .regenerate(&at, Some(obj(json!({"a": 2, "b": true}))), None)
         .await
         .unwrap();
     let new = r.access_token.expect("unexpired token gets a new one");
@@ -339,11 +347,15 @@ async fn regenerate_keeps_expiry_and_accepts_expired_tokens() {
     );
     assert_eq!(r.session.public_data, obj(json!({"a": 2, "b": true})));
     assert!(matches!(
-        m.regenerate(&at, Some(obj(json!({"sub": "x"})))).await,
+        m.regenerate(&at, Some(obj(json!({"sub": "x"}))), None)
+            .await,
         Err(Error::InvalidInput(_))
     ));
     clock.advance_secs(120);
-    let r = m.regenerate(&at, Some(obj(json!({"a": 3})))).await.unwrap();
+    let r = m
+        .regenerate(&at, Some(obj(json!({"a": 3}))), None)
+        .await
+        .unwrap();
     assert!(
         r.access_token.is_none(),
         "expired input: data updated, no token"
@@ -354,7 +366,7 @@ async fn regenerate_keeps_expiry_and_accepts_expired_tokens() {
     );
     m.revoke(&s.session.handle).await.unwrap();
     assert!(matches!(
-        m.regenerate(&at, None).await,
+        m.regenerate(&at, None, None).await,
         Err(Error::Unauthorised(_))
     ));
 }
@@ -732,4 +744,429 @@ async fn the_background_sweeper_deletes_expired_sessions_in_batches() {
         .await
         .expect("live sessions are kept");
     m.stop().await.unwrap();
+}
+
+fn opaque_manager() -> (SessionManager, ManualClock, Arc<dyn Store>) {
+    setup(ManagerConfig {
+        token_format: TokenFormat::Opaque,
+        ..cfg(Algorithm::HS256)
+    })
+}
+
+/// An opaque token is only as good as its secret: knowing a handle is not enough to regenerate
+/// (read or overwrite the public data of) someone else's session.
+#[tokio::test]
+async fn regenerate_refuses_a_forged_opaque_token() {
+    let forge = |handle: &str| b64::encode(format!("{handle};{};v0", b64::encode([7u8; 32])));
+    for format in [TokenFormat::Opaque, TokenFormat::Jwt] {
+        let (m, _c, _s) = setup(ManagerConfig {
+            token_format: format,
+            ..cfg(Algorithm::EdDSA)
+        });
+        let s = m
+            .create(NewSession::new("victim").public_data(obj(json!({"r": 1}))))
+            .await
+            .unwrap();
+        let h = s.session.handle.clone();
+        let r = m
+            .regenerate(&forge(&h), Some(obj(json!({"r": 2}))), None)
+            .await;
+        assert!(
+            matches!(r, Err(Error::Unauthorised(_))),
+            "{format:?}: {r:?}"
+        );
+        assert!(matches!(
+            m.regenerate(&forge(&h), None, None).await,
+            Err(Error::Unauthorised(_))
+        ));
+        assert_eq!(
+            m.get(&h).await.unwrap().summary.public_data,
+            obj(json!({"r": 1})),
+            "{format:?}: untouched"
+        );
+    }
+    // The genuine opaque token regenerates (no new token: an opaque one carries no data).
+    let (m, _c, _s) = opaque_manager();
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    let r = m
+        .regenerate(
+            s.tokens.access.token.expose(),
+            Some(obj(json!({"r": 3}))),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(r.access_token.is_none());
+    let v = m
+        .verify(s.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(v.session.public_data, obj(json!({"r": 3})));
+}
+
+/// `reset` ends every outstanding access token, opaque ones included, and a refresh recovers.
+#[tokio::test]
+async fn key_reset_ends_opaque_access_tokens_too() {
+    let (m, clock, _s) = opaque_manager();
+    m.start(StartOptions::default()).await.unwrap();
+    let s = m.create(NewSession::new("u")).await.unwrap();
+    let at = s.tokens.access.token.expose().to_owned();
+    m.verify(&at, VerifyOptions::default()).await.unwrap();
+    clock.advance_ms(5);
+    m.keys().reset().await.unwrap();
+    assert!(matches!(
+        m.verify(&at, VerifyOptions::default()).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    assert!(matches!(
+        m.verify(&at, CHECK_DB).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    let r = m
+        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    m.verify(r.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    // Sessions created after the reset are unaffected.
+    let s2 = m.create(NewSession::new("u2")).await.unwrap();
+    m.verify(s2.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    m.stop().await.unwrap();
+}
+
+/// Public data that would make an access token too long to verify is refused up front, on
+/// every path that sets it; the largest accepted data, with the longest ids, still verifies.
+#[tokio::test]
+async fn public_data_must_fit_in_an_access_token() {
+    let (m, _c, _s) = setup(ManagerConfig::default()); // RS256: the longest signatures
+    let data = |len: usize| obj(json!({ "k": "a".repeat(len - 8) })); // {"k":"…"}
+    assert_eq!(
+        serde_json::to_string(&data(sessiond_core::MAX_PUBLIC_DATA_LEN))
+            .unwrap()
+            .len(),
+        sessiond_core::MAX_PUBLIC_DATA_LEN
+    );
+    let mut new = NewSession::new("\"".repeat(200)) // escapes to 400 bytes
+        .public_data(data(sessiond_core::MAX_PUBLIC_DATA_LEN))
+        .anti_csrf(true)
+        .tenant("t".repeat(64));
+    new.recipe_user_id = Some("\\".repeat(200));
+    let s = m.create(new.clone()).await.unwrap();
+    let at = s.tokens.access.token.expose();
+    assert!(
+        at.len() <= sessiond_core::jose::MAX_TOKEN_LEN,
+        "{}",
+        at.len()
+    );
+    let csrf = s.tokens.anti_csrf.clone().unwrap();
+    m.verify(
+        at,
+        VerifyOptions {
+            anti_csrf_token: Some(csrf.expose()),
+            check_anti_csrf: true,
+            check_database: true,
+            app_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let r = m
+        .refresh(
+            s.tokens.refresh.token.expose(),
+            RefreshOptions {
+                anti_csrf_token: Some(csrf.expose()),
+                check_anti_csrf: true,
+                ..RefreshOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    m.verify(r.tokens.access.token.expose(), CHECK_DB)
+        .await
+        .unwrap();
+
+    let too_big = data(sessiond_core::MAX_PUBLIC_DATA_LEN + 1);
+    assert!(matches!(
+        m.create(new.public_data(too_big.clone())).await,
+        Err(Error::InvalidInput(_))
+    ));
+    let h = s.session.handle.as_str();
+    assert!(matches!(
+        m.set_public_data(h, too_big.clone()).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        m.update_data_with(h, |p, _| *p = too_big.clone()).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        m.regenerate(r.tokens.access.token.expose(), Some(too_big), None)
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+/// A session belongs to one app: every check that reaches the store, and every handle-based
+/// operation, treats another app's session as missing, and leaves it alone.
+#[tokio::test]
+async fn apps_are_confined_to_their_own_sessions() {
+    use sessiond_core::SessionRef;
+    let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
+    let mut new = NewSession::new("u").public_data(obj(json!({"r": 1})));
+    new.app_id = "shop".to_owned();
+    let s = m.create(new).await.unwrap();
+    let h = s.session.handle.as_str();
+    let at = s.tokens.access.token.expose();
+    let in_app = |app: &'static str| VerifyOptions {
+        app_id: Some(app),
+        ..CHECK_DB
+    };
+    assert!(matches!(
+        m.verify(at, in_app("blog")).await,
+        Err(Error::Unauthorised(_))
+    ));
+    m.verify(at, in_app("shop")).await.unwrap();
+    let other = RefreshOptions {
+        app_id: Some("blog"),
+        ..RefreshOptions::default()
+    };
+    assert!(matches!(
+        m.refresh(s.tokens.refresh.token.expose(), other).await,
+        Err(Error::Unauthorised(_))
+    ));
+    for r in [
+        m.get(SessionRef::in_app(h, "blog")).await.map(drop),
+        m.user_of(SessionRef::in_app(h, "blog")).await.map(drop),
+        m.set_private_data(SessionRef::in_app(h, "blog"), obj(json!({"x": 1})))
+            .await,
+        m.set_public_data(SessionRef::in_app(h, "blog"), obj(json!({"x": 1})))
+            .await,
+        m.revoke(SessionRef::in_app(h, "blog")).await,
+    ] {
+        assert!(matches!(r, Err(Error::SessionNotFound)), "{r:?}");
+    }
+    assert!(
+        m.revoke_many(&[h.to_owned()], Some("blog"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        m.regenerate(at, Some(obj(json!({"r": 9}))), Some("blog"))
+            .await,
+        Err(Error::Unauthorised(_))
+    ));
+    // All of that left the session as it was, and its own app still reaches it.
+    let info = m.get(SessionRef::in_app(h, "shop")).await.unwrap();
+    assert_eq!(info.summary.public_data, obj(json!({"r": 1})));
+    assert!(info.private_data.is_empty());
+    let same = RefreshOptions {
+        app_id: Some("shop"),
+        ..RefreshOptions::default()
+    };
+    m.refresh(s.tokens.refresh.token.expose(), same)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.revoke_many(&[h.to_owned()], Some("shop")).await.unwrap(),
+        vec![h.to_owned()]
+    );
+}
+
+/// Activity seen by database-checked verifies (recorded off the request path, and awaited by
+/// `stop`) moves the idle deadline, even when the configured touch interval is longer than the
+/// idle timeout. (Access tokens never outlive the idle deadline they were issued under, so it
+/// shows when the client refreshes.)
+#[tokio::test]
+async fn database_checked_verifies_keep_a_session_from_idling_out() {
+    let (m, clock, _s) = setup(ManagerConfig {
+        idle_timeout: Duration::from_secs(60),
+        touch_interval: Duration::from_secs(120),
+        access_token_ttl: Duration::from_secs(3600),
+        ..cfg(Algorithm::EdDSA)
+    });
+    let mut refresh = String::new();
+    let mut at = String::new();
+    for round in 0..3 {
+        if round == 0 {
+            let s = m.create(NewSession::new("u")).await.unwrap();
+            (at, refresh) = (
+                s.tokens.access.token.expose().to_owned(),
+                s.tokens.refresh.token.expose().to_owned(),
+            );
+        }
+        clock.advance_secs(40);
+        m.verify(&at, CHECK_DB).await.unwrap();
+        m.stop().await.unwrap(); // waits for the activity record
+        clock.advance_secs(25); // 65 s since the last create/refresh: past its idle deadline
+        assert!(matches!(
+            m.verify(&at, VerifyOptions::default()).await,
+            Err(Error::TryRefreshToken(_))
+        ));
+        let r = m
+            .refresh(&refresh, RefreshOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the verify kept it alive: {e:?}"));
+        (at, refresh) = (
+            r.tokens.access.token.expose().to_owned(),
+            r.tokens.refresh.token.expose().to_owned(),
+        );
+    }
+    // No activity for longer than the idle timeout ends it.
+    clock.advance_secs(61);
+    assert!(matches!(
+        m.refresh(&refresh, RefreshOptions::default()).await,
+        Err(Error::Unauthorised(_))
+    ));
+}
+
+mod outage {
+    //! A store that can be switched off, to see what fails closed.
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use sessiond_core::model::{KeyKind, KeyRecord, SessionRecord, UserQuery};
+    use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
+    use sessiond_core::{Millis, Store, StoreError};
+
+    pub(crate) struct Switchable {
+        pub(crate) inner: Arc<dyn Store>,
+        pub(crate) down: AtomicBool,
+    }
+
+    impl Switchable {
+        fn up(&self) -> StoreResult<()> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(StoreError::unavailable(std::io::Error::other(
+                    "switched off",
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Store for Switchable {
+        fn backend(&self) -> &'static str {
+            "switchable"
+        }
+        async fn create_session(&self, rec: &SessionRecord) -> StoreResult<()> {
+            self.up()?;
+            self.inner.create_session(rec).await
+        }
+        async fn load_session(&self, h: &str, now: Millis) -> StoreResult<Option<SessionRecord>> {
+            self.up()?;
+            self.inner.load_session(h, now).await
+        }
+        async fn rotate_refresh(&self, r: &Rotation<'_>) -> StoreResult<bool> {
+            self.up()?;
+            self.inner.rotate_refresh(r).await
+        }
+        async fn update_data(&self, u: &DataUpdate<'_>) -> StoreResult<UpdateOutcome> {
+            self.up()?;
+            self.inner.update_data(u).await
+        }
+        async fn touch_session(&self, h: &str, now: Millis, e: Millis) -> StoreResult<()> {
+            self.up()?;
+            self.inner.touch_session(h, now, e).await
+        }
+        async fn delete_sessions(&self, h: &[String]) -> StoreResult<Vec<String>> {
+            self.up()?;
+            self.inner.delete_sessions(h).await
+        }
+        async fn delete_user_sessions(&self, q: &UserQuery) -> StoreResult<Vec<String>> {
+            self.up()?;
+            self.inner.delete_user_sessions(q).await
+        }
+        async fn list_user_sessions(
+            &self,
+            q: &UserQuery,
+            now: Millis,
+        ) -> StoreResult<Vec<SessionRecord>> {
+            self.up()?;
+            self.inner.list_user_sessions(q, now).await
+        }
+        async fn delete_expired(&self, now: Millis, limit: usize) -> StoreResult<usize> {
+            self.up()?;
+            self.inner.delete_expired(now, limit).await
+        }
+        async fn wipe(&self) -> StoreResult<()> {
+            self.up()?;
+            self.inner.wipe().await
+        }
+        async fn flush(&self) -> StoreResult<()> {
+            self.up()?;
+            self.inner.flush().await
+        }
+        async fn ping(&self) -> StoreResult<()> {
+            self.up()?;
+            self.inner.ping().await
+        }
+        async fn load_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+            self.up()?;
+            self.inner.load_keys().await
+        }
+        async fn insert_key_if_newest(
+            &self,
+            expected: Option<&str>,
+            key: &KeyRecord,
+        ) -> StoreResult<KeyRecord> {
+            self.up()?;
+            self.inner.insert_key_if_newest(expected, key).await
+        }
+        async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+            self.up()?;
+            self.inner.replace_keys(kinds, keys).await
+        }
+        async fn delete_keys(&self, kids: &[String]) -> StoreResult<()> {
+            self.up()?;
+            self.inner.delete_keys(kids).await
+        }
+    }
+}
+
+/// With the store down, tokens signed by keys a process holds still verify statelessly; a
+/// token signed by a key it has not seen yet (rotated by another process) is "store
+/// unavailable", never "valid" and never "refresh" (which would fail the same way).
+#[tokio::test]
+async fn a_store_outage_fails_closed_for_keys_not_yet_seen() {
+    use std::sync::atomic::Ordering;
+    let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let switch = Arc::new(outage::Switchable {
+        inner: Arc::clone(&shared),
+        down: false.into(),
+    });
+    let a = SessionManager::new(Arc::clone(&shared), cfg(Algorithm::EdDSA)).unwrap();
+    let b =
+        SessionManager::new(Arc::clone(&switch) as Arc<dyn Store>, cfg(Algorithm::EdDSA)).unwrap();
+    a.start(StartOptions::default()).await.unwrap();
+    b.start(StartOptions::default()).await.unwrap();
+    let old = b.create(NewSession::new("u")).await.unwrap();
+    a.keys().rotate().await.unwrap();
+    let new = a.create(NewSession::new("u")).await.unwrap();
+    switch.down.store(true, Ordering::SeqCst);
+    b.verify(old.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    let r = b
+        .verify(new.tokens.access.token.expose(), VerifyOptions::default())
+        .await;
+    assert!(matches!(r, Err(Error::Store(_))), "{r:?}");
+    assert!(matches!(
+        b.verify(old.tokens.access.token.expose(), CHECK_DB).await,
+        Err(Error::Store(_))
+    ));
+    switch.down.store(false, Ordering::SeqCst);
+    // Back up: the unseen key is found (the on-miss reload is rate-limited to once a second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    b.verify(new.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
 }

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Router, middleware};
 use sessiond_core::SessionManager;
 use tower::{Layer, Service, ServiceExt as _};
@@ -50,45 +50,61 @@ impl Default for HttpOptions {
     }
 }
 
+/// Every route: path and handlers. The router is built from this table, and a test checks it
+/// against the OpenAPI document in both directions, so no route goes undocumented.
+fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/apiversion", get(cdi::api_version)),
+        ("/hello", get(cdi::hello)),
+        ("/user/id", get(cdi::user_by_id)),
+        ("/.well-known/jwks.json", get(cdi::jwks)),
+        (
+            "/recipe/session",
+            post(cdi::create_session).get(cdi::session_info),
+        ),
+        ("/recipe/session/verify", post(cdi::verify_session)),
+        ("/recipe/session/refresh", post(cdi::refresh_session)),
+        ("/recipe/session/remove", post(cdi::remove_sessions)),
+        ("/recipe/session/user", get(cdi::user_sessions)),
+        ("/recipe/session/regenerate", post(cdi::regenerate)),
+        ("/recipe/session/data", put(cdi::update_session_data)),
+        ("/recipe/jwt/data", put(cdi::update_jwt_data)),
+        ("/recipe/jwt", post(cdi::create_jwt)),
+        ("/recipe/jwt/jwks", get(cdi::jwt_jwks)),
+        ("/sessiond/v1/keys", get(v1::list_keys)),
+        ("/sessiond/v1/keys/rotate", post(v1::rotate_keys)),
+        ("/sessiond/v1/keys/reset", post(v1::reset_keys)),
+        (
+            "/sessiond/v1/users/{user_id}/sessions",
+            get(v1::user_sessions),
+        ),
+        (
+            "/sessiond/v1/service-tokens",
+            post(v1::create_service_token),
+        ),
+        (
+            "/sessiond/v1/service-tokens/verify",
+            post(v1::verify_service_token),
+        ),
+        ("/healthz", get(ops::healthz)),
+        ("/readyz", get(ops::readyz)),
+        ("/metrics", get(ops::metrics)),
+        ("/openapi.json", get(ops::openapi)),
+    ]
+}
+
+/// The path of every route, as the router matches it (after the `/appid-…/<tenant>` prefix is
+/// taken off).
+pub fn route_paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(p, _)| p).collect()
+}
+
 /// The routes, without the path-prefix rewrite (see [`service`]).
 pub fn router(state: AppState, opts: &HttpOptions) -> Router {
     let body_limit = opts.body_limit;
-    Router::new()
-        .route("/apiversion", get(cdi::api_version))
-        .route("/hello", get(cdi::hello))
-        .route("/user/id", get(cdi::user_by_id))
-        .route("/.well-known/jwks.json", get(cdi::jwks))
-        .route(
-            "/recipe/session",
-            post(cdi::create_session).get(cdi::session_info),
-        )
-        .route("/recipe/session/verify", post(cdi::verify_session))
-        .route("/recipe/session/refresh", post(cdi::refresh_session))
-        .route("/recipe/session/remove", post(cdi::remove_sessions))
-        .route("/recipe/session/user", get(cdi::user_sessions))
-        .route("/recipe/session/regenerate", post(cdi::regenerate))
-        .route("/recipe/session/data", put(cdi::update_session_data))
-        .route("/recipe/jwt/data", put(cdi::update_jwt_data))
-        .route("/recipe/jwt", post(cdi::create_jwt))
-        .route("/sessiond/v1/keys", get(v1::list_keys))
-        .route("/sessiond/v1/keys/rotate", post(v1::rotate_keys))
-        .route("/sessiond/v1/keys/reset", post(v1::reset_keys))
-        .route(
-            "/sessiond/v1/users/{user_id}/sessions",
-            get(v1::user_sessions),
-        )
-        .route(
-            "/sessiond/v1/service-tokens",
-            post(v1::create_service_token),
-        )
-        .route(
-            "/sessiond/v1/service-tokens/verify",
-            post(v1::verify_service_token),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .fallback(|| async { ApiError::NotFound("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::map_request(

@@ -34,6 +34,10 @@ pub enum ApiError {
     /// Wrong method for the route (405).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A write lost too many races with concurrent writers, or met a row it must not overwrite
+    /// (409); retrying is safe.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// The store failed: fail closed (503).
     #[error("store unavailable")]
     StoreUnavailable(#[source] StoreError),
@@ -60,6 +64,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "INVALID_API_KEY"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
@@ -69,12 +74,14 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
+            Error::Store(StoreError::Duplicate) => {
+                ApiError::Conflict("a session with this handle already exists; retry")
+            }
+            Error::Store(s @ StoreError::Corrupt(_)) => ApiError::Internal(Error::Store(s)),
             Error::Store(s) => ApiError::StoreUnavailable(s),
             Error::InvalidInput(m) => ApiError::bad_request("INVALID_INPUT", m),
             Error::SessionNotFound => ApiError::NotFound("session not found"),
-            Error::Conflict => {
-                ApiError::bad_request("CONFLICT", "too many concurrent updates; retry")
-            }
+            Error::Conflict => ApiError::Conflict("too many concurrent updates; retry"),
             e => ApiError::Internal(e),
         }
     }

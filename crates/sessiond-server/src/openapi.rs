@@ -16,7 +16,7 @@ use crate::handlers::{cdi, ops, v1};
         cdi::api_version, cdi::hello, cdi::user_by_id, cdi::jwks, cdi::create_session,
         cdi::verify_session, cdi::refresh_session, cdi::session_info, cdi::remove_sessions,
         cdi::user_sessions, cdi::regenerate, cdi::update_session_data, cdi::update_jwt_data,
-        cdi::create_jwt, v1::list_keys, v1::rotate_keys, v1::reset_keys, v1::user_sessions,
+        cdi::create_jwt, cdi::jwt_jwks, v1::list_keys, v1::rotate_keys, v1::reset_keys, v1::user_sessions,
         v1::create_service_token, v1::verify_service_token, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi
     ),

@@ -296,3 +296,197 @@ async fn anti_csrf_over_http() {
     assert_eq!(v["status"], "OK");
     assert!(v["antiCsrfToken"].is_string());
 }
+
+/// One app can neither see, change, refresh nor revoke another app's sessions through any
+/// endpoint; the session is untouched afterwards and its own app still reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_cannot_reach_each_others_sessions() {
+    let t = start(|_| {}).await;
+    let c = t
+        .ok("/appid-shop/public/recipe/session", json!({"userId": "hank", "userDataInJWT": {"r": 1}, "userDataInDatabase": {"d": 1}, "enableAntiCsrf": false, "useDynamicSigningKey": true}))
+        .await;
+    let h = s(&c["session"]["handle"]).to_owned();
+    let access = c["accessToken"]["token"].clone();
+    let refresh = c["refreshToken"]["token"].clone();
+    for app in ["", "/appid-blog"] {
+        let (_, v) = t
+            .post(
+                &format!("{app}/recipe/session/verify"),
+                json!({"accessToken": access, "doAntiCsrfCheck": false, "checkDatabase": true}),
+            )
+            .await;
+        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        let (_, v) = t
+            .post(
+                &format!("{app}/recipe/session/refresh"),
+                json!({"refreshToken": refresh, "enableAntiCsrf": false}),
+            )
+            .await;
+        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        let (_, v) = t
+            .get(&format!("{app}/recipe/session?sessionHandle={h}"))
+            .await;
+        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        let (_, v) = t
+            .put(
+                &format!("{app}/recipe/session/data"),
+                json!({"sessionHandle": h, "userDataInDatabase": {"d": 2}}),
+            )
+            .await;
+        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        let (_, v) = t
+            .put(
+                &format!("{app}/recipe/jwt/data"),
+                json!({"sessionHandle": h, "userDataInJWT": {"r": 2}}),
+            )
+            .await;
+        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        let (_, v) = t
+            .post(
+                &format!("{app}/recipe/session/regenerate"),
+                json!({"accessToken": access, "userDataInJWT": {"r": 3}}),
+            )
+            .await;
+        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        let v = t
+            .ok(
+                &format!("{app}/recipe/session/remove"),
+                json!({"sessionHandles": [h]}),
+            )
+            .await;
+        assert_eq!(v["sessionHandlesRevoked"], json!([]), "{app}: {v}");
+    }
+    let (_, info) = t
+        .get(&format!("/appid-shop/recipe/session?sessionHandle={h}"))
+        .await;
+    assert_eq!(info["status"], "OK", "{info}");
+    assert_eq!(info["userDataInJWT"], json!({"r": 1}));
+    assert_eq!(info["userDataInDatabase"], json!({"d": 1}));
+    let r = t
+        .ok(
+            "/appid-shop/recipe/session/refresh",
+            json!({"refreshToken": refresh, "enableAntiCsrf": false}),
+        )
+        .await;
+    assert!(r["accessToken"]["token"].is_string());
+    let v = t
+        .ok(
+            "/appid-shop/recipe/session/remove",
+            json!({"sessionHandles": [h]}),
+        )
+        .await;
+    assert_eq!(v["sessionHandlesRevoked"], json!([h]));
+}
+
+/// A signed-in-devices page gets what the creator passed (IP, user agent) and when the session
+/// was created, last active and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_list_reports_ip_user_agent_and_activity() {
+    let t = start(|_| {}).await;
+    let c = t
+        .ok("/public/recipe/session", json!({"userId": "ivy", "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": true, "ip": "198.51.100.7", "userAgent": "Firefox/140.0"}))
+        .await;
+    t.create("ivy").await;
+    let (code, v) = t.get("/sessiond/v1/users/ivy/sessions").await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(v["userId"], "ivy");
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let first = &sessions[0];
+    assert_eq!(first["handle"], c["session"]["handle"], "oldest first");
+    assert_eq!(first["ip"], "198.51.100.7");
+    assert_eq!(first["userAgent"], "Firefox/140.0");
+    assert_eq!(first["tenantId"], "public");
+    let created = first["createdAt"].as_i64().unwrap();
+    assert!(first["lastActiveAt"].as_i64().unwrap() >= created);
+    assert!(first["expiresAt"].as_i64().unwrap() > created);
+    assert!(sessions[1]["ip"].is_null() && sessions[1]["userAgent"].is_null());
+    // Another app's listing of the same user id is empty.
+    let (_, v) = t.get("/appid-blog/sessiond/v1/users/ivy/sessions").await;
+    assert_eq!(v["sessions"], json!([]));
+}
+
+/// Public data too large for an access token is a 400 on every path that sets it, not a token
+/// that can never verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_public_data_is_refused() {
+    let t = start(|_| {}).await;
+    let big = json!({"blob": "x".repeat(sessiond_core::MAX_PUBLIC_DATA_LEN)});
+    let (code, v) = t
+        .post("/public/recipe/session", json!({"userId": "jay", "userDataInJWT": big, "userDataInDatabase": {}, "enableAntiCsrf": false}))
+        .await;
+    assert_eq!(
+        (code, v["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("INVALID_INPUT")),
+        "{v}"
+    );
+    let c = t.create("jay").await;
+    let (code, _) = t
+        .put(
+            "/recipe/jwt/data",
+            json!({"sessionHandle": c["session"]["handle"], "userDataInJWT": big}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (code, _) = t
+        .post(
+            "/recipe/session/regenerate",
+            json!({"accessToken": c["accessToken"]["token"], "userDataInJWT": big}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    // Private data has no such limit (only the body limit).
+    let v = t
+        .put(
+            "/recipe/session/data",
+            json!({"sessionHandle": c["session"]["handle"], "userDataInDatabase": big}),
+        )
+        .await;
+    assert_eq!(v.1["status"], "OK");
+}
+
+/// The JWKS in the shape older SDKs' JWT recipe fetch from the core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipe_jwt_jwks_has_a_status() {
+    let t = start(|_| {}).await;
+    let (code, v) = t.get("/recipe/jwt/jwks").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(v["status"], "OK");
+    let (_, jwks) = t.get("/.well-known/jwks.json").await;
+    assert_eq!(v["keys"], jwks["keys"]);
+}
+
+/// The seed 000 opaque format over HTTP: every verify hits the store, a refresh supersedes,
+/// revocation is instant without asking for a database check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_access_tokens_over_http() {
+    let t = start(|s| s.token_format = "opaque".to_owned()).await;
+    let c = t.create("kim").await;
+    let access = s(&c["accessToken"]["token"]).to_owned();
+    assert!(!access.contains('.'), "not a JWT");
+    let v = t.verify(&access, false).await;
+    assert_eq!(v["status"], "OK", "{v}");
+    assert_eq!(v["session"]["userDataInJWT"], json!({"role": "user"}));
+    let r = t.refresh(s(&c["refreshToken"]["token"])).await;
+    assert_eq!(
+        t.verify(&access, false).await["status"],
+        "TRY_REFRESH_TOKEN"
+    );
+    let access2 = s(&r["accessToken"]["token"]).to_owned();
+    assert_eq!(t.verify(&access2, false).await["status"], "OK");
+    let (code, _) = t.post("/sessiond/v1/keys/reset", json!({})).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        t.verify(&access2, false).await["status"],
+        "TRY_REFRESH_TOKEN"
+    );
+    let r = t.refresh(s(&r["refreshToken"]["token"])).await;
+    let access3 = s(&r["accessToken"]["token"]).to_owned();
+    assert_eq!(t.verify(&access3, false).await["status"], "OK");
+    t.ok(
+        "/recipe/session/remove",
+        json!({"sessionHandles": [c["session"]["handle"]]}),
+    )
+    .await;
+    assert_eq!(t.verify(&access3, false).await["status"], "UNAUTHORISED");
+}

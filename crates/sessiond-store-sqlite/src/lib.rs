@@ -82,6 +82,10 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_dir(parent).map_err(StoreError::unavailable)?;
         }
+        // Created 0600 before SQLite sees it: SQLite gives the -wal and -shm files the mode of
+        // the database file, and the WAL holds fresh rows (signing keys among them) before they
+        // reach the database.
+        create_private_file(&path).map_err(StoreError::unavailable)?;
         let mut conn = Connection::open(&path).map_err(store_error)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -93,7 +97,8 @@ impl SqliteStore {
         }
         configure(&conn, true).map_err(store_error)?;
         schema::migrate(&mut conn).map_err(store_error)?;
-        restrict_file(&path);
+        // Files of an earlier, laxer version are tightened too.
+        restrict_files(&path);
         let readers = (0..4)
             .map(|_| {
                 let c = Connection::open_with_flags(
@@ -173,11 +178,25 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
-fn restrict_file(path: &Path) {
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    // Never truncates: an existing database is left as it is (an empty file is an empty
+    // database to SQLite).
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path).map(drop)
+}
+
+fn restrict_files(db: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+        }
     }
 }
 

@@ -50,6 +50,7 @@ async fn no_issued_secret_is_in_the_database_files() {
                 .refresh(
                     s.tokens.refresh.token.expose(),
                     RefreshOptions {
+                        app_id: None,
                         anti_csrf_token: s.tokens.anti_csrf.as_ref().map(|t| t.expose()),
                         check_anti_csrf: true,
                         static_key: None,
@@ -236,4 +237,37 @@ fn per_user_queries_and_the_sweep_use_indexes() {
             "full scan in: {sql}\nplan: {p}"
         );
     }
+}
+
+/// In a folder that already exists and others may read (say `/var/lib/sessiond` made by a
+/// package), the database and the -wal and -shm files SQLite creates beside it are still 0600:
+/// the WAL holds signing keys and session rows before a checkpoint moves them.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_wal_and_shm_files_are_private_in_an_open_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = dir.path().join("s.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+    let m = SessionManager::new(
+        Arc::clone(&store),
+        ManagerConfig {
+            algorithm: Algorithm::EdDSA,
+            ..ManagerConfig::default()
+        },
+    )
+    .unwrap();
+    m.start(Default::default()).await.unwrap();
+    m.create(NewSession::new("modes")).await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let mode = std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{suffix}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "s.db{suffix} is private");
+    }
+    m.stop().await.unwrap();
 }

@@ -42,6 +42,9 @@ macro_rules! conformance_tests {
             idle_and_absolute_timeouts,
             managers_racing_to_start_share_one_key,
             revoked_sessions_fail_database_checks,
+            deletion_races_rotation_update_and_touch,
+            database_checks_keep_a_session_from_idling_out,
+            opaque_tokens_live_in_the_store,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -75,6 +75,9 @@ pub struct KeySet {
     current: HashMap<KeyKind, Arc<SigningKey>>,
     jwks: Arc<Jwks>,
     infos: Vec<KeyInfo>,
+    /// Creation time of the current static key: the time of the last reset (see
+    /// [`KeyManager::reset_epoch`]).
+    reset_epoch: Millis,
 }
 
 /// Loads, creates, rotates and resets keys; see the module documentation.
@@ -166,6 +169,9 @@ impl KeyManager {
         for rec in &records {
             let is_current = !set.current.contains_key(&rec.kind);
             if is_current {
+                if rec.kind == KeyKind::Static {
+                    set.reset_epoch = rec.created_at;
+                }
                 let signer = match old.current.get(&rec.kind) {
                     Some(s) if s.kid() == rec.kid => Arc::clone(s),
                     _ => Arc::new(SigningKey::from_material(
@@ -333,6 +339,15 @@ impl KeyManager {
         Arc::clone(&self.set.load().jwks)
     }
 
+    /// When the keys were last reset, as far as this process knows (0: never).
+    ///
+    /// The static key is created at start, before any session, and replaced only by
+    /// [`KeyManager::reset`], so its creation time is the instant of the last reset. Opaque
+    /// access tokens, which no key signs, are refused when issued before it.
+    pub fn reset_epoch(&self) -> Millis {
+        self.set.load().reset_epoch
+    }
+
     /// Every key this process knows, newest first.
     pub fn list(&self) -> Vec<KeyInfo> {
         self.set.load().infos.clone()
@@ -413,6 +428,18 @@ impl KeyManager {
         let mut fresh = Vec::new();
         for kind in KeyKind::RESET {
             fresh.push(self.generate(kind, None).await?);
+        }
+        // One instant for the whole reset, taken after the (slow) generation: every token
+        // issued before it is refused, including opaque ones (see `reset_epoch`), and the
+        // fresh keys still sort after everything they replace.
+        let epoch = fresh
+            .iter()
+            .map(|k| k.created_at)
+            .max()
+            .unwrap_or_default()
+            .max(self.clock.now_ms());
+        for k in &mut fresh {
+            k.created_at = epoch;
         }
         self.store.replace_keys(&KeyKind::RESET, &fresh).await?;
         self.reload().await

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::issue::{check_public_data, to_text};
-use super::types::{JsonObject, SessionInfo, SessionSummary, parse_object};
+use super::issue::{public_text, to_text};
+use super::types::{JsonObject, SessionInfo, SessionRef, SessionSummary, parse_object};
 use super::verify::Expiry;
 use super::{IssuedToken, SessionManager};
 use crate::config::ms;
@@ -33,12 +33,18 @@ impl SessionManager {
     /// Revokes one session (seed 004 `delete`).
     ///
     /// # Errors
-    /// [`Error::SessionNotFound`] when no session has this handle; store errors.
-    pub async fn revoke(&self, handle: &str) -> Result<(), Error> {
+    /// [`Error::SessionNotFound`] when no session has this handle (in the app the reference is
+    /// confined to); store errors.
+    pub async fn revoke<'a>(&self, session: impl Into<SessionRef<'a>>) -> Result<(), Error> {
+        let session = session.into();
+        if session.app_id.is_some() {
+            // An app may only revoke its own sessions; a session's app never changes.
+            self.live(session).await?;
+        }
         let gone = self
             .inner
             .store
-            .delete_sessions(std::slice::from_ref(&handle.to_owned()))
+            .delete_sessions(std::slice::from_ref(&session.handle.to_owned()))
             .await?;
         if gone.is_empty() {
             Err(Error::SessionNotFound)
@@ -47,12 +53,31 @@ impl SessionManager {
         }
     }
 
-    /// Revokes the given sessions; returns those that existed.
+    /// Revokes the given sessions; returns those that existed. With `app_id`, sessions of other
+    /// apps are left alone and not reported.
     ///
     /// # Errors
     /// Store errors.
-    pub async fn revoke_many(&self, handles: &[String]) -> Result<Vec<String>, Error> {
-        Ok(self.inner.store.delete_sessions(handles).await?)
+    pub async fn revoke_many(
+        &self,
+        handles: &[String],
+        app_id: Option<&str>,
+    ) -> Result<Vec<String>, Error> {
+        let Some(app) = app_id else {
+            return Ok(self.inner.store.delete_sessions(handles).await?);
+        };
+        let now = self.now_ms();
+        let mut own = Vec::with_capacity(handles.len());
+        for h in handles {
+            let rec = self.inner.store.load_session(h, now).await?;
+            if rec.is_some_and(|r| r.app_id == app) {
+                own.push(h.clone());
+            }
+        }
+        if own.is_empty() {
+            return Ok(own);
+        }
+        Ok(self.inner.store.delete_sessions(&own).await?)
     }
 
     /// Revokes every session selected by `query`; returns their handles.
@@ -63,11 +88,12 @@ impl SessionManager {
         Ok(self.inner.store.delete_user_sessions(query).await?)
     }
 
-    async fn live(&self, handle: &str) -> Result<SessionRecord, Error> {
+    async fn live(&self, session: SessionRef<'_>) -> Result<SessionRecord, Error> {
         self.inner
             .store
-            .load_session(handle, self.now_ms())
+            .load_session(session.handle, self.now_ms())
             .await?
+            .filter(|r| session.admits(r))
             .ok_or(Error::SessionNotFound)
     }
 
@@ -75,16 +101,16 @@ impl SessionManager {
     ///
     /// # Errors
     /// [`Error::SessionNotFound`]; store errors.
-    pub async fn get(&self, handle: &str) -> Result<SessionInfo, Error> {
-        Ok(self.live(handle).await?.info())
+    pub async fn get<'a>(&self, session: impl Into<SessionRef<'a>>) -> Result<SessionInfo, Error> {
+        Ok(self.live(session.into()).await?.info())
     }
 
     /// The user of a live session (seed 004 `_getUser`).
     ///
     /// # Errors
     /// [`Error::SessionNotFound`]; store errors.
-    pub async fn user_of(&self, handle: &str) -> Result<String, Error> {
-        Ok(self.live(handle).await?.user_id)
+    pub async fn user_of<'a>(&self, session: impl Into<SessionRef<'a>>) -> Result<String, Error> {
+        Ok(self.live(session.into()).await?.user_id)
     }
 
     /// The live sessions selected by `query`, oldest first.
@@ -118,29 +144,30 @@ impl SessionManager {
     ///
     /// # Errors
     /// [`Error::SessionNotFound`]; [`Error::InvalidInput`] if the public data gains a protected
-    /// claim; [`Error::Conflict`] after too many lost races; store errors.
-    pub async fn update_data_with<F>(
+    /// claim or outgrows [`MAX_PUBLIC_DATA_LEN`](crate::MAX_PUBLIC_DATA_LEN);
+    /// [`Error::Conflict`] after too many lost races; store errors.
+    pub async fn update_data_with<'a, F>(
         &self,
-        handle: &str,
+        session: impl Into<SessionRef<'a>>,
         mut f: F,
     ) -> Result<(JsonObject, JsonObject), Error>
     where
         F: FnMut(&mut JsonObject, &mut JsonObject) + Send,
     {
+        let session = session.into();
         for _ in 0..MAX_UPDATE_ROUNDS {
-            let rec = self.live(handle).await?;
+            let rec = self.live(session).await?;
             let (mut public, mut private) = (
                 parse_object(&rec.public_data),
                 parse_object(&rec.private_data),
             );
             f(&mut public, &mut private);
-            check_public_data(&public)?;
-            let (pub_text, priv_text) = (to_text(&public), to_text(&private));
+            let (pub_text, priv_text) = (public_text(&public)?, to_text(&private));
             let outcome = self
                 .inner
                 .store
                 .update_data(&DataUpdate {
-                    handle,
+                    handle: session.handle,
                     expected_version: rec.version,
                     public_data: (pub_text != rec.public_data).then_some(pub_text.as_str()),
                     private_data: (priv_text != rec.private_data).then_some(priv_text.as_str()),
@@ -160,8 +187,12 @@ impl SessionManager {
     ///
     /// # Errors
     /// As [`SessionManager::update_data_with`].
-    pub async fn set_private_data(&self, handle: &str, data: JsonObject) -> Result<(), Error> {
-        self.update_data_with(handle, |_, private| *private = data.clone())
+    pub async fn set_private_data<'a>(
+        &self,
+        session: impl Into<SessionRef<'a>>,
+        data: JsonObject,
+    ) -> Result<(), Error> {
+        self.update_data_with(session, |_, private| *private = data.clone())
             .await
             .map(drop)
     }
@@ -171,16 +202,22 @@ impl SessionManager {
     ///
     /// # Errors
     /// As [`SessionManager::update_data_with`].
-    pub async fn set_public_data(&self, handle: &str, data: JsonObject) -> Result<(), Error> {
-        check_public_data(&data)?;
-        self.update_data_with(handle, |public, _| *public = data.clone())
+    pub async fn set_public_data<'a>(
+        &self,
+        session: impl Into<SessionRef<'a>>,
+        data: JsonObject,
+    ) -> Result<(), Error> {
+        public_text(&data)?;
+        self.update_data_with(session, |public, _| *public = data.clone())
             .await
             .map(drop)
     }
 
     /// Replaces the public data of the session an access token belongs to and issues a new
     /// access token with it and the same expiry (CDI `/recipe/session/regenerate`, seed 003
-    /// `updateToken`). An expired token is accepted: the data is updated, no token is issued.
+    /// `updateToken`). An expired JWT is accepted (its signature still has to verify): the data
+    /// is updated, no token is issued, and the next refresh carries the data. An opaque token
+    /// must be the session's current one. With `app_id`, a session of another app is gone.
     ///
     /// # Errors
     /// [`Error::Unauthorised`] for a bad token or a session that is gone; as
@@ -189,37 +226,48 @@ impl SessionManager {
         &self,
         access_token: &str,
         new_public_data: Option<JsonObject>,
+        app_id: Option<&str>,
     ) -> Result<Regenerated, Error> {
         if let Some(d) = &new_public_data {
-            check_public_data(d)?;
+            public_text(d)?;
         }
         let now = self.now_ms();
-        let handle = if let Some(op) = OpaqueToken::decode(access_token) {
-            op.handle
-        } else {
-            self.verify_signed(access_token, Expiry::Ignore, now)
-                .await
-                .map_err(|e| match e {
+        let (handle, claims) = match OpaqueToken::decode(access_token) {
+            Some(op) => {
+                let (rec, _) = self.opaque_session(&op, now).await.map_err(|e| match e {
                     Error::Store(s) => Error::Store(s),
                     _ => Error::Unauthorised("access token does not verify"),
-                })?
-                .session_handle
+                })?;
+                (rec.handle, None)
+            }
+            None => {
+                let claims = self
+                    .verify_signed(access_token, Expiry::Ignore, now)
+                    .await
+                    .map_err(|e| match e {
+                        Error::Store(s) => Error::Store(s),
+                        _ => Error::Unauthorised("access token does not verify"),
+                    })?;
+                (claims.session_handle.clone(), Some(claims))
+            }
+        };
+        let target = SessionRef {
+            handle: &handle,
+            app_id,
         };
         let not_found = |e: Error| match e {
             Error::SessionNotFound => Error::Unauthorised("Session does not exist."),
             e => e,
         };
         if let Some(d) = new_public_data {
-            self.set_public_data(&handle, d).await.map_err(not_found)?;
+            self.set_public_data(target, d).await.map_err(not_found)?;
         }
-        let rec = self.live(&handle).await.map_err(not_found)?;
+        let rec = self.live(target).await.map_err(not_found)?;
         let public = parse_object(&rec.public_data);
-        let access_token = match OpaqueToken::decode(access_token) {
-            Some(_) => None,
-            None => {
-                let claims = self
-                    .verify_signed(access_token, Expiry::Ignore, now)
-                    .await?;
+        let access_token = match claims {
+            // An opaque token carries no data: the next verify reads the new data from the store.
+            None => None,
+            Some(claims) => {
                 let exp_ms = claims.exp.saturating_mul(1000);
                 if exp_ms <= now || claims.sub != rec.user_id {
                     None
@@ -290,7 +338,7 @@ impl SessionManager {
     ) -> Result<SecretString, Error> {
         let now = self.now_ms();
         let key = self.inner.keys.signer(KeyKind::Service).await?;
-        let nonce: [u8; 16] = random_bytes()?;
+        let nonce: [u8; 32] = random_bytes()?;
         let mut claims = JsonObject::new();
         claims.insert("typ".to_owned(), Value::from("sessiond-service"));
         claims.insert("iat".to_owned(), Value::from(now.div_euclid(1000)));
@@ -314,13 +362,20 @@ impl SessionManager {
     /// current service key and not expired. Garbage is simply `false`.
     ///
     /// # Errors
-    /// None in practice; a store failure while looking up an unknown key yields `false`.
+    /// None: a store failure while looking up a key this process has not seen yields `false`
+    /// (and counts in `sessiond_store_errors_total`).
     pub async fn verify_service_token(&self, token: &str) -> bool {
         let Ok(jws) = UnverifiedJws::parse(token) else {
             return false;
         };
-        let Ok(Some(key)) = self.inner.keys.service_verifier(jws.kid()).await else {
-            return false;
+        let key = match self.inner.keys.service_verifier(jws.kid()).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return false,
+            Err(e) => {
+                crate::telemetry::store_error();
+                tracing::warn!(error = %e, "service-token key lookup failed");
+                return false;
+            }
         };
         let Ok(payload) = jws.verify(&key) else {
             return false;

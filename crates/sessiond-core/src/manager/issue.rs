@@ -41,14 +41,27 @@ pub(crate) fn check_user_id(what: &str, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Rejects public data that uses a protected claim name.
-pub(crate) fn check_public_data(data: &JsonObject) -> Result<(), Error> {
+/// Largest public data accepted, in bytes of JSON text. With the longest ids, an anti-CSRF
+/// token and an RSA-2048 signature, the access token that carries it stays under
+/// [`MAX_TOKEN_LEN`](crate::jose::MAX_TOKEN_LEN), so every token sessiond issues also verifies.
+pub const MAX_PUBLIC_DATA_LEN: usize = 10 * 1024;
+
+/// Checks public data (no protected claim name, small enough to fit in an access token) and
+/// returns it as JSON text.
+pub(crate) fn public_text(data: &JsonObject) -> Result<String, Error> {
     if let Some(k) = data.keys().find(|k| is_protected(k)) {
         return Err(Error::InvalidInput(format!(
             "public data may not contain the protected claim '{k}'"
         )));
     }
-    Ok(())
+    let text = to_text(data);
+    if text.len() > MAX_PUBLIC_DATA_LEN {
+        return Err(Error::InvalidInput(format!(
+            "public data is {} bytes of JSON; at most {MAX_PUBLIC_DATA_LEN} fit in an access token",
+            text.len()
+        )));
+    }
+    Ok(text)
 }
 
 pub(crate) fn to_text(data: &JsonObject) -> String {
@@ -90,7 +103,7 @@ impl SessionManager {
         check_user_id("recipeUserId", &recipe_user_id)?;
         check_scope_id("appId", &new.app_id)?;
         check_scope_id("tenantId", &new.tenant_id)?;
-        check_public_data(&new.public_data)?;
+        let public_text = public_text(&new.public_data)?;
 
         let now = self.now_ms();
         let p = self.inner.policy;
@@ -112,6 +125,11 @@ impl SessionManager {
         let chain_key = self.inner.keys.signer(KeyKind::Chain).await?;
         let chain = Chain::new(&chain_key);
         let opaque = p.format == TokenFormat::Opaque;
+        if opaque {
+            // The static key's creation time is the reset epoch opaque tokens are checked
+            // against; it must exist before the first opaque session (`start` creates it too).
+            self.inner.keys.signer(KeyKind::Static).await?;
+        }
         // The access secret is only used by opaque tokens and to derive the anti-CSRF token.
         let access_secret = if opaque || new.anti_csrf {
             Some(chain.access_secret(&handle, 0, &secret)?)
@@ -129,7 +147,7 @@ impl SessionManager {
             tenant_id: new.tenant_id,
             user_id: new.user_id,
             recipe_user_id,
-            public_data: to_text(&new.public_data),
+            public_data: public_text,
             private_data: to_text(&new.private_data),
             created_at: now,
             last_active_at: now,

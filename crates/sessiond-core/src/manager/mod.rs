@@ -6,9 +6,10 @@ mod refresh;
 mod types;
 mod verify;
 
+pub use issue::MAX_PUBLIC_DATA_LEN;
 pub use types::{
     IssuedSession, IssuedToken, IssuedTokens, JsonObject, NewSession, RefreshOptions, SessionInfo,
-    SessionSummary, VerifiedSession, VerifyOptions,
+    SessionRef, SessionSummary, VerifiedSession, VerifyOptions,
 };
 
 use std::sync::{Arc, Weak};
@@ -16,6 +17,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, Millis, SystemClock};
 use crate::config::{ManagerConfig, TokenFormat, ms};
@@ -52,6 +54,8 @@ struct Inner {
     policy: Policy,
     keys: KeyManager,
     tasks: Mutex<Option<Background>>,
+    /// Activity records written off the request path; `stop` waits for them.
+    touches: TaskTracker,
 }
 
 struct Background {
@@ -102,7 +106,9 @@ impl SessionManager {
             idle: ms(config.idle_timeout),
             absolute: ms(config.absolute_lifetime),
             grace: ms(config.refresh_grace),
-            touch: ms(config.touch_interval),
+            // Activity must be recorded well within the idle timeout, or a session in use
+            // through database-checked verifies alone would still time out.
+            touch: ms(config.touch_interval).min(ms(config.idle_timeout) / 2),
             key_sync: ms(config.key_sync_interval),
             sweep: ms(config.sweep_interval),
             sweep_batch: config.sweep_batch,
@@ -127,6 +133,7 @@ impl SessionManager {
                 policy,
                 keys,
                 tasks: Mutex::new(None),
+                touches: TaskTracker::new(),
             }),
         })
     }
@@ -172,6 +179,7 @@ impl SessionManager {
                 self.inner.policy.key_sync,
                 |inner| async move {
                     if let Err(e) = inner.keys.maintain().await {
+                        count_store_error(&e);
                         tracing::warn!(error = %e, "key maintenance failed; will retry");
                     }
                 },
@@ -182,6 +190,7 @@ impl SessionManager {
                 self.inner.policy.sweep,
                 |inner| async move {
                     if let Err(e) = (SessionManager { inner }).sweep_expired().await {
+                        count_store_error(&e);
                         tracing::warn!(error = %e, "expired-session sweep failed; will retry");
                     }
                 },
@@ -201,13 +210,16 @@ impl SessionManager {
         }
     }
 
-    /// Stops the background work and returns once every acknowledged write is durable
-    /// (seed 001 `stop`).
+    /// Stops the background work, waits for pending activity records, and returns once every
+    /// acknowledged write is durable (seed 001 `stop`).
     ///
     /// # Errors
     /// Store errors from the flush.
     pub async fn stop(&self) -> Result<(), Error> {
         self.stop_background().await;
+        self.inner.touches.close();
+        self.inner.touches.wait().await;
+        self.inner.touches.reopen();
         self.inner.store.flush().await?;
         Ok(())
     }
@@ -251,6 +263,12 @@ impl SessionManager {
         now.saturating_add(p.idle)
             .min(rotated_at.saturating_add(p.refresh_ttl))
             .min(absolute)
+    }
+}
+
+fn count_store_error(e: &Error) {
+    if matches!(e, Error::Store(_)) {
+        crate::telemetry::store_error();
     }
 }
 

@@ -9,6 +9,10 @@
 //!   revoked and [`Error::TokenTheftDetected`] returned;
 //! - anything else (forged secret, future generation): [`Error::Unauthorised`], and the session
 //!   is left alone, so nobody can revoke a session just by knowing its handle.
+//!
+//! Theft is decided before the anti-CSRF check: a genuine superseded refresh token proves a copy
+//! of the session's secrets is loose, whatever else the request carries, so the session ends.
+//! A forged token (or one of another app) never gets that far.
 
 use super::SessionManager;
 use super::issue::{Grant, refresh_hash1};
@@ -62,6 +66,8 @@ impl SessionManager {
                 .store
                 .load_session(handle, now)
                 .await?
+                // Another app's session is as good as missing, and is left alone.
+                .filter(|r| opts.app_id.is_none_or(|a| a == r.app_id))
                 .ok_or(Error::Unauthorised("Session missing in db or has expired"))?;
             let plan = self.plan(&rec, &presented, &chain, now).await?;
             if rec.flags.anti_csrf && opts.check_anti_csrf {

@@ -128,6 +128,9 @@ pub struct VerifyOptions<'a> {
     pub check_anti_csrf: bool,
     /// Also check the session in the store (instant revocation), not just the signature.
     pub check_database: bool,
+    /// Confine the store check to this app: a session of another app counts as gone. `None`
+    /// accepts any app. (A signature alone cannot tell apps apart: they share signing keys.)
+    pub app_id: Option<&'a str>,
 }
 
 /// A verified access token.
@@ -153,6 +156,52 @@ pub struct RefreshOptions<'a> {
     /// (`Some(false)`); `None` keeps the kind chosen at creation. SuperTokens SDKs send this on
     /// every refresh, which is how they recover from a key-kind mismatch.
     pub static_key: Option<bool>,
+    /// Confine the refresh to this app: a session of another app counts as gone (and is left
+    /// alone). `None` accepts any app.
+    pub app_id: Option<&'a str>,
+}
+
+/// The session a handle-based operation addresses, optionally confined to one app.
+///
+/// A plain handle (`&str`) converts into a reference that accepts any app; the HTTP service
+/// always passes the app of the request path, so one app can never read, change or revoke
+/// another app's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRef<'a> {
+    /// The session handle.
+    pub handle: &'a str,
+    /// When set, a session of another app counts as missing.
+    pub app_id: Option<&'a str>,
+}
+
+impl<'a> SessionRef<'a> {
+    /// The session `handle`, only if it belongs to `app_id`.
+    pub fn in_app(handle: &'a str, app_id: &'a str) -> Self {
+        Self {
+            handle,
+            app_id: Some(app_id),
+        }
+    }
+
+    /// Whether `rec` is in the app this reference is confined to.
+    pub(crate) fn admits(&self, rec: &SessionRecord) -> bool {
+        self.app_id.is_none_or(|a| a == rec.app_id)
+    }
+}
+
+impl<'a> From<&'a str> for SessionRef<'a> {
+    fn from(handle: &'a str) -> Self {
+        Self {
+            handle,
+            app_id: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for SessionRef<'a> {
+    fn from(handle: &'a String) -> Self {
+        handle.as_str().into()
+    }
 }
 
 /// Everything known about a live session.

@@ -66,7 +66,7 @@ impl SessionManager {
                 new_access_token: None,
             });
         }
-        let rec = self.live_session_for(&claims, now).await?;
+        let rec = self.live_session_for(&claims, opts.app_id, now).await?;
         self.touch_if_due(&rec, now);
         let stored = parse_object(&rec.public_data);
         let new_access_token = if stored == claims.public_data {
@@ -111,14 +111,15 @@ impl SessionManager {
             {
                 return Err(Error::Unauthorised("not a sessiond access token"));
             }
-            // A reload failure (store down) must not break stateless verification of known
-            // keys; an unknown key simply cannot verify.
+            // Known keys never need the store, so an outage cannot break stateless verification
+            // of them. A key this process has not seen may have been created by another process
+            // a moment ago: when the store cannot be asked, the answer is "unavailable" (503),
+            // not "refresh", which would fail the same way.
             let key = self
                 .inner
                 .keys
                 .verifier(jws.kid())
-                .await
-                .unwrap_or(None)
+                .await?
                 .ok_or(Error::TryRefreshToken(
                     "access token signed by an unknown or retired key",
                 ))?;
@@ -132,10 +133,11 @@ impl SessionManager {
         Ok(claims)
     }
 
-    /// The live session a verified token belongs to.
+    /// The live session a verified token belongs to (in `app_id`, when given).
     pub(crate) async fn live_session_for(
         &self,
         claims: &VerifiedClaims,
+        app_id: Option<&str>,
         now: Millis,
     ) -> Result<SessionRecord, Error> {
         let rec = self
@@ -143,6 +145,7 @@ impl SessionManager {
             .store
             .load_session(&claims.session_handle, now)
             .await?
+            .filter(|r| app_id.is_none_or(|a| a == r.app_id))
             .ok_or(Error::Unauthorised(
                 "Either the session has ended or has been blacklisted",
             ))?;
@@ -176,12 +179,13 @@ impl SessionManager {
         .await
     }
 
-    async fn verify_opaque(
+    /// The session an opaque access token belongs to, and the token's secret, if the token is
+    /// the session's current one and was issued after the last key reset.
+    pub(crate) async fn opaque_session(
         &self,
         op: &OpaqueToken,
-        opts: VerifyOptions<'_>,
         now: Millis,
-    ) -> Result<VerifiedSession, Error> {
+    ) -> Result<(SessionRecord, Secret), Error> {
         let secret: Secret = b64::decode(&op.random)
             .and_then(|v| v.try_into().ok())
             .ok_or(Error::Unauthorised("malformed access token"))?;
@@ -197,6 +201,28 @@ impl SessionManager {
             Some(h) if ct_eq(&h, &sha256(&secret)) => {}
             Some(_) => return Err(Error::TryRefreshToken("access token was superseded")),
             None => return Err(Error::Unauthorised("session has no opaque access token")),
+        }
+        // A key reset must end opaque tokens too, though nothing signs them: one issued before
+        // the reset (at the session's last rotation) is refused until the client refreshes.
+        if rec.rotated_at < self.inner.keys.reset_epoch() {
+            return Err(Error::TryRefreshToken(
+                "access token predates the last key reset",
+            ));
+        }
+        Ok((rec, secret))
+    }
+
+    async fn verify_opaque(
+        &self,
+        op: &OpaqueToken,
+        opts: VerifyOptions<'_>,
+        now: Millis,
+    ) -> Result<VerifiedSession, Error> {
+        let (rec, secret) = self.opaque_session(op, now).await?;
+        if opts.app_id.is_some_and(|a| a != rec.app_id) {
+            return Err(Error::Unauthorised(
+                "Either the session has ended or has been blacklisted",
+            ));
         }
         let access_expires_at = rec
             .rotated_at
@@ -228,9 +254,11 @@ impl SessionManager {
         let expires_at = self.session_deadline(now, rec.rotated_at, rec.absolute_expires_at);
         let store = std::sync::Arc::clone(&self.inner.store);
         let handle = rec.handle.clone();
-        tokio::spawn(async move {
+        self.inner.touches.spawn(async move {
             if let Err(e) = store.touch_session(&handle, now, expires_at).await {
-                tracing::debug!(error = %e, "recording session activity failed");
+                // Lost activity can end a session early at its idle timeout: make it visible.
+                crate::telemetry::store_error();
+                tracing::warn!(error = %e, "recording session activity failed");
             }
         });
     }

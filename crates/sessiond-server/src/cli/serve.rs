@@ -26,7 +26,8 @@ pub(crate) struct ServeArgs {
     /// [default: sqlite://sessiond-data/sessiond.db].
     #[arg(long, env = "SESSIOND_STORE", hide_env_values = true)]
     store: Option<String>,
-    /// API key (repeat, or comma-separate in SESSIOND_API_KEYS, for several during rotation).
+    /// API key (repeat, or comma-separate in SESSIOND_API_KEYS, for several during rotation;
+    /// SESSIOND_API_KEY, which the client commands read, is taken too).
     #[arg(
         long = "api-key",
         env = "SESSIOND_API_KEYS",
@@ -107,11 +108,23 @@ impl ServeArgs {
         if args.master_key.is_some() {
             s.master_key = args.master_key;
         }
-        let keys: Vec<String> = args
+        let mut keys: Vec<String> = args
             .api_keys
             .into_iter()
             .filter(|k| !k.is_empty())
             .collect();
+        if keys.is_empty() {
+            // The client commands read SESSIOND_API_KEY; an operator who exports it for both
+            // must not get a server that silently requires no key.
+            if let Ok(v) = std::env::var("SESSIOND_API_KEY") {
+                keys = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+        }
         if !keys.is_empty() {
             s.api_keys = keys;
         }

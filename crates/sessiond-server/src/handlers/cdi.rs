@@ -19,7 +19,7 @@ use sessiond_api::cdi::{
 };
 use sessiond_api::{CDI_VERSIONS, ErrorBody};
 use sessiond_core::{
-    ClientInfo, Error, NewSession, RefreshOptions, UserField, UserQuery, VerifyOptions,
+    ClientInfo, Error, NewSession, RefreshOptions, SessionRef, UserField, UserQuery, VerifyOptions,
 };
 
 use super::{issued, session, token};
@@ -62,6 +62,13 @@ pub async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
+#[utoipa::path(get, path = "/recipe/jwt/jwks", tag = "cdi", responses((status = 200, description = "`{\"status\":\"OK\",\"keys\":[…]}`: the JWKS in the shape older SDKs' JWT recipe reads", body = Object), (status = 401, description = "missing or invalid API key", body = ErrorBody)))]
+/// `GET /recipe/jwt/jwks`: the JWKS with a `status`, for SDKs that still fetch it here.
+pub async fn jwt_jwks(State(s): State<AppState>) -> impl IntoResponse {
+    let jwks = s.manager.keys().jwks();
+    Json(serde_json::json!({ "status": "OK", "keys": jwks.keys }))
+}
+
 #[utoipa::path(post, path = "/{tenant}/recipe/session", tag = "cdi", params(("tenant" = String, Path, description = "tenant id, `public` by default; the segment may be omitted")), request_body = CreateSessionRequest, responses((status = 200, body = CreateSessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST [/<tenant>]/recipe/session`.
 pub async fn create_session(
@@ -89,12 +96,14 @@ pub async fn create_session(
 /// `POST /recipe/session/verify`.
 pub async fn verify_session(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<VerifySessionRequest>,
 ) -> ApiResult<VerifySessionResponse> {
     let opts = VerifyOptions {
         anti_csrf_token: req.anti_csrf_token.as_deref(),
         check_anti_csrf: req.do_anti_csrf_check && req.enable_anti_csrf.unwrap_or(true),
         check_database: req.check_database,
+        app_id: Some(&scope.app_id),
     };
     let resp = match s.manager.verify(&req.access_token, opts).await {
         Ok(v) => VerifySessionResponse::Ok {
@@ -116,12 +125,14 @@ pub async fn verify_session(
 /// `POST /recipe/session/refresh`: only `OK`, `UNAUTHORISED` or `TOKEN_THEFT_DETECTED`.
 pub async fn refresh_session(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<RefreshSessionRequest>,
 ) -> ApiResult<RefreshSessionResponse> {
     let opts = RefreshOptions {
         anti_csrf_token: req.anti_csrf_token.as_deref(),
         check_anti_csrf: req.enable_anti_csrf.unwrap_or(true),
         static_key: req.use_dynamic_signing_key.map(|d| !d),
+        app_id: Some(&scope.app_id),
     };
     let resp = match s.manager.refresh(&req.refresh_token, opts).await {
         Ok(r) => {
@@ -163,9 +174,14 @@ pub struct HandleQuery {
 /// `GET /recipe/session?sessionHandle=`.
 pub async fn session_info(
     State(s): State<AppState>,
+    scope: Scope,
     QueryParams(q): QueryParams<HandleQuery>,
 ) -> ApiResult<SessionInfoResponse> {
-    let resp = match s.manager.get(&q.session_handle).await {
+    let resp = match s
+        .manager
+        .get(SessionRef::in_app(&q.session_handle, &scope.app_id))
+        .await
+    {
         Ok(i) => SessionInfoResponse::Ok {
             session_handle: i.summary.handle,
             user_id: i.summary.user_id,
@@ -201,7 +217,7 @@ pub async fn remove_sessions(
                     "revokeAcrossAllTenants and revokeSessionsForLinkedAccounts go with userId",
                 ));
             }
-            s.manager.revoke_many(&handles).await?
+            s.manager.revoke_many(&handles, Some(&scope.app_id)).await?
         }
         (None, Some(user_id)) => {
             let query = UserQuery {
@@ -287,11 +303,12 @@ pub async fn user_sessions(
 /// `POST /recipe/session/regenerate`.
 pub async fn regenerate(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<RegenerateRequest>,
 ) -> ApiResult<RegenerateResponse> {
     let resp = match s
         .manager
-        .regenerate(&req.access_token, req.user_data_in_jwt)
+        .regenerate(&req.access_token, req.user_data_in_jwt, Some(&scope.app_id))
         .await
     {
         Ok(r) => RegenerateResponse::Ok {
@@ -323,11 +340,15 @@ fn data_result(r: Result<(), Error>) -> ApiResult<UpdateDataResponse> {
 /// `PUT /recipe/session/data`: replace private data.
 pub async fn update_session_data(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<UpdateSessionDataRequest>,
 ) -> ApiResult<UpdateDataResponse> {
     data_result(
         s.manager
-            .set_private_data(&req.session_handle, req.user_data_in_database)
+            .set_private_data(
+                SessionRef::in_app(&req.session_handle, &scope.app_id),
+                req.user_data_in_database,
+            )
             .await,
     )
 }
@@ -336,11 +357,15 @@ pub async fn update_session_data(
 /// `PUT /recipe/jwt/data`: replace public data (access-token claims from the next issue).
 pub async fn update_jwt_data(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<UpdateJwtDataRequest>,
 ) -> ApiResult<UpdateDataResponse> {
     data_result(
         s.manager
-            .set_public_data(&req.session_handle, req.user_data_in_jwt)
+            .set_public_data(
+                SessionRef::in_app(&req.session_handle, &scope.app_id),
+                req.user_data_in_jwt,
+            )
             .await,
     )
 }

@@ -17,6 +17,7 @@ fn obj(v: serde_json::Value) -> JsonObject {
 }
 
 const CHECK_DB: VerifyOptions<'static> = VerifyOptions {
+    app_id: None,
     anti_csrf_token: None,
     check_anti_csrf: false,
     check_database: true,
@@ -302,6 +303,133 @@ pub async fn idle_and_absolute_timeouts(store: Arc<dyn Store>) {
         matches!(refresh(&m, &rt).await, Err(Error::Unauthorised(_))),
         "active sessions end at the absolute lifetime"
     );
+}
+
+/// Activity seen by database-checked verifies reaches the store and moves the idle deadline:
+/// a session used that way can still refresh after the idle timeout since its last refresh.
+pub async fn database_checks_keep_a_session_from_idling_out(store: Arc<dyn Store>) {
+    // Policy: idle 1800 s, access 60 s, activity recorded at most every 30 s; the verify comes
+    // 40 s in, the refresh 1810 s in.
+    let (m, clock) = manager_with(
+        store,
+        sessiond_core::ManagerConfig {
+            touch_interval: std::time::Duration::from_secs(30),
+            ..config()
+        },
+    );
+    let s = m.create(NewSession::new("ivan")).await.unwrap();
+    clock.advance_secs(40);
+    m.verify(s.tokens.access.token.expose(), CHECK_DB)
+        .await
+        .unwrap();
+    m.stop().await.unwrap(); // waits for the activity record
+    clock.advance_secs(1770);
+    let r = m
+        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    let info = m.get(&s.session.handle).await.unwrap();
+    assert!(info.last_active_at >= m.now_ms() - 1);
+    clock.advance_secs(1801);
+    assert!(matches!(
+        refresh(&m, r.tokens.refresh.token.expose()).await,
+        Err(Error::Unauthorised(_))
+    ));
+}
+
+/// Opaque access tokens on this store: checked against the stored hash every time, superseded
+/// by a refresh, ended by a key reset and by revocation, never regenerated when forged.
+pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
+    let (m, clock) = manager_with(
+        store,
+        sessiond_core::ManagerConfig {
+            token_format: sessiond_core::TokenFormat::Opaque,
+            ..config()
+        },
+    );
+    m.start(StartOptions::default()).await.unwrap();
+    let s = m
+        .create(
+            NewSession::new("olga")
+                .public_data(obj(json!({"r": 1})))
+                .anti_csrf(true),
+        )
+        .await
+        .unwrap();
+    let at = s.tokens.access.token.expose().to_owned();
+    let csrf = s.tokens.anti_csrf.clone().unwrap();
+    let with_csrf = VerifyOptions {
+        anti_csrf_token: Some(csrf.expose()),
+        check_anti_csrf: true,
+        ..VerifyOptions::default()
+    };
+    let v = m.verify(&at, with_csrf).await.unwrap();
+    assert_eq!(v.session.public_data, obj(json!({"r": 1})));
+    let forged = sessiond_core::b64::encode(format!(
+        "{};{};v0",
+        s.session.handle,
+        sessiond_core::b64::encode([9u8; 32])
+    ));
+    assert!(m.verify(&forged, VerifyOptions::default()).await.is_err());
+    assert!(matches!(
+        m.regenerate(&forged, Some(obj(json!({"r": 2}))), None)
+            .await,
+        Err(Error::Unauthorised(_))
+    ));
+    m.regenerate(&at, Some(obj(json!({"r": 3}))), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.verify(&at, VerifyOptions::default())
+            .await
+            .unwrap()
+            .session
+            .public_data,
+        obj(json!({"r": 3}))
+    );
+    clock.advance_secs(1);
+    let r = m
+        .refresh(
+            s.tokens.refresh.token.expose(),
+            RefreshOptions {
+                anti_csrf_token: Some(csrf.expose()),
+                check_anti_csrf: true,
+                ..RefreshOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        m.verify(&at, VerifyOptions::default()).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    let at2 = r.tokens.access.token.expose().to_owned();
+    m.verify(&at2, VerifyOptions::default()).await.unwrap();
+    clock.advance_secs(1);
+    m.keys().reset().await.unwrap();
+    assert!(matches!(
+        m.verify(&at2, VerifyOptions::default()).await,
+        Err(Error::TryRefreshToken(_))
+    ));
+    let r = m
+        .refresh(
+            r.tokens.refresh.token.expose(),
+            RefreshOptions {
+                anti_csrf_token: r.tokens.anti_csrf.as_ref().map(|t| t.expose()),
+                check_anti_csrf: true,
+                ..RefreshOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let at3 = r.tokens.access.token.expose().to_owned();
+    m.verify(&at3, VerifyOptions::default()).await.unwrap();
+    m.revoke(&s.session.handle).await.unwrap();
+    assert!(matches!(
+        m.verify(&at3, VerifyOptions::default()).await,
+        Err(Error::Unauthorised(_))
+    ));
+    m.stop().await.unwrap();
 }
 
 /// Managers over one empty store, started at once, end with one dynamic key and one JWKS.

@@ -390,6 +390,60 @@ pub async fn deletion_is_final(store: Arc<dyn Store>) {
     );
 }
 
+/// Deletes racing rotations, data updates and activity records: whatever the interleaving,
+/// once the deletes are done no session is left and no write brought one back.
+pub async fn deletion_races_rotation_update_and_touch(store: Arc<dyn Store>) {
+    let user = format!("del-race-{}", handle());
+    let handles: Vec<String> = (0..32).map(|_| handle_for(&user)).collect();
+    for h in &handles {
+        store.create_session(&record(h, &user, T0)).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for h in &handles {
+        for op in 0..4 {
+            let (s, h) = (Arc::clone(&store), h.clone());
+            tasks.push(tokio::spawn(async move {
+                match op {
+                    0 => {
+                        s.delete_sessions(std::slice::from_ref(&h)).await.unwrap();
+                    }
+                    1 => {
+                        let rot = rotation(&h, 0, [1u8; 32], [6u8; 32], T0 + 1);
+                        s.rotate_refresh(&rot).await.unwrap();
+                    }
+                    2 => {
+                        let upd = DataUpdate {
+                            handle: &h,
+                            expected_version: 0,
+                            public_data: Some(r#"{"after":"delete?"}"#),
+                            private_data: Some("{}"),
+                            now: T0 + 1,
+                        };
+                        s.update_data(&upd).await.unwrap();
+                    }
+                    _ => s.touch_session(&h, T0 + 2, T0 + 9_000_000).await.unwrap(),
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for h in &handles {
+        assert!(
+            store.load_session(h, T0 + 3).await.unwrap().is_none(),
+            "{h} came back after its delete"
+        );
+    }
+    assert!(
+        store
+            .list_user_sessions(&UserQuery::user(&user), T0 + 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Per-user listing and deletion select by user or recipe user, tenant, and app.
 pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>) {
     let user = format!("user-{}", handle());

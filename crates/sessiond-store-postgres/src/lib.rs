@@ -60,6 +60,8 @@ pub struct PostgresStore {
     pool: PgPool,
     schema: String,
     pool_size: u32,
+    /// Longest an operation may take, waiting for a connection included (`timeout_ms`).
+    op_timeout: Duration,
     keys_lock: String,
     sql: Sql,
 }
@@ -214,8 +216,11 @@ impl PostgresStore {
     /// Several processes may connect at the same instant to a database without the schema:
     /// the migration runs under an advisory lock, so exactly one creates it.
     ///
-    /// The server has 10 s to accept the first connection. Afterwards an operation waits at
-    /// most 5 s for a pooled connection before failing with [`StoreError::Unavailable`].
+    /// - `timeout_ms=N` (default 2000): an operation waits at most this long for a pooled
+    ///   connection, and takes at most twice this long in all, before failing with
+    ///   [`StoreError::Unavailable`] (so a hung or unreachable server gives a 503, not a hang).
+    ///
+    /// The server has 10 s to accept the first connection.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] with a [`ConfigError`] source for a malformed URL, an
@@ -289,7 +294,30 @@ impl PostgresStore {
             pool,
             schema: cfg.schema,
             pool_size: cfg.pool_size,
+            op_timeout: cfg.timeout.saturating_mul(2),
         })
+    }
+
+    /// Bounds one store operation: a server that stops answering (hung, partitioned, paused)
+    /// fails the operation with [`StoreError::Unavailable`] instead of holding the request
+    /// until TCP gives up. A write cut off this way may or may not have happened, which is what
+    /// `Unavailable` means. The bound is twice `timeout_ms`: one `timeout_ms` to get a pooled
+    /// connection, one for the statements.
+    async fn bounded<T>(
+        &self,
+        op: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        tokio::time::timeout(self.op_timeout, op)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::unavailable(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no answer from PostgreSQL within {} ms",
+                        self.op_timeout.as_millis()
+                    ),
+                )))
+            })
     }
 
     /// The schema holding this store's tables.
@@ -362,109 +390,121 @@ impl Store for PostgresStore {
     }
 
     async fn create_session(&self, rec: &SessionRecord) -> StoreResult<()> {
-        let done = sqlx::query(self.sql.create_session.clone())
-            .bind(&rec.handle)
-            .bind(&rec.app_id)
-            .bind(&rec.tenant_id)
-            .bind(&rec.user_id)
-            .bind(&rec.recipe_user_id)
-            .bind(&rec.public_data)
-            .bind(&rec.private_data)
-            .bind(rec.created_at)
-            .bind(rec.last_active_at)
-            .bind(rec.rotated_at)
-            .bind(rec.expires_at)
-            .bind(rec.absolute_expires_at)
-            .bind(i64_of(rec.generation))
-            .bind(&rec.refresh_hash[..])
-            .bind(rec.access_hash.as_ref().map(|h| &h[..]))
-            .bind(rec.flags.bits())
-            .bind(i64_of(rec.version))
-            .bind(rec.client.ip.as_deref())
-            .bind(rec.client.user_agent.as_deref())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        // ON CONFLICT DO NOTHING: an existing row (live or expired) is never overwritten.
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Duplicate)
-        }
+        self.bounded(async move {
+            let done = sqlx::query(self.sql.create_session.clone())
+                .bind(&rec.handle)
+                .bind(&rec.app_id)
+                .bind(&rec.tenant_id)
+                .bind(&rec.user_id)
+                .bind(&rec.recipe_user_id)
+                .bind(&rec.public_data)
+                .bind(&rec.private_data)
+                .bind(rec.created_at)
+                .bind(rec.last_active_at)
+                .bind(rec.rotated_at)
+                .bind(rec.expires_at)
+                .bind(rec.absolute_expires_at)
+                .bind(i64_of(rec.generation))
+                .bind(&rec.refresh_hash[..])
+                .bind(rec.access_hash.as_ref().map(|h| &h[..]))
+                .bind(rec.flags.bits())
+                .bind(i64_of(rec.version))
+                .bind(rec.client.ip.as_deref())
+                .bind(rec.client.user_agent.as_deref())
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            // ON CONFLICT DO NOTHING: an existing row (live or expired) is never overwritten.
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Duplicate)
+            }
+        })
+        .await
     }
 
     async fn load_session(&self, handle: &str, now: Millis) -> StoreResult<Option<SessionRecord>> {
-        sqlx::query(self.sql.load_session.clone())
-            .bind(handle)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-            .as_ref()
-            .map(rows::session)
-            .transpose()
+        self.bounded(async move {
+            sqlx::query(self.sql.load_session.clone())
+                .bind(handle)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?
+                .as_ref()
+                .map(rows::session)
+                .transpose()
+        })
+        .await
     }
 
     async fn rotate_refresh(&self, rot: &Rotation<'_>) -> StoreResult<bool> {
-        // One conditional UPDATE: a concurrent rotation holding the row lock makes this one
-        // wait, after which PostgreSQL re-checks the WHERE clause on the new row version, whose
-        // generation and hash no longer match. Exactly one caller swaps.
-        let done = sqlx::query(self.sql.rotate.clone())
-            .bind(&rot.to_refresh_hash[..])
-            .bind(rot.to_access_hash.as_ref().map(|h| &h[..]))
-            .bind(rot.now)
-            .bind(rot.expires_at)
-            .bind(rot.handle)
-            .bind(i64_of(rot.from_generation))
-            .bind(&rot.from_refresh_hash[..])
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        self.bounded(async move {
+            // One conditional UPDATE: a concurrent rotation holding the row lock makes this one
+            // wait, after which PostgreSQL re-checks the WHERE clause on the new row version, whose
+            // generation and hash no longer match. Exactly one caller swaps.
+            let done = sqlx::query(self.sql.rotate.clone())
+                .bind(&rot.to_refresh_hash[..])
+                .bind(rot.to_access_hash.as_ref().map(|h| &h[..]))
+                .bind(rot.now)
+                .bind(rot.expires_at)
+                .bind(rot.handle)
+                .bind(i64_of(rot.from_generation))
+                .bind(&rot.from_refresh_hash[..])
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     async fn update_data(&self, upd: &DataUpdate<'_>) -> StoreResult<UpdateOutcome> {
-        let expected = i64_of(upd.expected_version);
-        let update = || {
-            sqlx::query(self.sql.update_data.clone())
-                .bind(upd.public_data)
-                .bind(upd.private_data)
-                .bind(upd.handle)
-                .bind(expected)
-                .bind(upd.now)
-        };
-        // Fast path: one conditional UPDATE, serialised by the row lock like rotation.
-        if let Some(row) = update()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-        {
-            return Ok(UpdateOutcome::Updated(version_of(&row)?));
-        }
-        // Nothing written: tell a missing session from a stale version under the row lock, so
-        // the answer holds at one instant (and a version that matches by then is written).
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let current: Option<i64> = sqlx::query_scalar(self.sql.lock_version.clone())
-            .bind(upd.handle)
-            .bind(upd.now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let outcome = match current {
-            None => UpdateOutcome::NotFound,
-            Some(v) if v != expected => UpdateOutcome::VersionMismatch,
-            Some(_) => match update()
-                .fetch_optional(&mut *tx)
+        self.bounded(async move {
+            let expected = i64_of(upd.expected_version);
+            let update = || {
+                sqlx::query(self.sql.update_data.clone())
+                    .bind(upd.public_data)
+                    .bind(upd.private_data)
+                    .bind(upd.handle)
+                    .bind(expected)
+                    .bind(upd.now)
+            };
+            // Fast path: one conditional UPDATE, serialised by the row lock like rotation.
+            if let Some(row) = update()
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(store_error)?
             {
-                Some(row) => UpdateOutcome::Updated(version_of(&row)?),
-                // Cannot happen while we hold the row lock; nothing was written either way.
-                None => UpdateOutcome::VersionMismatch,
-            },
-        };
-        tx.commit().await.map_err(store_error)?;
-        Ok(outcome)
+                return Ok(UpdateOutcome::Updated(version_of(&row)?));
+            }
+            // Nothing written: tell a missing session from a stale version under the row lock, so
+            // the answer holds at one instant (and a version that matches by then is written).
+            let mut tx = self.pool.begin().await.map_err(store_error)?;
+            let current: Option<i64> = sqlx::query_scalar(self.sql.lock_version.clone())
+                .bind(upd.handle)
+                .bind(upd.now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            let outcome = match current {
+                None => UpdateOutcome::NotFound,
+                Some(v) if v != expected => UpdateOutcome::VersionMismatch,
+                Some(_) => match update()
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                {
+                    Some(row) => UpdateOutcome::Updated(version_of(&row)?),
+                    // Cannot happen while we hold the row lock; nothing was written either way.
+                    None => UpdateOutcome::VersionMismatch,
+                },
+            };
+            tx.commit().await.map_err(store_error)?;
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn touch_session(
@@ -473,53 +513,62 @@ impl Store for PostgresStore {
         now: Millis,
         expires_at: Millis,
     ) -> StoreResult<()> {
-        // An UPDATE never creates a row, and `expires_at > now` is re-checked after any wait
-        // for the row lock, so a deleted or expired session stays gone.
-        sqlx::query(self.sql.touch.clone())
-            .bind(handle)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        self.bounded(async move {
+            // An UPDATE never creates a row, and `expires_at > now` is re-checked after any wait
+            // for the row lock, so a deleted or expired session stays gone.
+            sqlx::query(self.sql.touch.clone())
+                .bind(handle)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn delete_sessions(&self, handles: &[String]) -> StoreResult<Vec<String>> {
-        if handles.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(self.sql.delete_sessions.clone())
-            .bind(handles)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let mut gone = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<HashSet<_>, _>>()
-            .map_err(store_error)?;
-        // In the caller's order, each once.
-        Ok(handles
-            .iter()
-            .filter(|h| gone.remove(h.as_str()))
-            .cloned()
-            .collect())
+        self.bounded(async move {
+            if handles.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows = sqlx::query(self.sql.delete_sessions.clone())
+                .bind(handles)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+            let mut gone = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<HashSet<_>, _>>()
+                .map_err(store_error)?;
+            // In the caller's order, each once.
+            Ok(handles
+                .iter()
+                .filter(|h| gone.remove(h.as_str()))
+                .cloned()
+                .collect())
+        })
+        .await
     }
 
     async fn delete_user_sessions(&self, query: &UserQuery) -> StoreResult<Vec<String>> {
-        let stmt = match query.field {
-            UserField::User => &self.sql.delete_by_user,
-            UserField::RecipeUser => &self.sql.delete_by_recipe_user,
-        };
-        let rows = sqlx::query(stmt.clone())
-            .bind(&query.app_id)
-            .bind(&query.user_id)
-            .bind(query.tenant_id.as_deref())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        oldest_first(rows)
+        self.bounded(async move {
+            let stmt = match query.field {
+                UserField::User => &self.sql.delete_by_user,
+                UserField::RecipeUser => &self.sql.delete_by_recipe_user,
+            };
+            let rows = sqlx::query(stmt.clone())
+                .bind(&query.app_id)
+                .bind(&query.user_id)
+                .bind(query.tenant_id.as_deref())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+            oldest_first(rows)
+        })
+        .await
     }
 
     async fn list_user_sessions(
@@ -527,79 +576,97 @@ impl Store for PostgresStore {
         query: &UserQuery,
         now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
-        let stmt = match query.field {
-            UserField::User => &self.sql.list_by_user,
-            UserField::RecipeUser => &self.sql.list_by_recipe_user,
-        };
-        sqlx::query(stmt.clone())
-            .bind(&query.app_id)
-            .bind(&query.user_id)
-            .bind(query.tenant_id.as_deref())
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .map(rows::session)
-            .collect()
+        self.bounded(async move {
+            let stmt = match query.field {
+                UserField::User => &self.sql.list_by_user,
+                UserField::RecipeUser => &self.sql.list_by_recipe_user,
+            };
+            sqlx::query(stmt.clone())
+                .bind(&query.app_id)
+                .bind(&query.user_id)
+                .bind(query.tenant_id.as_deref())
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .map(rows::session)
+                .collect()
+        })
+        .await
     }
 
     async fn delete_expired(&self, now: Millis, limit: usize) -> StoreResult<usize> {
-        if limit == 0 {
-            return Ok(0);
-        }
-        let done = sqlx::query(self.sql.delete_expired.clone())
-            .bind(now)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+        self.bounded(async move {
+            if limit == 0 {
+                return Ok(0);
+            }
+            let done = sqlx::query(self.sql.delete_expired.clone())
+                .bind(now)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+        })
+        .await
     }
 
     async fn wipe(&self) -> StoreResult<()> {
-        // TRUNCATE takes the tables' exclusive locks (no row-lock ordering to deadlock on) and
-        // the key lock keeps it from interleaving with a key transaction.
-        let mut tx = self.key_transaction().await?;
-        sqlx::query(self.sql.wipe.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        self.bounded(async move {
+            // TRUNCATE takes the tables' exclusive locks (no row-lock ordering to deadlock on) and
+            // the key lock keeps it from interleaving with a key transaction.
+            let mut tx = self.key_transaction().await?;
+            sqlx::query(self.sql.wipe.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)
+        })
+        .await
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        // Every acknowledged write has committed with synchronous_commit = on, so its WAL
-        // record is already flushed: there is nothing left to wait for.
-        if self.pool.is_closed() {
-            return Err(StoreError::Closed);
-        }
-        Ok(())
+        self.bounded(async move {
+            // Every acknowledged write has committed with synchronous_commit = on, so its WAL
+            // record is already flushed: there is nothing left to wait for.
+            if self.pool.is_closed() {
+                return Err(StoreError::Closed);
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        // One round trip: the schema is readable, and the server takes writes (a URL that now
-        // points at a standby, after a failover, answers reads but no write).
-        let read_only: bool = sqlx::query_scalar(self.sql.ping.clone())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if read_only {
-            return Err(StoreError::unavailable(std::io::Error::other(
-                "the PostgreSQL server is read-only (a standby, or default_transaction_read_only)",
-            )));
-        }
-        Ok(())
+        self.bounded(async move {
+            // One round trip: the schema is readable, and the server takes writes (a URL that now
+            // points at a standby, after a failover, answers reads but no write).
+            let read_only: bool = sqlx::query_scalar(self.sql.ping.clone())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            if read_only {
+                return Err(StoreError::unavailable(std::io::Error::other(
+                    "the PostgreSQL server is read-only (a standby, or default_transaction_read_only)",
+                )));
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn load_keys(&self) -> StoreResult<Vec<KeyRecord>> {
-        sqlx::query(self.sql.load_keys.clone())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .map(rows::key)
-            .collect()
+        self.bounded(async move {
+            sqlx::query(self.sql.load_keys.clone())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .map(rows::key)
+                .collect()
+        })
+        .await
     }
 
     async fn insert_key_if_newest(
@@ -607,53 +674,62 @@ impl Store for PostgresStore {
         expected_newest: Option<&str>,
         key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
-        // Under the advisory lock, read-then-insert is isolated from every other key writer
-        // of this schema, in this process or any other.
-        let mut tx = self.key_transaction().await?;
-        let newest = sqlx::query(self.sql.newest_key.clone())
-            .bind(key.kind.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?
-            .as_ref()
-            .map(rows::key)
-            .transpose()?;
-        if let Some(n) = newest
-            && Some(n.kid.as_str()) != expected_newest
-        {
-            tx.rollback().await.map_err(store_error)?;
-            return Ok(n);
-        }
-        self.insert_key(&mut tx, key).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(key.clone())
+        self.bounded(async move {
+            // Under the advisory lock, read-then-insert is isolated from every other key writer
+            // of this schema, in this process or any other.
+            let mut tx = self.key_transaction().await?;
+            let newest = sqlx::query(self.sql.newest_key.clone())
+                .bind(key.kind.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?
+                .as_ref()
+                .map(rows::key)
+                .transpose()?;
+            if let Some(n) = newest
+                && Some(n.kid.as_str()) != expected_newest
+            {
+                tx.rollback().await.map_err(store_error)?;
+                return Ok(n);
+            }
+            self.insert_key(&mut tx, key).await?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(key.clone())
+        })
+        .await
     }
 
     async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        let mut tx = self.key_transaction().await?;
-        sqlx::query(self.sql.delete_key_kinds.clone())
-            .bind(&kinds)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        for k in keys {
-            self.insert_key(&mut tx, k).await?;
-        }
-        tx.commit().await.map_err(store_error)
+        self.bounded(async move {
+            let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            let mut tx = self.key_transaction().await?;
+            sqlx::query(self.sql.delete_key_kinds.clone())
+                .bind(&kinds)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            for k in keys {
+                self.insert_key(&mut tx, k).await?;
+            }
+            tx.commit().await.map_err(store_error)
+        })
+        .await
     }
 
     async fn delete_keys(&self, kids: &[String]) -> StoreResult<()> {
-        if kids.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.key_transaction().await?;
-        sqlx::query(self.sql.delete_keys.clone())
-            .bind(kids)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        self.bounded(async move {
+            if kids.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.key_transaction().await?;
+            sqlx::query(self.sql.delete_keys.clone())
+                .bind(kids)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)
+        })
+        .await
     }
 }
 

@@ -1,6 +1,7 @@
-//! Several `sessiond serve` processes on one store (PostgreSQL, Redis, Redis Cluster): every
-//! process sees every write at once, keys are created once, rotations propagate within the
-//! documented bound (`key_sync_interval`).
+//! Several `sessiond serve` processes on one store (PostgreSQL, Redis, Redis Cluster, and one
+//! SQLite file on one host): every process sees every write at once, keys are created once,
+//! rotations and resets propagate within the documented bound (`key_sync_interval` plus one
+//! reload).
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
@@ -149,6 +150,22 @@ async fn scenario(store: &str) {
     );
     assert_eq!(ja, jb);
     assert_eq!(ja, jc);
+    // Every key, not just the published ones: one of each kind, the same everywhere.
+    let (ka, kb, kc) = tokio::join!(
+        get(&a, "/sessiond/v1/keys"),
+        get(&b, "/sessiond/v1/keys"),
+        get(&c, "/sessiond/v1/keys")
+    );
+    let mut kinds: Vec<&str> = ka["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["chain", "dynamic", "static"], "{ka}");
+    assert_eq!(ka, kb);
+    assert_eq!(ka, kc);
 
     // Create on A, verify (store check) on B, refresh on C, revoke on A: seen everywhere at once.
     let s = create(&a, "multi").await;
@@ -212,9 +229,51 @@ async fn scenario(store: &str) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    let rotation_took = t0.elapsed();
+
+    // A reset through C: tokens issued before it stop verifying on A and B within the bound,
+    // and new tokens from A verify everywhere.
+    let before = create(&a, "r").await;
+    let (code, _) = {
+        let r = reqwest::Client::new()
+            .post(format!("{}/sessiond/v1/keys/reset", c.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), ())
+    };
+    assert_eq!(code, 200);
+    assert_eq!(
+        verify(&c, &before["accessToken"]["token"], false).await,
+        "TRY_REFRESH_TOKEN"
+    );
+    let t0 = Instant::now();
+    for node in [&a, &b] {
+        while verify(node, &before["accessToken"]["token"], false).await != "TRY_REFRESH_TOKEN" {
+            assert!(t0.elapsed() < bound, "reset not picked up within {bound:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let reset_took = t0.elapsed();
+    let after = loop {
+        let t = create(&a, "r").await;
+        if verify(&c, &t["accessToken"]["token"], false).await == "OK" {
+            break t;
+        }
+        assert!(t0.elapsed() < bound, "A still signs with reset keys");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for node in [&a, &b, &c] {
+        assert_eq!(
+            verify(node, &after["accessToken"]["token"], true).await,
+            "OK"
+        );
+    }
+    let r = refresh(&b, &before["refreshToken"]["token"]).await;
+    assert_eq!(r["status"], "OK", "refresh tokens survive a reset: {r}");
     eprintln!(
-        "rotation propagated to B and C in {:?} (bound {bound:?})",
-        t0.elapsed()
+        "rotation propagated to B and C in {rotation_took:?}, a reset to A and B in \
+         {reset_took:?} (bound {bound:?})"
     );
 }
 
@@ -259,6 +318,13 @@ async fn three_processes_on_one_redis_cluster() {
         &format!("prefix=sdt-mp-{}", uuid::Uuid::new_v4().simple()),
     ))
     .await;
+}
+
+/// SQLite is for one host: several processes may share the file (the README says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_on_one_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(&format!("sqlite://{}/shared.db", dir.path().display())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

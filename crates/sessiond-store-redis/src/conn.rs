@@ -22,12 +22,16 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
-    pub(crate) async fn connect(o: &RedisOptions) -> Result<Self, StoreError> {
+    /// Connects with `o.timeout` to connect and `response_timeout` for each reply.
+    pub(crate) async fn connect(
+        o: &RedisOptions,
+        response_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let unavailable = StoreError::unavailable;
         if o.cluster {
             let client = redis::cluster::ClusterClient::builder(o.nodes.clone())
                 .connection_timeout(o.timeout)
-                .response_timeout(o.timeout)
+                .response_timeout(response_timeout)
                 .retries(2)
                 .build()
                 .map_err(unavailable)?;
@@ -44,7 +48,7 @@ impl Conn {
             let client = redis::Client::open(o.nodes[0].as_str()).map_err(unavailable)?;
             let cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(o.timeout))
-                .set_response_timeout(Some(o.timeout))
+                .set_response_timeout(Some(response_timeout))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_millis(500));
             let conn = tokio::time::timeout(

@@ -1,10 +1,11 @@
 //! # sessiond-store-redis
 //!
 //! The Redis (single node or Redis Cluster) [`Store`]. Every key of one user's sessions shares
-//! a hash tag (see [`keys`]), so each create, rotation, data update, revoke and revoke-all is a
-//! single Lua script over one slot: atomic on a single node and on a cluster alike. Sessions
-//! are hashes; expiry is enforced on every read, swept by the manager through per-tag expiry
-//! sets, and backed by a Redis TTL at the absolute lifetime plus a day.
+//! a hash tag (see [`keys`]), so every write to a session (rotation, data update, touch,
+//! delete) is one Lua script over one slot, and a create is `SET NX` plus its index entry in
+//! one slot: atomic on a single node and on a cluster alike. Each session is one MessagePack
+//! value; expiry is enforced on every read, swept by the manager through per-tag expiry sets,
+//! and backed by a Redis TTL at the absolute lifetime plus a day. See the README.
 
 mod config;
 mod conn;
@@ -34,6 +35,10 @@ const SWEEP_CHUNK: u16 = 512;
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
+    /// Revocations go through this connection, so `WAIT` (which blocks the connection it runs
+    /// on, and counts that connection's writes) never stalls other traffic. The same
+    /// connection as `conn` when `wait_replicas` is 0.
+    revoker: Conn,
     keys: Keys,
     opts: RedisOptions,
 }
@@ -58,9 +63,16 @@ impl RedisStore {
     /// [`StoreError::Unavailable`] for a bad URL or an unreachable server.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let opts = RedisOptions::parse(url)?;
-        let conn = Conn::connect(&opts).await?;
+        let conn = Conn::connect(&opts, opts.timeout).await?;
+        let revoker = if opts.wait_replicas == 0 {
+            conn.clone()
+        } else {
+            // Its replies include the WAIT, which may take up to wait_timeout.
+            Conn::connect(&opts, opts.timeout.saturating_add(opts.wait_timeout)).await?
+        };
         let store = Self {
             conn,
+            revoker,
             keys: Keys::new(&opts.prefix),
             opts,
         };
@@ -73,19 +85,22 @@ impl RedisStore {
         &self.opts
     }
 
-    /// After a revocation in `tags`' slots: `WAIT` for the configured replicas.
+    /// After a revocation in `tags`' slots: `WAIT` for the configured replicas, once per slot on
+    /// a cluster, once in all on a single node (where one `WAIT` covers every earlier write of
+    /// the revocation connection).
     async fn wait_for_replicas(&self, tags: &[u16]) -> StoreResult<()> {
-        if self.opts.wait_replicas == 0 {
+        if self.opts.wait_replicas == 0 || tags.is_empty() {
             return Ok(());
         }
         let mut seen = Vec::new();
         for t in tags {
-            if seen.contains(t) {
+            let slot = keys::slot(&self.keys.hash_tag(*t));
+            if seen.contains(&slot) || !self.opts.cluster && !seen.is_empty() {
                 continue;
             }
-            seen.push(*t);
+            seen.push(slot);
             let acked = self
-                .conn
+                .revoker
                 .wait(
                     &self.keys.hash_tag(*t),
                     self.opts.wait_replicas,
@@ -175,7 +190,7 @@ impl RedisStore {
             inv.key(self.keys.session(h));
         }
         inv.arg(app).arg(id).arg(tenant.unwrap_or("")).arg(field);
-        let flat: Vec<String> = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        let flat: Vec<String> = self.revoker.invoke(&inv).await.map_err(unavailable)?;
         let mut out = Vec::new();
         for c in flat.chunks_exact(4) {
             let (h, app, user, recipe) = (&c[0], &c[1], &c[2], &c[3]);
@@ -189,7 +204,7 @@ impl RedisStore {
     }
 
     async fn forget_linked(&self, app: &str, recipe: &str, handle: &str) -> StoreResult<()> {
-        self.conn
+        self.revoker
             .query::<i64>(
                 redis::cmd("ZREM")
                     .arg(self.keys.recipe_index(tag(app, recipe)))
@@ -240,7 +255,9 @@ impl Store for RedisStore {
         let linked = rec.recipe_user_id != rec.user_id;
         if linked {
             // Written first: if the create then fails, only a dangling pointer remains, never a
-            // session that recipe-user revocation cannot find.
+            // session that recipe-user revocation cannot find. Scored by the absolute expiry
+            // (which no later write can extend, and which lives in another slot): the sweep
+            // drops pointers that old.
             self.conn
                 .query::<i64>(
                     redis::cmd("ZADD")
@@ -248,7 +265,7 @@ impl Store for RedisStore {
                             self.keys
                                 .recipe_index(tag(&rec.app_id, &rec.recipe_user_id)),
                         )
-                        .arg(0)
+                        .arg(rec.absolute_expires_at)
                         .arg(member(&rec.app_id, &rec.recipe_user_id, &rec.handle)),
                 )
                 .await
@@ -454,6 +471,16 @@ impl Store for RedisStore {
                 })
                 .collect();
             let found: Vec<Vec<Vec<u8>>> = self.conn.each(cmds).await.map_err(unavailable)?;
+            // Pointers to linked sessions past their absolute expiry (score 0: written by an
+            // earlier version, kept until revoked) go too.
+            let pointers = (start..end)
+                .map(|t| {
+                    let mut c = redis::cmd("ZREMRANGEBYSCORE");
+                    c.arg(self.keys.recipe_index(t)).arg("(0").arg(now);
+                    c
+                })
+                .collect();
+            self.conn.each::<i64>(pointers).await.map_err(unavailable)?;
             for (i, members) in found.iter().enumerate() {
                 if members.is_empty() || deleted >= limit {
                     continue;

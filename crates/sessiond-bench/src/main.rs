@@ -277,7 +277,9 @@ async fn main() {
         let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
         let f = stores::figures(store_plan, &m, &raw).await;
         report_store(&mut report, name, store_alg, &f, &raw);
+        m.stop().await.expect("stop");
         store.wipe().await.expect("clean up");
+        raw.cleanup.await;
     }
 
     if let Some(url) = args.postgres.clone() {
@@ -292,11 +294,13 @@ async fn main() {
                 .await
                 .expect("connect to PostgreSQL");
         let store: std::sync::Arc<dyn sessiond_core::Store> = std::sync::Arc::new(store);
-        let raw = stores::postgres_raw(&url).await;
+        let raw = stores::postgres_raw(&url, &schema).await;
         let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
         let f = stores::figures(store_plan, &m, &raw).await;
         report_store(&mut report, "postgres", store_alg, &f, &raw);
-        store.wipe().await.expect("clean up");
+        m.stop().await.expect("stop");
+        drop((m, store));
+        raw.cleanup.await;
     }
 
     println!("\ntargets:");

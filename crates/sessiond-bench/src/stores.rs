@@ -33,7 +33,13 @@ pub(crate) struct Raw {
     pub(crate) write: Op,
     pub(crate) read_name: &'static str,
     pub(crate) write_name: &'static str,
+    /// Removes what the baseline (and the run's store) left on the server.
+    pub(crate) cleanup: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
+
+/// Raw Redis keys expire on their own (a raw `SET` with `PX` costs what a plain one does, and
+/// the store's create sets an expiry too), so a benchmark run leaves nothing behind for long.
+const RAW_KEY_TTL_MS: u64 = 300_000;
 
 /// Raw `GET` / `SET` (300-byte values) on a multiplexed connection, as the store uses. The
 /// `SET` writes a new key each time, as a create does (overwriting would skip the insert).
@@ -58,6 +64,8 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             let _: () = redis::cmd("SET")
                 .arg(format!("bench-raw:{i}"))
                 .arg(&value)
+                .arg("PX")
+                .arg(RAW_KEY_TTL_MS)
                 .query_async(&mut c0)
                 .await
                 .expect("SET");
@@ -83,6 +91,8 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
                 let _: () = redis::cmd("SET")
                     .arg(format!("bench-raw-w:{i}"))
                     .arg(v.as_slice())
+                    .arg("PX")
+                    .arg(RAW_KEY_TTL_MS)
                     .query_async(&mut c)
                     .await
                     .expect("SET");
@@ -93,6 +103,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             write,
             read_name: "raw Redis GET",
             write_name: "raw Redis SET",
+            cleanup: Box::pin(async {}),
         };
     }
     let client = redis::Client::open(url.split('?').next().unwrap_or(url)).expect("redis client");
@@ -104,6 +115,8 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         let _: () = redis::cmd("SET")
             .arg(format!("bench-raw:{i}"))
             .arg(&value)
+            .arg("PX")
+            .arg(RAW_KEY_TTL_MS)
             .query_async(&mut c0)
             .await
             .expect("SET");
@@ -129,6 +142,8 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             let _: () = redis::cmd("SET")
                 .arg(format!("bench-raw-w:{i}"))
                 .arg(v.as_slice())
+                .arg("PX")
+                .arg(RAW_KEY_TTL_MS)
                 .query_async(&mut c)
                 .await
                 .expect("SET");
@@ -139,12 +154,14 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         write,
         read_name: "raw Redis GET",
         write_name: "raw Redis SET",
+        cleanup: Box::pin(async {}),
     }
 }
 
 /// Raw primary-key `SELECT` / `INSERT` of a new row (a table shaped like the sessions table,
-/// with a user index), on a pool of the store's default size, `synchronous_commit = on`.
-pub(crate) async fn postgres_raw(url: &str) -> Raw {
+/// with a user index), on a pool of the store's default size, `synchronous_commit = on`. The
+/// cleanup drops the table and the store's `schema`.
+pub(crate) async fn postgres_raw(url: &str, schema: &str) -> Raw {
     use sqlx::postgres::PgPoolOptions;
     let base = url.split('?').next().unwrap_or(url);
     let pool = PgPoolOptions::new()
@@ -181,6 +198,11 @@ pub(crate) async fn postgres_raw(url: &str) -> Raw {
     // The table name is made here from the process id: the dynamic SQL is safe.
     let select = format!("SELECT handle, user_id, data, expires_at FROM {table} WHERE handle = $1");
     let insert = format!("INSERT INTO {table} VALUES ($1, $2, $3, 0)");
+    let drop = (
+        pool.clone(),
+        format!("DROP TABLE IF EXISTS {table}"),
+        format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+    );
     let (p1, p2) = (pool.clone(), pool);
     let read: Op = Arc::new(move |_, i| {
         let (p, q) = (p1.clone(), select.clone());
@@ -212,6 +234,14 @@ pub(crate) async fn postgres_raw(url: &str) -> Raw {
         write,
         read_name: "raw PostgreSQL PK SELECT",
         write_name: "raw PostgreSQL INSERT",
+        cleanup: Box::pin(async move {
+            let (pool, table, schema) = drop;
+            for sql in [table, schema] {
+                if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await {
+                    eprintln!("cleanup: {e}");
+                }
+            }
+        }),
     }
 }
 

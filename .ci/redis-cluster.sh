@@ -10,17 +10,26 @@ case "$cmd" in
 start)
   mkdir -p "$dir"
   ports=$(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-# Cluster buses listen on port + 10000: keep it below 65536.
-ports = [s.getsockname()[1] for s in socks]
+import random, socket
+# Three ports that are free, and whose cluster-bus ports (port + 10000) are free too.
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+ports = []
+while len(ports) < 3:
+    p = random.randrange(20000, 55000)
+    if p not in ports and free(p) and free(p + 10000):
+        ports.append(p)
 print(" ".join(str(p) for p in ports))
 PY
 )
   for p in $ports; do
-    if [ "$p" -gt 55000 ]; then p=$((p - 20000)); fi
     mkdir -p "$dir/$p"
     redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
       --cluster-config-file "$dir/$p/nodes.conf" --cluster-node-timeout 2000 \

@@ -41,6 +41,35 @@ pub(crate) struct Raw {
 /// the store's create sets an expiry too), so a benchmark run leaves nothing behind for long.
 const RAW_KEY_TTL_MS: u64 = 300_000;
 
+/// Hash tags the raw keys are spread over: enough to spread them across a cluster's nodes as
+/// evenly as the store's own keys, few enough to delete them afterwards one tag (one slot) at a
+/// time.
+const RAW_TAGS: u64 = 256;
+
+fn raw_key(kind: &str, i: u64) -> String {
+    format!("{kind}:{{{}}}:{i}", i % RAW_TAGS)
+}
+
+/// Every key the raw Redis baseline wrote (`written` fresh keys), as `UNLINK`s of up to 1000
+/// keys of one slot each.
+fn raw_unlinks(written: u64) -> Vec<redis::Cmd> {
+    let mut by_tag: Vec<Vec<String>> = vec![Vec::new(); RAW_TAGS as usize];
+    for (kind, n) in [("bench-raw", 1024), ("bench-raw-w", written)] {
+        for i in 0..n {
+            by_tag[(i % RAW_TAGS) as usize].push(raw_key(kind, i));
+        }
+    }
+    let mut cmds = Vec::new();
+    for keys in by_tag {
+        for chunk in keys.chunks(1000) {
+            let mut c = redis::cmd("UNLINK");
+            c.arg(chunk);
+            cmds.push(c);
+        }
+    }
+    cmds
+}
+
 /// Raw `GET` / `SET` (300-byte values) on a multiplexed connection, as the store uses. The
 /// `SET` writes a new key each time, as a create does (overwriting would skip the insert).
 pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
@@ -62,7 +91,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         let mut c0 = conn.clone();
         for i in 0..1024 {
             let _: () = redis::cmd("SET")
-                .arg(format!("bench-raw:{i}"))
+                .arg(raw_key("bench-raw", i))
                 .arg(&value)
                 .arg("PX")
                 .arg(RAW_KEY_TTL_MS)
@@ -75,7 +104,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             let mut c = c1.clone();
             Box::pin(async move {
                 let _: Option<Vec<u8>> = redis::cmd("GET")
-                    .arg(format!("bench-raw:{}", i % 1024))
+                    .arg(raw_key("bench-raw", i % 1024))
                     .query_async(&mut c)
                     .await
                     .expect("GET");
@@ -83,13 +112,25 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         });
         let value = Arc::new(value);
         let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let cleanup = {
+            let (mut c, fresh) = (conn.clone(), Arc::clone(&fresh));
+            Box::pin(async move {
+                let written = fresh.load(std::sync::atomic::Ordering::Relaxed);
+                for cmd in raw_unlinks(written) {
+                    if let Err(e) = cmd.query_async::<()>(&mut c).await {
+                        eprintln!("cleanup (the keys expire by themselves): {e}");
+                        break;
+                    }
+                }
+            })
+        };
         let write: Op = Arc::new(move |_, _| {
             let mut c = conn.clone();
             let v = Arc::clone(&value);
             let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async move {
                 let _: () = redis::cmd("SET")
-                    .arg(format!("bench-raw-w:{i}"))
+                    .arg(raw_key("bench-raw-w", i))
                     .arg(v.as_slice())
                     .arg("PX")
                     .arg(RAW_KEY_TTL_MS)
@@ -103,7 +144,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             write,
             read_name: "raw Redis GET",
             write_name: "raw Redis SET",
-            cleanup: Box::pin(async {}),
+            cleanup,
         };
     }
     let client = redis::Client::open(url.split('?').next().unwrap_or(url)).expect("redis client");
@@ -113,7 +154,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
     let mut c0 = conn.clone();
     for i in 0..1024 {
         let _: () = redis::cmd("SET")
-            .arg(format!("bench-raw:{i}"))
+            .arg(raw_key("bench-raw", i))
             .arg(&value)
             .arg("PX")
             .arg(RAW_KEY_TTL_MS)
@@ -126,7 +167,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         let mut c = c1.clone();
         Box::pin(async move {
             let _: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(format!("bench-raw:{}", i % 1024))
+                .arg(raw_key("bench-raw", i % 1024))
                 .query_async(&mut c)
                 .await
                 .expect("GET");
@@ -134,13 +175,25 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
     });
     let value = Arc::new(value);
     let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let cleanup = {
+        let (mut c, fresh) = (conn.clone(), Arc::clone(&fresh));
+        Box::pin(async move {
+            let written = fresh.load(std::sync::atomic::Ordering::Relaxed);
+            for cmd in raw_unlinks(written) {
+                if let Err(e) = cmd.query_async::<()>(&mut c).await {
+                    eprintln!("cleanup (the keys expire by themselves): {e}");
+                    break;
+                }
+            }
+        })
+    };
     let write: Op = Arc::new(move |_, _| {
         let mut c = conn.clone();
         let v = Arc::clone(&value);
         let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::pin(async move {
             let _: () = redis::cmd("SET")
-                .arg(format!("bench-raw-w:{i}"))
+                .arg(raw_key("bench-raw-w", i))
                 .arg(v.as_slice())
                 .arg("PX")
                 .arg(RAW_KEY_TTL_MS)
@@ -154,7 +207,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
         write,
         read_name: "raw Redis GET",
         write_name: "raw Redis SET",
-        cleanup: Box::pin(async {}),
+        cleanup,
     }
 }
 

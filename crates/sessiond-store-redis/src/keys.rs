@@ -7,7 +7,8 @@
 //!   sweeper reads it by score, per-user queries by `ZSCAN MATCH` on the member prefix;
 //! - `{P:rrr}:r`: account-linked sessions by recipe user, members `app \0 recipe \0 handle`,
 //!   under the recipe user's tag;
-//! - `{P:keys}:all`: the signing keys (a hash, kid → JSON record).
+//! - `{P:keys}:all`: the signing keys (a hash, kid → JSON record);
+//! - `{P:keys}:ping`: written by readiness checks, expires after a minute.
 
 use sessiond_core::model::{USER_TAG_BITS, handle_tag, user_tag};
 
@@ -50,6 +51,11 @@ impl Keys {
 
     pub(crate) fn signing_keys(&self) -> String {
         format!("{{{}:keys}}:all", self.prefix)
+    }
+
+    /// What readiness checks write to (beside the signing keys, expiring after a minute).
+    pub(crate) fn ping(&self) -> String {
+        format!("{{{}:keys}}:ping", self.prefix)
     }
 
     /// The hash tag string of a tag (what `WAIT` routing and slot computation use).

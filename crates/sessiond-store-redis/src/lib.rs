@@ -275,31 +275,22 @@ impl Store for RedisStore {
         // pipelined round trip to one slot. Should anything fail in between, only an index entry
         // pointing at nothing remains; every reader re-checks the session it points to, and a
         // revoke-all racing this create sees it as a create that came after it.
-        let created = if self.opts.cluster {
-            let mut inv = scripts::CREATE.prepare_invoke();
-            inv.key(self.keys.session(&rec.handle))
-                .key(self.keys.index(t))
-                .arg(record::encode(rec))
-                .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS))
-                .arg(member(&rec.app_id, &rec.user_id, &rec.handle))
-                .arg(rec.expires_at);
-            self.conn.invoke::<i64>(&inv).await.map_err(unavailable)? == 1
-        } else {
-            let mut p = redis::pipe();
-            p.cmd("ZADD")
-                .arg(self.keys.index(t))
-                .arg(rec.expires_at)
-                .arg(member(&rec.app_id, &rec.user_id, &rec.handle))
-                .ignore()
-                .cmd("SET")
-                .arg(self.keys.session(&rec.handle))
-                .arg(record::encode(rec))
-                .arg("NX")
-                .arg("PXAT")
-                .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS));
-            let (set,): (Option<String>,) = self.conn.pipeline(&p).await.map_err(unavailable)?;
-            set.is_some()
-        };
+        // Both keys share the tag's slot, so on a cluster too the pipeline goes to one node, in
+        // order.
+        let mut p = redis::pipe();
+        p.cmd("ZADD")
+            .arg(self.keys.index(t))
+            .arg(rec.expires_at)
+            .arg(member(&rec.app_id, &rec.user_id, &rec.handle))
+            .ignore()
+            .cmd("SET")
+            .arg(self.keys.session(&rec.handle))
+            .arg(record::encode(rec))
+            .arg("NX")
+            .arg("PXAT")
+            .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS));
+        let (set,): (Option<String>,) = self.conn.pipeline(&p).await.map_err(unavailable)?;
+        let created = set.is_some();
         if created {
             Ok(())
         } else {
@@ -523,7 +514,11 @@ impl Store for RedisStore {
             start = end;
         }
         self.conn
-            .query::<i64>(redis::cmd("DEL").arg(self.keys.signing_keys()))
+            .query::<i64>(
+                redis::cmd("DEL")
+                    .arg(self.keys.signing_keys())
+                    .arg(self.keys.ping()),
+            )
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -536,9 +531,17 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        // A small write, not just a read: a replica (read-only), or a primary refusing writes
+        // (out of memory, min-replicas not met), is not ready to hold sessions.
         let _: Value = self
             .conn
-            .query(redis::cmd("EXISTS").arg(self.keys.signing_keys()))
+            .query(
+                redis::cmd("SET")
+                    .arg(self.keys.ping())
+                    .arg(1)
+                    .arg("PX")
+                    .arg(60_000),
+            )
             .await
             .map_err(unavailable)?;
         Ok(())

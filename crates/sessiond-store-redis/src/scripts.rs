@@ -8,19 +8,6 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// KEYS: session, index. ARGV: session blob, backstop (PXAT ms), member, expires_at. The
-/// cluster form of a create (one command is cheaper there than a two-command pipeline):
-/// index entry, then `SET NX`. Returns 1, or 0 if the handle exists.
-pub(crate) static CREATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 1 end
-return 0
-",
-    )
-});
-
 /// KEYS: session, index. ARGV: now, from_generation, from_hash, to_hash, to_access ('' for
 /// none), expires_at. Returns 1 if swapped, else 0.
 pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {

@@ -1,6 +1,6 @@
-//! Behaviour only the Redis store has: `wait_replicas` against a real primary and replica that
-//! the test starts on free loopback ports (never the shared server), and the sweep of pointers
-//! to account-linked sessions.
+//! Behaviour only the Redis store has: `wait_replicas` and readiness against a real primary and
+//! replica that the test starts on free loopback ports (never the shared server), and the sweep
+//! of pointers to account-linked sessions.
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
@@ -152,6 +152,10 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A read-only replica is not a store sessiond can use: the readiness check (also run by
+    // connect) writes.
+    let r = RedisStore::connect(&format!("redis://127.0.0.1:{}?prefix=wr", replica.port)).await;
+    assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
     let url = format!(
         "redis://127.0.0.1:{}?prefix=wr&wait_replicas=1&wait_timeout_ms=1500&timeout_ms=500",
         primary.port

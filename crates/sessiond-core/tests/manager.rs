@@ -447,25 +447,30 @@ async fn service_tokens_expire_and_die_with_a_key_reset() {
         .create_service_token(Some(Duration::from_secs(30)))
         .await
         .unwrap();
-    assert!(m.verify_service_token(forever.expose()).await);
-    assert!(m.verify_service_token(short.expose()).await);
-    assert!(!m.verify_service_token("garbage").await);
+    assert!(m.verify_service_token(forever.expose()).await.unwrap());
+    assert!(m.verify_service_token(short.expose()).await.unwrap());
+    assert!(!m.verify_service_token("garbage").await.unwrap());
     // A service token is not an access token and vice versa.
     let s = m.create(NewSession::new("u")).await.unwrap();
-    assert!(!m.verify_service_token(s.tokens.access.token.expose()).await);
+    assert!(
+        !m.verify_service_token(s.tokens.access.token.expose())
+            .await
+            .unwrap()
+    );
     assert!(
         m.verify(forever.expose(), VerifyOptions::default())
             .await
             .is_err()
     );
     clock.advance_secs(31);
-    assert!(!m.verify_service_token(short.expose()).await);
-    assert!(m.verify_service_token(forever.expose()).await);
+    assert!(!m.verify_service_token(short.expose()).await.unwrap());
+    assert!(m.verify_service_token(forever.expose()).await.unwrap());
     m.keys().reset().await.unwrap();
-    assert!(!m.verify_service_token(forever.expose()).await);
+    assert!(!m.verify_service_token(forever.expose()).await.unwrap());
     assert!(
         m.verify_service_token(m.create_service_token(None).await.unwrap().expose())
             .await
+            .unwrap()
     );
 }
 

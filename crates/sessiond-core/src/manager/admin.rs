@@ -362,35 +362,29 @@ impl SessionManager {
     /// current service key and not expired. Garbage is simply `false`.
     ///
     /// # Errors
-    /// None: a store failure while looking up a key this process has not seen yields `false`
-    /// (and counts in `sessiond_store_errors_total`).
-    pub async fn verify_service_token(&self, token: &str) -> bool {
+    /// [`Error::Store`] when the token names a key this process has not seen and the store
+    /// cannot be asked whether it exists (fail closed: never `true`, and not a silent `false`).
+    pub async fn verify_service_token(&self, token: &str) -> Result<bool, Error> {
         let Ok(jws) = UnverifiedJws::parse(token) else {
-            return false;
+            return Ok(false);
         };
-        let key = match self.inner.keys.service_verifier(jws.kid()).await {
-            Ok(Some(key)) => key,
-            Ok(None) => return false,
-            Err(e) => {
-                crate::telemetry::store_error();
-                tracing::warn!(error = %e, "service-token key lookup failed");
-                return false;
-            }
+        let Some(key) = self.inner.keys.service_verifier(jws.kid()).await? else {
+            return Ok(false);
         };
         let Ok(payload) = jws.verify(&key) else {
-            return false;
+            return Ok(false);
         };
         let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&payload) else {
-            return false;
+            return Ok(false);
         };
         if claims.get("typ").and_then(Value::as_str) != Some("sessiond-service") {
-            return false;
+            return Ok(false);
         }
-        match claims.get("exp") {
+        Ok(match claims.get("exp") {
             None => true,
             Some(exp) => exp
                 .as_i64()
                 .is_some_and(|e| e.saturating_mul(1000) > self.now_ms()),
-        }
+        })
     }
 }

@@ -117,8 +117,8 @@ pub async fn create_service_token(
 pub async fn verify_service_token(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<VerifyServiceToken>,
-) -> Json<ServiceTokenValidity> {
-    Json(ServiceTokenValidity {
-        valid: s.manager.verify_service_token(&req.token).await,
-    })
+) -> ApiResult<ServiceTokenValidity> {
+    Ok(Json(ServiceTokenValidity {
+        valid: s.manager.verify_service_token(&req.token).await?,
+    }))
 }

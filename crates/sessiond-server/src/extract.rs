@@ -119,3 +119,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Scope {
         Ok(parts.extensions.get::<Scope>().cloned().unwrap_or_default())
     }
 }
+
+/// The CDI version a request was made with: SDKs send the one they negotiated through
+/// `/apiversion` in a `cdi-version` header. `None` when absent or unreadable (the latest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CdiVersion(pub Option<(u32, u32)>);
+
+impl CdiVersion {
+    /// Whether the request speaks a CDI before 4.0, whose access tokens have no `rsub` claim:
+    /// SDKs of that time treat an `rsub` they find in a token as user data.
+    pub fn before_account_linking(self) -> bool {
+        self.0.is_some_and(|(major, _)| major < 4)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CdiVersion {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let v = parts
+            .headers
+            .get("cdi-version")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once('.'))
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+        Ok(CdiVersion(v))
+    }
+}

@@ -490,3 +490,49 @@ async fn opaque_access_tokens_over_http() {
     .await;
     assert_eq!(t.verify(&access3, false).await["status"], "UNAUTHORISED");
 }
+
+/// SDKs speaking CDI 3.x (supertokens-node 15, say) predate the `rsub` claim and send it back as
+/// user data when they update a payload; sessiond drops it for them. From CDI 4.0 on it is a
+/// protected claim like the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdi_3_clients_may_echo_the_rsub_claim() {
+    let t = start(|_| {}).await;
+    let c = t.create("lena").await;
+    let access = c["accessToken"]["token"].clone();
+    let body =
+        json!({"accessToken": access, "userDataInJWT": {"rsub": "someone-else", "role": "x"}});
+    let r = t
+        .http
+        .post(format!("{}/recipe/session/regenerate", t.base))
+        .header("cdi-version", "3.0")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["status"], "OK", "{r}");
+    assert_eq!(r["session"]["userDataInJWT"], json!({"role": "x"}));
+    let token = s(&r["accessToken"]["token"]);
+    let claims: Value = serde_json::from_slice(
+        &sessiond_core::b64::decode(token.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["rsub"], "lena",
+        "the token's own claim, not the echoed one"
+    );
+    for v in ["4.0", "5.4"] {
+        let r = t
+            .http
+            .post(format!("{}/recipe/session/regenerate", t.base))
+            .header("cdi-version", v)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "CDI {v}");
+    }
+    let (code, _) = t.post("/recipe/session/regenerate", body).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "no header: the latest CDI");
+}

@@ -19,18 +19,29 @@ use sessiond_api::cdi::{
 };
 use sessiond_api::{CDI_VERSIONS, ErrorBody};
 use sessiond_core::{
-    ClientInfo, Error, NewSession, RefreshOptions, SessionRef, UserField, UserQuery, VerifyOptions,
+    ClientInfo, Error, JsonObject, NewSession, RefreshOptions, SessionRef, UserField, UserQuery,
+    VerifyOptions,
 };
 
 use super::{issued, session, token};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{CdiVersion, JsonBody, QueryParams};
 use crate::scope::Scope;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 const SESSION_GONE: &str = "Session does not exist.";
+
+/// New public data from a client speaking CDI 3.x. Those SDKs predate the `rsub` claim: they
+/// hand it to the application as user data and send it back when the payload is updated. It is
+/// the token's own claim, so it is dropped here rather than refused as a protected name.
+fn public_data_from(cdi: CdiVersion, mut data: JsonObject) -> JsonObject {
+    if cdi.before_account_linking() {
+        data.remove("rsub");
+    }
+    data
+}
 
 #[utoipa::path(get, path = "/apiversion", tag = "cdi", responses((status = 200, body = ApiVersion)))]
 /// `GET /apiversion`.
@@ -74,12 +85,13 @@ pub async fn jwt_jwks(State(s): State<AppState>) -> impl IntoResponse {
 pub async fn create_session(
     State(s): State<AppState>,
     scope: Scope,
+    cdi: CdiVersion,
     JsonBody(req): JsonBody<CreateSessionRequest>,
 ) -> ApiResult<CreateSessionResponse> {
     let mut new = NewSession::new(req.user_id);
     new.app_id = scope.app_id.clone();
     new.tenant_id = scope.tenant();
-    new.public_data = req.user_data_in_jwt.unwrap_or_default();
+    new.public_data = public_data_from(cdi, req.user_data_in_jwt.unwrap_or_default());
     new.private_data = req.user_data_in_database.unwrap_or_default();
     new.anti_csrf = req.enable_anti_csrf.unwrap_or(s.anti_csrf_default);
     new.static_key = !req.use_dynamic_signing_key.unwrap_or(true);
@@ -304,11 +316,13 @@ pub async fn user_sessions(
 pub async fn regenerate(
     State(s): State<AppState>,
     scope: Scope,
+    cdi: CdiVersion,
     JsonBody(req): JsonBody<RegenerateRequest>,
 ) -> ApiResult<RegenerateResponse> {
+    let data = req.user_data_in_jwt.map(|d| public_data_from(cdi, d));
     let resp = match s
         .manager
-        .regenerate(&req.access_token, req.user_data_in_jwt, Some(&scope.app_id))
+        .regenerate(&req.access_token, data, Some(&scope.app_id))
         .await
     {
         Ok(r) => RegenerateResponse::Ok {
@@ -358,13 +372,14 @@ pub async fn update_session_data(
 pub async fn update_jwt_data(
     State(s): State<AppState>,
     scope: Scope,
+    cdi: CdiVersion,
     JsonBody(req): JsonBody<UpdateJwtDataRequest>,
 ) -> ApiResult<UpdateDataResponse> {
     data_result(
         s.manager
             .set_public_data(
                 SessionRef::in_app(&req.session_handle, &scope.app_id),
-                req.user_data_in_jwt,
+                public_data_from(cdi, req.user_data_in_jwt),
             )
             .await,
     )

@@ -73,7 +73,6 @@ fn raw_unlinks(written: u64) -> Vec<redis::Cmd> {
 /// Raw `GET` / `SET` (300-byte values) on a multiplexed connection, as the store uses. The
 /// `SET` writes a new key each time, as a create does (overwriting would skip the insert).
 pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
-    let value = vec![b'x'; 300];
     if cluster {
         let nodes: Vec<String> = url
             .trim_start_matches("redis+cluster://")
@@ -88,74 +87,26 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             .get_async_connection()
             .await
             .expect("cluster connection");
-        let mut c0 = conn.clone();
-        for i in 0..1024 {
-            let _: () = redis::cmd("SET")
-                .arg(raw_key("bench-raw", i))
-                .arg(&value)
-                .arg("PX")
-                .arg(RAW_KEY_TTL_MS)
-                .query_async(&mut c0)
-                .await
-                .expect("SET");
-        }
-        let c1 = conn.clone();
-        let read: Op = Arc::new(move |_, i| {
-            let mut c = c1.clone();
-            Box::pin(async move {
-                let _: Option<Vec<u8>> = redis::cmd("GET")
-                    .arg(raw_key("bench-raw", i % 1024))
-                    .query_async(&mut c)
-                    .await
-                    .expect("GET");
-            })
-        });
-        let value = Arc::new(value);
-        let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let cleanup = {
-            let (mut c, fresh) = (conn.clone(), Arc::clone(&fresh));
-            Box::pin(async move {
-                let written = fresh.load(std::sync::atomic::Ordering::Relaxed);
-                for cmd in raw_unlinks(written) {
-                    if let Err(e) = cmd.query_async::<()>(&mut c).await {
-                        eprintln!("cleanup (the keys expire by themselves): {e}");
-                        break;
-                    }
-                }
-            })
-        };
-        let write: Op = Arc::new(move |_, _| {
-            let mut c = conn.clone();
-            let v = Arc::clone(&value);
-            let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Box::pin(async move {
-                let _: () = redis::cmd("SET")
-                    .arg(raw_key("bench-raw-w", i))
-                    .arg(v.as_slice())
-                    .arg("PX")
-                    .arg(RAW_KEY_TTL_MS)
-                    .query_async(&mut c)
-                    .await
-                    .expect("SET");
-            })
-        });
-        return Raw {
-            read,
-            write,
-            read_name: "raw Redis GET",
-            write_name: "raw Redis SET",
-            cleanup,
-        };
+        return redis_ops(conn).await;
     }
     let client = redis::Client::open(url.split('?').next().unwrap_or(url)).expect("redis client");
     let conn = ConnectionManager::new_with_config(client, ConnectionManagerConfig::new())
         .await
         .expect("redis connection");
+    redis_ops(conn).await
+}
+
+/// The raw operations over one connection (single node or cluster alike).
+async fn redis_ops<C>(conn: C) -> Raw
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
+    let value = Arc::new(vec![b'x'; 300]);
     let mut c0 = conn.clone();
     for i in 0..1024 {
         let _: () = redis::cmd("SET")
             .arg(raw_key("bench-raw", i))
-            .arg(&value)
+            .arg(value.as_slice())
             .arg("PX")
             .arg(RAW_KEY_TTL_MS)
             .query_async(&mut c0)
@@ -173,7 +124,6 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
                 .expect("GET");
         })
     });
-    let value = Arc::new(value);
     let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let cleanup = {
         let (mut c, fresh) = (conn.clone(), Arc::clone(&fresh));

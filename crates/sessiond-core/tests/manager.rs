@@ -809,39 +809,6 @@ async fn regenerate_refuses_a_forged_opaque_token() {
     assert_eq!(v.session.public_data, obj(json!({"r": 3})));
 }
 
-/// `reset` ends every outstanding access token, opaque ones included, and a refresh recovers.
-#[tokio::test]
-async fn key_reset_ends_opaque_access_tokens_too() {
-    let (m, clock, _s) = opaque_manager();
-    m.start(StartOptions::default()).await.unwrap();
-    let s = m.create(NewSession::new("u")).await.unwrap();
-    let at = s.tokens.access.token.expose().to_owned();
-    m.verify(&at, VerifyOptions::default()).await.unwrap();
-    clock.advance_ms(5);
-    m.keys().reset().await.unwrap();
-    assert!(matches!(
-        m.verify(&at, VerifyOptions::default()).await,
-        Err(Error::TryRefreshToken(_))
-    ));
-    assert!(matches!(
-        m.verify(&at, CHECK_DB).await,
-        Err(Error::TryRefreshToken(_))
-    ));
-    let r = m
-        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    m.verify(r.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
-    // Sessions created after the reset are unaffected.
-    let s2 = m.create(NewSession::new("u2")).await.unwrap();
-    m.verify(s2.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
-    m.stop().await.unwrap();
-}
-
 /// Public data that would make an access token too long to verify is refused up front, on
 /// every path that sets it; the largest accepted data, with the longest ids, still verifies.
 #[tokio::test]

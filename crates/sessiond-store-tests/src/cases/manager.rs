@@ -407,10 +407,17 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     m.verify(&at2, VerifyOptions::default()).await.unwrap();
     clock.advance_secs(1);
     m.keys().reset().await.unwrap();
-    assert!(matches!(
-        m.verify(&at2, VerifyOptions::default()).await,
-        Err(Error::TryRefreshToken(_))
-    ));
+    for opts in [VerifyOptions::default(), CHECK_DB] {
+        assert!(matches!(
+            m.verify(&at2, opts).await,
+            Err(Error::TryRefreshToken(_))
+        ));
+    }
+    // Sessions created after the reset are unaffected.
+    let fresh = m.create(NewSession::new("olga")).await.unwrap();
+    m.verify(fresh.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
     let r = m
         .refresh(
             r.tokens.refresh.token.expose(),

@@ -235,22 +235,27 @@ async fn the_sweep_drops_pointers_to_dead_linked_sessions() {
     let long = record("primary-user", "login-method-1", now, now + 7_200_000);
     store.create_session(&short).await.unwrap();
     store.create_session(&long).await.unwrap();
-    let port = url
-        .rsplit(':')
-        .next()
+    let mut redis = redis::Client::open(url.split('?').next().unwrap())
         .unwrap()
-        .trim_end_matches('/')
-        .parse::<u16>()
+        .get_multiplexed_async_connection()
+        .await
         .unwrap();
     let pointers = format!(
         "{{{prefix}:{:03x}}}:r",
         user_tag("public", "login-method-1")
     );
-    assert_eq!(cli(port, &["zcard", &pointers]).trim(), "2");
+    let zcard = async |c: &mut redis::aio::MultiplexedConnection| {
+        redis::cmd("ZCARD")
+            .arg(&pointers)
+            .query_async::<i64>(c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(zcard(&mut redis).await, 2);
     store.delete_expired(now + 2_000, 1000).await.unwrap();
     assert_eq!(
-        cli(port, &["zcard", &pointers]).trim(),
-        "1",
+        zcard(&mut redis).await,
+        1,
         "the dead session's pointer is gone, the live one's stays"
     );
     store.wipe().await.unwrap();

@@ -430,14 +430,8 @@ impl KeyManager {
             fresh.push(self.generate(kind, None).await?);
         }
         // One instant for the whole reset, taken after the (slow) generation: every token
-        // issued before it is refused, including opaque ones (see `reset_epoch`), and the
-        // fresh keys still sort after everything they replace.
-        let epoch = fresh
-            .iter()
-            .map(|k| k.created_at)
-            .max()
-            .unwrap_or_default()
-            .max(self.clock.now_ms());
+        // issued before it is refused, opaque ones included (see `reset_epoch`).
+        let epoch = self.clock.now_ms();
         for k in &mut fresh {
             k.created_at = epoch;
         }

@@ -234,10 +234,13 @@ impl SessionManager {
         let now = self.now_ms();
         let (handle, claims) = match OpaqueToken::decode(access_token) {
             Some(op) => {
-                let (rec, _) = self.opaque_session(&op, now).await.map_err(|e| match e {
-                    Error::Store(s) => Error::Store(s),
-                    _ => Error::Unauthorised("access token does not verify"),
-                })?;
+                let (rec, _) =
+                    self.opaque_session(&op, app_id, now)
+                        .await
+                        .map_err(|e| match e {
+                            Error::Store(s) => Error::Store(s),
+                            _ => Error::Unauthorised("access token does not verify"),
+                        })?;
                 (rec.handle, None)
             }
             None => {

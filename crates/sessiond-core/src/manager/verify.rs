@@ -179,11 +179,13 @@ impl SessionManager {
         .await
     }
 
-    /// The session an opaque access token belongs to, and the token's secret, if the token is
-    /// the session's current one and was issued after the last key reset.
+    /// The session an opaque access token belongs to (in `app_id`, when given), and the
+    /// token's secret, if the token is the session's current one and was issued after the last
+    /// key reset.
     pub(crate) async fn opaque_session(
         &self,
         op: &OpaqueToken,
+        app_id: Option<&str>,
         now: Millis,
     ) -> Result<(SessionRecord, Secret), Error> {
         let secret: Secret = b64::decode(&op.random)
@@ -194,6 +196,7 @@ impl SessionManager {
             .store
             .load_session(&op.handle, now)
             .await?
+            .filter(|r| app_id.is_none_or(|a| a == r.app_id))
             .ok_or(Error::Unauthorised(
                 "Either the session has ended or has been blacklisted",
             ))?;
@@ -218,12 +221,7 @@ impl SessionManager {
         opts: VerifyOptions<'_>,
         now: Millis,
     ) -> Result<VerifiedSession, Error> {
-        let (rec, secret) = self.opaque_session(op, now).await?;
-        if opts.app_id.is_some_and(|a| a != rec.app_id) {
-            return Err(Error::Unauthorised(
-                "Either the session has ended or has been blacklisted",
-            ));
-        }
+        let (rec, secret) = self.opaque_session(op, opts.app_id, now).await?;
         let access_expires_at = rec
             .rotated_at
             .saturating_add(self.inner.policy.access_ttl)

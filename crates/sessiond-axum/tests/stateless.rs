@@ -1,5 +1,7 @@
 //! The stateless cookie-session layer, driven in process with `oneshot`.
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

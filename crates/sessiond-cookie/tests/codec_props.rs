@@ -2,6 +2,8 @@
 //! a read is either the session that was set or an error, never a panic and never another
 //! payload.
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sessiond_cookie::{CookieKey, CookieSessions, Overrides, ReadError, Refresh};

@@ -1,5 +1,7 @@
 //! Seed 003's behaviours, and what sessiond-cookie does beyond them, through the public API.
 
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
 use std::sync::Arc;
 use std::time::Duration;
 

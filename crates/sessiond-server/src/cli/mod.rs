@@ -62,6 +62,8 @@ enum Command {
         #[command(flatten)]
         token_file: login::TokenFileArg,
     },
+    /// Print a new cookie key (32 random bytes, base64url) for stateless cookie sessions.
+    CookieKey,
     /// Revoke the token file's session on the server and delete the file.
     Logout {
         #[command(flatten)]
@@ -114,6 +116,9 @@ pub(crate) async fn run(cli: Cli) -> ExitCode {
         } => login::login(&conn, user, &token_file).await,
         Command::Whoami { conn, token_file } => login::whoami(&conn, &token_file).await,
         Command::Logout { conn, token_file } => login::logout(&conn, &token_file).await,
+        Command::CookieKey => sessiond_cookie::CookieKey::generate()
+            .map(|k| println!("{}", k.to_base64url()))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

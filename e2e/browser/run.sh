@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End-to-end suite in a real browser: Debian's Chromium driven by playwright-core against the
+# sessiond demo app (and, for server-backed sessions, a sessiond service).
+#
+#   e2e/browser/run.sh                                   # builds what it needs with cargo
+#   SESSIOND_DEMO_BIN=... SESSIOND_BIN=... e2e/browser/run.sh
+#
+# Installs Chromium with apt-get when /usr/bin/chromium is missing (machines are fresh),
+# installs the npm dependencies (npm ci), runs every test file with `node --test`, and exits
+# non-zero if anything failed, was skipped or was cancelled. Extra arguments go to `node --test`.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$HERE/../.." && pwd)"
+START_S=$(date +%s)
+
+log() { printf '[e2e/browser] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+command -v node >/dev/null || die "node is required (>= 20)"
+command -v npm >/dev/null || die "npm is required"
+
+# --- Chromium -----------------------------------------------------------------------------------
+CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM_PATH" ]; then
+    [ "$(id -u)" = 0 ] || die "$CHROMIUM_PATH is missing and only root can apt-get install chromium"
+    log "installing Debian's chromium (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+[ -x "$CHROMIUM_PATH" ] || die "no Chromium at $CHROMIUM_PATH"
+log "chromium: $("$CHROMIUM_PATH" --version 2>/dev/null | tail -n1)"
+export CHROMIUM_PATH
+
+# --- the binaries -------------------------------------------------------------------------------
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO_ROOT/$TARGET_DIR" ;; esac
+if [ -z "${SESSIOND_DEMO_BIN:-}" ] || [ -z "${SESSIOND_BIN:-}" ]; then
+    command -v cargo >/dev/null || die "SESSIOND_DEMO_BIN/SESSIOND_BIN are unset and cargo is not available"
+    log "building sessiond-demo and sessiond (cargo build --release)"
+    (cd "$REPO_ROOT" && cargo build --release -p sessiond-demo -p sessiond-server --bins)
+    SESSIOND_DEMO_BIN="${SESSIOND_DEMO_BIN:-$TARGET_DIR/release/sessiond-demo}"
+    SESSIOND_BIN="${SESSIOND_BIN:-$TARGET_DIR/release/sessiond}"
+fi
+[ -x "$SESSIOND_DEMO_BIN" ] || die "sessiond-demo binary not found: $SESSIOND_DEMO_BIN"
+[ -x "$SESSIOND_BIN" ] || die "sessiond binary not found: $SESSIOND_BIN"
+export SESSIOND_DEMO_BIN SESSIOND_BIN
+
+# --- npm dependencies (npm ci only when node_modules is missing or stale) -----------------------
+cd "$HERE"
+LOCK_HASH="$(node -e 'const c=require("crypto").createHash("sha256");for(const f of ["package.json","package-lock.json"])c.update(require("fs").readFileSync(f));process.stdout.write(c.digest("hex"))')"
+STAMP="node_modules/.e2e-lock-hash"
+if [ ! -d node_modules ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_HASH" ]; then
+    log "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$LOCK_HASH" >"$STAMP"
+fi
+
+# --- the tests ----------------------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/sessiond-e2e-browser.XXXXXX")"
+mkdir -p "$WORK/logs"
+export E2E_WORK_DIR="$WORK" E2E_LOG_DIR="$WORK/logs"
+# Settings from the caller's environment must not leak into the servers the tests start.
+for v in $(env | sed -n 's/^\(SESSIOND_[A-Z0-9_]*\)=.*/\1/p'); do
+    case "$v" in SESSIOND_BIN|SESSIOND_DEMO_BIN|SESSIOND_TEST_*) ;; *) unset "$v" ;; esac
+done
+TAP="$WORK/results.tap"
+set +e
+node --test --test-concurrency=1 --test-reporter=tap "$@" test/ >"$TAP" 2>&1
+STATUS=$?
+set -e
+cat "$TAP"
+pass=$(sed -n 's/^# pass //p' "$TAP" | tail -n1)
+fail=$(sed -n 's/^# fail //p' "$TAP" | tail -n1)
+skipped=$(sed -n 's/^# skipped //p' "$TAP" | tail -n1)
+cancelled=$(sed -n 's/^# cancelled //p' "$TAP" | tail -n1)
+log "pass ${pass:-0}, fail ${fail:-?}, skipped ${skipped:-?}, cancelled ${cancelled:-?} in $(( $(date +%s) - START_S ))s"
+if [ "$STATUS" -ne 0 ] || [ "${fail:-1}" != 0 ] || [ "${skipped:-1}" != 0 ] || [ "${cancelled:-1}" != 0 ]; then
+    log "logs kept in $WORK/logs"
+    exit 1
+fi
+rm -rf "$WORK"

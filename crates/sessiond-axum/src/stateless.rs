@@ -104,7 +104,7 @@ where
             let resp = json_error(StatusCode::FORBIDDEN, e.code(), &e.to_string());
             return Box::pin(async move { Ok(resp) });
         }
-        let scope = Arc::new(self.sessions.scope(Some(&cookie_header(headers))));
+        let scope = Arc::new(self.sessions.scope_owned(cookie_header(headers)));
         req.extensions_mut()
             .insert(CookieSession(Arc::clone(&scope)));
         // The clone that was readied is the one that runs (tower's usual swap).

@@ -67,6 +67,39 @@ where
     )
 }
 
+/// A boxed operation, so operations of different types can be measured together.
+pub(crate) type BoxedOp =
+    Arc<dyn Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Boxes an operation for [`group`].
+pub(crate) fn boxed<F>(f: F) -> BoxedOp
+where
+    F: Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+/// Measures several operations in interleaved rounds (a b c a b c …), so every ratio between
+/// two of them compares rounds run side by side.
+pub(crate) async fn group(plan: Plan, ops: &[BoxedOp]) -> Vec<Rate> {
+    let counters: Vec<_> = ops.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let mut samples = vec![Vec::new(); ops.len()];
+    for _ in 0..plan.rounds {
+        for (i, op) in ops.iter().enumerate() {
+            let op = Arc::new(Arc::clone(op));
+            let f = move |t, n| (op)(t, n);
+            samples[i].push(round(plan, &Arc::new(f), &counters[i]).await);
+        }
+    }
+    samples
+        .into_iter()
+        .map(|s| Rate {
+            median: median(s.clone()),
+            samples: s,
+        })
+        .collect()
+}
+
 async fn round<F, Fut>(plan: Plan, op: &Arc<F>, iteration: &Arc<AtomicU64>) -> f64
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,

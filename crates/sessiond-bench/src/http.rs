@@ -16,7 +16,7 @@ use sessiond_server::{AppState, HttpOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
-async fn listen(app: Router) -> SocketAddr {
+pub(crate) async fn listen(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -65,7 +65,7 @@ pub(crate) async fn sessiond(m: &SessionManager) -> SocketAddr {
 
 type Sender = http1::SendRequest<Full<Bytes>>;
 
-async fn connect(addr: SocketAddr) -> Sender {
+pub(crate) async fn connect(addr: SocketAddr) -> Sender {
     let stream = TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let (sender, conn) = http1::handshake(TokioIo::new(stream))
@@ -108,6 +108,57 @@ where
                 .body(Full::new(Bytes::from(body(i))))
                 .expect("request");
             let resp = c.send_request(req).await.expect("send");
+            assert_eq!(resp.status(), 200);
+            let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+            std::hint::black_box(bytes);
+        })
+    }
+}
+
+/// Sends one request with an empty body (and `cookie`, if any) on `conn`.
+pub(crate) async fn send(
+    conn: &mut Sender,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> hyper::Response<hyper::body::Incoming> {
+    let mut b = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1");
+    if let Some(c) = cookie {
+        b = b.header("cookie", c);
+    }
+    let req = b.body(Full::new(Bytes::new())).expect("request");
+    conn.ready().await.expect("connection ready");
+    conn.send_request(req).await.expect("send")
+}
+
+/// An operation that sends `method path` with `cookies[i % len]` (none when empty) over
+/// `connections` keep-alive connections; every response must be 200.
+pub(crate) async fn cookie_op(
+    connections: usize,
+    addr: SocketAddr,
+    method: &'static str,
+    path: &'static str,
+    cookies: Arc<Vec<String>>,
+) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
++ Send
++ Sync
++ 'static {
+    let mut conns = Vec::new();
+    for _ in 0..connections {
+        conns.push(Mutex::new(connect(addr).await));
+    }
+    let conns = Arc::new(conns);
+    move |task, i| {
+        let conns = Arc::clone(&conns);
+        let cookies = Arc::clone(&cookies);
+        Box::pin(async move {
+            let mut c = conns[task].lock().await;
+            let cookie =
+                (!cookies.is_empty()).then(|| cookies[(i as usize) % cookies.len()].as_str());
+            let resp = send(&mut c, method, path, cookie).await;
             assert_eq!(resp.status(), 200);
             let bytes = resp.into_body().collect().await.expect("body").to_bytes();
             std::hint::black_box(bytes);

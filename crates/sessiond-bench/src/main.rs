@@ -1,5 +1,6 @@
 //! `sessiond-bench`: ops/s of sessiond's hot paths beside same-run baselines.
 
+mod cookie;
 mod harness;
 mod http;
 mod inproc;
@@ -34,6 +35,12 @@ struct Args {
     /// Skip the HTTP figures.
     #[arg(long)]
     no_http: bool,
+    /// Skip the web-layer figures (axum + sessiond-axum beside axum + tower-sessions).
+    #[arg(long)]
+    no_web: bool,
+    /// Run only the web-layer figures.
+    #[arg(long)]
+    web_only: bool,
     /// Stores to run (comma-separated): memory, sqlite.
     #[arg(long, value_delimiter = ',', default_value = "memory,sqlite")]
     stores: Vec<String>,
@@ -143,6 +150,14 @@ async fn main() {
         rows: Vec::new(),
         targets: Vec::new(),
     };
+
+    if !args.no_web {
+        web_figures(&mut report, plan).await;
+    }
+    if args.web_only {
+        print_targets(&report);
+        return;
+    }
 
     // Baselines.
     let mut raw_select = f64::NAN;
@@ -303,10 +318,96 @@ async fn main() {
         raw.cleanup.await;
     }
 
+    print_targets(&report);
+}
+
+fn print_targets(report: &Report) {
     println!("\ntargets:");
     for (name, ok, detail) in &report.targets {
         println!("  [{}] {name}: {detail}", if *ok { "ok" } else { "MISS" });
     }
+}
+
+/// Stateless cookie sessions over HTTP beside a bare axum route and axum + tower-sessions
+/// (`MemoryStore`), all measured in interleaved rounds.
+async fn web_figures(report: &mut Report, plan: Plan) {
+    use sessiond_cookie::Format;
+    println!("web layer, {} keep-alive connections:", plan.concurrency);
+    let n = plan.concurrency;
+    let bare = cookie::bare().await;
+    let jwe = cookie::sessiond(Format::Encrypted).await;
+    let jws = cookie::sessiond(Format::Signed).await;
+    let ts = cookie::tower_sessions().await;
+    let (jwe_c, jws_c, ts_c) = (
+        cookie::cookies(jwe, 1024).await,
+        cookie::cookies(jws, 1024).await,
+        cookie::cookies(ts, 1024).await,
+    );
+    let none = std::sync::Arc::new(Vec::new());
+    let reads = [
+        harness::boxed(http::cookie_op(n, bare, "GET", "/read", none.clone()).await),
+        harness::boxed(http::cookie_op(n, jwe, "GET", "/read", jwe_c).await),
+        harness::boxed(http::cookie_op(n, jws, "GET", "/read", jws_c).await),
+        harness::boxed(http::cookie_op(n, ts, "GET", "/read", ts_c).await),
+    ];
+    let r = harness::group(plan, &reads).await;
+    let (bare_r, jwe_r, jws_r, ts_r) = (r[0].median, r[1].median, r[2].median, r[3].median);
+    report.add("GET /read  bare axum", r[0].clone(), None);
+    report.add(
+        "GET /read  sessiond cookie JWE",
+        r[1].clone(),
+        Some(("bare axum GET /read", bare_r)),
+    );
+    report.add(
+        "GET /read  sessiond cookie JWS",
+        r[2].clone(),
+        Some(("bare axum GET /read", bare_r)),
+    );
+    report.add(
+        "GET /read  tower-sessions memory",
+        r[3].clone(),
+        Some(("bare axum GET /read", bare_r)),
+    );
+    for (name, v) in [("JWE", jwe_r), ("JWS", jws_r)] {
+        println!(
+            "{:<52} {:>11.0} ops/s  = {:.2}x tower-sessions memory read",
+            "",
+            v,
+            v / ts_r
+        );
+        report.target(
+            format!("cookie read {name} >= 0.90x bare axum"),
+            v >= 0.90 * bare_r,
+            format!("{:.2}x", v / bare_r),
+        );
+        report.target(
+            format!("cookie read {name} >= 1.15x tower-sessions"),
+            v >= 1.15 * ts_r,
+            format!("{:.2}x", v / ts_r),
+        );
+    }
+    let logins = [
+        harness::boxed(http::cookie_op(n, jwe, "POST", "/login", none.clone()).await),
+        harness::boxed(http::cookie_op(n, jws, "POST", "/login", none.clone()).await),
+        harness::boxed(http::cookie_op(n, ts, "POST", "/login", none.clone()).await),
+    ];
+    let l = harness::group(plan, &logins).await;
+    let ts_l = l[2].median;
+    report.add("POST /login tower-sessions memory", l[2].clone(), None);
+    for (i, name) in [(0, "JWE"), (1, "JWS")] {
+        let v = l[i].median;
+        report.add(
+            format!("POST /login sessiond cookie {name}"),
+            l[i].clone(),
+            Some(("tower-sessions memory login", ts_l)),
+        );
+        report.target(
+            format!("cookie login {name} >= 1.0x tower-sessions create"),
+            v >= ts_l,
+            format!("{:.2}x", v / ts_l),
+        );
+    }
+    println!();
 }
 
 fn report_store(

@@ -41,6 +41,8 @@ pub struct SessionConfig {
     pub(crate) secure: Option<bool>,
     pub(crate) same_site: SameSite,
     pub(crate) host_prefix: bool,
+    /// The cookie name reads look for (set by [`SessionConfig::prepare`]).
+    pub(crate) read_name: String,
 }
 
 impl Default for SessionConfig {
@@ -66,7 +68,17 @@ impl SessionConfig {
             secure: None,
             same_site: SameSite::Lax,
             host_prefix: true,
+            read_name: String::new(),
         }
+    }
+
+    /// Fixes what depends on the sessions' dev mode: the cookie name reads look for.
+    pub(crate) fn prepare(mut self, dev_mode: bool) -> Self {
+        self.read_name = match self.attributes(dev_mode, &Overrides::default()) {
+            Ok(a) => self.cookie_name(&self.name, &a),
+            Err(_) => self.name.clone(),
+        };
+        self
     }
 
     /// The session's name (the cookie's name without a prefix).

@@ -64,14 +64,33 @@ impl Scope {
 
     /// The session `name`: a registered one with its own configuration, or else a cookie of
     /// that name with the default session's configuration (seed 003's `cookieName` argument).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use serde_json::json;
+    /// # use sessiond_cookie::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// let sessions = CookieSessions::builder([CookieKey::generate()?])
+    ///     .session(SessionConfig::new("user_session").expires_in(Duration::from_secs(1800)))
+    ///     .session(SessionConfig::new("admin_session").expires_in(Duration::from_secs(3600)))
+    ///     .build()?;
+    /// let scope = sessions.scope(None);
+    /// let admin = scope.named("admin_session").set(json!({"admin": true}), Overrides::none())?;
+    /// assert_eq!(admin.exp - admin.iat, 3600);
+    /// assert!(scope.named("user_session").get(Refresh::Never).await.error.is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn named(&self, name: &str) -> NamedSession<'_> {
         let registered = self.sessions.inner.sessions.iter().find(|s| s.name == name);
         let config = match registered {
             Some(c) => Cow::Borrowed(&**c),
-            None => Cow::Owned(SessionConfig {
-                name: name.to_owned(),
-                ..(*self.sessions.inner.sessions[0]).clone()
-            }),
+            None => Cow::Owned(
+                SessionConfig {
+                    name: name.to_owned(),
+                    ..(*self.sessions.inner.sessions[0]).clone()
+                }
+                .prepare(self.sessions.dev_mode()),
+            ),
         };
         NamedSession {
             scope: self,
@@ -132,19 +151,22 @@ impl Scope {
         !self.state.lock().pending.is_empty()
     }
 
-    /// The tokens to try for `cookie_name`: this scope's own write, or the request's cookies.
-    fn tokens(&self, cookie_name: &str) -> Vec<String> {
-        {
-            let st = self.state.lock();
-            if let Some((_, v)) = st.overlay.iter().find(|(n, _)| n == cookie_name) {
-                return v.iter().cloned().collect();
-            }
-        }
+    /// What this scope itself set for `cookie_name`: `Some(None)` if it deleted it, `None` if it
+    /// did not touch it (then the request's cookies count).
+    fn own_write(&self, cookie_name: &str) -> Option<Option<String>> {
+        let st = self.state.lock();
+        st.overlay
+            .iter()
+            .find(|(n, _)| n == cookie_name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The request's cookies named `cookie_name` (at most a few).
+    fn request_tokens<'s>(&'s self, cookie_name: &'s str) -> impl Iterator<Item = &'s str> {
         pairs(&self.cookie_header)
-            .filter(|(n, _)| *n == cookie_name)
+            .filter(move |(n, _)| *n == cookie_name)
             .take(MAX_SAME_NAME)
-            .map(|(_, v)| v.to_owned())
-            .collect()
+            .map(|(_, v)| v)
     }
 
     fn record(&self, cookie_name: &str, path: &str, token: Option<String>, header: String) {
@@ -181,14 +203,8 @@ impl NamedSession<'_> {
     }
 
     /// The cookie name reads use: `__Host-name` when the configuration allows the prefix.
-    pub fn cookie_name(&self) -> String {
-        let attrs = self
-            .config
-            .attributes(self.sessions().dev_mode(), &Overrides::default());
-        match attrs {
-            Ok(a) => self.config.cookie_name(&self.config.name, &a),
-            Err(_) => self.config.name.clone(),
-        }
+    pub fn cookie_name(&self) -> &str {
+        &self.config.read_name
     }
 
     /// Starts a session with `data` (seed `setToken`): a new token with `iat` and `auth_time`
@@ -276,6 +292,18 @@ impl NamedSession<'_> {
     ///
     /// # Errors
     /// As [`NamedSession::set`].
+    ///
+    /// ```
+    /// # use serde_json::json;
+    /// # use sessiond_cookie::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let sessions = CookieSessions::builder([CookieKey::generate()?]).build()?;
+    /// let scope = sessions.scope(None);
+    /// scope.session().set(json!({"cart": [1, 2]}), Overrides::none())?;
+    /// scope.session().clear().await?;
+    /// assert_eq!(scope.session().get(Refresh::Never).await.payload, json!({}));
+    /// # Ok(()) }
+    /// ```
     pub async fn clear(&self) -> Result<(), Error> {
         self.clear_at(None).await
     }
@@ -302,6 +330,20 @@ impl NamedSession<'_> {
 
     /// Removes the cookie (seed `deleteToken`): an expired, empty cookie with the same name,
     /// `Path`, `Domain`, `Secure` and `SameSite`, so the browser drops it.
+    ///
+    /// ```
+    /// # use sessiond_cookie::*;
+    /// # fn main() -> Result<(), Error> {
+    /// # let sessions = CookieSessions::builder([CookieKey::generate()?])
+    /// #     .session(SessionConfig::new("user_session")).build()?;
+    /// let scope = sessions.scope(Some("__Host-user_session=…"));
+    /// scope.named("user_session").delete();
+    /// assert_eq!(
+    ///     scope.set_cookie_headers(),
+    ///     ["__Host-user_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax"]
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn delete(&self) {
         self.delete_at(None);
     }
@@ -421,11 +463,18 @@ impl NamedSession<'_> {
 
     async fn read(&self, refresh: Refresh, nocache: bool) -> PayloadInterface {
         let name = self.cookie_name();
-        let tokens = self.scope.tokens(&name);
         let now = self.sessions().now_s();
+        let own = self.scope.own_write(name);
+        // This scope's own write if it made one, else the request's cookies (no allocation).
+        let written = own.as_ref().map(|w| w.as_deref().into_iter());
+        let from_request = own.is_none().then(|| self.scope.request_tokens(name));
+        let candidates = written
+            .into_iter()
+            .flatten()
+            .chain(from_request.into_iter().flatten());
         let mut first_error = ReadError::Missing;
         let mut found = None;
-        for (i, t) in tokens.iter().enumerate() {
+        for (i, t) in candidates.enumerate() {
             match self.open(t, nocache, now) {
                 Ok(o) => {
                     found = Some(o);

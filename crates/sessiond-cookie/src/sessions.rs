@@ -161,7 +161,10 @@ impl Builder {
         Ok(CookieSessions {
             inner: Arc::new(Inner {
                 ring: ArcSwap::from_pointee(ring),
-                sessions: sessions.into_iter().map(Arc::new).collect(),
+                sessions: sessions
+                    .into_iter()
+                    .map(|s| Arc::new(s.prepare(self.dev_mode)))
+                    .collect(),
                 dev_mode: self.dev_mode,
                 cache: VerifiedCache::new(self.cache_capacity),
                 clock: self.clock,
@@ -190,6 +193,11 @@ impl CookieSessions {
     /// What the scope sets comes out of [`Scope::set_cookie_headers`].
     pub fn scope(&self, cookie_header: Option<&str>) -> Scope {
         Scope::new(self.clone(), cookie_header.unwrap_or_default().to_owned())
+    }
+
+    /// [`CookieSessions::scope`] taking the `Cookie` header text by value (no copy).
+    pub fn scope_owned(&self, cookie_header: String) -> Scope {
+        Scope::new(self.clone(), cookie_header)
     }
 
     /// Runs `f` in a scope outside any request (seed 003's `run`: tests, background jobs) and

@@ -100,3 +100,56 @@ pub struct ServiceTokenValidity {
     /// Whether the token is valid.
     pub valid: bool,
 }
+
+/// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetails {
+    /// Handle.
+    pub handle: String,
+    /// User id.
+    pub user_id: String,
+    /// Recipe user id.
+    pub recipe_user_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Public data (in every access token).
+    #[schema(value_type = Object)]
+    pub public_data: serde_json::Map<String, serde_json::Value>,
+    /// Private data (server only).
+    #[schema(value_type = Object)]
+    pub private_data: serde_json::Map<String, serde_json::Value>,
+    /// Data version, for `PUT …/private-data`.
+    pub version: u64,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last active (ms).
+    pub last_active_at: i64,
+    /// Ends unless refreshed (ms).
+    pub expires_at: i64,
+    /// Client IP, when the creator passed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// User agent, when the creator passed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// `PUT /sessiond/v1/sessions/{handle}/private-data`: replace the private data if the data
+/// version is still `expectedVersion` (409 `CONFLICT` otherwise: read again and retry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetPrivateData {
+    /// The new private data.
+    #[schema(value_type = Object)]
+    pub private_data: serde_json::Map<String, serde_json::Value>,
+    /// The version the caller read.
+    pub expected_version: u64,
+}
+
+/// Response of `PUT /sessiond/v1/sessions/{handle}/private-data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DataVersion {
+    /// The new data version.
+    pub version: u64,
+}

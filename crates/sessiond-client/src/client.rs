@@ -13,8 +13,8 @@ use sessiond_api::cdi::{
     VerifySessionRequest, VerifySessionResponse,
 };
 use sessiond_api::v1::{
-    CreateServiceToken, KeyList, Rotated, ServiceToken, ServiceTokenValidity, UserSessions,
-    VerifyServiceToken,
+    CreateServiceToken, DataVersion, KeyList, Rotated, ServiceToken, ServiceTokenValidity,
+    SessionDetails, SetPrivateData, UserSessions, VerifyServiceToken,
 };
 use sessiond_api::{ErrorBody, JsonObject};
 
@@ -370,6 +370,45 @@ impl Client {
             )
             .await?;
         Ok(r.valid)
+    }
+
+    /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
+    ///
+    /// # Errors
+    /// Transport and HTTP errors (`NOT_FOUND` when there is no such live session).
+    pub async fn session_details(&self, handle: &str) -> Result<SessionDetails> {
+        self.get(
+            &format!("/sessiond/v1/sessions/{}", encode_segment(handle)),
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /sessiond/v1/sessions/{handle}/private-data`: replaces the private data if the data
+    /// version is still `expected_version`. Returns the new version, or `None` when the version
+    /// moved (read again and retry).
+    ///
+    /// # Errors
+    /// Transport and HTTP errors (`NOT_FOUND` when there is no such live session).
+    pub async fn set_private_data(
+        &self,
+        handle: &str,
+        data: &serde_json::Map<String, serde_json::Value>,
+        expected_version: u64,
+    ) -> Result<Option<u64>> {
+        let req = SetPrivateData {
+            private_data: data.clone(),
+            expected_version,
+        };
+        let path = format!(
+            "/sessiond/v1/sessions/{}/private-data",
+            encode_segment(handle)
+        );
+        match self.put::<_, DataVersion>(&path, &req).await {
+            Ok(v) => Ok(Some(v.version)),
+            Err(ClientError::Http { status: 409, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET /readyz`.

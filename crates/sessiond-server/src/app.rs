@@ -78,6 +78,11 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/sessiond/v1/users/{user_id}/sessions",
             get(v1::user_sessions),
         ),
+        ("/sessiond/v1/sessions/{handle}", get(v1::session_details)),
+        (
+            "/sessiond/v1/sessions/{handle}/private-data",
+            put(v1::set_private_data),
+        ),
         (
             "/sessiond/v1/service-tokens",
             post(v1::create_service_token),

@@ -17,6 +17,7 @@ use crate::handlers::{cdi, ops, v1};
         cdi::verify_session, cdi::refresh_session, cdi::session_info, cdi::remove_sessions,
         cdi::user_sessions, cdi::regenerate, cdi::update_session_data, cdi::update_jwt_data,
         cdi::create_jwt, cdi::jwt_jwks, v1::list_keys, v1::rotate_keys, v1::reset_keys, v1::user_sessions,
+        v1::session_details, v1::set_private_data,
         v1::create_service_token, v1::verify_service_token, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi
     ),

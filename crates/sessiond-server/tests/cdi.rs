@@ -536,3 +536,81 @@ async fn cdi_3_clients_may_echo_the_rsub_claim() {
     let (code, _) = t.post("/recipe/session/regenerate", body).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "no header: the latest CDI");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_data_compare_and_swap_never_loses_an_update() {
+    let t = common::start(|_| {}).await;
+    let created = t.create("cas-user").await;
+    let handle = s(&created["session"]["handle"]).to_owned();
+    let path = format!("/sessiond/v1/sessions/{handle}");
+    let (code, d) = t.get(&path).await;
+    assert_eq!(code, StatusCode::OK, "{d}");
+    assert_eq!(d["privateData"], json!({"cart": 1}));
+    assert_eq!(d["publicData"], json!({"role": "user"}));
+    let v0 = d["version"].as_u64().unwrap();
+    let (code, r) = t
+        .put(
+            &format!("{path}/private-data"),
+            json!({"privateData": {"cart": 2}, "expectedVersion": v0}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    assert_eq!(r["version"].as_u64().unwrap(), v0 + 1);
+    // The same expected version again: someone else wrote in between.
+    let (code, r) = t
+        .put(
+            &format!("{path}/private-data"),
+            json!({"privateData": {"cart": 3}, "expectedVersion": v0}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{r}");
+    assert_eq!(r["code"], "CONFLICT");
+    assert_eq!(t.get(&path).await.1["privateData"], json!({"cart": 2}));
+    // Eight writers racing read-modify-write increments: all land.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (base, http, path) = (t.base.clone(), t.http.clone(), path.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let d: Value = http
+                    .get(format!("{base}{path}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let n = d["privateData"]["cart"].as_i64().unwrap();
+                let resp = http
+                    .put(format!("{base}{path}/private-data"))
+                    .json(&json!({"privateData": {"cart": n + 1}, "expectedVersion": d["version"]}))
+                    .send()
+                    .await
+                    .unwrap();
+                if resp.status() == StatusCode::OK {
+                    return;
+                }
+                assert_eq!(resp.status(), StatusCode::CONFLICT);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(t.get(&path).await.1["privateData"]["cart"], 10);
+    let (code, r) = t.get("/sessiond/v1/sessions/no-such-handle").await;
+    assert_eq!(
+        (code, r["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("NOT_FOUND"))
+    );
+    let (code, _) = t
+        .put(
+            &format!("{path}/private-data"),
+            json!({"privateData": [], "expectedVersion": 0}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    // Another app cannot see it.
+    let (code, _) = t.get(&format!("/appid-other{path}")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}

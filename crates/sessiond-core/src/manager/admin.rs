@@ -183,6 +183,43 @@ impl SessionManager {
         Err(Error::Conflict)
     }
 
+    /// Replaces a session's private data if the session's data version is still
+    /// `expected_version` (read it from [`SessionInfo::version`]): a compare-and-swap, so a
+    /// read-modify-write through this call never loses a concurrent update. Returns the new
+    /// version, or `None` when the version moved (read again and retry).
+    ///
+    /// # Errors
+    /// [`Error::SessionNotFound`]; store errors.
+    pub async fn set_private_data_if_version<'a>(
+        &self,
+        session: impl Into<SessionRef<'a>>,
+        expected_version: u64,
+        data: &JsonObject,
+    ) -> Result<Option<u64>, Error> {
+        let session = session.into();
+        let rec = self.live(session).await?;
+        if rec.version != expected_version {
+            return Ok(None);
+        }
+        let text = to_text(data);
+        let outcome = self
+            .inner
+            .store
+            .update_data(&DataUpdate {
+                handle: session.handle,
+                expected_version,
+                public_data: None,
+                private_data: Some(text.as_str()),
+                now: self.now_ms(),
+            })
+            .await?;
+        match outcome {
+            UpdateOutcome::Updated(v) => Ok(Some(v)),
+            UpdateOutcome::VersionMismatch => Ok(None),
+            UpdateOutcome::NotFound => Err(Error::SessionNotFound),
+        }
+    }
+
     /// Replaces a session's private data (CDI `PUT /recipe/session/data`).
     ///
     /// # Errors

@@ -223,6 +223,10 @@ pub struct SessionInfo {
     pub absolute_expires_at: Millis,
     /// Where it was created from.
     pub client: ClientInfo,
+    /// Data version: +1 on every data update. Pass it back to
+    /// [`SessionManager::set_private_data_if_version`](crate::SessionManager::set_private_data_if_version)
+    /// for a compare-and-swap update.
+    pub version: u64,
 }
 
 pub(crate) fn parse_object(text: &str) -> JsonObject {
@@ -253,6 +257,7 @@ impl SessionRecord {
             expires_at: self.expires_at,
             absolute_expires_at: self.absolute_expires_at,
             client: self.client.clone(),
+            version: self.version,
         }
     }
 }

@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use sessiond_api::ErrorBody;
 use sessiond_api::v1::{
-    CreateServiceToken, DeviceSession, Key, KeyList, Rotated, ServiceToken, ServiceTokenValidity,
-    UserSessions, VerifyServiceToken,
+    CreateServiceToken, DataVersion, DeviceSession, Key, KeyList, Rotated, ServiceToken,
+    ServiceTokenValidity, SessionDetails, SetPrivateData, UserSessions, VerifyServiceToken,
 };
-use sessiond_core::{KeyInfo, UserField, UserQuery};
+use sessiond_core::{KeyInfo, SessionRef, UserField, UserQuery};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -121,4 +121,55 @@ pub async fn verify_service_token(
     Ok(Json(ServiceTokenValidity {
         valid: s.manager.verify_service_token(&req.token).await?,
     }))
+}
+
+#[utoipa::path(get, path = "/sessiond/v1/sessions/{handle}", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), responses((status = 200, body = SessionDetails), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+/// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
+pub async fn session_details(
+    State(s): State<AppState>,
+    scope: Scope,
+    Path(handle): Path<String>,
+) -> ApiResult<SessionDetails> {
+    let i = s
+        .manager
+        .get(SessionRef::in_app(&handle, &scope.app_id))
+        .await?;
+    Ok(Json(SessionDetails {
+        handle: i.summary.handle,
+        user_id: i.summary.user_id,
+        recipe_user_id: i.summary.recipe_user_id,
+        tenant_id: i.summary.tenant_id,
+        public_data: i.summary.public_data,
+        private_data: i.private_data,
+        version: i.version,
+        created_at: i.created_at,
+        last_active_at: i.last_active_at,
+        expires_at: i.expires_at,
+        ip: i.client.ip,
+        user_agent: i.client.user_agent,
+    }))
+}
+
+#[utoipa::path(put, path = "/sessiond/v1/sessions/{handle}/private-data", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), request_body = SetPrivateData, responses((status = 200, body = DataVersion), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app", body = ErrorBody), (status = 409, description = "the data version moved: read again and retry", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+/// `PUT /sessiond/v1/sessions/{handle}/private-data`: compare-and-swap of the private data.
+pub async fn set_private_data(
+    State(s): State<AppState>,
+    scope: Scope,
+    Path(handle): Path<String>,
+    JsonBody(req): JsonBody<SetPrivateData>,
+) -> ApiResult<DataVersion> {
+    let outcome = s
+        .manager
+        .set_private_data_if_version(
+            SessionRef::in_app(&handle, &scope.app_id),
+            req.expected_version,
+            &req.private_data,
+        )
+        .await?;
+    match outcome {
+        Some(version) => Ok(Json(DataVersion { version })),
+        None => Err(ApiError::Conflict(
+            "the session's data version moved; read it again and retry",
+        )),
+    }
 }

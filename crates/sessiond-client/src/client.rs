@@ -375,7 +375,7 @@ impl Client {
     /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
     ///
     /// # Errors
-    /// Transport and HTTP errors (`NOT_FOUND` when there is no such live session).
+    /// Transport and HTTP errors (`SESSION_NOT_FOUND` when there is no such live session).
     pub async fn session_details(&self, handle: &str) -> Result<SessionDetails> {
         self.get(
             &format!("/sessiond/v1/sessions/{}", encode_segment(handle)),
@@ -389,7 +389,7 @@ impl Client {
     /// moved (read again and retry).
     ///
     /// # Errors
-    /// Transport and HTTP errors (`NOT_FOUND` when there is no such live session).
+    /// Transport and HTTP errors (`SESSION_NOT_FOUND` when there is no such live session).
     pub async fn set_private_data(
         &self,
         handle: &str,

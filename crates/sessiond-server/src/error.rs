@@ -31,6 +31,9 @@ pub enum ApiError {
     /// No such route or resource (404).
     #[error("{0}")]
     NotFound(&'static str),
+    /// No live session has this handle (in the request's app) (404).
+    #[error("session not found")]
+    SessionNotFound,
     /// Wrong method for the route (405).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -63,6 +66,7 @@ impl ApiError {
             }
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "INVALID_API_KEY"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
@@ -80,7 +84,7 @@ impl From<Error> for ApiError {
             Error::Store(s @ StoreError::Corrupt(_)) => ApiError::Internal(Error::Store(s)),
             Error::Store(s) => ApiError::StoreUnavailable(s),
             Error::InvalidInput(m) => ApiError::bad_request("INVALID_INPUT", m),
-            Error::SessionNotFound => ApiError::NotFound("session not found"),
+            Error::SessionNotFound => ApiError::SessionNotFound,
             Error::Conflict => ApiError::Conflict("too many concurrent updates; retry"),
             e => ApiError::Internal(e),
         }

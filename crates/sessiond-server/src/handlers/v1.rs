@@ -123,7 +123,7 @@ pub async fn verify_service_token(
     }))
 }
 
-#[utoipa::path(get, path = "/sessiond/v1/sessions/{handle}", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), responses((status = 200, body = SessionDetails), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+#[utoipa::path(get, path = "/sessiond/v1/sessions/{handle}", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), responses((status = 200, body = SessionDetails), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app (SESSION_NOT_FOUND)", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
 pub async fn session_details(
     State(s): State<AppState>,
@@ -150,7 +150,7 @@ pub async fn session_details(
     }))
 }
 
-#[utoipa::path(put, path = "/sessiond/v1/sessions/{handle}/private-data", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), request_body = SetPrivateData, responses((status = 200, body = DataVersion), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app", body = ErrorBody), (status = 409, description = "the data version moved: read again and retry", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+#[utoipa::path(put, path = "/sessiond/v1/sessions/{handle}/private-data", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), request_body = SetPrivateData, responses((status = 200, body = DataVersion), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app (SESSION_NOT_FOUND)", body = ErrorBody), (status = 409, description = "the data version moved: read again and retry", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /sessiond/v1/sessions/{handle}/private-data`: compare-and-swap of the private data.
 pub async fn set_private_data(
     State(s): State<AppState>,

@@ -601,7 +601,7 @@ async fn private_data_compare_and_swap_never_loses_an_update() {
     let (code, r) = t.get("/sessiond/v1/sessions/no-such-handle").await;
     assert_eq!(
         (code, r["code"].clone()),
-        (StatusCode::NOT_FOUND, json!("NOT_FOUND"))
+        (StatusCode::NOT_FOUND, json!("SESSION_NOT_FOUND"))
     );
     let (code, _) = t
         .put(

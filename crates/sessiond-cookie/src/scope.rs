@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cache::{Opened, VerifiedCache};
+use crate::cache::{Opened, OpenedCache};
 use crate::claims::{Claims, payload_object};
 use crate::codec::{self, OpenError};
 use crate::config::{Overrides, Refresh, SessionConfig};
@@ -423,6 +423,7 @@ impl NamedSession<'_> {
             auth_time: claims.auth_time,
             refreshed: false,
         };
+        let exp = claims.exp;
         let opened = Arc::new(Opened {
             claims,
             kid: ring.primary().kid.clone(),
@@ -430,7 +431,7 @@ impl NamedSession<'_> {
         self.sessions()
             .inner
             .cache
-            .insert(VerifiedCache::key(&token), opened, now);
+            .insert(OpenedCache::key(&token), opened, exp, now);
         self.scope.record(&name, &attrs.path, Some(token), header);
         Ok(result)
     }
@@ -440,7 +441,7 @@ impl NamedSession<'_> {
     fn open(&self, token: &str, nocache: bool, now: i64) -> Result<(Arc<Opened>, bool), ReadError> {
         let inner = &self.sessions().inner;
         let ring = inner.ring.load();
-        let key = VerifiedCache::key(token);
+        let key = OpenedCache::key(token);
         if !nocache
             && let Some(hit) = inner.cache.get(&key, now)
             && let Some((index, _)) = ring.by_kid(&hit.kid)
@@ -453,11 +454,12 @@ impl NamedSession<'_> {
             OpenError::Tampered => ReadError::Tampered,
         })?;
         let claims = Claims::parse(&json).ok_or(ReadError::InvalidClaims)?;
+        let exp = claims.exp;
         let opened = Arc::new(Opened {
             claims,
             kid: ring.keys[index].kid.clone(),
         });
-        inner.cache.insert(key, Arc::clone(&opened), now);
+        inner.cache.insert(key, Arc::clone(&opened), exp, now);
         Ok((opened, index == 0))
     }
 

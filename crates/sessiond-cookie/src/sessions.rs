@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use sessiond_core::{Clock, SystemClock};
 
-use crate::cache::VerifiedCache;
+use crate::cache::OpenedCache;
 use crate::codec::Format;
 use crate::config::SessionConfig;
 use crate::error::Error;
@@ -24,7 +24,7 @@ pub(crate) struct Inner {
     /// Every registered session; the first is the default one.
     pub(crate) sessions: Vec<Arc<SessionConfig>>,
     pub(crate) dev_mode: bool,
-    pub(crate) cache: VerifiedCache,
+    pub(crate) cache: OpenedCache,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) origins: OriginPolicy,
 }
@@ -166,7 +166,7 @@ impl Builder {
                     .map(|s| Arc::new(s.prepare(self.dev_mode)))
                     .collect(),
                 dev_mode: self.dev_mode,
-                cache: VerifiedCache::new(self.cache_capacity),
+                cache: OpenedCache::new(self.cache_capacity),
                 clock: self.clock,
                 origins,
             }),

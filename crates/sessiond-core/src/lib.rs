@@ -27,6 +27,7 @@
 //! ```
 
 pub mod b64;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -32,6 +32,8 @@
 //! # let _ = app; Ok(()) }
 //! ```
 
+mod server;
 mod stateless;
 
+pub use server::*;
 pub use stateless::{CookieSession, CookieSessionLayer, CookieSessionService};

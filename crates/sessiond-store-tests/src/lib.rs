@@ -8,6 +8,7 @@
 
 pub mod cases;
 pub mod fixtures;
+pub mod outage;
 
 /// Expands to one multi-threaded `#[tokio::test]` per conformance case.
 ///

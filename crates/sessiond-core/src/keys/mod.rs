@@ -309,6 +309,13 @@ impl KeyManager {
         Ok(self.set.load().verifiers.get(kid).cloned())
     }
 
+    /// Whether an access-token key with this `kid` is in memory now (no reload). A verifier
+    /// that cached a token checks this on every hit, so a retired or reset key ends the cached
+    /// tokens it signed.
+    pub fn knows(&self, kid: &str) -> bool {
+        self.set.load().verifiers.contains_key(kid)
+    }
+
     /// The service-token verifier with this `kid` (same reload rule as [`KeyManager::verifier`]).
     ///
     /// # Errors

@@ -1,0 +1,831 @@
+//! Where sessions live: a [`SessionManager`] in this process (any store), or a running
+//! `sessiond serve` reached through `sessiond-client` (access tokens verified locally against
+//! its JWKS). The layer calls the same operations on either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sessiond_api::cdi::{
+    CreateSessionRequest, RefreshSessionRequest, RefreshSessionResponse, RegenerateResponse,
+    RemoveSessionsRequest, VerifySessionRequest, VerifySessionResponse,
+};
+use sessiond_client::{Client, ClientError};
+use sessiond_core::cache::VerifiedCache;
+use sessiond_core::jose::UnverifiedJws;
+use sessiond_core::{
+    ClientInfo, Error as CoreError, JsonObject, NewSession, RefreshOptions, SessionManager,
+    SessionRef, UserField, UserQuery, VerifyOptions,
+};
+
+use super::jwks::JwksCache;
+
+/// Who a session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionIdentity {
+    /// The session handle.
+    pub handle: String,
+    /// The (primary) user id.
+    pub user_id: String,
+    /// The recipe user id.
+    pub recipe_user_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+}
+
+/// Tokens to send to the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Tokens {
+    pub(crate) user_id: String,
+    pub(crate) access: String,
+    pub(crate) access_exp_ms: i64,
+    /// The access token's whole payload (the front-token's `up`).
+    pub(crate) payload: Value,
+    /// The refresh token and its expiry (ms), when one is issued.
+    pub(crate) refresh: Option<(String, i64)>,
+    pub(crate) anti_csrf: Option<String>,
+}
+
+/// A new or refreshed session.
+#[derive(Debug, Clone)]
+pub(crate) struct Issued {
+    pub(crate) identity: SessionIdentity,
+    pub(crate) tokens: Tokens,
+}
+
+/// A verified access token.
+#[derive(Debug, Clone)]
+pub(crate) struct Verified {
+    pub(crate) identity: SessionIdentity,
+    /// The access token's whole payload.
+    pub(crate) payload: Arc<JsonObject>,
+    pub(crate) exp_ms: i64,
+    /// A re-issued access token (a database check found the payload stale).
+    pub(crate) reissued: Option<Tokens>,
+}
+
+/// One signed-in device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Device {
+    /// The session handle.
+    pub session_handle: String,
+    /// Created (ms since the epoch).
+    pub created_at: i64,
+    /// Last active (ms since the epoch).
+    pub last_active_at: i64,
+    /// Ends unless refreshed (ms since the epoch).
+    pub expires_at: i64,
+    /// Client IP at sign-in.
+    pub ip: Option<String>,
+    /// User agent at sign-in.
+    pub user_agent: Option<String>,
+    /// The session of the request that asked.
+    pub current: bool,
+}
+
+/// Why a backend call failed, in the terms of the frontend protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// Not a session; refreshing will not help. `clear`: the session is known to be gone, so
+    /// the client's tokens should be cleared.
+    #[error("unauthorised")]
+    Unauthorised {
+        /// Clear the client's tokens.
+        clear: bool,
+    },
+    /// The access token is expired, signed by an unknown or retired key, or failed the
+    /// anti-CSRF check: refresh.
+    #[error("try refresh token")]
+    TryRefresh,
+    /// A superseded refresh token was replayed; the session is revoked.
+    #[error("token theft detected")]
+    Theft,
+    /// The store (or the remote service) cannot be reached: fail closed.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// Bad input from the app (a reserved claim, a bad user id…).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A versioned write lost too many races.
+    #[error("too many concurrent updates")]
+    Conflict,
+    /// Anything else.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn from_core(e: CoreError, check_db: bool) -> BackendError {
+    match e {
+        CoreError::Unauthorised(_) => BackendError::Unauthorised { clear: check_db },
+        CoreError::TryRefreshToken(_) => BackendError::TryRefresh,
+        CoreError::TokenTheftDetected { .. } => BackendError::Theft,
+        CoreError::SessionNotFound => BackendError::Unauthorised { clear: true },
+        CoreError::Store(s) => BackendError::Unavailable(s.to_string()),
+        CoreError::InvalidInput(m) => BackendError::InvalidInput(m),
+        CoreError::Conflict => BackendError::Conflict,
+        e => BackendError::Internal(e.to_string()),
+    }
+}
+
+fn from_client(e: ClientError) -> BackendError {
+    match e {
+        ClientError::Http {
+            status: 400,
+            message,
+            ..
+        } => BackendError::InvalidInput(message),
+        ClientError::Http { status: 404, .. } => BackendError::Unauthorised { clear: true },
+        ClientError::Http { status: 409, .. } => BackendError::Conflict,
+        ClientError::Http { status, code, .. } if status >= 500 || code == "STORE_UNAVAILABLE" => {
+            BackendError::Unavailable(format!("sessiond answered {status} {code}"))
+        }
+        ClientError::Connect { .. } => BackendError::Unavailable(e.to_string()),
+        e => BackendError::Internal(e.to_string()),
+    }
+}
+
+/// The payload of a JWT, decoded without checking (the caller has verified it).
+pub(crate) fn jwt_payload(token: &str) -> Option<JsonObject> {
+    let seg = token.split('.').nth(1)?;
+    match serde_json::from_slice(&sessiond_core::b64::decode(seg)?).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn kid_of(token: &str) -> Option<String> {
+    UnverifiedJws::parse(token).ok().map(|j| j.kid().to_owned())
+}
+
+/// A verified token kept in the cache.
+#[derive(Debug)]
+struct Cached {
+    identity: SessionIdentity,
+    payload: Arc<JsonObject>,
+    exp_ms: i64,
+    anti_csrf: Option<String>,
+    kid: String,
+}
+
+/// The anti-CSRF check a verify makes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CsrfCheck<'a> {
+    /// Compare the token's `antiCsrfToken` with `token`.
+    pub(crate) check: bool,
+    /// The `anti-csrf` header.
+    pub(crate) token: Option<&'a str>,
+}
+
+impl CsrfCheck<'_> {
+    fn passes(&self, expected: Option<&str>) -> bool {
+        !self.check
+            || matches!((expected, self.token), (Some(e), Some(t)) if sessiond_core::secret::ct_eq(e.as_bytes(), t.as_bytes()))
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Sessions in this process.
+pub(crate) struct InProcess {
+    pub(crate) manager: SessionManager,
+    pub(crate) app_id: String,
+    cache: VerifiedCache<Cached>,
+}
+
+/// Sessions in a remote `sessiond serve`.
+pub(crate) struct Remote {
+    pub(crate) client: Client,
+    pub(crate) jwks: Arc<JwksCache>,
+    cache: VerifiedCache<Cached>,
+}
+
+/// Either backend.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    InProcess(Arc<InProcess>),
+    Remote(Arc<Remote>),
+}
+
+/// How many verified tokens a backend keeps.
+pub(crate) const CACHE_CAPACITY: usize = 16_384;
+
+impl Backend {
+    pub(crate) fn in_process(manager: SessionManager, app_id: String) -> Self {
+        Backend::InProcess(Arc::new(InProcess {
+            manager,
+            app_id,
+            cache: VerifiedCache::new(CACHE_CAPACITY),
+        }))
+    }
+
+    pub(crate) fn remote(client: Client, jwks_refresh: Duration) -> Self {
+        Backend::Remote(Arc::new(Remote {
+            jwks: Arc::new(JwksCache::new(client.clone(), jwks_refresh)),
+            client,
+            cache: VerifiedCache::new(CACHE_CAPACITY),
+        }))
+    }
+
+    fn cache(&self) -> &VerifiedCache<Cached> {
+        match self {
+            Backend::InProcess(b) => &b.cache,
+            Backend::Remote(b) => &b.cache,
+        }
+    }
+
+    fn knows_kid(&self, kid: &str) -> bool {
+        match self {
+            Backend::InProcess(b) => b.manager.keys().knows(kid),
+            Backend::Remote(b) => b.jwks.knows(kid),
+        }
+    }
+
+    /// Creates a session.
+    pub(crate) async fn create(
+        &self,
+        user_id: &str,
+        public: JsonObject,
+        private: JsonObject,
+        anti_csrf: bool,
+        client: ClientInfo,
+    ) -> Result<Issued, BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                let mut new = NewSession::new(user_id)
+                    .public_data(public)
+                    .private_data(private)
+                    .anti_csrf(anti_csrf);
+                new.app_id.clone_from(&b.app_id);
+                new.client = client;
+                let s = b
+                    .manager
+                    .create(new)
+                    .await
+                    .map_err(|e| from_core(e, false))?;
+                let t = s.tokens;
+                Ok(issued(
+                    SessionIdentity {
+                        handle: s.session.handle,
+                        user_id: s.session.user_id,
+                        recipe_user_id: s.session.recipe_user_id,
+                        tenant_id: s.session.tenant_id,
+                    },
+                    t.access.token.into_inner(),
+                    t.access.expires_at,
+                    Some((t.refresh.token.into_inner(), t.refresh.expires_at)),
+                    t.anti_csrf.map(sessiond_core::SecretString::into_inner),
+                ))
+            }
+            Backend::Remote(b) => {
+                let req = CreateSessionRequest {
+                    user_id: user_id.to_owned(),
+                    user_data_in_jwt: Some(public),
+                    user_data_in_database: Some(private),
+                    enable_anti_csrf: Some(anti_csrf),
+                    use_dynamic_signing_key: Some(true),
+                    ip: client.ip,
+                    user_agent: client.user_agent,
+                };
+                let s = b
+                    .client
+                    .create_session(None, &req)
+                    .await
+                    .map_err(from_client)?;
+                Ok(issued_from_api(s))
+            }
+        }
+    }
+
+    /// Verifies an access token: statelessly (cached), or against the store.
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        check_db: bool,
+        csrf: CsrfCheck<'_>,
+    ) -> Result<Verified, BackendError> {
+        if check_db {
+            return self.verify_checked(token, csrf).await;
+        }
+        let now = now_ms();
+        let key = VerifiedCache::<Cached>::key(token);
+        if let Some(hit) = self.cache().get(&key, now)
+            && self.knows_kid(&hit.kid)
+        {
+            if !csrf.passes(hit.anti_csrf.as_deref()) {
+                return Err(BackendError::TryRefresh);
+            }
+            return Ok(Verified {
+                identity: hit.identity.clone(),
+                payload: Arc::clone(&hit.payload),
+                exp_ms: hit.exp_ms,
+                reissued: None,
+            });
+        }
+        let cached = match self {
+            Backend::InProcess(b) => {
+                let opts = VerifyOptions {
+                    anti_csrf_token: csrf.token,
+                    check_anti_csrf: csrf.check,
+                    check_database: false,
+                    app_id: Some(&b.app_id),
+                };
+                let v = b
+                    .manager
+                    .verify(token, opts)
+                    .await
+                    .map_err(|e| from_core(e, false))?;
+                let payload = jwt_payload(token).unwrap_or_else(|| v.session.public_data.clone());
+                Cached {
+                    anti_csrf: payload
+                        .get("antiCsrfToken")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    identity: SessionIdentity {
+                        handle: v.session.handle,
+                        user_id: v.session.user_id,
+                        recipe_user_id: v.session.recipe_user_id,
+                        tenant_id: v.session.tenant_id,
+                    },
+                    payload: Arc::new(payload),
+                    exp_ms: v.access_expires_at,
+                    kid: kid_of(token).unwrap_or_default(),
+                }
+            }
+            Backend::Remote(b) => {
+                let checked = b.jwks.verify(token).await?;
+                let c = checked.claims;
+                if c.exp.saturating_mul(1000) <= now {
+                    return Err(BackendError::TryRefresh);
+                }
+                if !csrf.passes(c.anti_csrf_token.as_deref()) {
+                    return Err(BackendError::TryRefresh);
+                }
+                Cached {
+                    payload: Arc::new(jwt_payload(token).unwrap_or_default()),
+                    identity: SessionIdentity {
+                        handle: c.session_handle,
+                        user_id: c.sub,
+                        recipe_user_id: c.rsub,
+                        tenant_id: c.tenant_id,
+                    },
+                    exp_ms: c.exp.saturating_mul(1000),
+                    anti_csrf: c.anti_csrf_token,
+                    kid: checked.kid,
+                }
+            }
+        };
+        let cached = Arc::new(cached);
+        if !cached.kid.is_empty() {
+            self.cache()
+                .insert(key, Arc::clone(&cached), cached.exp_ms, now);
+        }
+        Ok(Verified {
+            identity: cached.identity.clone(),
+            payload: Arc::clone(&cached.payload),
+            exp_ms: cached.exp_ms,
+            reissued: None,
+        })
+    }
+
+    async fn verify_checked(
+        &self,
+        token: &str,
+        csrf: CsrfCheck<'_>,
+    ) -> Result<Verified, BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                let opts = VerifyOptions {
+                    anti_csrf_token: csrf.token,
+                    check_anti_csrf: csrf.check,
+                    check_database: true,
+                    app_id: Some(&b.app_id),
+                };
+                let v = b
+                    .manager
+                    .verify(token, opts)
+                    .await
+                    .map_err(|e| from_core(e, true))?;
+                let identity = SessionIdentity {
+                    handle: v.session.handle,
+                    user_id: v.session.user_id,
+                    recipe_user_id: v.session.recipe_user_id,
+                    tenant_id: v.session.tenant_id,
+                };
+                let reissued = v.new_access_token.map(|t| {
+                    tokens(
+                        &identity.user_id,
+                        t.token.into_inner(),
+                        t.expires_at,
+                        None,
+                        None,
+                    )
+                });
+                let payload = match &reissued {
+                    Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
+                    None => jwt_payload(token).unwrap_or_else(|| v.session.public_data.clone()),
+                };
+                Ok(Verified {
+                    identity,
+                    payload: Arc::new(payload),
+                    exp_ms: v.access_expires_at,
+                    reissued,
+                })
+            }
+            Backend::Remote(b) => {
+                let req = VerifySessionRequest {
+                    access_token: token.to_owned(),
+                    anti_csrf_token: csrf.token.map(str::to_owned),
+                    do_anti_csrf_check: csrf.check,
+                    enable_anti_csrf: Some(csrf.check),
+                    check_database: true,
+                };
+                match b.client.verify_session(&req).await.map_err(from_client)? {
+                    VerifySessionResponse::Ok {
+                        session,
+                        access_token,
+                    } => {
+                        let identity = SessionIdentity {
+                            handle: session.handle,
+                            user_id: session.user_id,
+                            recipe_user_id: session.recipe_user_id,
+                            tenant_id: session.tenant_id,
+                        };
+                        let reissued = access_token
+                            .map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
+                        let (payload, exp_ms) = match &reissued {
+                            Some(t) => (
+                                t.payload.as_object().cloned().unwrap_or_default(),
+                                t.access_exp_ms,
+                            ),
+                            None => {
+                                let p = jwt_payload(token).unwrap_or_default();
+                                let exp = p.get("exp").and_then(Value::as_i64).unwrap_or(0) * 1000;
+                                (p, exp)
+                            }
+                        };
+                        Ok(Verified {
+                            identity,
+                            payload: Arc::new(payload),
+                            exp_ms,
+                            reissued,
+                        })
+                    }
+                    VerifySessionResponse::Unauthorised { .. } => {
+                        Err(BackendError::Unauthorised { clear: true })
+                    }
+                    VerifySessionResponse::TryRefreshToken { .. } => Err(BackendError::TryRefresh),
+                }
+            }
+        }
+    }
+
+    /// Rotates a refresh token.
+    pub(crate) async fn refresh(
+        &self,
+        token: &str,
+        csrf: CsrfCheck<'_>,
+    ) -> Result<Issued, BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                let opts = RefreshOptions {
+                    anti_csrf_token: csrf.token,
+                    check_anti_csrf: csrf.check,
+                    static_key: None,
+                    app_id: Some(&b.app_id),
+                };
+                let s = b.manager.refresh(token, opts).await.map_err(|e| match e {
+                    CoreError::Unauthorised(_) | CoreError::TryRefreshToken(_) => {
+                        BackendError::Unauthorised { clear: true }
+                    }
+                    e => from_core(e, true),
+                })?;
+                let t = s.tokens;
+                Ok(issued(
+                    SessionIdentity {
+                        handle: s.session.handle,
+                        user_id: s.session.user_id,
+                        recipe_user_id: s.session.recipe_user_id,
+                        tenant_id: s.session.tenant_id,
+                    },
+                    t.access.token.into_inner(),
+                    t.access.expires_at,
+                    Some((t.refresh.token.into_inner(), t.refresh.expires_at)),
+                    t.anti_csrf.map(sessiond_core::SecretString::into_inner),
+                ))
+            }
+            Backend::Remote(b) => {
+                let req = RefreshSessionRequest {
+                    refresh_token: token.to_owned(),
+                    anti_csrf_token: csrf.token.map(str::to_owned),
+                    enable_anti_csrf: Some(csrf.check),
+                    use_dynamic_signing_key: None,
+                };
+                match b.client.refresh_session(&req).await.map_err(from_client)? {
+                    RefreshSessionResponse::Ok(s) => Ok(issued_from_api(s)),
+                    RefreshSessionResponse::Unauthorised { .. } => {
+                        Err(BackendError::Unauthorised { clear: true })
+                    }
+                    RefreshSessionResponse::TokenTheftDetected { .. } => Err(BackendError::Theft),
+                }
+            }
+        }
+    }
+
+    /// Revokes sessions; returns those that existed.
+    pub(crate) async fn revoke(&self, handles: &[String]) -> Result<Vec<String>, BackendError> {
+        match self {
+            Backend::InProcess(b) => b
+                .manager
+                .revoke_many(handles, Some(&b.app_id))
+                .await
+                .map_err(|e| from_core(e, true)),
+            Backend::Remote(b) => {
+                let req = RemoveSessionsRequest {
+                    session_handles: Some(handles.to_vec()),
+                    ..RemoveSessionsRequest::default()
+                };
+                b.client
+                    .remove_sessions(None, &req)
+                    .await
+                    .map_err(from_client)
+            }
+        }
+    }
+
+    /// Merges `patch` into the session's public data (RFC 7396: `null` removes) and re-issues
+    /// the access token with the same expiry. `None` when the presented token had expired (the
+    /// data is updated all the same; the next refresh carries it).
+    pub(crate) async fn merge_public(
+        &self,
+        handle: &str,
+        access_token: &str,
+        current: &JsonObject,
+        patch: &JsonObject,
+    ) -> Result<Option<Tokens>, BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                // Merge into the stored data atomically, then re-mint from it.
+                b.manager
+                    .update_data_with(SessionRef::in_app(handle, &b.app_id), |public, _| {
+                        merge_into(public, patch);
+                    })
+                    .await
+                    .map_err(|e| from_core(e, true))?;
+                let r = b
+                    .manager
+                    .regenerate(access_token, None, Some(&b.app_id))
+                    .await
+                    .map_err(|e| from_core(e, true))?;
+                Ok(r.access_token.map(|t| {
+                    tokens(
+                        &r.session.user_id,
+                        t.token.into_inner(),
+                        t.expires_at,
+                        None,
+                        None,
+                    )
+                }))
+            }
+            Backend::Remote(b) => {
+                let mut public: JsonObject = current
+                    .iter()
+                    .filter(|(k, _)| !is_protected_claim(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                merge_into(&mut public, patch);
+                match b
+                    .client
+                    .regenerate(access_token, Some(public))
+                    .await
+                    .map_err(from_client)?
+                {
+                    RegenerateResponse::Ok {
+                        session,
+                        access_token,
+                    } => Ok(access_token
+                        .map(|t| tokens(&session.user_id, t.token, t.expiry, None, None))),
+                    RegenerateResponse::Unauthorised { .. } => {
+                        Err(BackendError::Unauthorised { clear: true })
+                    }
+                }
+            }
+        }
+    }
+
+    /// The session's private data and its data version.
+    pub(crate) async fn private_data(
+        &self,
+        handle: &str,
+    ) -> Result<(JsonObject, u64), BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                let i = b
+                    .manager
+                    .get(SessionRef::in_app(handle, &b.app_id))
+                    .await
+                    .map_err(|e| from_core(e, true))?;
+                Ok((i.private_data, i.version))
+            }
+            Backend::Remote(b) => {
+                let d = b
+                    .client
+                    .session_details(handle)
+                    .await
+                    .map_err(from_client)?;
+                Ok((d.private_data, d.version))
+            }
+        }
+    }
+
+    /// Replaces the private data if the version is still `version`; `None` if it moved.
+    pub(crate) async fn set_private_data_if(
+        &self,
+        handle: &str,
+        data: &JsonObject,
+        version: u64,
+    ) -> Result<Option<u64>, BackendError> {
+        match self {
+            Backend::InProcess(b) => b
+                .manager
+                .set_private_data_if_version(SessionRef::in_app(handle, &b.app_id), version, data)
+                .await
+                .map_err(|e| from_core(e, true)),
+            Backend::Remote(b) => b
+                .client
+                .set_private_data(handle, data, version)
+                .await
+                .map_err(from_client),
+        }
+    }
+
+    /// The user's signed-in devices, oldest first.
+    pub(crate) async fn devices(
+        &self,
+        user_id: &str,
+        current: &str,
+    ) -> Result<Vec<Device>, BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                let q = UserQuery {
+                    app_id: b.app_id.clone(),
+                    user_id: user_id.to_owned(),
+                    field: UserField::User,
+                    tenant_id: None,
+                };
+                let list = b.manager.list(&q).await.map_err(|e| from_core(e, true))?;
+                Ok(list
+                    .into_iter()
+                    .map(|i| Device {
+                        current: i.summary.handle == current,
+                        session_handle: i.summary.handle,
+                        created_at: i.created_at,
+                        last_active_at: i.last_active_at,
+                        expires_at: i.expires_at,
+                        ip: i.client.ip,
+                        user_agent: i.client.user_agent,
+                    })
+                    .collect())
+            }
+            Backend::Remote(b) => {
+                let list = b.client.user_sessions(user_id).await.map_err(from_client)?;
+                Ok(list
+                    .sessions
+                    .into_iter()
+                    .map(|d| Device {
+                        current: d.handle == current,
+                        session_handle: d.handle,
+                        created_at: d.created_at,
+                        last_active_at: d.last_active_at,
+                        expires_at: d.expires_at,
+                        ip: d.ip,
+                        user_agent: d.user_agent,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Seed 000's id token: the public data plus expiry, signed by the current key, and the
+    /// public key it verifies with (a JWK).
+    pub(crate) async fn id_token(
+        &self,
+        payload: JsonObject,
+        validity: Duration,
+    ) -> Result<(String, Option<Value>), BackendError> {
+        match self {
+            Backend::InProcess(b) => {
+                let t = b
+                    .manager
+                    .create_id_token(payload, validity, false, None)
+                    .await
+                    .map_err(|e| from_core(e, false))?
+                    .into_inner();
+                let kid = kid_of(&t).unwrap_or_default();
+                let jwk = b
+                    .manager
+                    .keys()
+                    .jwks()
+                    .keys
+                    .iter()
+                    .find(|k| k.kid == kid)
+                    .and_then(|k| serde_json::to_value(k).ok());
+                Ok((t, jwk))
+            }
+            Backend::Remote(b) => {
+                let keys = b.client.jwks().await.map_err(from_client)?["keys"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let algorithm = keys
+                    .first()
+                    .and_then(|k| k["alg"].as_str())
+                    .unwrap_or("RS256")
+                    .to_owned();
+                let req = sessiond_api::cdi::CreateJwtRequest {
+                    payload,
+                    validity: validity.as_secs().max(1),
+                    use_static_signing_key: Some(false),
+                    algorithm,
+                    jwks_domain: None,
+                };
+                let sessiond_api::cdi::CreateJwtResponse::Ok { jwt } =
+                    b.client.create_jwt(&req).await.map_err(from_client)?
+                else {
+                    return Err(BackendError::Internal(
+                        "the service refused the id token's algorithm".to_owned(),
+                    ));
+                };
+                let kid = kid_of(&jwt).unwrap_or_default();
+                let jwk = keys.into_iter().find(|k| k["kid"] == kid.as_str());
+                Ok((jwt, jwk))
+            }
+        }
+    }
+}
+
+fn is_protected_claim(k: &str) -> bool {
+    sessiond_core::tokens::access::is_protected(k) || k == "iss"
+}
+
+/// RFC 7396 merge of `patch` into `target` at the top level and below (`null` removes).
+fn merge_into(target: &mut JsonObject, patch: &JsonObject) {
+    let mut t = Value::Object(std::mem::take(target));
+    sessiond_cookie::merge_patch(&mut t, Value::Object(patch.clone()));
+    if let Value::Object(m) = t {
+        *target = m;
+    }
+}
+
+fn tokens(
+    user_id: &str,
+    access: String,
+    access_exp_ms: i64,
+    refresh: Option<(String, i64)>,
+    anti_csrf: Option<String>,
+) -> Tokens {
+    let payload = jwt_payload(&access).map_or(Value::Null, Value::Object);
+    Tokens {
+        user_id: user_id.to_owned(),
+        access,
+        access_exp_ms,
+        payload,
+        refresh,
+        anti_csrf,
+    }
+}
+
+fn issued(
+    identity: SessionIdentity,
+    access: String,
+    access_exp_ms: i64,
+    refresh: Option<(String, i64)>,
+    anti_csrf: Option<String>,
+) -> Issued {
+    Issued {
+        tokens: tokens(&identity.user_id, access, access_exp_ms, refresh, anti_csrf),
+        identity,
+    }
+}
+
+fn issued_from_api(s: sessiond_api::cdi::IssuedSession) -> Issued {
+    issued(
+        SessionIdentity {
+            handle: s.session.handle,
+            user_id: s.session.user_id,
+            recipe_user_id: s.session.recipe_user_id,
+            tenant_id: s.session.tenant_id,
+        },
+        s.access_token.token,
+        s.access_token.expiry,
+        Some((s.refresh_token.token, s.refresh_token.expiry)),
+        s.anti_csrf_token,
+    )
+}

@@ -60,7 +60,6 @@ pub(crate) struct Verified {
     pub(crate) identity: SessionIdentity,
     /// The access token's whole payload.
     pub(crate) payload: Arc<JsonObject>,
-    pub(crate) exp_ms: i64,
     /// A re-issued access token (a database check found the payload stale).
     pub(crate) reissued: Option<Tokens>,
 }
@@ -325,7 +324,6 @@ impl Backend {
             return Ok(Verified {
                 identity: hit.identity.clone(),
                 payload: Arc::clone(&hit.payload),
-                exp_ms: hit.exp_ms,
                 reissued: None,
             });
         }
@@ -390,7 +388,6 @@ impl Backend {
         Ok(Verified {
             identity: cached.identity.clone(),
             payload: Arc::clone(&cached.payload),
-            exp_ms: cached.exp_ms,
             reissued: None,
         })
     }
@@ -435,7 +432,6 @@ impl Backend {
                 Ok(Verified {
                     identity,
                     payload: Arc::new(payload),
-                    exp_ms: v.access_expires_at,
                     reissued,
                 })
             }
@@ -460,21 +456,13 @@ impl Backend {
                         };
                         let reissued = access_token
                             .map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
-                        let (payload, exp_ms) = match &reissued {
-                            Some(t) => (
-                                t.payload.as_object().cloned().unwrap_or_default(),
-                                t.access_exp_ms,
-                            ),
-                            None => {
-                                let p = jwt_payload(token).unwrap_or_default();
-                                let exp = p.get("exp").and_then(Value::as_i64).unwrap_or(0) * 1000;
-                                (p, exp)
-                            }
+                        let payload = match &reissued {
+                            Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
+                            None => jwt_payload(token).unwrap_or_default(),
                         };
                         Ok(Verified {
                             identity,
                             payload: Arc::new(payload),
-                            exp_ms,
                             reissued,
                         })
                     }

@@ -43,7 +43,7 @@ pub(crate) struct Incoming {
     pub(crate) host: Option<String>,
 }
 
-fn header<'h>(h: &'h HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&'h str> {
+fn header(h: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 

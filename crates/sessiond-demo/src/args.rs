@@ -5,11 +5,69 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// sessiond's demo web app: seed 003's SvelteKit example (login, dashboard, prefs, admin) as an
-/// axum app on stateless cookie sessions.
+/// Which sessions the demo uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SessionsMode {
+    /// Stateless cookie sessions (seed 003): no store.
+    Stateless,
+    /// Server-backed sessions, kept by a SessionManager in this process over `--store`.
+    Embedded,
+    /// Server-backed sessions, kept by a running `sessiond serve` at `--sessiond-url`.
+    Remote,
+}
+
+/// sessiond's demo web app: seed 003's SvelteKit example (login, dashboard, prefs, admin) on
+/// stateless cookie sessions, or the SuperTokens frontend protocol on server-backed sessions
+/// (`/app/` drives it with supertokens-web-js).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sessiond-demo", version)]
 pub struct Args {
+    /// Stateless cookie sessions, or server-backed ones (embedded or remote).
+    #[arg(long, value_enum, default_value = "stateless")]
+    pub sessions: SessionsMode,
+
+    /// Embedded: the store URL (`memory://`, `sqlite://PATH`, `postgres://…`, `redis://…`,
+    /// `redis+cluster://…`).
+    #[arg(long, default_value = "sqlite://sessiond-data/demo.db")]
+    pub store: String,
+
+    /// Remote: the sessiond service's URL (with `/appid-<id>` for an app).
+    #[arg(long)]
+    pub sessiond_url: Option<String>,
+
+    /// Remote: the sessiond service's API key.
+    #[arg(long, env = "SESSIOND_DEMO_SESSIOND_API_KEY", hide_env_values = true)]
+    pub sessiond_api_key: Option<String>,
+
+    /// Embedded: access-token lifetime in seconds (remote: the service decides).
+    #[arg(long, default_value_t = 3600)]
+    pub access_token_ttl: u64,
+
+    /// Embedded: the refresh grace window in seconds (a replay after it is theft).
+    #[arg(long, default_value_t = 10)]
+    pub refresh_grace: u64,
+
+    /// Embedded: access-token signing algorithm (RS256, EdDSA, ES256, HS256).
+    #[arg(long, default_value = "RS256")]
+    pub algorithm: String,
+
+    /// The website's origin when it is not this app's (CORS with credentials). Repeatable.
+    #[arg(long = "website-origin")]
+    pub website_origins: Vec<String>,
+
+    /// Anti-CSRF mode of server-backed sessions.
+    #[arg(long, default_value = "via-custom-header", value_parser = parse_anti_csrf)]
+    pub anti_csrf: sessiond_axum::AntiCsrf,
+
+    /// Server-backed: send seed 000's id token (`id-connect-token` header) with new sessions.
+    #[arg(long)]
+    pub id_token: bool,
+
+    /// Where supertokens-web-js's `bundle/` scripts are (default: the npm package installed
+    /// under crates/sessiond-demo/web).
+    #[arg(long, env = "SESSIOND_DEMO_WEB_JS")]
+    pub web_js_dir: Option<std::path::PathBuf>,
+
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "SESSIOND_DEMO_LISTEN")]
     pub listen: SocketAddr,
@@ -86,6 +144,11 @@ fn parse_user(s: &str) -> Result<UserSpec, String> {
         password: password.to_owned(),
         role: role.to_owned(),
     })
+}
+
+fn parse_anti_csrf(s: &str) -> Result<sessiond_axum::AntiCsrf, String> {
+    sessiond_axum::AntiCsrf::parse(s)
+        .ok_or_else(|| format!("{s:?}: expected none, via-custom-header or via-token"))
 }
 
 /// Parses `90`, `90s`, `30m`, `1h` or `7d`.

@@ -1,11 +1,14 @@
 //! # sessiond-demo
 //!
-//! The demo web app: seed 003's SvelteKit example as an axum app on sessiond's stateless cookie
-//! sessions (`sessiond-cookie` + `sessiond-axum`). The binary `sessiond-demo` serves it; the
-//! browser suite in `e2e/browser` drives it.
+//! The demo web app. By default (`--sessions stateless`) seed 003's SvelteKit example as an
+//! axum app on sessiond's stateless cookie sessions (`sessiond-cookie` + `sessiond-axum`); with
+//! `--sessions embedded|remote`, server-backed sessions speaking the SuperTokens frontend
+//! protocol, and `/app/`, a page that drives them with supertokens-web-js. The binary
+//! `sessiond-demo` serves it; the browser suite in `e2e/browser` drives it.
 
 pub mod args;
 pub mod html;
+pub mod server_backed;
 pub mod stateless;
 pub mod users;
 
@@ -55,11 +58,20 @@ pub fn cookie_sessions(args: &Args) -> Result<CookieSessions, String> {
     b.build().map_err(|e| e.to_string())
 }
 
-/// The app the flags describe.
+/// The app the flags describe, and (embedded mode) the manager to stop on shutdown.
 ///
 /// # Errors
-/// A message naming the flag that is wrong.
-pub fn app(args: &Args) -> Result<Router, String> {
-    let sessions = cookie_sessions(args)?;
-    Ok(stateless::router(sessions, Users::new(&args.users)))
+/// A message naming the flag that is wrong, or the store that cannot be opened.
+pub async fn app(args: &Args) -> Result<(Router, Option<sessiond_core::SessionManager>), String> {
+    let users = Users::new(&args.users);
+    match args.sessions {
+        args::SessionsMode::Stateless => {
+            let sessions = cookie_sessions(args)?;
+            Ok((stateless::router(sessions, users), None))
+        }
+        _ => {
+            let s = server_backed::build(args, users).await?;
+            Ok((s.router, s.manager))
+        }
+    }
 }

@@ -23,7 +23,7 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let app = match sessiond_demo::app(&args) {
+    let (app, manager) = match sessiond_demo::app(&args).await {
         Ok(a) => a,
         Err(e) => {
             eprintln!("sessiond-demo: {e}");
@@ -41,19 +41,25 @@ async fn main() {
         }
     };
     let addr = listener.local_addr().map_or(args.listen, |a| a);
-    println!(
-        "sessiond-demo listening on http://{addr} (stateless cookie sessions, {}, {})",
-        if args.signed {
-            "signed JWS"
-        } else {
-            "encrypted JWE"
-        },
-        if args.insecure_dev_mode {
-            "dev mode: no Secure"
-        } else {
-            "Secure + __Host- prefix"
-        }
-    );
+    let security = if args.insecure_dev_mode {
+        "dev mode: no Secure"
+    } else {
+        "Secure cookies"
+    };
+    match args.sessions {
+        sessiond_demo::args::SessionsMode::Stateless => println!(
+            "sessiond-demo listening on http://{addr} (stateless cookie sessions, {}, {security}, __Host- prefix)",
+            if args.signed {
+                "signed JWS"
+            } else {
+                "encrypted JWE"
+            },
+        ),
+        mode => println!(
+            "sessiond-demo listening on http://{addr} (server-backed sessions, {mode:?}, {security})"
+        ),
+    }
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let ctrl_c = tokio::signal::ctrl_c();
@@ -74,6 +80,11 @@ async fn main() {
             let _ = ctrl_c.await;
         })
         .await;
+    if let Some(m) = manager
+        && let Err(e) = m.stop().await
+    {
+        eprintln!("sessiond-demo: flushing the session store failed: {e}");
+    }
     if let Err(e) = served {
         eprintln!("sessiond-demo: {e}");
         std::process::exit(1);

@@ -56,13 +56,22 @@ if [ ! -d node_modules ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_H
     echo "$LOCK_HASH" >"$STAMP"
 fi
 
+# The demo's /app/ page loads supertokens-web-js's bundle/ scripts from crates/sessiond-demo/web.
+WEB="$REPO_ROOT/crates/sessiond-demo/web"
+WEB_HASH="$(cd "$WEB" && node -e 'const c=require("crypto").createHash("sha256");for(const f of ["package.json","package-lock.json"])c.update(require("fs").readFileSync(f));process.stdout.write(c.digest("hex"))')"
+if [ ! -f "$WEB/node_modules/.e2e-lock-hash" ] || [ "$(cat "$WEB/node_modules/.e2e-lock-hash")" != "$WEB_HASH" ]; then
+    log "installing supertokens-web-js for the demo (npm ci in crates/sessiond-demo/web)"
+    (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error && echo "$WEB_HASH" >node_modules/.e2e-lock-hash)
+fi
+export SESSIOND_DEMO_WEB_JS="$WEB/node_modules/supertokens-web-js/bundle"
+
 # --- the tests ----------------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sessiond-e2e-browser.XXXXXX")"
 mkdir -p "$WORK/logs"
 export E2E_WORK_DIR="$WORK" E2E_LOG_DIR="$WORK/logs"
 # Settings from the caller's environment must not leak into the servers the tests start.
 for v in $(env | sed -n 's/^\(SESSIOND_[A-Z0-9_]*\)=.*/\1/p'); do
-    case "$v" in SESSIOND_BIN|SESSIOND_DEMO_BIN|SESSIOND_TEST_*) ;; *) unset "$v" ;; esac
+    case "$v" in SESSIOND_BIN|SESSIOND_DEMO_BIN|SESSIOND_DEMO_WEB_JS|SESSIOND_TEST_*) ;; *) unset "$v" ;; esac
 done
 TAP="$WORK/results.tap"
 set +e

@@ -50,8 +50,11 @@ impl CookieKey {
             let bytes: [u8; KEY_LEN] = random_bytes()
                 .map_err(|_| Error::Crypto("the OS random number generator failed"))?;
             // A fresh draw fails the entropy check about once in 10^9; draw again rather than
-            // hand out a key the parser would refuse.
-            if let Ok(k) = Self::from_bytes(bytes) {
+            // hand out a key the parser would refuse. Nor a key starting with '-', which command
+            // lines would take for a flag (`--cookie-key -Ab…`).
+            if let Ok(k) = Self::from_bytes(bytes)
+                && !k.to_base64url().starts_with('-')
+            {
                 return Ok(k);
             }
         }

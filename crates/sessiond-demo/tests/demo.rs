@@ -31,11 +31,11 @@ fn key() -> String {
 }
 
 fn start(extra: &[&str]) -> Demo {
-    let k = key();
+    // `--cookie-key=KEY`: a base64url key may start with '-'.
+    let k = format!("--cookie-key={}", key());
     let mut args = vec![
         "--listen",
         "127.0.0.1:0",
-        "--cookie-key",
         &k,
         "--user",
         "alice:alice-pw:admin",

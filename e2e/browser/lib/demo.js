@@ -23,7 +23,7 @@ const USERS = ["alice:alice-pw:admin", "bob:bob-pw", "carol:carol-pw"];
  */
 async function startDemo(args = [], { key = newKey(), users = USERS, name = "demo" } = {}) {
   if (!BIN) throw new Error("SESSIOND_DEMO_BIN is not set (run through e2e/browser/run.sh)");
-  const full = ["--listen", "127.0.0.1:0", "--cookie-key", key, ...args];
+  const full = ["--listen", "127.0.0.1:0", `--cookie-key=${key}`, ...args];
   for (const u of users) full.push("--user", u);
   const logPath = path.join(LOG_DIR, `${name}-${process.pid}-${Date.now()}.log`);
   const log = fs.openSync(logPath, "a");

@@ -129,6 +129,8 @@ pub(crate) async fn send(
     if let Some(c) = cookie {
         b = b.header("cookie", c);
     }
+    // sessiond-axum puts new sessions in cookies when asked so (supertokens-web-js asks).
+    b = b.header("st-auth-mode", "cookie");
     let req = b.body(Full::new(Bytes::new())).expect("request");
     conn.ready().await.expect("connection ready");
     conn.send_request(req).await.expect("send")

@@ -1,11 +1,11 @@
 //! `sessiond-bench`: ops/s of sessiond's hot paths beside same-run baselines.
 
-mod cookie;
 mod harness;
 mod http;
 mod inproc;
 mod raw;
 mod stores;
+mod web;
 
 use std::time::Duration;
 
@@ -41,6 +41,17 @@ struct Args {
     /// Run only the web-layer figures.
     #[arg(long)]
     web_only: bool,
+    /// The tower-sessions server of the web figures (`cargo build --release --manifest-path
+    /// bench/ts-server/Cargo.toml`).
+    #[arg(long, env = "SESSIOND_BENCH_TS_SERVER")]
+    ts_server: Option<std::path::PathBuf>,
+    /// Redis database the web figures use (both sessiond and tower-sessions; it must be empty,
+    /// and is flushed afterwards).
+    #[arg(long, default_value_t = 15)]
+    web_redis_db: u32,
+    /// Where to write the web figures as an SVG bar chart.
+    #[arg(long, default_value = "target/sessiond-bench-web.svg")]
+    svg: std::path::PathBuf,
     /// Stores to run (comma-separated): memory, sqlite.
     #[arg(long, value_delimiter = ',', default_value = "memory,sqlite")]
     stores: Vec<String>,
@@ -133,6 +144,11 @@ fn print_row(r: &Row) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("serve-web") {
+        web::serve(&argv[2..]).await;
+        return;
+    }
     let args = Args::parse();
     let plan = Plan {
         rounds: args.rounds.max(1),
@@ -152,7 +168,24 @@ async fn main() {
     };
 
     if !args.no_web {
-        web_figures(&mut report, plan).await;
+        let ts = args.ts_server.clone().unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../bench/ts-server/target/release/ts-bench-server")
+        });
+        let redis = match &args.redis {
+            Some(url) if web::redis_db_is_empty(url, args.web_redis_db).await => {
+                Some((url.clone(), args.web_redis_db))
+            }
+            Some(_) => {
+                eprintln!(
+                    "web: Redis database {} is not empty; the web figures skip Redis (--web-redis-db)",
+                    args.web_redis_db
+                );
+                None
+            }
+            None => None,
+        };
+        web::figures(&mut report, plan, Some(&ts), redis, &args.svg, dir.path()).await;
     }
     if args.web_only {
         print_targets(&report);
@@ -326,88 +359,6 @@ fn print_targets(report: &Report) {
     for (name, ok, detail) in &report.targets {
         println!("  [{}] {name}: {detail}", if *ok { "ok" } else { "MISS" });
     }
-}
-
-/// Stateless cookie sessions over HTTP beside a bare axum route and axum + tower-sessions
-/// (`MemoryStore`), all measured in interleaved rounds.
-async fn web_figures(report: &mut Report, plan: Plan) {
-    use sessiond_cookie::Format;
-    println!("web layer, {} keep-alive connections:", plan.concurrency);
-    let n = plan.concurrency;
-    let bare = cookie::bare().await;
-    let jwe = cookie::sessiond(Format::Encrypted).await;
-    let jws = cookie::sessiond(Format::Signed).await;
-    let ts = cookie::tower_sessions().await;
-    let (jwe_c, jws_c, ts_c) = (
-        cookie::cookies(jwe, 1024).await,
-        cookie::cookies(jws, 1024).await,
-        cookie::cookies(ts, 1024).await,
-    );
-    let none = std::sync::Arc::new(Vec::new());
-    let reads = [
-        harness::boxed(http::cookie_op(n, bare, "GET", "/read", none.clone()).await),
-        harness::boxed(http::cookie_op(n, jwe, "GET", "/read", jwe_c).await),
-        harness::boxed(http::cookie_op(n, jws, "GET", "/read", jws_c).await),
-        harness::boxed(http::cookie_op(n, ts, "GET", "/read", ts_c).await),
-    ];
-    let r = harness::group(plan, &reads).await;
-    let (bare_r, jwe_r, jws_r, ts_r) = (r[0].median, r[1].median, r[2].median, r[3].median);
-    report.add("GET /read  bare axum", r[0].clone(), None);
-    report.add(
-        "GET /read  sessiond cookie JWE",
-        r[1].clone(),
-        Some(("bare axum GET /read", bare_r)),
-    );
-    report.add(
-        "GET /read  sessiond cookie JWS",
-        r[2].clone(),
-        Some(("bare axum GET /read", bare_r)),
-    );
-    report.add(
-        "GET /read  tower-sessions memory",
-        r[3].clone(),
-        Some(("bare axum GET /read", bare_r)),
-    );
-    for (name, v) in [("JWE", jwe_r), ("JWS", jws_r)] {
-        println!(
-            "{:<52} {:>11.0} ops/s  = {:.2}x tower-sessions memory read",
-            "",
-            v,
-            v / ts_r
-        );
-        report.target(
-            format!("cookie read {name} >= 0.90x bare axum"),
-            v >= 0.90 * bare_r,
-            format!("{:.2}x", v / bare_r),
-        );
-        report.target(
-            format!("cookie read {name} >= 1.15x tower-sessions"),
-            v >= 1.15 * ts_r,
-            format!("{:.2}x", v / ts_r),
-        );
-    }
-    let logins = [
-        harness::boxed(http::cookie_op(n, jwe, "POST", "/login", none.clone()).await),
-        harness::boxed(http::cookie_op(n, jws, "POST", "/login", none.clone()).await),
-        harness::boxed(http::cookie_op(n, ts, "POST", "/login", none.clone()).await),
-    ];
-    let l = harness::group(plan, &logins).await;
-    let ts_l = l[2].median;
-    report.add("POST /login tower-sessions memory", l[2].clone(), None);
-    for (i, name) in [(0, "JWE"), (1, "JWS")] {
-        let v = l[i].median;
-        report.add(
-            format!("POST /login sessiond cookie {name}"),
-            l[i].clone(),
-            Some(("tower-sessions memory login", ts_l)),
-        );
-        report.target(
-            format!("cookie login {name} >= 1.0x tower-sessions create"),
-            v >= ts_l,
-            format!("{:.2}x", v / ts_l),
-        );
-    }
-    println!();
 }
 
 fn report_store(

@@ -13,6 +13,7 @@ use sessiond_api::cdi::{
 use sessiond_client::{Client, ClientError};
 use sessiond_core::cache::VerifiedCache;
 use sessiond_core::jose::UnverifiedJws;
+use sessiond_core::tokens::access::VerifiedClaims;
 use sessiond_core::{
     ClientInfo, Error as CoreError, JsonObject, NewSession, RefreshOptions, SessionManager,
     SessionRef, UserField, UserQuery, VerifyOptions,
@@ -57,7 +58,7 @@ pub(crate) struct Issued {
 /// A verified access token.
 #[derive(Debug, Clone)]
 pub(crate) struct Verified {
-    pub(crate) identity: SessionIdentity,
+    pub(crate) identity: Arc<SessionIdentity>,
     /// The access token's whole payload.
     pub(crate) payload: Arc<JsonObject>,
     /// A re-issued access token (a database check found the payload stale).
@@ -156,6 +157,12 @@ pub(crate) fn jwt_payload(token: &str) -> Option<JsonObject> {
     }
 }
 
+/// The claims of a JWT whose signature the caller has verified.
+fn claims_of(token: &str) -> Option<VerifiedClaims> {
+    let seg = token.split('.').nth(1)?;
+    VerifiedClaims::parse(&sessiond_core::b64::decode(seg)?)
+}
+
 fn kid_of(token: &str) -> Option<String> {
     UnverifiedJws::parse(token).ok().map(|j| j.kid().to_owned())
 }
@@ -163,11 +170,24 @@ fn kid_of(token: &str) -> Option<String> {
 /// A verified token kept in the cache.
 #[derive(Debug)]
 struct Cached {
-    identity: SessionIdentity,
+    identity: Arc<SessionIdentity>,
     payload: Arc<JsonObject>,
-    exp_ms: i64,
-    anti_csrf: Option<String>,
+    claims: VerifiedClaims,
     kid: String,
+}
+
+impl Cached {
+    fn exp_ms(&self) -> i64 {
+        self.claims.exp.saturating_mul(1000)
+    }
+
+    fn verified(&self) -> Verified {
+        Verified {
+            identity: Arc::clone(&self.identity),
+            payload: Arc::clone(&self.payload),
+            reissued: None,
+        }
+    }
 }
 
 /// The anti-CSRF check a verify makes.
@@ -215,6 +235,56 @@ pub(crate) enum Backend {
 
 /// How many verified tokens a backend keeps.
 pub(crate) const CACHE_CAPACITY: usize = 16_384;
+
+impl Remote {
+    /// A database-checked verify by the service.
+    async fn verify_checked(
+        &self,
+        token: &str,
+        csrf: CsrfCheck<'_>,
+    ) -> Result<Verified, BackendError> {
+        let req = VerifySessionRequest {
+            access_token: token.to_owned(),
+            anti_csrf_token: csrf.token.map(str::to_owned),
+            do_anti_csrf_check: csrf.check,
+            enable_anti_csrf: Some(csrf.check),
+            check_database: true,
+        };
+        match self
+            .client
+            .verify_session(&req)
+            .await
+            .map_err(from_client)?
+        {
+            VerifySessionResponse::Ok {
+                session,
+                access_token,
+            } => {
+                let identity = Arc::new(SessionIdentity {
+                    handle: session.handle,
+                    user_id: session.user_id,
+                    recipe_user_id: session.recipe_user_id,
+                    tenant_id: session.tenant_id,
+                });
+                let reissued =
+                    access_token.map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
+                let payload = match &reissued {
+                    Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
+                    None => jwt_payload(token).unwrap_or_default(),
+                };
+                Ok(Verified {
+                    identity,
+                    payload: Arc::new(payload),
+                    reissued,
+                })
+            }
+            VerifySessionResponse::Unauthorised { .. } => {
+                Err(BackendError::Unauthorised { clear: true })
+            }
+            VerifySessionResponse::TryRefreshToken { .. } => Err(BackendError::TryRefresh),
+        }
+    }
+}
 
 impl Backend {
     pub(crate) fn in_process(manager: SessionManager, app_id: String) -> Self {
@@ -303,176 +373,98 @@ impl Backend {
         }
     }
 
-    /// Verifies an access token: statelessly (cached), or against the store.
+    /// Verifies an access token: statelessly (through the verified-token cache), or also
+    /// against the store.
     pub(crate) async fn verify(
         &self,
         token: &str,
         check_db: bool,
         csrf: CsrfCheck<'_>,
     ) -> Result<Verified, BackendError> {
-        if check_db {
-            return self.verify_checked(token, csrf).await;
+        if check_db && let Backend::Remote(b) = self {
+            return b.verify_checked(token, csrf).await;
         }
+        let cached = self.verify_signed(token).await?;
+        if !csrf.passes(cached.claims.anti_csrf_token.as_deref()) {
+            return Err(BackendError::TryRefresh);
+        }
+        let Backend::InProcess(b) = self else {
+            return Ok(cached.verified());
+        };
+        if !check_db {
+            return Ok(cached.verified());
+        }
+        let v = b
+            .manager
+            .verify_live(&cached.claims, Some(&b.app_id))
+            .await
+            .map_err(|e| from_core(e, true))?;
+        Ok(match v.new_access_token {
+            None => cached.verified(),
+            Some(t) => {
+                let t = tokens(
+                    &cached.identity.user_id,
+                    t.token.into_inner(),
+                    t.expires_at,
+                    None,
+                    None,
+                );
+                Verified {
+                    identity: Arc::clone(&cached.identity),
+                    payload: Arc::new(t.payload.as_object().cloned().unwrap_or_default()),
+                    reissued: Some(t),
+                }
+            }
+        })
+    }
+
+    /// The signature, structure and expiry check, through the cache (entries whose key has
+    /// left the key set are not served).
+    async fn verify_signed(&self, token: &str) -> Result<Arc<Cached>, BackendError> {
         let now = now_ms();
         let key = VerifiedCache::<Cached>::key(token);
         if let Some(hit) = self.cache().get(&key, now)
             && self.knows_kid(&hit.kid)
         {
-            if !csrf.passes(hit.anti_csrf.as_deref()) {
-                return Err(BackendError::TryRefresh);
-            }
-            return Ok(Verified {
-                identity: hit.identity.clone(),
-                payload: Arc::clone(&hit.payload),
-                reissued: None,
-            });
+            return Ok(hit);
         }
-        let cached = match self {
+        let (claims, kid) = match self {
             Backend::InProcess(b) => {
                 let opts = VerifyOptions {
-                    anti_csrf_token: csrf.token,
-                    check_anti_csrf: csrf.check,
-                    check_database: false,
                     app_id: Some(&b.app_id),
+                    ..VerifyOptions::default()
                 };
-                let v = b
-                    .manager
+                b.manager
                     .verify(token, opts)
                     .await
                     .map_err(|e| from_core(e, false))?;
-                let payload = jwt_payload(token).unwrap_or_else(|| v.session.public_data.clone());
-                Cached {
-                    anti_csrf: payload
-                        .get("antiCsrfToken")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    identity: SessionIdentity {
-                        handle: v.session.handle,
-                        user_id: v.session.user_id,
-                        recipe_user_id: v.session.recipe_user_id,
-                        tenant_id: v.session.tenant_id,
-                    },
-                    payload: Arc::new(payload),
-                    exp_ms: v.access_expires_at,
-                    kid: kid_of(token).unwrap_or_default(),
-                }
+                let claims = claims_of(token).ok_or(BackendError::Unauthorised { clear: false })?;
+                (claims, kid_of(token).unwrap_or_default())
             }
             Backend::Remote(b) => {
                 let checked = b.jwks.verify(token).await?;
-                let c = checked.claims;
-                if c.exp.saturating_mul(1000) <= now {
+                if checked.claims.exp.saturating_mul(1000) <= now {
                     return Err(BackendError::TryRefresh);
                 }
-                if !csrf.passes(c.anti_csrf_token.as_deref()) {
-                    return Err(BackendError::TryRefresh);
-                }
-                Cached {
-                    payload: Arc::new(jwt_payload(token).unwrap_or_default()),
-                    identity: SessionIdentity {
-                        handle: c.session_handle,
-                        user_id: c.sub,
-                        recipe_user_id: c.rsub,
-                        tenant_id: c.tenant_id,
-                    },
-                    exp_ms: c.exp.saturating_mul(1000),
-                    anti_csrf: c.anti_csrf_token,
-                    kid: checked.kid,
-                }
+                (checked.claims, checked.kid)
             }
         };
-        let cached = Arc::new(cached);
+        let cached = Arc::new(Cached {
+            identity: Arc::new(SessionIdentity {
+                handle: claims.session_handle.clone(),
+                user_id: claims.sub.clone(),
+                recipe_user_id: claims.rsub.clone(),
+                tenant_id: claims.tenant_id.clone(),
+            }),
+            payload: Arc::new(jwt_payload(token).unwrap_or_default()),
+            claims,
+            kid,
+        });
         if !cached.kid.is_empty() {
             self.cache()
-                .insert(key, Arc::clone(&cached), cached.exp_ms, now);
+                .insert(key, Arc::clone(&cached), cached.exp_ms(), now);
         }
-        Ok(Verified {
-            identity: cached.identity.clone(),
-            payload: Arc::clone(&cached.payload),
-            reissued: None,
-        })
-    }
-
-    async fn verify_checked(
-        &self,
-        token: &str,
-        csrf: CsrfCheck<'_>,
-    ) -> Result<Verified, BackendError> {
-        match self {
-            Backend::InProcess(b) => {
-                let opts = VerifyOptions {
-                    anti_csrf_token: csrf.token,
-                    check_anti_csrf: csrf.check,
-                    check_database: true,
-                    app_id: Some(&b.app_id),
-                };
-                let v = b
-                    .manager
-                    .verify(token, opts)
-                    .await
-                    .map_err(|e| from_core(e, true))?;
-                let identity = SessionIdentity {
-                    handle: v.session.handle,
-                    user_id: v.session.user_id,
-                    recipe_user_id: v.session.recipe_user_id,
-                    tenant_id: v.session.tenant_id,
-                };
-                let reissued = v.new_access_token.map(|t| {
-                    tokens(
-                        &identity.user_id,
-                        t.token.into_inner(),
-                        t.expires_at,
-                        None,
-                        None,
-                    )
-                });
-                let payload = match &reissued {
-                    Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
-                    None => jwt_payload(token).unwrap_or_else(|| v.session.public_data.clone()),
-                };
-                Ok(Verified {
-                    identity,
-                    payload: Arc::new(payload),
-                    reissued,
-                })
-            }
-            Backend::Remote(b) => {
-                let req = VerifySessionRequest {
-                    access_token: token.to_owned(),
-                    anti_csrf_token: csrf.token.map(str::to_owned),
-                    do_anti_csrf_check: csrf.check,
-                    enable_anti_csrf: Some(csrf.check),
-                    check_database: true,
-                };
-                match b.client.verify_session(&req).await.map_err(from_client)? {
-                    VerifySessionResponse::Ok {
-                        session,
-                        access_token,
-                    } => {
-                        let identity = SessionIdentity {
-                            handle: session.handle,
-                            user_id: session.user_id,
-                            recipe_user_id: session.recipe_user_id,
-                            tenant_id: session.tenant_id,
-                        };
-                        let reissued = access_token
-                            .map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
-                        let payload = match &reissued {
-                            Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
-                            None => jwt_payload(token).unwrap_or_default(),
-                        };
-                        Ok(Verified {
-                            identity,
-                            payload: Arc::new(payload),
-                            reissued,
-                        })
-                    }
-                    VerifySessionResponse::Unauthorised { .. } => {
-                        Err(BackendError::Unauthorised { clear: true })
-                    }
-                    VerifySessionResponse::TryRefreshToken { .. } => Err(BackendError::TryRefresh),
-                }
-            }
-        }
+        Ok(cached)
     }
 
     /// Rotates a refresh token.

@@ -247,7 +247,10 @@ pub(crate) struct Ctx {
     pub(crate) sessions: Sessions,
     pub(crate) incoming: Incoming,
     pub(crate) method: Method,
-    pub(crate) client: ClientInfo,
+    /// The peer's address and the `User-Agent`, for device lists (made into a `ClientInfo` only
+    /// when a session is created).
+    peer: Option<SocketAddr>,
+    user_agent: Option<header::HeaderValue>,
     pub(crate) changes: Mutex<Changes>,
 }
 
@@ -261,7 +264,26 @@ impl Ctx {
     }
 
     pub(crate) fn host(&self) -> Option<&str> {
-        self.incoming.host.as_deref()
+        self.incoming.host()
+    }
+
+    /// Where the request came from, for the device list.
+    pub(crate) fn client_info(&self) -> ClientInfo {
+        let user_agent = self
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| {
+                let mut end = ua.len().min(MAX_UA);
+                while !ua.is_char_boundary(end) {
+                    end -= 1;
+                }
+                ua[..end].to_owned()
+            });
+        ClientInfo {
+            ip: self.peer.map(|p| p.ip().to_string()),
+            user_agent,
+        }
     }
 
     pub(crate) fn clear_all(&self) {
@@ -313,25 +335,6 @@ pub struct SessionService<S> {
     signout_path: String,
 }
 
-fn client_info(req: &Request) -> ClientInfo {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| {
-            let mut end = ua.len().min(MAX_UA);
-            while !ua.is_char_boundary(end) {
-                end -= 1;
-            }
-            ua[..end].to_owned()
-        });
-    ClientInfo { ip, user_agent }
-}
-
 impl<S> Service<Request> for SessionService<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -350,7 +353,11 @@ where
             sessions: self.sessions.clone(),
             incoming: Incoming::read(req.headers()),
             method: req.method().clone(),
-            client: client_info(&req),
+            peer: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
             changes: Mutex::new(Changes::default()),
         });
         let own_route = if req.method() == Method::POST {
@@ -411,7 +418,7 @@ async fn refresh(ctx: &Ctx) -> Response {
             AntiCsrf::ViaToken => {
                 csrf = CsrfCheck {
                     check: true,
-                    token: ctx.incoming.anti_csrf.as_deref(),
+                    token: ctx.incoming.anti_csrf(),
                 };
             }
         }

@@ -48,7 +48,7 @@ impl VerifyOptions {
 
 struct SessionInner {
     ctx: Arc<Ctx>,
-    identity: SessionIdentity,
+    identity: Arc<SessionIdentity>,
     transfer: Transfer,
     /// The current access token and its payload (a merge replaces both).
     current: Mutex<(String, Arc<JsonObject>)>,
@@ -86,7 +86,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     fn new(
         ctx: Arc<Ctx>,
-        identity: SessionIdentity,
+        identity: Arc<SessionIdentity>,
         transfer: Transfer,
         token: String,
         payload: Arc<JsonObject>,
@@ -325,7 +325,7 @@ pub(crate) async fn get_session(
             AntiCsrf::ViaToken => {
                 csrf = CsrfCheck {
                     check: true,
-                    token: ctx.incoming.anti_csrf.as_deref(),
+                    token: ctx.incoming.anti_csrf(),
                 };
             }
         }
@@ -590,7 +590,7 @@ impl SessionIssuer {
         let id_payload = ctx.protocol().id_token.map(|v| (public.clone(), v));
         let issued = ctx
             .backend()
-            .create(user_id, public, private, anti_csrf, ctx.client.clone())
+            .create(user_id, public, private, anti_csrf, ctx.client_info())
             .await
             .map_err(SessionError::from)?;
         let id_token = match id_payload {
@@ -645,7 +645,7 @@ impl SessionIssuer {
             .unwrap_or_default();
         Ok(Session::new(
             Arc::clone(ctx),
-            issued.identity,
+            Arc::new(issued.identity),
             transfer,
             issued.tokens.access,
             Arc::new(payload),

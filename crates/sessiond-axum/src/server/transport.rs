@@ -38,9 +38,9 @@ pub(crate) struct Incoming {
     /// A `rid` header is present.
     pub(crate) rid: bool,
     /// The `anti-csrf` header.
-    pub(crate) anti_csrf: Option<String>,
+    anti_csrf: Option<HeaderValue>,
     /// `Host`, for the `SameSite` choice.
-    pub(crate) host: Option<String>,
+    host: Option<HeaderValue>,
 }
 
 fn header(h: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
@@ -100,8 +100,8 @@ impl Incoming {
                 _ => None,
             },
             rid: headers.contains_key(names::RID),
-            anti_csrf: header(headers, names::ANTI_CSRF).map(str::to_owned),
-            host: header(headers, HOST).map(str::to_owned),
+            anti_csrf: headers.get(names::ANTI_CSRF).cloned(),
+            host: headers.get(HOST).cloned(),
             ..Incoming::default()
         };
         let mut access_cookies = 0;
@@ -128,6 +128,16 @@ impl Incoming {
                 .map(|c| (c, Transfer::Cookie)),
         };
         me
+    }
+
+    /// The `anti-csrf` header.
+    pub(crate) fn anti_csrf(&self) -> Option<&str> {
+        self.anti_csrf.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Host` header.
+    pub(crate) fn host(&self) -> Option<&str> {
+        self.host.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// The refresh token (header first, as the SDKs send it in header mode) and how it came.
@@ -365,7 +375,7 @@ mod tests {
     #[test]
     fn http_dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_796_161_024), "Wed, 01 Dec 2026 22:17:04 GMT");
+        assert_eq!(http_date(1_796_161_024), "Tue, 01 Dec 2026 21:37:04 GMT");
         assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
 

@@ -66,21 +66,44 @@ impl SessionManager {
                 new_access_token: None,
             });
         }
-        let rec = self.live_session_for(&claims, opts.app_id, now).await?;
+        self.verify_live(&claims, opts.app_id).await
+    }
+
+    /// The store half of a database-checked verify, for a caller that has checked the token's
+    /// signature, expiry and anti-CSRF token itself (a verifier with a verified-token cache):
+    /// the session must still exist (in `app_id`, when given) and belong to the token's user and
+    /// tenant; activity is recorded; a token whose public data is stale is re-issued, with its
+    /// expiry.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorised`] when the session is gone; [`Error::Store`].
+    pub async fn verify_live(
+        &self,
+        claims: &VerifiedClaims,
+        app_id: Option<&str>,
+    ) -> Result<VerifiedSession, Error> {
+        let now = self.now_ms();
+        let access_expires_at = claims.exp.saturating_mul(1000);
+        let rec = self.live_session_for(claims, app_id, now).await?;
         self.touch_if_due(&rec, now);
-        let stored = parse_object(&rec.public_data);
-        let new_access_token = if stored == claims.public_data {
+        // Both texts are serde_json's serialisation of a map (sorted keys), so equal data is
+        // equal text: no parse of the stored data on the hot path.
+        let new_access_token = if super::issue::to_text(&claims.public_data) == rec.public_data {
             None
         } else {
-            Some(self.remint(&rec, &claims, &stored, now, None).await?)
+            let stored = parse_object(&rec.public_data);
+            Some(
+                self.remint(&rec, claims, &stored, now, Some(access_expires_at))
+                    .await?,
+            )
         };
         let mut session = rec.summary();
-        session.public_data = stored;
+        if new_access_token.is_none() {
+            session.public_data.clone_from(&claims.public_data);
+        }
         Ok(VerifiedSession {
             session,
-            access_expires_at: new_access_token
-                .as_ref()
-                .map_or(access_expires_at, |t| t.expires_at),
+            access_expires_at,
             new_access_token,
         })
     }

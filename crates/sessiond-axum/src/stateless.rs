@@ -10,7 +10,9 @@ use std::task::{Context, Poll};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::header::{CACHE_CONTROL, COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 use axum::response::{IntoResponse, Response};
 use sessiond_cookie::{CookieSessions, Scope};
 use tower::{Layer, Service};
@@ -94,12 +96,17 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let headers = req.headers();
-        let checked = self.sessions.origin_policy().check(
-            req.method().as_str(),
-            header_str(headers, HOST),
-            header_str(headers, ORIGIN),
-            header_str(headers, "sec-fetch-site"),
-        );
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let checked = if safe {
+            Ok(())
+        } else {
+            self.sessions.origin_policy().check(
+                req.method().as_str(),
+                header_str(headers, HOST),
+                header_str(headers, ORIGIN),
+                header_str(headers, SEC_FETCH_SITE),
+            )
+        };
         if let Err(e) = checked {
             let resp = json_error(StatusCode::FORBIDDEN, e.code(), &e.to_string());
             return Box::pin(async move { Ok(resp) });
@@ -107,11 +114,11 @@ where
         let scope = Arc::new(self.sessions.scope_owned(cookie_header(headers)));
         req.extensions_mut()
             .insert(CookieSession(Arc::clone(&scope)));
-        // The clone that was readied is the one that runs (tower's usual swap).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // Called here, on the instance `poll_ready` readied: no clone of the inner service per
+        // request; the future owns nothing of `self`.
+        let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = inner.call(req).await?;
+            let mut resp = fut.await?;
             let cookies = scope.set_cookie_headers();
             if !cookies.is_empty() {
                 let h = resp.headers_mut();

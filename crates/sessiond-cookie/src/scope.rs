@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cache::{Opened, OpenedCache};
+use crate::cache::Opened;
 use crate::claims::{Claims, payload_object};
 use crate::codec::{self, OpenError};
 use crate::config::{Overrides, Refresh, SessionConfig};
@@ -428,10 +428,7 @@ impl NamedSession<'_> {
             claims,
             kid: ring.primary().kid.clone(),
         });
-        self.sessions()
-            .inner
-            .cache
-            .insert(OpenedCache::key(&token), opened, exp, now);
+        self.sessions().inner.cache.insert(&token, opened, exp, now);
         self.scope.record(&name, &attrs.path, Some(token), header);
         Ok(result)
     }
@@ -441,9 +438,8 @@ impl NamedSession<'_> {
     fn open(&self, token: &str, nocache: bool, now: i64) -> Result<(Arc<Opened>, bool), ReadError> {
         let inner = &self.sessions().inner;
         let ring = inner.ring.load();
-        let key = OpenedCache::key(token);
         if !nocache
-            && let Some(hit) = inner.cache.get(&key, now)
+            && let Some(hit) = inner.cache.get(token, now)
             && let Some((index, _)) = ring.by_kid(&hit.kid)
         {
             return Ok((hit, index == 0));
@@ -459,7 +455,7 @@ impl NamedSession<'_> {
             claims,
             kid: ring.keys[index].kid.clone(),
         });
-        inner.cache.insert(key, Arc::clone(&opened), exp, now);
+        inner.cache.insert(token, Arc::clone(&opened), exp, now);
         Ok((opened, index == 0))
     }
 

@@ -382,7 +382,7 @@ impl Backend {
         csrf: CsrfCheck<'_>,
     ) -> Result<Verified, BackendError> {
         if check_db && let Backend::Remote(b) = self {
-            return b.verify_checked(token, csrf).await;
+            return Box::pin(b.verify_checked(token, csrf)).await;
         }
         let cached = self.verify_signed(token).await?;
         if !csrf.passes(cached.claims.anti_csrf_token.as_deref()) {
@@ -394,12 +394,11 @@ impl Backend {
         if !check_db {
             return Ok(cached.verified());
         }
-        let v = b
-            .manager
-            .verify_live(&cached.claims, Some(&b.app_id))
+        // Boxed: the store call's future is large, and the stateless path should not carry it.
+        let v = Box::pin(b.manager.verify_live(&cached.claims, Some(&b.app_id)))
             .await
             .map_err(|e| from_core(e, true))?;
-        Ok(match v.new_access_token {
+        Ok(match v {
             None => cached.verified(),
             Some(t) => {
                 let t = tokens(
@@ -422,12 +421,16 @@ impl Backend {
     /// left the key set are not served).
     async fn verify_signed(&self, token: &str) -> Result<Arc<Cached>, BackendError> {
         let now = now_ms();
-        let key = VerifiedCache::<Cached>::key(token);
-        if let Some(hit) = self.cache().get(&key, now)
+        if let Some(hit) = self.cache().get(token, now)
             && self.knows_kid(&hit.kid)
         {
             return Ok(hit);
         }
+        // Boxed: a full verification's future is large; cache hits should not carry it.
+        Box::pin(self.verify_uncached(token, now)).await
+    }
+
+    async fn verify_uncached(&self, token: &str, now: i64) -> Result<Arc<Cached>, BackendError> {
         let (claims, kid) = match self {
             Backend::InProcess(b) => {
                 let opts = VerifyOptions {
@@ -462,7 +465,7 @@ impl Backend {
         });
         if !cached.kid.is_empty() {
             self.cache()
-                .insert(key, Arc::clone(&cached), cached.exp_ms(), now);
+                .insert(token, Arc::clone(&cached), cached.exp_ms(), now);
         }
         Ok(cached)
     }

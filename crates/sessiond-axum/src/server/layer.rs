@@ -245,7 +245,9 @@ impl Sessions {
 /// Everything one request's session operations share.
 pub(crate) struct Ctx {
     pub(crate) sessions: Sessions,
-    pub(crate) incoming: Incoming,
+    /// The request's tokens, parsed on first need (a route without a session never pays).
+    incoming: std::sync::OnceLock<Incoming>,
+    host: Option<header::HeaderValue>,
     pub(crate) method: Method,
     /// The peer's address and the `User-Agent`, for device lists (made into a `ClientInfo` only
     /// when a session is created).
@@ -264,7 +266,17 @@ impl Ctx {
     }
 
     pub(crate) fn host(&self) -> Option<&str> {
-        self.incoming.host()
+        self.host.as_ref().and_then(|h| h.to_str().ok())
+    }
+
+    /// The request's tokens (parsed from `headers` the first time).
+    pub(crate) fn incoming(&self, headers: &header::HeaderMap) -> &Incoming {
+        self.incoming.get_or_init(|| Incoming::read(headers))
+    }
+
+    /// The request's tokens, as parsed by an extractor before (none if nobody parsed them).
+    pub(crate) fn parsed(&self) -> &Incoming {
+        self.incoming.get_or_init(Incoming::default)
     }
 
     /// Where the request came from, for the device list.
@@ -351,7 +363,8 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let ctx = Arc::new(Ctx {
             sessions: self.sessions.clone(),
-            incoming: Incoming::read(req.headers()),
+            incoming: std::sync::OnceLock::new(),
+            host: req.headers().get(header::HOST).cloned(),
             method: req.method().clone(),
             peer: req
                 .extensions()
@@ -372,33 +385,49 @@ where
         } else {
             None
         };
+        if own_route.is_some() {
+            ctx.incoming(req.headers());
+        }
         req.extensions_mut().insert(CtxExt(Arc::clone(&ctx)));
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if let Some(is_refresh) = own_route {
+            // The refresh and sign-out futures are large; only their own requests carry them.
+            return Box::pin(async move {
+                let resp = if is_refresh {
+                    refresh(&ctx).await
+                } else {
+                    sign_out(&ctx).await
+                };
+                Ok(finish(&ctx, resp))
+            });
+        }
+        // Called here, on the instance `poll_ready` readied: no clone of the inner service per
+        // request, and the future owns nothing of `self`.
+        let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = match own_route {
-                Some(true) => refresh(&ctx).await,
-                Some(false) => sign_out(&ctx).await,
-                None => inner.call(req).await?,
-            };
-            let changes = std::mem::take(&mut *ctx.changes.lock());
-            if !changes.is_empty() {
-                changes.apply(resp.headers_mut());
-                if !resp.headers().contains_key(header::CACHE_CONTROL) {
-                    resp.headers_mut().insert(
-                        header::CACHE_CONTROL,
-                        header::HeaderValue::from_static("no-store"),
-                    );
-                }
-            }
-            Ok(resp)
+            let resp = fut.await?;
+            Ok(finish(&ctx, resp))
         })
     }
 }
 
+/// Writes what the request's session operations produced into the response.
+fn finish(ctx: &Ctx, mut resp: Response) -> Response {
+    let changes = std::mem::take(&mut *ctx.changes.lock());
+    if !changes.is_empty() {
+        changes.apply(resp.headers_mut());
+        if !resp.headers().contains_key(header::CACHE_CONTROL) {
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+        }
+    }
+    resp
+}
+
 /// `POST {base}/session/refresh`.
 async fn refresh(ctx: &Ctx) -> Response {
-    let Some((token, transfer)) = ctx.incoming.refresh_token() else {
+    let Some((token, transfer)) = ctx.parsed().refresh_token() else {
         ctx.clear_all();
         return SessionError::Unauthorised.into_response();
     };
@@ -410,7 +439,7 @@ async fn refresh(ctx: &Ctx) -> Response {
         match ctx.protocol().anti_csrf {
             AntiCsrf::None => {}
             AntiCsrf::ViaCustomHeader => {
-                if !ctx.incoming.rid {
+                if !ctx.parsed().rid {
                     ctx.clear_all();
                     return SessionError::Unauthorised.into_response();
                 }
@@ -418,7 +447,7 @@ async fn refresh(ctx: &Ctx) -> Response {
             AntiCsrf::ViaToken => {
                 csrf = CsrfCheck {
                     check: true,
-                    token: ctx.incoming.anti_csrf(),
+                    token: ctx.parsed().anti_csrf(),
                 };
             }
         }
@@ -427,8 +456,8 @@ async fn refresh(ctx: &Ctx) -> Response {
         Ok(issued) => {
             // A refresh token in the other transfer method too: clear that one.
             let other = match transfer {
-                Transfer::Cookie if ctx.incoming.bearer.is_some() => Some(Transfer::Header),
-                Transfer::Header if ctx.incoming.refresh_cookie.is_some() => Some(Transfer::Cookie),
+                Transfer::Cookie if ctx.parsed().bearer.is_some() => Some(Transfer::Header),
+                Transfer::Header if ctx.parsed().refresh_cookie.is_some() => Some(Transfer::Cookie),
                 _ => None,
             };
             let mut changes = ctx.changes.lock();
@@ -458,7 +487,7 @@ async fn refresh(ctx: &Ctx) -> Response {
 
 /// `POST {base}/signout`: revokes the request's session and clears its tokens.
 async fn sign_out(ctx: &Arc<Ctx>) -> Response {
-    let session = match get_session(ctx, &VerifyOptions::for_sign_out()).await {
+    let session = match get_session(ctx, ctx.parsed(), &VerifyOptions::for_sign_out()).await {
         Ok(Some(s)) => s,
         Ok(None) => return SessionError::Unauthorised.into_response(),
         Err(e) => return e.into_response(),

@@ -296,16 +296,17 @@ fn ctx_of(parts: &Parts) -> Result<Arc<Ctx>, SessionError> {
 /// (statelessly or against the store), send a re-issued token, check the claims.
 pub(crate) async fn get_session(
     ctx: &Arc<Ctx>,
+    incoming: &super::transport::Incoming,
     opts: &VerifyOptions,
 ) -> Result<Option<Session>, SessionError> {
-    let Some((token, transfer)) = ctx.incoming.access.clone() else {
+    let Some((token, transfer)) = incoming.access.clone() else {
         return if opts.required {
             Err(SessionError::Unauthorised)
         } else {
             Ok(None)
         };
     };
-    if ctx.incoming.duplicate_access_cookie && transfer == Transfer::Cookie {
+    if incoming.duplicate_access_cookie && transfer == Transfer::Cookie {
         return Err(SessionError::TryRefreshToken);
     }
     let mut csrf = CsrfCheck {
@@ -318,14 +319,14 @@ pub(crate) async fn get_session(
         match ctx.protocol().anti_csrf {
             AntiCsrf::None => {}
             AntiCsrf::ViaCustomHeader => {
-                if !ctx.incoming.rid {
+                if !incoming.rid {
                     return Err(SessionError::TryRefreshToken);
                 }
             }
             AntiCsrf::ViaToken => {
                 csrf = CsrfCheck {
                     check: true,
-                    token: ctx.incoming.anti_csrf(),
+                    token: incoming.anti_csrf(),
                 };
             }
         }
@@ -386,7 +387,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             required: true,
             ..VerifyOptions::default()
         };
-        get_session(&ctx, &opts)
+        get_session(&ctx, ctx.incoming(&parts.headers), &opts)
             .await?
             .ok_or(SessionError::Unauthorised)
     }
@@ -400,7 +401,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
             return Ok(v.clone());
         }
         let ctx = ctx_of(parts)?;
-        get_session(&ctx, &VerifyOptions::default()).await
+        get_session(
+            &ctx,
+            ctx.incoming(&parts.headers),
+            &VerifyOptions::default(),
+        )
+        .await
     }
 }
 
@@ -522,11 +528,13 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let opts = Arc::clone(&self.opts);
+        // (The verification is async, so the readied inner service moves into the future.)
         Box::pin(async move {
             let Some(ctx) = req.extensions().get::<CtxExt>().map(|c| Arc::clone(&c.0)) else {
                 return Ok(SessionError::LayerMissing.into_response());
             };
-            match get_session(&ctx, &opts).await {
+            let incoming = ctx.incoming(req.headers());
+            match get_session(&ctx, incoming, &opts).await {
                 Ok(s) => {
                     req.extensions_mut().insert(Verified(s));
                     inner.call(req).await
@@ -556,9 +564,9 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionIssuer {
     type Rejection = SessionError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            ctx: ctx_of(parts)?,
-        })
+        let ctx = ctx_of(parts)?;
+        ctx.incoming(&parts.headers);
+        Ok(Self { ctx })
     }
 }
 
@@ -581,7 +589,7 @@ impl SessionIssuer {
             ));
         };
         let ctx = &self.ctx;
-        let transfer = match ctx.incoming.auth_mode {
+        let transfer = match ctx.parsed().auth_mode {
             Some(Transfer::Cookie) => Transfer::Cookie,
             _ => Transfer::Header,
         };
@@ -608,11 +616,11 @@ impl SessionIssuer {
             let mut changes = ctx.changes.lock();
             // Tokens of the other transfer method in the request would shadow the new ones.
             let other_has_token = match transfer {
-                Transfer::Cookie => ctx.incoming.bearer.is_some(),
+                Transfer::Cookie => ctx.parsed().bearer.is_some(),
                 Transfer::Header => {
-                    ctx.incoming.refresh_cookie.is_some()
+                    ctx.parsed().refresh_cookie.is_some()
                         || ctx
-                            .incoming
+                            .parsed()
                             .access
                             .as_ref()
                             .is_some_and(|(_, t)| *t == Transfer::Cookie)

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -39,13 +39,16 @@ pub(crate) struct Incoming {
     pub(crate) rid: bool,
     /// The `anti-csrf` header.
     anti_csrf: Option<HeaderValue>,
-    /// `Host`, for the `SameSite` choice.
-    host: Option<HeaderValue>,
 }
 
 fn header(h: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
+
+// Header names as constants: a lookup by `&str` parses and validates the name every time.
+const AUTH_MODE: HeaderName = HeaderName::from_static(names::AUTH_MODE);
+const RID: HeaderName = HeaderName::from_static(names::RID);
+const ANTI_CSRF: HeaderName = HeaderName::from_static(names::ANTI_CSRF);
 
 /// Percent-decodes a cookie value (supertokens-node URL-encodes them; sessiond's tokens never
 /// need it).
@@ -94,14 +97,13 @@ impl Incoming {
                 .and_then(|a| a.strip_prefix("Bearer "))
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty()),
-            auth_mode: match header(headers, names::AUTH_MODE).map(str::to_ascii_lowercase) {
-                Some(m) if m == "cookie" => Some(Transfer::Cookie),
-                Some(m) if m == "header" => Some(Transfer::Header),
+            auth_mode: match header(headers, AUTH_MODE) {
+                Some(m) if m.eq_ignore_ascii_case("cookie") => Some(Transfer::Cookie),
+                Some(m) if m.eq_ignore_ascii_case("header") => Some(Transfer::Header),
                 _ => None,
             },
-            rid: headers.contains_key(names::RID),
-            anti_csrf: headers.get(names::ANTI_CSRF).cloned(),
-            host: headers.get(HOST).cloned(),
+            rid: headers.contains_key(RID),
+            anti_csrf: headers.get(ANTI_CSRF).cloned(),
             ..Incoming::default()
         };
         let mut access_cookies = 0;
@@ -133,11 +135,6 @@ impl Incoming {
     /// The `anti-csrf` header.
     pub(crate) fn anti_csrf(&self) -> Option<&str> {
         self.anti_csrf.as_ref().and_then(|v| v.to_str().ok())
-    }
-
-    /// The `Host` header.
-    pub(crate) fn host(&self) -> Option<&str> {
-        self.host.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// The refresh token (header first, as the SDKs send it in header mode) and how it came.

@@ -66,14 +66,39 @@ impl SessionManager {
                 new_access_token: None,
             });
         }
-        self.verify_live(&claims, opts.app_id).await
+        let new_access_token = self.verify_live(&claims, opts.app_id).await?;
+        let mut session = super::SessionSummary {
+            handle: claims.session_handle,
+            user_id: claims.sub,
+            recipe_user_id: claims.rsub,
+            tenant_id: claims.tenant_id,
+            public_data: claims.public_data,
+        };
+        if let Some(t) = &new_access_token {
+            // The re-issued token carries the stored data.
+            if let Some(p) = t
+                .token
+                .expose()
+                .split('.')
+                .nth(1)
+                .and_then(b64::decode)
+                .and_then(|b| VerifiedClaims::parse(&b))
+            {
+                session.public_data = p.public_data;
+            }
+        }
+        Ok(VerifiedSession {
+            session,
+            access_expires_at,
+            new_access_token,
+        })
     }
 
     /// The store half of a database-checked verify, for a caller that has checked the token's
     /// signature, expiry and anti-CSRF token itself (a verifier with a verified-token cache):
     /// the session must still exist (in `app_id`, when given) and belong to the token's user and
-    /// tenant; activity is recorded; a token whose public data is stale is re-issued, with its
-    /// expiry.
+    /// tenant; activity is recorded. Returns a re-issued access token, with the same expiry, when
+    /// the token's public data is stale.
     ///
     /// # Errors
     /// [`Error::Unauthorised`] when the session is gone; [`Error::Store`].
@@ -81,31 +106,20 @@ impl SessionManager {
         &self,
         claims: &VerifiedClaims,
         app_id: Option<&str>,
-    ) -> Result<VerifiedSession, Error> {
+    ) -> Result<Option<IssuedToken>, Error> {
         let now = self.now_ms();
-        let access_expires_at = claims.exp.saturating_mul(1000);
         let rec = self.live_session_for(claims, app_id, now).await?;
         self.touch_if_due(&rec, now);
         // Both texts are serde_json's serialisation of a map (sorted keys), so equal data is
         // equal text: no parse of the stored data on the hot path.
-        let new_access_token = if super::issue::to_text(&claims.public_data) == rec.public_data {
-            None
-        } else {
-            let stored = parse_object(&rec.public_data);
-            Some(
-                self.remint(&rec, claims, &stored, now, Some(access_expires_at))
-                    .await?,
-            )
-        };
-        let mut session = rec.summary();
-        if new_access_token.is_none() {
-            session.public_data.clone_from(&claims.public_data);
+        if super::issue::to_text(&claims.public_data) == rec.public_data {
+            return Ok(None);
         }
-        Ok(VerifiedSession {
-            session,
-            access_expires_at,
-            new_access_token,
-        })
+        let stored = parse_object(&rec.public_data);
+        let exp = claims.exp.saturating_mul(1000);
+        Ok(Some(
+            self.remint(&rec, claims, &stored, now, Some(exp)).await?,
+        ))
     }
 
     /// Checks a JWT's structure and signature (and expiry unless told not to).

@@ -35,6 +35,7 @@ pub mod jose;
 pub mod keys;
 pub mod manager;
 pub mod model;
+pub mod revocation;
 pub mod secret;
 pub mod store;
 mod telemetry;

@@ -443,6 +443,15 @@ impl KeyManager {
             k.created_at = epoch;
         }
         self.store.replace_keys(&KeyKind::RESET, &fresh).await?;
-        self.reload().await
+        self.reload().await?;
+        // Other processes reload at once instead of at their next key sync.
+        if let Err(e) = self
+            .store
+            .append_events(&[crate::store::EventKind::KeysReset], epoch)
+            .await
+        {
+            tracing::warn!(error = %e, "announcing the key reset failed; other processes see it at their next key sync");
+        }
+        Ok(())
     }
 }

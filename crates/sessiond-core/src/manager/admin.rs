@@ -49,7 +49,30 @@ impl SessionManager {
         if gone.is_empty() {
             Err(Error::SessionNotFound)
         } else {
+            self.announce_revoked(&gone).await;
             Ok(())
+        }
+    }
+
+    /// Tells every verifier (through the store's revocation log) that these sessions are gone,
+    /// and denies them in this process at once. A failure is logged, not returned: the sessions
+    /// are gone from the store, so store-checked verifies refuse them; stateless ones elsewhere
+    /// accept their tokens until they expire, as without the log.
+    pub(crate) async fn announce_revoked(&self, handles: &[String]) {
+        if handles.is_empty() {
+            return;
+        }
+        let now = self.now_ms();
+        for h in handles {
+            self.inner.revocations.deny(h, now);
+        }
+        let events: Vec<crate::store::EventKind> = handles
+            .iter()
+            .map(|h| crate::store::EventKind::Revoked { handle: h.clone() })
+            .collect();
+        if let Err(e) = self.inner.store.append_events(&events, now).await {
+            crate::telemetry::store_error();
+            tracing::error!(error = %e, count = handles.len(), "appending revocation events failed; other processes learn of these revocations only when the tokens expire");
         }
     }
 
@@ -64,7 +87,9 @@ impl SessionManager {
         app_id: Option<&str>,
     ) -> Result<Vec<String>, Error> {
         let Some(app) = app_id else {
-            return Ok(self.inner.store.delete_sessions(handles).await?);
+            let gone = self.inner.store.delete_sessions(handles).await?;
+            self.announce_revoked(&gone).await;
+            return Ok(gone);
         };
         let now = self.now_ms();
         let mut own = Vec::with_capacity(handles.len());
@@ -77,7 +102,9 @@ impl SessionManager {
         if own.is_empty() {
             return Ok(own);
         }
-        Ok(self.inner.store.delete_sessions(&own).await?)
+        let gone = self.inner.store.delete_sessions(&own).await?;
+        self.announce_revoked(&gone).await;
+        Ok(gone)
     }
 
     /// Revokes every session selected by `query`; returns their handles.
@@ -85,7 +112,9 @@ impl SessionManager {
     /// # Errors
     /// Store errors.
     pub async fn revoke_all_for_user(&self, query: &UserQuery) -> Result<Vec<String>, Error> {
-        Ok(self.inner.store.delete_user_sessions(query).await?)
+        let gone = self.inner.store.delete_user_sessions(query).await?;
+        self.announce_revoked(&gone).await;
+        Ok(gone)
     }
 
     async fn live(&self, session: SessionRef<'_>) -> Result<SessionRecord, Error> {

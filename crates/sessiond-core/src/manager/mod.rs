@@ -48,11 +48,12 @@ struct Policy {
     format: TokenFormat,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     policy: Policy,
     keys: KeyManager,
+    revocations: crate::revocation::RevocationFeed,
     tasks: Mutex<Option<Background>>,
     /// Activity records written off the request path; `stop` waits for them.
     touches: TaskTracker,
@@ -126,12 +127,19 @@ impl SessionManager {
                 master_key: config.master_key,
             },
         );
+        let revocations = crate::revocation::RevocationFeed::new(
+            // A revoked handle stays denied while any access token of it can be alive: the
+            // access-token lifetime plus a minute of clock skew between processes.
+            policy.access_ttl.saturating_add(60_000),
+            Arc::clone(&clock),
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 policy,
                 keys,
+                revocations,
                 tasks: Mutex::new(None),
                 touches: TaskTracker::new(),
             }),
@@ -146,6 +154,11 @@ impl SessionManager {
     /// The signing keys.
     pub fn keys(&self) -> &KeyManager {
         &self.inner.keys
+    }
+
+    /// This process's view of the revocation log: the deny-set every stateless verify checks.
+    pub fn revocations(&self) -> &crate::revocation::RevocationFeed {
+        &self.inner.revocations
     }
 
     /// The current time by the manager's clock.
@@ -171,8 +184,22 @@ impl SessionManager {
         // The static key too, so the JWKS is complete before any client asks for it.
         self.inner.keys.signer(KeyKind::Static).await?;
         self.inner.keys.maintain().await?;
+        // Start current: read what was revoked while this process was not following.
+        self.inner.revocations.set_active(true);
+        if let Err(e) = self
+            .inner
+            .revocations
+            .catch_up(self.inner.store.as_ref())
+            .await
+        {
+            tracing::warn!(error = %e, "reading the revocation log failed; will retry");
+        }
         let cancel = CancellationToken::new();
         let handles = vec![
+            tokio::spawn(crate::revocation::follow(
+                Arc::downgrade(&self.inner),
+                cancel.clone(),
+            )),
             spawn_every(
                 Arc::downgrade(&self.inner),
                 cancel.clone(),
@@ -201,6 +228,7 @@ impl SessionManager {
     }
 
     async fn stop_background(&self) {
+        self.inner.revocations.set_active(false);
         let bg = self.inner.tasks.lock().take();
         if let Some(bg) = bg {
             bg.cancel.cancel();
@@ -263,6 +291,24 @@ impl SessionManager {
         now.saturating_add(p.idle)
             .min(rotated_at.saturating_add(p.refresh_ttl))
             .min(absolute)
+    }
+}
+
+impl Inner {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn keys(&self) -> &KeyManager {
+        &self.keys
+    }
+
+    pub(crate) fn revocations(&self) -> &crate::revocation::RevocationFeed {
+        &self.revocations
+    }
+
+    pub(crate) fn now_ms(&self) -> Millis {
+        self.clock.now_ms()
     }
 }
 

@@ -159,10 +159,12 @@ impl SessionManager {
             return Ok(Plan::Reissue { current: secret });
         }
         // A genuine, superseded refresh token: somebody holds a copy of an old token.
-        self.inner
+        let gone = self
+            .inner
             .store
             .delete_sessions(std::slice::from_ref(&rec.handle))
             .await?;
+        self.announce_revoked(&gone).await;
         tracing::warn!(
             session = %rec.handle,
             presented_generation = presented.generation,

@@ -8,6 +8,7 @@ use crate::clock::Millis;
 use crate::error::Error;
 use crate::jose::{JwsError, Segments, UnverifiedJws};
 use crate::model::{KeyKind, SessionRecord};
+use crate::revocation::Standing;
 use crate::secret::{ct_eq, sha256};
 use crate::tokens::access::VerifiedClaims;
 use crate::tokens::chain::{Chain, Secret};
@@ -53,7 +54,14 @@ impl SessionManager {
             return Err(Error::TryRefreshToken("anti-csrf check failed"));
         }
         let access_expires_at = claims.exp.saturating_mul(1000);
-        if !opts.check_database {
+        let standing = self.inner.revocations.standing(&claims.session_handle);
+        if standing == Standing::Revoked {
+            return Err(Error::Unauthorised(
+                "Either the session has ended or has been blacklisted",
+            ));
+        }
+        // A current revocation feed answers for the store; a degraded one does not.
+        if !opts.check_database && standing == Standing::Clear {
             return Ok(VerifiedSession {
                 session: super::SessionSummary {
                     handle: claims.session_handle,

@@ -1,19 +1,43 @@
 //! A store that lives in process memory: for tests, benchmarks and single-process apps that
 //! accept losing sessions on restart.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
 
-use super::{DataUpdate, Rotation, Store, StoreError, StoreResult, UpdateOutcome};
+use super::{
+    DataUpdate, Event, EventKind, EventPage, Rotation, Store, StoreError, StoreResult,
+    UpdateOutcome,
+};
 use crate::clock::Millis;
 use crate::model::{KeyKind, KeyRecord, SessionRecord, UserField, UserQuery};
 
 /// In-memory [`Store`]. Every operation takes one lock, which makes each of them atomic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    log: parking_lot::Mutex<Log>,
+    signal: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: RwLock::default(),
+            log: parking_lot::Mutex::default(),
+            signal: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+/// The revocation log.
+#[derive(Debug, Default)]
+struct Log {
+    events: VecDeque<Event>,
+    last: u64,
+    /// Every event up to this cursor has been trimmed.
+    trimmed_through: u64,
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +242,52 @@ impl Store for MemoryStore {
     async fn wipe(&self) -> StoreResult<()> {
         *self.inner.write() = Inner::default();
         Ok(())
+    }
+
+    async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()> {
+        let last = {
+            let mut log = self.log.lock();
+            for kind in events {
+                log.last += 1;
+                let cursor = log.last;
+                log.events.push_back(Event {
+                    cursor,
+                    at,
+                    kind: kind.clone(),
+                });
+            }
+            log.last
+        };
+        self.signal.send_replace(last);
+        Ok(())
+    }
+
+    async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
+        let log = self.log.lock();
+        Ok(EventPage {
+            events: log
+                .events
+                .iter()
+                .filter(|e| e.cursor > cursor)
+                .take(limit)
+                .cloned()
+                .collect(),
+            continuous: cursor >= log.trimmed_through,
+        })
+    }
+
+    async fn trim_events(&self, before: Millis) -> StoreResult<()> {
+        let mut log = self.log.lock();
+        while log.events.front().is_some_and(|e| e.at < before) {
+            if let Some(e) = log.events.pop_front() {
+                log.trimmed_through = e.cursor;
+            }
+        }
+        Ok(())
+    }
+
+    fn event_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.signal.subscribe())
     }
 
     async fn flush(&self) -> StoreResult<()> {

@@ -5,8 +5,10 @@
 //! checks are written on each method below; a backend that cannot give one of them is not a
 //! sessiond store.
 
+mod events;
 mod memory;
 
+pub use events::{Event, EventKind, EventPage};
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;
@@ -171,4 +173,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the keys with these ids.
     async fn delete_keys(&self, kids: &[String]) -> StoreResult<()>;
+
+    /// Appends events to the revocation log, at `at`, in order. Every reader that reads past
+    /// an earlier event's cursor later sees these (cursors grow in the order events become
+    /// visible, also across processes).
+    async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()>;
+
+    /// The events after `cursor` (0: from the oldest kept), oldest first, at most `limit`, and
+    /// whether none after `cursor` were trimmed.
+    async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage>;
+
+    /// Drops events appended before `before`.
+    async fn trim_events(&self, before: Millis) -> StoreResult<()>;
+
+    /// A signal that changes when events are appended (by this process or, where the backend
+    /// can push, by others), so readers need not poll often; `None` when the backend cannot
+    /// push and readers must poll.
+    fn event_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// How often readers poll the log when [`Store::event_signal`] is `None` or may miss
+    /// appends by other processes (default 100 ms).
+    fn event_poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(100)
+    }
 }

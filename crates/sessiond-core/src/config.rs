@@ -51,6 +51,9 @@ pub struct ManagerConfig {
     pub sweep_interval: Duration,
     /// How many expired sessions one sweep statement deletes (default 1000).
     pub sweep_batch: usize,
+    /// Follow the store's revocation log so stateless verification refuses revoked sessions
+    /// too (default on; see [`crate::revocation`]).
+    pub revocation_feed: bool,
 }
 
 impl Default for ManagerConfig {
@@ -69,6 +72,7 @@ impl Default for ManagerConfig {
             touch_interval: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(60),
             sweep_batch: 1000,
+            revocation_feed: true,
         }
     }
 }

@@ -72,7 +72,11 @@ impl std::fmt::Debug for RevocationFeed {
 }
 
 impl RevocationFeed {
-    pub(crate) fn new(hold_ms: Millis, clock: Arc<dyn Clock>) -> Self {
+    /// A feed that keeps revoked handles denied for `hold_ms` (the longest access-token
+    /// lifetime plus clock skew), inactive until [`RevocationFeed::set_active`]. Managers make
+    /// their own; a verifier that follows the log another way (a remote service's event stream)
+    /// makes one and feeds it with [`RevocationFeed::apply`].
+    pub fn new(hold_ms: Millis, clock: Arc<dyn Clock>) -> Self {
         Self {
             denied: RwLock::new(HashMap::new()),
             any_denied: AtomicBool::new(false),
@@ -107,8 +111,58 @@ impl RevocationFeed {
         }
     }
 
-    pub(crate) fn set_active(&self, on: bool) {
+    /// Turns the feed on (verifiers consult it; degraded until the first read) or off.
+    pub fn set_active(&self, on: bool) {
         self.active.store(on, Ordering::Release);
+    }
+
+    /// The log cannot be read (the store or the stream is down): degraded until it can.
+    pub fn mark_broken(&self) {
+        self.degrade(i64::MAX);
+    }
+
+    /// Applies a page of events read after `from` (the cursor it was read from); returns
+    /// whether it held a key reset.
+    pub fn apply(&self, page: &crate::store::EventPage, from: u64) -> bool {
+        let now = self.clock.now_ms();
+        if !page.continuous && from != 0 {
+            // Events this process had not read were trimmed: any token they revoked may be out
+            // there until it expires.
+            tracing::warn!(
+                cursor = from,
+                "revocation events were trimmed before this process read them; checking every session against the store until they can no longer matter"
+            );
+            self.degrade(now.saturating_add(self.hold_ms));
+        }
+        let mut reset = false;
+        for e in &page.events {
+            match &e.kind {
+                EventKind::Revoked { handle } => self.deny(handle, e.at),
+                EventKind::KeysReset => reset = true,
+            }
+            self.cursor.fetch_max(e.cursor, Ordering::AcqRel);
+        }
+        if !page.events.is_empty() {
+            self.applied
+                .fetch_add(page.events.len() as u64, Ordering::Relaxed);
+            self.notify.send_replace(self.cursor());
+        }
+        reset
+    }
+
+    /// The log has been read to its end: current, unless a gap still matters.
+    pub fn mark_current(&self) {
+        let now = self.clock.now_ms();
+        if self.degraded_until.load(Ordering::Acquire) == i64::MAX {
+            self.degraded_until.store(now, Ordering::Release);
+            tracing::info!("revocation feed is current");
+        }
+        self.forget_expired();
+    }
+
+    /// How long a revoked handle stays denied (ms).
+    pub fn hold_ms(&self) -> Millis {
+        self.hold_ms
     }
 
     /// Whether the feed is running and current (not degraded).
@@ -165,46 +219,16 @@ impl RevocationFeed {
             let page = match store.events_since(cursor, PAGE).await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.degrade(i64::MAX);
+                    self.mark_broken();
                     return Err(e);
                 }
             };
-            let now = self.clock.now_ms();
-            if !page.continuous && cursor != 0 {
-                // Events this process had not read were trimmed: any token they revoked may be
-                // out there until it expires.
-                tracing::warn!(
-                    cursor,
-                    "revocation events were trimmed before this process read them; checking every session against the store until they can no longer matter"
-                );
-                self.degrade(now.saturating_add(self.hold_ms));
-            }
-            let n = page.events.len();
-            for e in &page.events {
-                match &e.kind {
-                    EventKind::Revoked { handle } => self.deny(handle, e.at),
-                    EventKind::KeysReset => reset = true,
-                }
-                self.cursor.store(e.cursor, Ordering::Release);
-            }
-            if n > 0 {
-                self.applied.fetch_add(n as u64, Ordering::Relaxed);
-                self.notify.send_replace(self.cursor());
-            }
-            if n < PAGE {
+            reset |= self.apply(&page, cursor);
+            if page.events.len() < PAGE {
                 break;
             }
         }
-        // Read to the end: current, unless a gap still matters.
-        let now = self.clock.now_ms();
-        let until = self.degraded_until.load(Ordering::Acquire);
-        if until == i64::MAX {
-            self.degraded_until.store(now, Ordering::Release);
-            if self.applied() > 0 || self.cursor() > 0 {
-                tracing::info!("revocation feed is current");
-            }
-        }
-        self.forget_expired();
+        self.mark_current();
         Ok(reset)
     }
 }
@@ -266,5 +290,97 @@ pub(crate) async fn follow(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+    use crate::store::{Event, EventPage, MemoryStore};
+
+    fn feed(clock: &ManualClock) -> RevocationFeed {
+        let f = RevocationFeed::new(10_000, Arc::new(clock.clone()));
+        f.set_active(true);
+        f
+    }
+
+    fn revoked(cursor: u64, at: Millis, handle: &str) -> Event {
+        Event {
+            cursor,
+            at,
+            kind: EventKind::Revoked {
+                handle: handle.to_owned(),
+            },
+        }
+    }
+
+    #[test]
+    fn unknown_until_read_then_revoked_handles_are_denied_for_the_hold() {
+        let clock = ManualClock::new(1_000_000);
+        let f = feed(&clock);
+        assert_eq!(f.standing("h"), Standing::Unknown, "nothing read yet");
+        let page = EventPage {
+            events: vec![revoked(1, 1_000_000, "h")],
+            continuous: true,
+        };
+        f.apply(&page, 0);
+        f.mark_current();
+        assert_eq!(f.standing("h"), Standing::Revoked);
+        assert_eq!(f.standing("other"), Standing::Clear);
+        clock.advance_ms(10_001);
+        assert_eq!(f.standing("h"), Standing::Clear, "its tokens have expired");
+        f.set_active(false);
+        assert_eq!(
+            f.standing("x"),
+            Standing::Clear,
+            "an inactive feed changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_gap_or_a_broken_log_means_asking_the_store() {
+        let clock = ManualClock::new(1_000_000);
+        let f = feed(&clock);
+        f.apply(&EventPage::default(), 0);
+        f.mark_current();
+        assert_eq!(f.standing("h"), Standing::Clear);
+        // Events after cursor 5 were trimmed before we read them.
+        f.apply(
+            &EventPage {
+                events: vec![],
+                continuous: false,
+            },
+            5,
+        );
+        f.mark_current();
+        assert_eq!(f.standing("h"), Standing::Unknown, "degraded for the hold");
+        clock.advance_ms(10_001);
+        assert_eq!(f.standing("h"), Standing::Clear);
+        f.mark_broken();
+        assert_eq!(f.standing("h"), Standing::Unknown);
+        f.mark_current();
+        assert_eq!(f.standing("h"), Standing::Clear);
+    }
+
+    #[tokio::test]
+    async fn catching_up_from_a_store() {
+        let clock = ManualClock::new(1_000_000);
+        let store = MemoryStore::new();
+        let f = feed(&clock);
+        store
+            .append_events(
+                &[
+                    EventKind::Revoked { handle: "a".into() },
+                    EventKind::KeysReset,
+                ],
+                1_000_000,
+            )
+            .await
+            .unwrap();
+        assert!(f.catch_up(&store).await.unwrap(), "saw the reset");
+        assert_eq!(f.standing("a"), Standing::Revoked);
+        assert_eq!(f.cursor(), 2);
+        assert!(!f.catch_up(&store).await.unwrap());
     }
 }

@@ -46,6 +46,7 @@ struct Policy {
     sweep: Millis,
     sweep_batch: usize,
     format: TokenFormat,
+    revocation_feed: bool,
 }
 
 pub(crate) struct Inner {
@@ -114,6 +115,7 @@ impl SessionManager {
             sweep: ms(config.sweep_interval),
             sweep_batch: config.sweep_batch,
             format: config.token_format,
+            revocation_feed: config.revocation_feed,
         };
         let keys = KeyManager::new(
             Arc::clone(&store),
@@ -184,22 +186,25 @@ impl SessionManager {
         // The static key too, so the JWKS is complete before any client asks for it.
         self.inner.keys.signer(KeyKind::Static).await?;
         self.inner.keys.maintain().await?;
-        // Start current: read what was revoked while this process was not following.
-        self.inner.revocations.set_active(true);
-        if let Err(e) = self
-            .inner
-            .revocations
-            .catch_up(self.inner.store.as_ref())
-            .await
-        {
-            tracing::warn!(error = %e, "reading the revocation log failed; will retry");
-        }
         let cancel = CancellationToken::new();
-        let handles = vec![
-            tokio::spawn(crate::revocation::follow(
+        let mut handles = Vec::new();
+        if self.inner.policy.revocation_feed {
+            // Start current: read what was revoked while this process was not following.
+            self.inner.revocations.set_active(true);
+            if let Err(e) = self
+                .inner
+                .revocations
+                .catch_up(self.inner.store.as_ref())
+                .await
+            {
+                tracing::warn!(error = %e, "reading the revocation log failed; will retry");
+            }
+            handles.push(tokio::spawn(crate::revocation::follow(
                 Arc::downgrade(&self.inner),
                 cancel.clone(),
-            )),
+            )));
+        }
+        handles.extend([
             spawn_every(
                 Arc::downgrade(&self.inner),
                 cancel.clone(),
@@ -222,7 +227,7 @@ impl SessionManager {
                     }
                 },
             ),
-        ];
+        ]);
         *self.inner.tasks.lock() = Some(Background { cancel, handles });
         Ok(())
     }

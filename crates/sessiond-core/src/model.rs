@@ -166,6 +166,31 @@ pub struct SessionRecord {
     pub version: u64,
     /// Where the session was created from.
     pub client: ClientInfo,
+    /// When the most recent refresh-token generations were created (at most
+    /// [`MAX_RECENT_ROTATIONS`], oldest first; the last is `rotated_at` of generation
+    /// `generation`): how long ago each superseded refresh token was replaced, for the grace
+    /// window. Empty until the first rotation.
+    pub recent_rotations: Vec<Millis>,
+}
+
+/// How many rotation times a session keeps (see [`SessionRecord::recent_rotations`]).
+pub const MAX_RECENT_ROTATIONS: usize = 8;
+
+/// `times` as stores keep them: decimal milliseconds separated by commas.
+pub fn encode_rotations(times: &[Millis]) -> String {
+    times
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses [`encode_rotations`]; anything unreadable is dropped (the grace window then covers
+/// only what remains, which errs towards theft detection).
+pub fn decode_rotations(text: &str) -> Vec<Millis> {
+    text.split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect()
 }
 
 impl fmt::Debug for SessionRecord {
@@ -181,6 +206,7 @@ impl fmt::Debug for SessionRecord {
             .field("expires_at", &self.expires_at)
             .field("generation", &self.generation)
             .field("version", &self.version)
+            .field("recent_rotations", &self.recent_rotations)
             .finish_non_exhaustive()
     }
 }
@@ -236,7 +262,9 @@ impl KeyKind {
         KeyKind::Chain,
     ];
 
-    /// The kinds `reset` replaces: every key that signs a token a client holds.
+    /// The kinds `reset` replaces at once: every key that signs a token a client holds. (The
+    /// chain key is replaced by a reset too, but its predecessors are kept, retired, so the
+    /// refresh tokens they tagged are still recognised; see `KeyManager::reset`.)
     pub const RESET: [KeyKind; 3] = [KeyKind::Dynamic, KeyKind::Static, KeyKind::Service];
 
     /// Stable name used in stores and APIs.
@@ -273,8 +301,10 @@ impl KeyKind {
 /// the clear so a process can verify without unsealing.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyRecord {
-    /// Key id, unique across kinds.
+    /// Key id, unique across kinds and apps.
     pub kid: String,
+    /// The app the key belongs to: each app has its own keys and its own JWKS.
+    pub app_id: String,
     /// What the key is for.
     pub kind: KeyKind,
     /// Signature algorithm the key is fixed to.
@@ -293,6 +323,7 @@ impl fmt::Debug for KeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRecord")
             .field("kid", &self.kid)
+            .field("app_id", &self.app_id)
             .field("kind", &self.kind)
             .field("alg", &self.alg)
             .field("sealed", &self.sealed)

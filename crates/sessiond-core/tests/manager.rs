@@ -89,7 +89,7 @@ async fn default_tokens_are_supertokens_v5_rs256() {
         c["iat"].as_i64().unwrap()
     );
     // The JWKS verifies it with an independent library.
-    let jwks = m.keys().jwks();
+    let jwks = m.keys().jwks("public");
     let jwk = jwks
         .keys
         .iter()
@@ -406,6 +406,7 @@ async fn id_tokens_verify_from_the_jwks() {
     let (m, _c, _s) = setup(ManagerConfig::default());
     let t = m
         .create_id_token(
+            "public",
             obj(json!({"role": "admin"})),
             Duration::from_secs(600),
             true,
@@ -415,7 +416,7 @@ async fn id_tokens_verify_from_the_jwks() {
         .unwrap();
     let h = header(t.expose());
     assert!(h.get("version").is_none());
-    let jwks = m.keys().jwks();
+    let jwks = m.keys().jwks("public");
     let jwk = jwks
         .keys
         .iter()
@@ -442,18 +443,26 @@ async fn id_tokens_verify_from_the_jwks() {
 #[tokio::test]
 async fn service_tokens_expire_and_die_with_a_key_reset() {
     let (m, clock, _s) = setup(cfg(Algorithm::EdDSA));
-    let forever = m.create_service_token(None).await.unwrap();
+    let forever = m.create_service_token("public", None).await.unwrap();
     let short = m
-        .create_service_token(Some(Duration::from_secs(30)))
+        .create_service_token("public", Some(Duration::from_secs(30)))
         .await
         .unwrap();
-    assert!(m.verify_service_token(forever.expose()).await.unwrap());
-    assert!(m.verify_service_token(short.expose()).await.unwrap());
-    assert!(!m.verify_service_token("garbage").await.unwrap());
+    assert!(
+        m.verify_service_token("public", forever.expose())
+            .await
+            .unwrap()
+    );
+    assert!(
+        m.verify_service_token("public", short.expose())
+            .await
+            .unwrap()
+    );
+    assert!(!m.verify_service_token("public", "garbage").await.unwrap());
     // A service token is not an access token and vice versa.
     let s = m.create(NewSession::new("u")).await.unwrap();
     assert!(
-        !m.verify_service_token(s.tokens.access.token.expose())
+        !m.verify_service_token("public", s.tokens.access.token.expose())
             .await
             .unwrap()
     );
@@ -463,14 +472,32 @@ async fn service_tokens_expire_and_die_with_a_key_reset() {
             .is_err()
     );
     clock.advance_secs(31);
-    assert!(!m.verify_service_token(short.expose()).await.unwrap());
-    assert!(m.verify_service_token(forever.expose()).await.unwrap());
-    m.keys().reset().await.unwrap();
-    assert!(!m.verify_service_token(forever.expose()).await.unwrap());
     assert!(
-        m.verify_service_token(m.create_service_token(None).await.unwrap().expose())
+        !m.verify_service_token("public", short.expose())
             .await
             .unwrap()
+    );
+    assert!(
+        m.verify_service_token("public", forever.expose())
+            .await
+            .unwrap()
+    );
+    m.keys().reset("public").await.unwrap();
+    assert!(
+        !m.verify_service_token("public", forever.expose())
+            .await
+            .unwrap()
+    );
+    assert!(
+        m.verify_service_token(
+            "public",
+            m.create_service_token("public", None)
+                .await
+                .unwrap()
+                .expose()
+        )
+        .await
+        .unwrap()
     );
 }
 
@@ -478,9 +505,9 @@ async fn service_tokens_expire_and_die_with_a_key_reset() {
 async fn key_reset_fails_access_tokens_but_refresh_recovers() {
     let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
     let s = m.create(NewSession::new("u")).await.unwrap();
-    let before = m.keys().list();
-    m.keys().reset().await.unwrap();
-    let after = m.keys().list();
+    let before = m.keys().list(None);
+    m.keys().reset("public").await.unwrap();
+    let after = m.keys().list(None);
     for k in before.iter().filter(|k| k.kind != "chain") {
         assert!(
             !after.iter().any(|a| a.kid == k.kid),
@@ -515,7 +542,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
         .unwrap()
         .to_owned();
     // Manual rotation: new tokens use the new key, old ones still verify.
-    let info = m.keys().rotate().await.unwrap();
+    let info = m.keys().rotate("public").await.unwrap();
     assert_ne!(info.kid, old_kid);
     let s2 = m.create(NewSession::new("u")).await.unwrap();
     assert_eq!(
@@ -527,7 +554,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
         .unwrap();
     let dynamic = m
         .keys()
-        .jwks()
+        .jwks("public")
         .keys
         .iter()
         .filter(|k| k.kid.starts_with("d-"))
@@ -538,7 +565,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
     m.keys().maintain().await.unwrap();
     let current = m
         .keys()
-        .list()
+        .list(None)
         .into_iter()
         .find(|k| k.kind == "dynamic" && k.current)
         .unwrap();
@@ -546,7 +573,13 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
     // Retired keys are pruned once everything they signed has expired (ttl 60 s + 60 s skew).
     clock.advance_secs(121);
     m.keys().maintain().await.unwrap();
-    assert!(m.keys().jwks().keys.iter().all(|k| k.kid != old_kid));
+    assert!(
+        m.keys()
+            .jwks("public")
+            .keys
+            .iter()
+            .all(|k| k.kid != old_kid)
+    );
     m.stop().await.unwrap();
 }
 
@@ -561,20 +594,28 @@ async fn a_process_with_a_slow_clock_still_rotates_forward() {
         .unwrap();
     let first = a
         .keys()
-        .signer(KeyKind::Dynamic)
+        .signer("public", KeyKind::Dynamic)
         .await
         .unwrap()
         .kid()
         .to_owned();
-    let rotated = b.keys().rotate().await.unwrap();
+    let rotated = b.keys().rotate("public").await.unwrap();
     assert_ne!(rotated.kid, first);
     a.keys().reload().await.unwrap();
     assert_eq!(
-        a.keys().signer(KeyKind::Dynamic).await.unwrap().kid(),
+        a.keys()
+            .signer("public", KeyKind::Dynamic)
+            .await
+            .unwrap()
+            .kid(),
         rotated.kid
     );
     assert_eq!(
-        b.keys().signer(KeyKind::Dynamic).await.unwrap().kid(),
+        b.keys()
+            .signer("public", KeyKind::Dynamic)
+            .await
+            .unwrap()
+            .kid(),
         rotated.kid
     );
 }
@@ -611,7 +652,7 @@ async fn master_key_seals_private_material() {
         .unwrap();
     let m3 = SessionManager::new(Arc::clone(&store), cfg(Algorithm::EdDSA)).unwrap();
     assert!(matches!(
-        m3.keys().signer(KeyKind::Dynamic).await,
+        m3.keys().signer("public", KeyKind::Dynamic).await,
         Err(Error::Config(_))
     ));
 }
@@ -683,7 +724,7 @@ async fn hs256_is_selectable_and_never_published() {
         .await
         .unwrap();
     assert!(
-        m.keys().jwks().keys.is_empty(),
+        m.keys().jwks("public").keys.is_empty(),
         "symmetric keys never appear in the JWKS"
     );
 }
@@ -896,11 +937,38 @@ async fn apps_are_confined_to_their_own_sessions() {
         app_id: Some(app),
         ..CHECK_DB
     };
+    // Each app has its own keys: another app's token does not verify, even statelessly.
     assert!(matches!(
         m.verify(at, in_app("blog")).await,
-        Err(Error::Unauthorised(_))
+        Err(Error::TryRefreshToken(_))
+    ));
+    let stateless_blog = VerifyOptions {
+        app_id: Some("blog"),
+        ..VerifyOptions::default()
+    };
+    assert!(matches!(
+        m.verify(at, stateless_blog).await,
+        Err(Error::TryRefreshToken(_))
     ));
     m.verify(at, in_app("shop")).await.unwrap();
+    let shop_kids: Vec<String> = m
+        .keys()
+        .jwks("shop")
+        .keys
+        .iter()
+        .map(|k| k.kid.clone())
+        .collect();
+    let public_kids: Vec<String> = m
+        .keys()
+        .jwks("public")
+        .keys
+        .iter()
+        .map(|k| k.kid.clone())
+        .collect();
+    assert!(
+        !shop_kids.is_empty() && shop_kids.iter().all(|k| !public_kids.contains(k)),
+        "a JWKS per app"
+    );
     let other = RefreshOptions {
         app_id: Some("blog"),
         ..RefreshOptions::default()

@@ -1,6 +1,9 @@
 //! Signing keys: created on first need in isolation, rotated on a schedule with an overlap,
 //! published as a JWKS, and reset on demand (seed 000 "in isolation", seed 001 `resetKey`).
 //!
+//! Every app (`/appid-<id>`) has keys of its own — access-token, id-token, service-token and
+//! chain keys — and a JWKS of its own, so a token of one app never verifies in another.
+//!
 //! The keys live in the [`Store`](crate::store::Store), so every process sharing a store shares
 //! them. Each process keeps a [`KeySet`] in memory, swapped atomically on reload, so the verify
 //! hot path never touches the store. A process picks up keys created or reset elsewhere at its
@@ -29,6 +32,10 @@ use crate::store::Store;
 /// How often, at most, an unknown `kid` triggers a reload from the store.
 const MISS_RELOAD_EVERY_MS: Millis = 1_000;
 
+/// Most dynamic keys an app keeps at once: a burst of rotations retires the oldest early
+/// rather than growing the JWKS without bound.
+pub const MAX_DYNAMIC_KEYS: usize = 8;
+
 /// Key policy.
 #[derive(Debug)]
 pub struct KeyConfig {
@@ -39,6 +46,9 @@ pub struct KeyConfig {
     /// A replaced dynamic key keeps verifying for this long (at least the access-token lifetime,
     /// so tokens it signed stay valid until they expire).
     pub retention_ms: Millis,
+    /// A chain key replaced by a reset is kept this long (the refresh-token lifetime), so the
+    /// refresh tokens it tagged are still recognised: replaying one is theft, not a forgery.
+    pub chain_retention_ms: Millis,
     /// Seals private key material at rest when set.
     pub master_key: Option<MasterKey>,
 }
@@ -46,9 +56,12 @@ pub struct KeyConfig {
 /// What the API shows of a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct KeyInfo {
     /// Key id.
     pub kid: String,
+    /// The app the key belongs to.
+    pub app_id: String,
     /// `dynamic`, `static`, `service` or `chain`.
     pub kind: &'static str,
     /// Algorithm.
@@ -61,23 +74,35 @@ pub struct KeyInfo {
     pub sealed: bool,
 }
 
+/// A verifying key and the app it belongs to.
+#[derive(Debug, Clone)]
+pub struct AppVerifier {
+    /// The key.
+    pub key: Arc<VerifyingKey>,
+    /// Its app.
+    pub app_id: Arc<str>,
+}
+
 /// The keys a process holds in memory.
 #[derive(Debug, Default)]
 pub struct KeySet {
     /// Access-token and id-token verifiers (dynamic and static keys), by `kid`.
-    verifiers: HashMap<String, Arc<VerifyingKey>>,
+    verifiers: HashMap<String, AppVerifier>,
     /// The same verifiers by the exact access-token header sessiond issues with them: the hot
     /// path finds the key without decoding the header.
-    by_access_header: HashMap<String, Arc<VerifyingKey>>,
+    by_access_header: HashMap<String, AppVerifier>,
     /// Service-token verifiers, by `kid`.
-    service_verifiers: HashMap<String, Arc<VerifyingKey>>,
-    /// The newest key of each kind, ready to sign.
-    current: HashMap<KeyKind, Arc<SigningKey>>,
-    jwks: Arc<Jwks>,
+    service_verifiers: HashMap<String, AppVerifier>,
+    /// The newest key of each kind in each app, ready to sign.
+    current: HashMap<(String, KeyKind), Arc<SigningKey>>,
+    /// Every chain key of each app, newest first (the retired ones recognise older refresh
+    /// tokens).
+    chains: HashMap<String, Vec<Arc<SigningKey>>>,
+    jwks: HashMap<String, Arc<Jwks>>,
     infos: Vec<KeyInfo>,
-    /// Creation time of the current static key: the time of the last reset (see
+    /// Creation time of each app's current static key: the time of its last reset (see
     /// [`KeyManager::reset_epoch`]).
-    reset_epoch: Millis,
+    reset_epochs: HashMap<String, Millis>,
 }
 
 /// Loads, creates, rotates and resets keys; see the module documentation.
@@ -161,55 +186,89 @@ impl KeyManager {
         VerifyingKey::from_jwk(rec.alg, &jwk)
     }
 
+    fn signer_from(&self, old: &KeySet, rec: &KeyRecord) -> Result<Arc<SigningKey>, Error> {
+        if let Some(s) = old.current.get(&(rec.app_id.clone(), rec.kind))
+            && s.kid() == rec.kid
+        {
+            return Ok(Arc::clone(s));
+        }
+        if let Some(s) = old
+            .chains
+            .get(&rec.app_id)
+            .and_then(|c| c.iter().find(|k| k.kid() == rec.kid))
+        {
+            return Ok(Arc::clone(s));
+        }
+        Ok(Arc::new(SigningKey::from_material(
+            &rec.kid,
+            rec.alg,
+            &self.plain_material(rec)?,
+        )?))
+    }
+
     fn build(&self, mut records: Vec<KeyRecord>) -> Result<KeySet, Error> {
         newest_first(&mut records);
         let old = self.set.load();
         let mut set = KeySet::default();
-        let mut jwks = Jwks::default();
+        let mut jwks: HashMap<String, Jwks> = HashMap::new();
+        let mut apps: HashMap<String, Arc<str>> = HashMap::new();
         for rec in &records {
-            let is_current = !set.current.contains_key(&rec.kind);
+            let app = Arc::clone(
+                apps.entry(rec.app_id.clone())
+                    .or_insert_with(|| Arc::from(rec.app_id.as_str())),
+            );
+            let slot = (rec.app_id.clone(), rec.kind);
+            let is_current = !set.current.contains_key(&slot);
             if is_current {
                 if rec.kind == KeyKind::Static {
-                    set.reset_epoch = rec.created_at;
+                    set.reset_epochs.insert(rec.app_id.clone(), rec.created_at);
                 }
-                let signer = match old.current.get(&rec.kind) {
-                    Some(s) if s.kid() == rec.kid => Arc::clone(s),
-                    _ => Arc::new(SigningKey::from_material(
-                        &rec.kid,
-                        rec.alg,
-                        &self.plain_material(rec)?,
-                    )?),
-                };
-                set.current.insert(rec.kind, signer);
+                set.current.insert(slot, self.signer_from(&old, rec)?);
             }
+            let reuse =
+                |m: &HashMap<String, AppVerifier>| m.get(&rec.kid).map(|v| Arc::clone(&v.key));
             match rec.kind {
                 KeyKind::Dynamic | KeyKind::Static => {
-                    let v = match old.verifiers.get(&rec.kid) {
-                        Some(v) => Arc::clone(v),
+                    let key = match reuse(&old.verifiers) {
+                        Some(k) => k,
                         None => Arc::new(self.verifier_for(rec)?),
                     };
+                    let v = AppVerifier {
+                        key,
+                        app_id: Arc::clone(&app),
+                    };
                     set.by_access_header
-                        .insert(access_header_b64(rec.alg, &rec.kid), Arc::clone(&v));
+                        .insert(access_header_b64(rec.alg, &rec.kid), v.clone());
                     set.verifiers.insert(rec.kid.clone(), v);
                     if let Some(j) = rec
                         .public_jwk
                         .as_deref()
                         .and_then(|j| serde_json::from_str(j).ok())
                     {
-                        jwks.keys.push(j);
+                        jwks.entry(rec.app_id.clone()).or_default().keys.push(j);
                     }
                 }
                 KeyKind::Service => {
-                    let v = match old.service_verifiers.get(&rec.kid) {
-                        Some(v) => Arc::clone(v),
+                    let key = match reuse(&old.service_verifiers) {
+                        Some(k) => k,
                         None => Arc::new(self.verifier_for(rec)?),
                     };
-                    set.service_verifiers.insert(rec.kid.clone(), v);
+                    set.service_verifiers.insert(
+                        rec.kid.clone(),
+                        AppVerifier {
+                            key,
+                            app_id: Arc::clone(&app),
+                        },
+                    );
                 }
-                KeyKind::Chain => {}
+                KeyKind::Chain => {
+                    let k = self.signer_from(&old, rec)?;
+                    set.chains.entry(rec.app_id.clone()).or_default().push(k);
+                }
             }
             set.infos.push(KeyInfo {
                 kid: rec.kid.clone(),
+                app_id: rec.app_id.clone(),
                 kind: rec.kind.as_str(),
                 alg: rec.alg.as_str(),
                 created_at: rec.created_at,
@@ -217,7 +276,7 @@ impl KeyManager {
                 sealed: rec.sealed,
             });
         }
-        set.jwks = Arc::new(jwks);
+        set.jwks = jwks.into_iter().map(|(a, j)| (a, Arc::new(j))).collect();
         Ok(set)
     }
 
@@ -232,10 +291,15 @@ impl KeyManager {
         Ok(())
     }
 
-    /// Generates a key record of `kind`, off the async executor (RSA generation is slow).
-    /// `after` is the creation time of the key it replaces: the new key must sort after it even
-    /// within the same millisecond or on a process whose clock runs behind.
-    async fn generate(&self, kind: KeyKind, after: Option<Millis>) -> Result<KeyRecord, Error> {
+    /// Generates a key record of `kind` for `app_id`, off the async executor (RSA generation is
+    /// slow). `after` is the creation time of the key it replaces: the new key must sort after it
+    /// even within the same millisecond or on a process whose clock runs behind.
+    async fn generate(
+        &self,
+        app_id: &str,
+        kind: KeyKind,
+        after: Option<Millis>,
+    ) -> Result<KeyRecord, Error> {
         let alg = self.algorithm_of(kind);
         let kid = new_kid(kind);
         let kid2 = kid.clone();
@@ -248,6 +312,7 @@ impl KeyManager {
         };
         Ok(KeyRecord {
             kid,
+            app_id: app_id.to_owned(),
             kind,
             alg,
             material,
@@ -259,54 +324,58 @@ impl KeyManager {
         })
     }
 
-    /// The key that signs new tokens of `kind`, created in isolation if there is none.
+    /// The key that signs new tokens of `kind` in `app_id`, created in isolation if there is
+    /// none.
     ///
     /// # Errors
     /// Store and crypto errors from creating the key.
-    pub async fn signer(&self, kind: KeyKind) -> Result<Arc<SigningKey>, Error> {
-        if let Some(k) = self.set.load().current.get(&kind) {
+    pub async fn signer(&self, app_id: &str, kind: KeyKind) -> Result<Arc<SigningKey>, Error> {
+        let slot = (app_id.to_owned(), kind);
+        if let Some(k) = self.set.load().current.get(&slot) {
             return Ok(Arc::clone(k));
         }
         let _guard = self.slow.lock().await;
-        if let Some(k) = self.set.load().current.get(&kind) {
+        if let Some(k) = self.set.load().current.get(&slot) {
             return Ok(Arc::clone(k));
         }
         self.reload().await?;
-        if let Some(k) = self.set.load().current.get(&kind) {
+        if let Some(k) = self.set.load().current.get(&slot) {
             return Ok(Arc::clone(k));
         }
-        let candidate = self.generate(kind, None).await?;
+        let candidate = self.generate(app_id, kind, None).await?;
         self.store.insert_key_if_newest(None, &candidate).await?;
         self.reload().await?;
         self.set
             .load()
             .current
-            .get(&kind)
+            .get(&slot)
             .cloned()
             .ok_or(Error::Crypto("no key after creating one"))
+    }
+
+    /// Every chain key of `app_id`, the current one first (created if there is none).
+    ///
+    /// # Errors
+    /// As [`KeyManager::signer`].
+    pub async fn chain_keys(&self, app_id: &str) -> Result<Vec<Arc<SigningKey>>, Error> {
+        if let Some(c) = self.set.load().chains.get(app_id) {
+            return Ok(c.clone());
+        }
+        self.signer(app_id, KeyKind::Chain).await?;
+        Ok(self
+            .set
+            .load()
+            .chains
+            .get(app_id)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The verifier whose issued access-token header is exactly `header_b64`, if any. A hit
     /// fixes the key, its algorithm, `typ` and `version` at once (no decoding); a miss means the
     /// caller must decode the header the slow way.
-    pub fn verifier_for_header(&self, header_b64: &str) -> Option<Arc<VerifyingKey>> {
+    pub fn verifier_for_header(&self, header_b64: &str) -> Option<AppVerifier> {
         self.set.load().by_access_header.get(header_b64).cloned()
-    }
-
-    /// The access-token verifier with this `kid`, reloading from the store (at most once a
-    /// second) when it is unknown, so keys created by other processes are found at once.
-    ///
-    /// # Errors
-    /// Store errors from the reload.
-    pub async fn verifier(&self, kid: &str) -> Result<Option<Arc<VerifyingKey>>, Error> {
-        if let Some(v) = self.set.load().verifiers.get(kid) {
-            return Ok(Some(Arc::clone(v)));
-        }
-        if !self.may_reload_on_miss() {
-            return Ok(None);
-        }
-        self.reload().await?;
-        Ok(self.set.load().verifiers.get(kid).cloned())
     }
 
     /// Whether an access-token key with this `kid` is in memory now (no reload). A verifier
@@ -316,13 +385,29 @@ impl KeyManager {
         self.set.load().verifiers.contains_key(kid)
     }
 
+    /// The access-token verifier with this `kid`, reloading from the store (at most once a
+    /// second) when it is unknown, so keys created by other processes are found at once.
+    ///
+    /// # Errors
+    /// Store errors from the reload.
+    pub async fn verifier(&self, kid: &str) -> Result<Option<AppVerifier>, Error> {
+        if let Some(v) = self.set.load().verifiers.get(kid) {
+            return Ok(Some(v.clone()));
+        }
+        if !self.may_reload_on_miss() {
+            return Ok(None);
+        }
+        self.reload().await?;
+        Ok(self.set.load().verifiers.get(kid).cloned())
+    }
+
     /// The service-token verifier with this `kid` (same reload rule as [`KeyManager::verifier`]).
     ///
     /// # Errors
     /// Store errors from the reload.
-    pub async fn service_verifier(&self, kid: &str) -> Result<Option<Arc<VerifyingKey>>, Error> {
+    pub async fn service_verifier(&self, kid: &str) -> Result<Option<AppVerifier>, Error> {
         if let Some(v) = self.set.load().service_verifiers.get(kid) {
-            return Ok(Some(Arc::clone(v)));
+            return Ok(Some(v.clone()));
         }
         if !self.may_reload_on_miss() {
             return Ok(None);
@@ -341,43 +426,77 @@ impl KeyManager {
                 .is_ok()
     }
 
-    /// The public keys of access tokens and id tokens (dynamic and static), newest first.
-    pub fn jwks(&self) -> Arc<Jwks> {
-        Arc::clone(&self.set.load().jwks)
+    /// The public keys of `app_id`'s access tokens and id tokens (dynamic and static), newest
+    /// first.
+    pub fn jwks(&self, app_id: &str) -> Arc<Jwks> {
+        self.set
+            .load()
+            .jwks
+            .get(app_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
-    /// When the keys were last reset, as far as this process knows (0: never).
+    /// When `app_id`'s keys were last reset, as far as this process knows (0: never).
     ///
     /// The static key is created at start, before any session, and replaced only by
     /// [`KeyManager::reset`], so its creation time is the instant of the last reset. Opaque
     /// access tokens, which no key signs, are refused when issued before it.
-    pub fn reset_epoch(&self) -> Millis {
-        self.set.load().reset_epoch
+    pub fn reset_epoch(&self, app_id: &str) -> Millis {
+        self.set
+            .load()
+            .reset_epochs
+            .get(app_id)
+            .copied()
+            .unwrap_or(0)
     }
 
-    /// Every key this process knows, newest first.
-    pub fn list(&self) -> Vec<KeyInfo> {
-        self.set.load().infos.clone()
+    /// Every key of `app_id` this process knows (every app's with `None`), newest first.
+    pub fn list(&self, app_id: Option<&str>) -> Vec<KeyInfo> {
+        self.set
+            .load()
+            .infos
+            .iter()
+            .filter(|k| app_id.is_none_or(|a| a == k.app_id))
+            .cloned()
+            .collect()
     }
 
-    /// Replaces the dynamic key now (in isolation: of processes rotating concurrently from the
-    /// same key, one key wins). Tokens signed by the old key keep verifying for the retention.
+    /// The apps that have keys.
+    pub fn apps(&self) -> Vec<String> {
+        let mut apps: Vec<String> = self
+            .set
+            .load()
+            .infos
+            .iter()
+            .map(|k| k.app_id.clone())
+            .collect();
+        apps.sort();
+        apps.dedup();
+        apps
+    }
+
+    /// Replaces `app_id`'s dynamic key now (in isolation: of processes rotating concurrently
+    /// from the same key, one key wins). Tokens signed by the old key keep verifying for the
+    /// retention.
     ///
     /// # Errors
     /// Store and crypto errors.
-    pub async fn rotate(&self) -> Result<KeyInfo, Error> {
+    pub async fn rotate(&self, app_id: &str) -> Result<KeyInfo, Error> {
         let _guard = self.slow.lock().await;
         self.reload().await?;
         let current = self
-            .list()
+            .list(Some(app_id))
             .into_iter()
             .find(|k| k.current && k.kind == KeyKind::Dynamic.as_str());
-        self.rotate_from(current.as_ref()).await
+        let info = self.rotate_from(app_id, current.as_ref()).await?;
+        self.prune(app_id).await?;
+        Ok(info)
     }
 
-    async fn rotate_from(&self, current: Option<&KeyInfo>) -> Result<KeyInfo, Error> {
+    async fn rotate_from(&self, app_id: &str, current: Option<&KeyInfo>) -> Result<KeyInfo, Error> {
         let candidate = self
-            .generate(KeyKind::Dynamic, current.map(|k| k.created_at))
+            .generate(app_id, KeyKind::Dynamic, current.map(|k| k.created_at))
             .await?;
         let expected = current.map(|k| k.kid.as_str());
         let winner = self
@@ -385,38 +504,30 @@ impl KeyManager {
             .insert_key_if_newest(expected, &candidate)
             .await?;
         self.reload().await?;
-        self.list()
+        self.list(Some(app_id))
             .into_iter()
             .find(|k| k.kid == winner.kid)
             .ok_or(Error::Crypto("rotated key missing after reload"))
     }
 
-    /// The scheduled work: reload, rotate the dynamic key when it is older than the rotation
-    /// interval, and delete dynamic keys retired for longer than the retention.
-    ///
-    /// # Errors
-    /// Store and crypto errors.
-    pub async fn maintain(&self) -> Result<(), Error> {
-        let _guard = self.slow.lock().await;
-        self.reload().await?;
+    /// Deletes `app_id`'s dynamic keys retired for longer than the retention, the dynamic keys
+    /// beyond [`MAX_DYNAMIC_KEYS`], and chain keys retired for longer than their retention.
+    async fn prune(&self, app_id: &str) -> Result<(), Error> {
         let now = self.clock.now_ms();
-        let set = self.set.load_full();
-        let dynamic: Vec<&KeyInfo> = set
-            .infos
-            .iter()
-            .filter(|k| k.kind == KeyKind::Dynamic.as_str())
-            .collect();
-        if let Some(cur) = dynamic.first()
-            && now >= cur.created_at.saturating_add(self.cfg.rotation_interval_ms)
-        {
-            self.rotate_from(Some(cur)).await?;
+        let infos = self.list(Some(app_id));
+        let mut expired = Vec::new();
+        for (kind, retention, cap) in [
+            (KeyKind::Dynamic, self.cfg.retention_ms, MAX_DYNAMIC_KEYS),
+            (KeyKind::Chain, self.cfg.chain_retention_ms, usize::MAX),
+        ] {
+            // Newest first: key i was replaced when key i-1 was created.
+            let keys: Vec<&KeyInfo> = infos.iter().filter(|k| k.kind == kind.as_str()).collect();
+            for (i, w) in keys.windows(2).enumerate() {
+                if now >= w[0].created_at.saturating_add(retention) || i + 1 >= cap {
+                    expired.push(w[1].kid.clone());
+                }
+            }
         }
-        // dynamic is newest first: key i was replaced when key i-1 was created.
-        let expired: Vec<String> = dynamic
-            .windows(2)
-            .filter(|w| now >= w[0].created_at.saturating_add(self.cfg.retention_ms))
-            .map(|w| w[1].kid.clone())
-            .collect();
         if !expired.is_empty() {
             self.store.delete_keys(&expired).await?;
             self.reload().await?;
@@ -424,25 +535,69 @@ impl KeyManager {
         Ok(())
     }
 
-    /// Replaces every dynamic, static and service key at once: every outstanding access token,
-    /// id token and service token stops verifying (seed 001 `resetKey`). Refresh tokens keep
-    /// working, so clients recover by refreshing.
+    /// The scheduled work for every app: reload, rotate a dynamic key older than the rotation
+    /// interval, prune retired keys.
     ///
     /// # Errors
     /// Store and crypto errors.
-    pub async fn reset(&self) -> Result<(), Error> {
+    pub async fn maintain(&self) -> Result<(), Error> {
+        let _guard = self.slow.lock().await;
+        self.reload().await?;
+        let now = self.clock.now_ms();
+        for app in self.apps() {
+            let current = self
+                .list(Some(&app))
+                .into_iter()
+                .find(|k| k.current && k.kind == KeyKind::Dynamic.as_str());
+            if let Some(cur) = &current
+                && now >= cur.created_at.saturating_add(self.cfg.rotation_interval_ms)
+            {
+                self.rotate_from(&app, Some(cur)).await?;
+            }
+            self.prune(&app).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces every dynamic, static and service key of `app_id` at once: every outstanding
+    /// access token, id token and service token of the app stops verifying (seed 001
+    /// `resetKey`). The chain key is replaced too (new refresh tokens are tagged with the new
+    /// one), but the old one is kept, retired, for the refresh-token lifetime, so refresh tokens
+    /// it tagged still refresh and a replayed one is still recognised as theft. Clients recover
+    /// by refreshing.
+    ///
+    /// # Errors
+    /// Store and crypto errors.
+    pub async fn reset(&self, app_id: &str) -> Result<(), Error> {
         let _guard = self.slow.lock().await;
         let mut fresh = Vec::new();
         for kind in KeyKind::RESET {
-            fresh.push(self.generate(kind, None).await?);
+            fresh.push(self.generate(app_id, kind, None).await?);
         }
+        self.reload().await?;
+        let chain_now = self
+            .list(Some(app_id))
+            .into_iter()
+            .find(|k| k.current && k.kind == KeyKind::Chain.as_str());
+        let chain = self
+            .generate(
+                app_id,
+                KeyKind::Chain,
+                chain_now.as_ref().map(|k| k.created_at),
+            )
+            .await?;
         // One instant for the whole reset, taken after the (slow) generation: every token
         // issued before it is refused, opaque ones included (see `reset_epoch`).
         let epoch = self.clock.now_ms();
         for k in &mut fresh {
             k.created_at = epoch;
         }
-        self.store.replace_keys(&KeyKind::RESET, &fresh).await?;
+        self.store
+            .replace_keys(app_id, &KeyKind::RESET, &fresh)
+            .await?;
+        self.store
+            .insert_key_if_newest(chain_now.as_ref().map(|k| k.kid.as_str()), &chain)
+            .await?;
         self.reload().await?;
         // Other processes reload at once instead of at their next key sync.
         if let Err(e) = self

@@ -311,7 +311,7 @@ impl SessionManager {
             }
             None => {
                 let claims = self
-                    .verify_signed(access_token, Expiry::Ignore, now)
+                    .verify_signed(access_token, Expiry::Ignore, now, app_id)
                     .await
                     .map_err(|e| match e {
                         Error::Store(s) => Error::Store(s),
@@ -357,13 +357,14 @@ impl SessionManager {
     }
 
     /// Signs an id token (seed 000 `createIdConnectToken`, CDI `POST /recipe/jwt`): `payload`
-    /// plus `iat` and `exp`, and `iss` when the payload has none, signed by the current dynamic
-    /// key or the static key, verifiable from the JWKS.
+    /// plus `iat` and `exp`, and `iss` when the payload has none, signed by `app_id`'s current
+    /// dynamic key or its static key, verifiable from its JWKS.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a zero validity; key errors.
     pub async fn create_id_token(
         &self,
+        app_id: &str,
         mut payload: JsonObject,
         validity: Duration,
         static_key: bool,
@@ -386,7 +387,7 @@ impl SessionManager {
         } else {
             KeyKind::Dynamic
         };
-        let key = self.inner.keys.signer(kind).await?;
+        let key = self.inner.keys.signer(app_id, kind).await?;
         let bytes = serde_json::to_vec(&payload)
             .map_err(|_| Error::Crypto("cannot serialise id-token payload"))?;
         Ok(SecretString::new(sign_compact(
@@ -396,17 +397,18 @@ impl SessionManager {
         )?))
     }
 
-    /// Creates a service token (seed 001 `createToken`): valid until `expires_in` from now, or
-    /// until the next key reset when `None`.
+    /// Creates a service token of `app_id` (seed 001 `createToken`): valid until `expires_in`
+    /// from now, or until the app's next key reset when `None`.
     ///
     /// # Errors
     /// Key errors.
     pub async fn create_service_token(
         &self,
+        app_id: &str,
         expires_in: Option<Duration>,
     ) -> Result<SecretString, Error> {
         let now = self.now_ms();
-        let key = self.inner.keys.signer(KeyKind::Service).await?;
+        let key = self.inner.keys.signer(app_id, KeyKind::Service).await?;
         let nonce: [u8; 32] = random_bytes()?;
         let mut claims = JsonObject::new();
         claims.insert("typ".to_owned(), Value::from("sessiond-service"));
@@ -428,19 +430,23 @@ impl SessionManager {
     }
 
     /// Verifies a service token (seed 001 `verifyToken`): `true` only for a token signed by a
-    /// current service key and not expired. Garbage is simply `false`.
+    /// current service key of `app_id` and not expired. Garbage (and another app's token) is
+    /// simply `false`.
     ///
     /// # Errors
     /// [`Error::Store`] when the token names a key this process has not seen and the store
     /// cannot be asked whether it exists (fail closed: never `true`, and not a silent `false`).
-    pub async fn verify_service_token(&self, token: &str) -> Result<bool, Error> {
+    pub async fn verify_service_token(&self, app_id: &str, token: &str) -> Result<bool, Error> {
         let Ok(jws) = UnverifiedJws::parse(token) else {
             return Ok(false);
         };
-        let Some(key) = self.inner.keys.service_verifier(jws.kid()).await? else {
+        let Some(v) = self.inner.keys.service_verifier(jws.kid()).await? else {
             return Ok(false);
         };
-        let Ok(payload) = jws.verify(&key) else {
+        if *v.app_id != *app_id {
+            return Ok(false);
+        }
+        let Ok(payload) = jws.verify(&v.key) else {
             return Ok(false);
         };
         let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&payload) else {

@@ -122,13 +122,13 @@ impl SessionManager {
             u64::try_from(now).unwrap_or(0),
             &handle_random,
         );
-        let chain_key = self.inner.keys.signer(KeyKind::Chain).await?;
+        let chain_key = self.inner.keys.signer(&new.app_id, KeyKind::Chain).await?;
         let chain = Chain::new(&chain_key);
         let opaque = p.format == TokenFormat::Opaque;
         if opaque {
             // The static key's creation time is the reset epoch opaque tokens are checked
             // against; it must exist before the first opaque session (`start` creates it too).
-            self.inner.keys.signer(KeyKind::Static).await?;
+            self.inner.keys.signer(&new.app_id, KeyKind::Static).await?;
         }
         // The access secret is only used by opaque tokens and to derive the anti-CSRF token.
         let access_secret = if opaque || new.anti_csrf {
@@ -164,8 +164,10 @@ impl SessionManager {
             },
             version: 0,
             client: new.client,
+            recent_rotations: Vec::new(),
         };
         let refresh_token = RefreshToken {
+            tag: Some(chain.tag(&handle, 0, &secret)?),
             handle,
             generation: 0,
             secret,
@@ -241,7 +243,7 @@ impl SessionManager {
         } else {
             KeyKind::Dynamic
         };
-        let key = self.inner.keys.signer(kind).await?;
+        let key = self.inner.keys.signer(&g.rec.app_id, kind).await?;
         let exp = exp_ms.div_euclid(1000);
         let iat = g.now.div_euclid(1000);
         let claims = IssueClaims {

@@ -23,7 +23,7 @@ use crate::clock::{Clock, Millis, SystemClock};
 use crate::config::{ManagerConfig, TokenFormat, ms};
 use crate::error::Error;
 use crate::keys::{KeyConfig, KeyManager};
-use crate::model::KeyKind;
+use crate::model::{DEFAULT_APP, KeyKind};
 use crate::store::Store;
 
 /// Options of [`SessionManager::start`].
@@ -126,6 +126,7 @@ impl SessionManager {
                 // A replaced key verifies until every token it signed has expired, plus a minute
                 // of clock skew between processes.
                 retention_ms: policy.access_ttl.saturating_add(60_000),
+                chain_retention_ms: policy.refresh_ttl.saturating_add(60_000),
                 master_key: config.master_key,
             },
         );
@@ -181,10 +182,11 @@ impl SessionManager {
             self.inner.store.wipe().await?;
         }
         self.inner.keys.reload().await?;
-        self.inner.keys.signer(KeyKind::Chain).await?;
-        self.inner.keys.signer(KeyKind::Dynamic).await?;
-        // The static key too, so the JWKS is complete before any client asks for it.
-        self.inner.keys.signer(KeyKind::Static).await?;
+        // The default app's keys at once (others are created on first use), the static key too
+        // so the JWKS is complete before any client asks for it.
+        for kind in [KeyKind::Chain, KeyKind::Dynamic, KeyKind::Static] {
+            self.inner.keys.signer(DEFAULT_APP, kind).await?;
+        }
         self.inner.keys.maintain().await?;
         let cancel = CancellationToken::new();
         let mut handles = Vec::new();

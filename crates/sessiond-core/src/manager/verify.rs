@@ -47,7 +47,9 @@ impl SessionManager {
         if let Some(op) = OpaqueToken::decode(token) {
             return self.verify_opaque(&op, opts, now).await;
         }
-        let claims = self.verify_signed(token, Expiry::Enforce, now).await?;
+        let claims = self
+            .verify_signed(token, Expiry::Enforce, now, opts.app_id)
+            .await?;
         if opts.check_anti_csrf
             && !csrf_matches(claims.anti_csrf_token.as_deref(), opts.anti_csrf_token)
         {
@@ -136,16 +138,25 @@ impl SessionManager {
         token: &str,
         expiry: Expiry,
         now: Millis,
+        app_id: Option<&str>,
     ) -> Result<VerifiedClaims, Error> {
+        // A key of another app is, to this app, a key it does not have.
+        let other_app = Error::TryRefreshToken("access token signed by an unknown or retired key");
+        let in_app = |v: &crate::keys::AppVerifier| app_id.is_none_or(|a| *a == *v.app_id);
         let malformed = Error::Unauthorised("malformed access token");
         let bad_signature = |e: JwsError| match e {
             JwsError::Malformed => Error::Unauthorised("malformed access token"),
             _ => Error::TryRefreshToken("access token signature does not verify"),
         };
         let segments = Segments::split(token).map_err(|_| malformed)?;
-        let payload = if let Some(key) = self.inner.keys.verifier_for_header(segments.header_b64) {
+        let payload = if let Some(v) = self.inner.keys.verifier_for_header(segments.header_b64) {
             // Fast path: byte-for-byte a header sessiond issued for this key.
-            segments.verify_known_header(&key).map_err(bad_signature)?
+            if !in_app(&v) {
+                return Err(other_app);
+            }
+            segments
+                .verify_known_header(&v.key)
+                .map_err(bad_signature)?
         } else {
             let jws = UnverifiedJws::parse(token).map_err(|e| match e {
                 JwsError::UnknownKey => Error::TryRefreshToken("access token has no key id"),
@@ -160,7 +171,7 @@ impl SessionManager {
             // of them. A key this process has not seen may have been created by another process
             // a moment ago: when the store cannot be asked, the answer is "unavailable" (503),
             // not "refresh", which would fail the same way.
-            let key = self
+            let v = self
                 .inner
                 .keys
                 .verifier(jws.kid())
@@ -168,7 +179,10 @@ impl SessionManager {
                 .ok_or(Error::TryRefreshToken(
                     "access token signed by an unknown or retired key",
                 ))?;
-            jws.verify(&key).map_err(bad_signature)?
+            if !in_app(&v) {
+                return Err(other_app);
+            }
+            jws.verify(&v.key).map_err(bad_signature)?
         };
         let claims = VerifiedClaims::parse(&payload)
             .ok_or(Error::Unauthorised("access token claims are malformed"))?;
@@ -252,7 +266,7 @@ impl SessionManager {
         }
         // A key reset must end opaque tokens too, though nothing signs them: one issued before
         // the reset (at the session's last rotation) is refused until the client refreshes.
-        if rec.rotated_at < self.inner.keys.reset_epoch() {
+        if rec.rotated_at < self.inner.keys.reset_epoch(&rec.app_id) {
             return Err(Error::TryRefreshToken(
                 "access token predates the last key reset",
             ));
@@ -275,7 +289,7 @@ impl SessionManager {
             return Err(Error::TryRefreshToken("access token expired"));
         }
         if opts.check_anti_csrf {
-            let chain_key = self.inner.keys.signer(KeyKind::Chain).await?;
+            let chain_key = self.inner.keys.signer(&rec.app_id, KeyKind::Chain).await?;
             let expected = Chain::new(&chain_key).anti_csrf(&secret)?;
             if !rec.flags.anti_csrf || !csrf_matches(Some(&expected), opts.anti_csrf_token) {
                 return Err(Error::TryRefreshToken("anti-csrf check failed"));

@@ -93,10 +93,10 @@ impl Inner {
         self.sessions.get_mut(handle).filter(|r| r.expires_at > now)
     }
 
-    fn newest_key(&self, kind: KeyKind) -> Option<&KeyRecord> {
+    fn newest_key(&self, app_id: &str, kind: KeyKind) -> Option<&KeyRecord> {
         self.keys
             .iter()
-            .filter(|k| k.kind == kind)
+            .filter(|k| k.kind == kind && k.app_id == app_id)
             .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
     }
 }
@@ -152,6 +152,7 @@ impl Store for MemoryStore {
         rec.refresh_hash = rot.to_refresh_hash;
         rec.access_hash = rot.to_access_hash;
         rec.rotated_at = rot.now;
+        rec.recent_rotations = rot.recent_rotations.to_vec();
         rec.last_active_at = rec.last_active_at.max(rot.now);
         rec.expires_at = rot.expires_at.min(rec.absolute_expires_at);
         Ok(true)
@@ -308,7 +309,7 @@ impl Store for MemoryStore {
         key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         let mut g = self.inner.write();
-        let newest = g.newest_key(key.kind);
+        let newest = g.newest_key(&key.app_id, key.kind);
         if let Some(k) = newest
             && Some(k.kid.as_str()) != expected_newest
         {
@@ -318,9 +319,15 @@ impl Store for MemoryStore {
         Ok(key.clone())
     }
 
-    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+    async fn replace_keys(
+        &self,
+        app_id: &str,
+        kinds: &[KeyKind],
+        keys: &[KeyRecord],
+    ) -> StoreResult<()> {
         let mut g = self.inner.write();
-        g.keys.retain(|k| !kinds.contains(&k.kind));
+        g.keys
+            .retain(|k| k.app_id != app_id || !kinds.contains(&k.kind));
         g.keys.extend(keys.iter().cloned());
         Ok(())
     }

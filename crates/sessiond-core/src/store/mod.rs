@@ -65,6 +65,9 @@ pub struct Rotation<'a> {
     pub now: Millis,
     /// The new `expires_at` (never past `absolute_expires_at`).
     pub expires_at: Millis,
+    /// The new [`SessionRecord::recent_rotations`] (the old list with `now` appended, at most
+    /// `MAX_RECENT_ROTATIONS` long).
+    pub recent_rotations: &'a [Millis],
 }
 
 /// A compare-and-swap update of a session's data.
@@ -159,17 +162,23 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored key.
     async fn load_keys(&self) -> StoreResult<Vec<KeyRecord>>;
 
-    /// In isolation: if the newest key of `key.kind` has kid `expected_newest` (`None`: there is
-    /// no key of that kind), inserts `key`. Returns the newest key of that kind afterwards —
-    /// `key` itself, or the one a concurrent caller inserted first.
+    /// In isolation: if the newest key of `key.kind` in `key.app_id` has kid `expected_newest`
+    /// (`None`: there is no key of that kind in that app), inserts `key`. Returns the newest key
+    /// of that kind and app afterwards — `key` itself, or the one a concurrent caller inserted
+    /// first.
     async fn insert_key_if_newest(
         &self,
         expected_newest: Option<&str>,
         key: &KeyRecord,
     ) -> StoreResult<KeyRecord>;
 
-    /// Atomically deletes every key of the given kinds and inserts `keys`.
-    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()>;
+    /// Atomically deletes every key of the given kinds in `app_id` and inserts `keys`.
+    async fn replace_keys(
+        &self,
+        app_id: &str,
+        kinds: &[KeyKind],
+        keys: &[KeyRecord],
+    ) -> StoreResult<()>;
 
     /// Deletes the keys with these ids.
     async fn delete_keys(&self, kids: &[String]) -> StoreResult<()>;

@@ -79,6 +79,24 @@ impl<'a> Chain<'a> {
         self.mac(b"sessiond/v1/access", handle, generation, secret)
     }
 
+    /// The tag a refresh token of `generation` with `secret` carries: 128 bits of
+    /// `HMAC(k, "sessiond/v2/tag" ‖ handle ‖ generation ‖ secret)`. Only the server can make it, so
+    /// a valid tag proves the token was issued, whatever its generation, in one MAC.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if the MAC fails.
+    pub fn tag(
+        &self,
+        handle: &str,
+        generation: u64,
+        secret: &Secret,
+    ) -> Result<[u8; crate::tokens::refresh::TAG_LEN], Error> {
+        let mac = self.mac(b"sessiond/v2/tag", handle, generation, secret)?;
+        let mut t = [0u8; crate::tokens::refresh::TAG_LEN];
+        t.copy_from_slice(&mac[..crate::tokens::refresh::TAG_LEN]);
+        Ok(t)
+    }
+
     /// The anti-CSRF token that goes with an access secret.
     ///
     /// # Errors

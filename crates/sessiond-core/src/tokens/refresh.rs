@@ -61,9 +61,9 @@ impl RefreshToken {
             return None;
         }
         let raw = b64::decode(text)?;
-        let tag_len = match raw.first()? {
-            &V1 => 0,
-            &V2 => TAG_LEN,
+        let tag_len = match *raw.first()? {
+            V1 => 0,
+            V2 => TAG_LEN,
             _ => return None,
         };
         let start = HEADER_LEN + tag_len;

@@ -46,6 +46,13 @@ macro_rules! conformance_tests {
             deletion_races_rotation_update_and_touch,
             database_checks_keep_a_session_from_idling_out,
             opaque_tokens_live_in_the_store,
+            events_round_trip,
+            event_paging_honours_limit,
+            event_trim_marks_readers_behind,
+            concurrent_appenders_never_hide_events_from_a_follower,
+            wipe_keeps_event_cursors_increasing,
+            event_signal_changes_after_append,
+            revocation_reaches_another_managers_stateless_verify,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use sessiond_core::model::{KeyKind, KeyRecord, SessionRecord, UserQuery};
-use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
+use sessiond_core::store::{
+    DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
+};
 use sessiond_core::{Millis, Store, StoreError};
 
 /// A store that passes every call to `inner` while up, and fails every call with
@@ -117,5 +119,23 @@ impl Store for Switchable {
     async fn delete_keys(&self, kids: &[String]) -> StoreResult<()> {
         self.up()?;
         self.inner.delete_keys(kids).await
+    }
+    async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()> {
+        self.up()?;
+        self.inner.append_events(events, at).await
+    }
+    async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
+        self.up()?;
+        self.inner.events_since(cursor, limit).await
+    }
+    async fn trim_events(&self, before: Millis) -> StoreResult<()> {
+        self.up()?;
+        self.inner.trim_events(before).await
+    }
+    fn event_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.inner.event_signal()
+    }
+    fn event_poll_interval(&self) -> std::time::Duration {
+        self.inner.event_poll_interval()
     }
 }

@@ -2,8 +2,10 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sessiond_core::revocation::Standing;
 use sessiond_core::tokens::refresh::RefreshToken;
 use sessiond_core::{
     Error, JsonObject, NewSession, RefreshOptions, SessionManager, StartOptions, Store, UserQuery,
@@ -496,8 +498,12 @@ pub async fn revoked_sessions_fail_database_checks(store: Arc<dyn Store>) {
     assert!(matches!(m.revoke(&h).await, Err(Error::SessionNotFound)));
     assert!(matches!(m.user_of(&h).await, Err(Error::SessionNotFound)));
     let at = s.tokens.access.token.expose();
-    // Stateless verification cannot know (by design); the database check does.
-    assert!(m.verify(at, VerifyOptions::default()).await.is_ok());
+    // The revoking process denies the session at once, on the stateless path too (other
+    // processes learn it through the revocation log); the database check refuses it anyway.
+    assert!(matches!(
+        m.verify(at, VerifyOptions::default()).await,
+        Err(Error::Unauthorised(_))
+    ));
     assert!(matches!(
         m.verify(at, CHECK_DB).await,
         Err(Error::Unauthorised(_))
@@ -506,4 +512,41 @@ pub async fn revoked_sessions_fail_database_checks(store: Arc<dyn Store>) {
         refresh(&m, s.tokens.refresh.token.expose()).await,
         Err(Error::Unauthorised(_))
     ));
+}
+
+/// Two managers started on one store: a session revoked through one is refused by the other's
+/// stateless verification (no store check asked for) within a bounded time, because the
+/// revocation reached it through the store's revocation log.
+pub async fn revocation_reaches_another_managers_stateless_verify(store: Arc<dyn Store>) {
+    let (a, _clock_a) = manager(Arc::clone(&store));
+    let (b, _clock_b) = manager(Arc::clone(&store));
+    a.start(StartOptions::default()).await.unwrap();
+    b.start(StartOptions::default()).await.unwrap();
+    let s = a.create(NewSession::new("rita")).await.unwrap();
+    let kept = a.create(NewSession::new("rita")).await.unwrap();
+    let at = s.tokens.access.token.expose();
+    b.verify(at, VerifyOptions::default()).await.unwrap();
+    a.revoke(&s.session.handle).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let verdict = b.verify(at, VerifyOptions::default()).await;
+        let denied = b.revocations().standing(&s.session.handle) == Standing::Revoked;
+        if matches!(verdict, Err(Error::Unauthorised(_))) && denied {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "3 s after the revocation on A, B still answers {verdict:?} (denied by the feed: \
+             {denied}; feed {:?})",
+            b.revocations()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Only that session: the other one still verifies on B without the store.
+    b.verify(kept.tokens.access.token.expose(), VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(b.revocations().is_current(), "{:?}", b.revocations());
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
 }

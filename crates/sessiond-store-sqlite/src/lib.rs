@@ -17,7 +17,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
+use sessiond_core::store::{
+    DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
+};
 use sessiond_core::{
     KeyKind, KeyRecord, Millis, SessionRecord, Store, StoreError, UserField, UserQuery,
 };
@@ -36,6 +38,10 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     writer: mpsc::Sender<Box<dyn Job>>,
+    /// Changes to the last cursor this process appended, once the append is acknowledged:
+    /// readers in this process wake at once. Other processes sharing the file poll (SQLite has
+    /// no cross-process notification).
+    events: tokio::sync::watch::Sender<u64>,
     /// Dropping it stops the checkpointer.
     _checkpointer: mpsc::Sender<()>,
 }
@@ -122,6 +128,7 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             writer,
+            events: tokio::sync::watch::channel(0).0,
             _checkpointer: checkpointer,
         })
     }
@@ -478,6 +485,96 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(&'static str, String)> = events
+            .iter()
+            .map(|e| (e.name(), e.subject().to_owned()))
+            .collect();
+        // Through the writer like every write: acknowledged once committed and the WAL is
+        // fsynced. The counter row is bumped inside the write transaction, which holds the
+        // database's write lock (one writer at a time, across processes), so cursors are handed
+        // out in commit order: a reader past cursor c never misses a later commit.
+        let last = self
+            .write(move |c| {
+                atomically(c, |c| {
+                    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                    let last: i64 = c
+                        .prepare_cached(
+                            "UPDATE event_log SET last_cursor = last_cursor + ?1 \
+                             WHERE singleton = 1 RETURNING last_cursor",
+                        )?
+                        .query_row([n], |r| r.get(0))?;
+                    let mut insert = c.prepare_cached(
+                        "INSERT INTO events (id, at, kind, subject) VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    let mut id = last - n;
+                    for (kind, subject) in &rows {
+                        id += 1;
+                        insert.execute(params![id, at, kind, subject])?;
+                    }
+                    Ok(last)
+                })
+            })
+            .await?;
+        self.events
+            .send_replace(u64::try_from(last).unwrap_or_default());
+        Ok(())
+    }
+
+    async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
+        let from = i64_of(cursor);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // One statement, so the trim mark and the events come from one snapshot: a trim
+        // between reading the mark and reading the events cannot hide a gap.
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT l.trimmed_through, e.id, e.at, e.kind, e.subject FROM event_log AS l \
+                 LEFT JOIN (SELECT id, at, kind, subject FROM events WHERE id > ?1 \
+                 ORDER BY id LIMIT ?2) AS e ON 1 ORDER BY e.id",
+            )?;
+            let mut rows = stmt.query(params![from, limit])?;
+            let mut page = EventPage {
+                events: Vec::new(),
+                continuous: true,
+            };
+            while let Some(row) = rows.next()? {
+                let trimmed: i64 = row.get(0)?;
+                page.continuous = from >= trimmed;
+                if let Some(e) = rows::event(row)? {
+                    page.events.push(e);
+                }
+            }
+            Ok(page)
+        })
+    }
+
+    async fn trim_events(&self, before: Millis) -> StoreResult<()> {
+        self.write(move |c| {
+            atomically(c, |c| {
+                c.prepare_cached(
+                    "UPDATE event_log SET trimmed_through = MAX(trimmed_through, \
+                     COALESCE((SELECT MAX(id) FROM events WHERE at < ?1), 0)) \
+                     WHERE singleton = 1",
+                )?
+                .execute([before])?;
+                c.prepare_cached("DELETE FROM events WHERE at < ?1")?
+                    .execute([before])?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    fn event_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.events.subscribe())
+    }
+
+    // `event_poll_interval` keeps the default 100 ms: appends by other processes on the same
+    // file are only seen by polling.
 
     async fn flush(&self) -> StoreResult<()> {
         // Every acknowledged write has committed already; this waits for the queue to drain.

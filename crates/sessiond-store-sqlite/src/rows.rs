@@ -3,6 +3,7 @@
 use rusqlite::Row;
 use sessiond_core::jose::Algorithm;
 use sessiond_core::model::SessionFlags;
+use sessiond_core::store::{Event, EventKind};
 use sessiond_core::{ClientInfo, KeyKind, KeyRecord, SessionRecord, StoreError};
 
 pub(crate) const SESSION_COLUMNS: &str = "handle, app_id, tenant_id, user_id, recipe_user_id, \
@@ -71,6 +72,29 @@ pub(crate) fn key(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         public_jwk: row.get(5)?,
         created_at: row.get(6)?,
     })
+}
+
+/// The event in columns 1–4 (`id, at, kind, subject`) of a revocation-log row; `None` when the
+/// row carries no event (the left join found none).
+pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Option<Event>> {
+    let Some(id) = row.get::<_, Option<i64>>(1)? else {
+        return Ok(None);
+    };
+    let cursor = u64::try_from(id).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(1, id))?;
+    let kind: String = row.get(3)?;
+    let subject: String = row.get(4)?;
+    let kind = EventKind::from_parts(&kind, &subject).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            "unknown event kind".into(),
+        )
+    })?;
+    Ok(Some(Event {
+        cursor,
+        at: row.get(2)?,
+        kind,
+    }))
 }
 
 /// Maps a driver error: decoding failures are corruption, everything else unavailability.

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use sessiond_core::store::EventKind;
 use sessiond_core::tokens::refresh::RefreshToken;
 use sessiond_core::{
-    KeyKind, ManagerConfig, NewSession, RefreshOptions, SessionManager, Store, TokenFormat, b64,
-    jose::Algorithm,
+    KeyKind, ManagerConfig, NewSession, RefreshOptions, SessionManager, Store, TokenFormat,
+    VerifyOptions, b64, jose::Algorithm,
 };
 use sessiond_store_sqlite::SqliteStore;
 
@@ -237,6 +238,15 @@ fn per_user_queries_and_the_sweep_use_indexes() {
             "full scan in: {sql}\nplan: {p}"
         );
     }
+    // The revocation log: reads after a cursor and trims by instant.
+    for sql in [
+        "SELECT id, at, kind, subject FROM events WHERE id > 3 ORDER BY id LIMIT 10",
+        "SELECT MAX(id) FROM events WHERE at < 5",
+        "DELETE FROM events WHERE at < 5",
+    ] {
+        let p = plan(sql);
+        assert!(!p.contains("SCAN events"), "full scan in: {sql}\nplan: {p}");
+    }
 }
 
 /// In a folder that already exists and others may read (say `/var/lib/sessiond` made by a
@@ -270,4 +280,161 @@ async fn database_wal_and_shm_files_are_private_in_an_open_folder() {
         assert_eq!(mode & 0o777, 0o600, "s.db{suffix} is private");
     }
     m.stop().await.unwrap();
+}
+
+fn revoked(h: &str) -> EventKind {
+    EventKind::Revoked {
+        handle: h.to_owned(),
+    }
+}
+
+/// A database of the first schema version (sessions and keys, no revocation log) is upgraded
+/// in place on open: its rows stay, and the log works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_gains_the_revocation_log_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v1.db");
+    let handle = {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+        let m = SessionManager::new(
+            store,
+            ManagerConfig {
+                algorithm: Algorithm::EdDSA,
+                ..ManagerConfig::default()
+            },
+        )
+        .unwrap();
+        m.create(NewSession::new("old"))
+            .await
+            .unwrap()
+            .session
+            .handle
+    };
+    // Back to version 1 behind the store's back: what an earlier sessiond left.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("DROP TABLE events; DROP TABLE event_log; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&db).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert!(v >= 2, "migrated to {v}");
+    }
+    assert!(
+        store.load_session(&handle, 0).await.unwrap().is_some(),
+        "the old rows are kept"
+    );
+    let page = store.events_since(0, 10).await.unwrap();
+    assert!(page.continuous && page.events.is_empty());
+    store.append_events(&[revoked("h1")], 5).await.unwrap();
+    let page = store.events_since(0, 10).await.unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].cursor, 1);
+}
+
+/// Separate handles on one file behave like separate processes: appenders on two of them run
+/// at once while a third follows the cursor, and the follower sees every event exactly once.
+/// Appends on one handle are not pushed to another (no cross-process signal): they are found
+/// by polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn handles_on_one_file_share_one_ordered_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    drop(SqliteStore::open(&db).unwrap());
+    let writers: Vec<Arc<SqliteStore>> = (0..2)
+        .map(|_| Arc::new(SqliteStore::open(&db).unwrap()))
+        .collect();
+    let reader = Arc::new(SqliteStore::open(&db).unwrap());
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = {
+        let reader = Arc::clone(&reader);
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut seen = Vec::new();
+            loop {
+                let last_round = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = reader.events_since(cursor, 7).await.unwrap();
+                assert!(page.continuous);
+                let n = page.events.len();
+                for e in page.events {
+                    assert!(e.cursor > cursor);
+                    cursor = e.cursor;
+                    seen.push(e.kind);
+                }
+                if last_round && n < 7 {
+                    return seen;
+                }
+                if n < 7 {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
+        })
+    };
+    let appenders: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&writers[t % 2]);
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    store
+                        .append_events(&[revoked(&format!("{t}-{i}"))], 1_000 + i)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for a in appenders {
+        a.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = follower.await.unwrap();
+    let mut subjects: Vec<String> = seen.iter().map(|k| k.subject().to_owned()).collect();
+    assert_eq!(subjects.len(), 320, "every event, once");
+    subjects.sort();
+    subjects.dedup();
+    assert_eq!(subjects.len(), 320, "no event twice");
+    // No push across handles; the poll interval is what other processes rely on.
+    assert_eq!(
+        reader.event_poll_interval(),
+        std::time::Duration::from_millis(100)
+    );
+}
+
+/// A revocation made through a manager on one handle reaches a manager on another handle of
+/// the same file (as another process would) by polling, within a bounded time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_a_manager_on_another_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("two.db");
+    let cfg = || ManagerConfig {
+        algorithm: Algorithm::EdDSA,
+        ..ManagerConfig::default()
+    };
+    let a = SessionManager::new(Arc::new(SqliteStore::open(&db).unwrap()), cfg()).unwrap();
+    let b = SessionManager::new(Arc::new(SqliteStore::open(&db).unwrap()), cfg()).unwrap();
+    a.start(Default::default()).await.unwrap();
+    b.start(Default::default()).await.unwrap();
+    let s = a.create(NewSession::new("x")).await.unwrap();
+    let at = s.tokens.access.token.expose();
+    b.verify(at, VerifyOptions::default()).await.unwrap();
+    a.revoke(&s.session.handle).await.unwrap();
+    let started = std::time::Instant::now();
+    while b.verify(at, VerifyOptions::default()).await.is_ok() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "B still accepts the revoked session"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        b.revocations().standing(&s.session.handle),
+        sessiond_core::revocation::Standing::Revoked
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
 }

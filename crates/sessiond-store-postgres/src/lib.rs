@@ -15,6 +15,7 @@
 //! ```
 
 mod config;
+mod events;
 mod rows;
 mod schema;
 
@@ -23,7 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
+use sessiond_core::store::{
+    DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
+};
 use sessiond_core::{
     KeyKind, KeyRecord, Millis, SessionRecord, Store, StoreError, UserField, UserQuery,
 };
@@ -64,6 +67,8 @@ pub struct PostgresStore {
     op_timeout: Duration,
     keys_lock: String,
     sql: Sql,
+    /// `LISTEN`/`NOTIFY` push for the revocation log.
+    push: events::Push,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -97,6 +102,9 @@ struct Sql {
     insert_key: SqlStr,
     delete_key_kinds: SqlStr,
     delete_keys: SqlStr,
+    append_events: SqlStr,
+    events_since: SqlStr,
+    trim_events: SqlStr,
 }
 
 fn sql(text: String) -> SqlStr {
@@ -108,6 +116,8 @@ impl Sql {
     fn new(schema: &str) -> Self {
         let sessions = format!("\"{schema}\".sessions");
         let keys = format!("\"{schema}\".keys");
+        let events = format!("\"{schema}\".events");
+        let event_log = format!("\"{schema}\".event_log");
         // `$1` app, `$2` user, `$3` tenant or NULL. By user: the (app, user, created) index.
         let by_user = "app_id = $1 AND user_id = $2 AND ($3::text IS NULL OR tenant_id = $3)";
         // By recipe user, as two disjoint branches that each have an index: unlinked sessions
@@ -199,6 +209,37 @@ impl Sql {
             )),
             delete_key_kinds: sql(format!("DELETE FROM {keys} WHERE kind = ANY($1)")),
             delete_keys: sql(format!("DELETE FROM {keys} WHERE kid = ANY($1)")),
+            // `$1` kinds, `$2` subjects, `$3` at, `$4` the notification channel. One statement
+            // (one implicit transaction): the counter row's lock is held from the bump to the
+            // commit, so appenders take turns and commit in cursor order; the notification
+            // goes out at commit, carrying the last cursor.
+            append_events: sql(format!(
+                "WITH bump AS (\
+                   UPDATE {event_log} SET last_cursor = last_cursor + cardinality($1::text[]) \
+                   WHERE singleton RETURNING last_cursor), \
+                 added AS (\
+                   INSERT INTO {events} (id, at, kind, subject) \
+                   SELECT bump.last_cursor - cardinality($1::text[]) + e.n, $3, e.kind, e.subject \
+                   FROM bump, unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(kind, subject, n)) \
+                 SELECT last_cursor, pg_notify($4, last_cursor::text)::text FROM bump"
+            )),
+            // `$1` cursor, `$2` limit. One statement, so the trim mark and the events come from
+            // one snapshot.
+            events_since: sql(format!(
+                "SELECT l.trimmed_through, e.id, e.at, e.kind, e.subject FROM {event_log} AS l \
+                 LEFT JOIN LATERAL (SELECT id, at, kind, subject FROM {events} WHERE id > $1 \
+                 ORDER BY id LIMIT $2) AS e ON true ORDER BY e.id"
+            )),
+            // `$1` before. Concurrent trims (one per process) skip each other's rows; the mark
+            // only goes up, and only when something was deleted.
+            trim_events: sql(format!(
+                "WITH gone AS (\
+                   DELETE FROM {events} WHERE id = ANY(ARRAY(\
+                   SELECT id FROM {events} WHERE at < $1 FOR UPDATE SKIP LOCKED)) RETURNING id) \
+                 UPDATE {event_log} SET trimmed_through = \
+                   GREATEST(trimmed_through, (SELECT max(id) FROM gone)) \
+                 WHERE singleton AND EXISTS (SELECT 1 FROM gone)"
+            )),
         }
     }
 }
@@ -256,6 +297,7 @@ impl PostgresStore {
             schema::MigrateError::Refused(e) => StoreError::unavailable(e),
         })?;
 
+        let push = events::Push::new(options.clone(), &cfg.schema, cfg.timeout);
         let search_path = format!("\"{}\"", cfg.schema);
         let pool = PgPoolOptions::new()
             .max_connections(cfg.pool_size)
@@ -295,6 +337,7 @@ impl PostgresStore {
             schema: cfg.schema,
             pool_size: cfg.pool_size,
             op_timeout: cfg.timeout.saturating_mul(2),
+            push,
         })
     }
 
@@ -333,6 +376,7 @@ impl PostgresStore {
     /// Closes every connection, waiting for the ones in use to be returned. Later operations
     /// fail with [`StoreError::Closed`].
     pub async fn close(&self) {
+        self.push.close().await;
         self.pool.close().await;
     }
 
@@ -731,6 +775,73 @@ impl Store for PostgresStore {
         })
         .await
     }
+
+    async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = events.iter().map(EventKind::name).collect();
+        let subjects: Vec<&str> = events.iter().map(EventKind::subject).collect();
+        let last: i64 = self
+            .bounded(async {
+                sqlx::query_scalar(self.sql.append_events.clone())
+                    .bind(&kinds)
+                    .bind(&subjects)
+                    .bind(at)
+                    .bind(self.push.channel())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        self.push.appended(u64::try_from(last).unwrap_or_default());
+        Ok(())
+    }
+
+    async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
+        self.bounded(async move {
+            let from = i64_of(cursor);
+            let rows = sqlx::query(self.sql.events_since.clone())
+                .bind(from)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+            let mut page = EventPage {
+                events: Vec::with_capacity(rows.len()),
+                continuous: true,
+            };
+            for row in &rows {
+                let trimmed: i64 = row.try_get(0).map_err(store_error)?;
+                page.continuous = from >= trimmed;
+                if let Some(e) = rows::event(row)? {
+                    page.events.push(e);
+                }
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn trim_events(&self, before: Millis) -> StoreResult<()> {
+        self.bounded(async move {
+            sqlx::query(self.sql.trim_events.clone())
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn event_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.push.subscribe()
+    }
+
+    fn event_poll_interval(&self) -> Duration {
+        events::POLL_INTERVAL
+    }
 }
 
 #[cfg(test)]
@@ -826,7 +937,7 @@ mod tests {
         }
         use P::*;
         let sql = &store.sql;
-        let cases: [(&SqlStr, &[P], &[&str]); 8] = [
+        let cases: [(&SqlStr, &[P], &[&str]); 10] = [
             (&sql.load_session, &[Text, Int], &["sessions_pkey"]),
             (
                 &sql.list_by_user,
@@ -859,6 +970,8 @@ mod tests {
             ),
             (&sql.delete_sessions, &[Texts], &["sessions_pkey"]),
             (&sql.newest_key, &[Text], &["keys_by_kind"]),
+            (&sql.events_since, &[Int, Int], &["events_pkey"]),
+            (&sql.trim_events, &[Int], &["events_by_at", "events_pkey"]),
         ];
         for (stmt, params, indexes) in cases {
             let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN {}", stmt.as_str())));

@@ -2,6 +2,7 @@
 
 use sessiond_core::jose::Algorithm;
 use sessiond_core::model::SessionFlags;
+use sessiond_core::store::{Event, EventKind};
 use sessiond_core::{ClientInfo, KeyKind, KeyRecord, SessionRecord, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -86,4 +87,21 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
 /// A stored counter: `u64` in the model, `BIGINT` in the table.
 pub(crate) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The event in columns 1–4 (`id, at, kind, subject`) of a revocation-log read; `None` when the
+/// row carries none (the left join found no event).
+pub(crate) fn event(row: &PgRow) -> Result<Option<Event>, StoreError> {
+    let Some(id) = row.try_get::<Option<i64>, _>(1).map_err(store_error)? else {
+        return Ok(None);
+    };
+    let cursor = u64::try_from(id).map_err(|_| StoreError::Corrupt("negative event cursor"))?;
+    let kind: String = row.try_get(3).map_err(store_error)?;
+    let subject: String = row.try_get(4).map_err(store_error)?;
+    Ok(Some(Event {
+        cursor,
+        at: row.try_get(2).map_err(store_error)?,
+        kind: EventKind::from_parts(&kind, &subject)
+            .ok_or(StoreError::Corrupt("unknown event kind"))?,
+    }))
 }

@@ -10,8 +10,13 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sessiond_core::store::Rotation;
-use sessiond_core::{KeyKind, Store, StoreError};
+use sessiond_core::jose::Algorithm;
+use sessiond_core::revocation::Standing;
+use sessiond_core::store::{EventKind, Rotation};
+use sessiond_core::{
+    KeyKind, ManagerConfig, NewSession, SessionManager, StartOptions, Store, StoreError,
+    VerifyOptions,
+};
 use sessiond_store_postgres::PostgresStore;
 use sessiond_store_tests::fixtures::{T0, handle, key, record};
 use tokio::sync::Barrier;
@@ -82,7 +87,7 @@ async fn racing_connects_on_a_new_schema_all_succeed_and_share_one_key() {
                 .unwrap_or_else(|e| panic!("round {round}: {}", chain(&e)));
             stores.push(Arc::new(store));
         }
-        assert_eq!(schema_version(&base, &schema).await, 1);
+        assert_eq!(schema_version(&base, &schema).await, 2);
 
         let start = Arc::new(Barrier::new(3));
         let inserts: Vec<_> = stores
@@ -344,4 +349,160 @@ async fn a_closed_store_says_so() {
     ));
     assert!(matches!(store.flush().await, Err(StoreError::Closed)));
     assert!(matches!(store.ping().await, Err(StoreError::Closed)));
+}
+
+fn revoked(h: &str) -> EventKind {
+    EventKind::Revoked {
+        handle: h.to_owned(),
+    }
+}
+
+/// Appends an event through `a` and waits (500 ms) for `signal` (another store's, which only
+/// notifications move) to pass the cursor before it; retries up to `tries` times (a
+/// notification sent before the listener has subscribed is lost). Returns how long the
+/// successful round took from the append.
+async fn append_until_pushed(
+    a: &PostgresStore,
+    signal: &mut tokio::sync::watch::Receiver<u64>,
+    tries: usize,
+) -> Option<Duration> {
+    for _ in 0..tries {
+        let known = last_cursor(a).await;
+        let started = Instant::now();
+        a.append_events(&[revoked(&handle())], T0).await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
+            .await
+            .is_ok()
+        {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+/// The last cursor in the log.
+async fn last_cursor(store: &PostgresStore) -> u64 {
+    let page = store.events_since(0, 100_000).await.unwrap();
+    page.events.last().map_or(0, |e| e.cursor)
+}
+
+/// An append through one store is pushed (`NOTIFY` at commit, `LISTEN` on a connection of
+/// the other store's own) to another store on the schema, as to another process; the
+/// listener comes back by itself when its connection is killed; the poll interval is the
+/// 1 s safety net.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_are_pushed_to_other_stores_and_the_listener_reconnects() {
+    let base = server_or_skip!();
+    let schema = common::fresh_schema();
+    let url = common::url_with(&base, &schema, Some(2));
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    assert_eq!(b.event_poll_interval(), Duration::from_secs(1));
+    let mut signal = b.event_signal().expect("PostgreSQL pushes");
+    let took = append_until_pushed(&a, &mut signal, 10)
+        .await
+        .expect("B's signal reaches A's cursor");
+    eprintln!("pushed to the other store in {took:?}");
+    // Pushed, not polled: well within the poll interval.
+    let took = append_until_pushed(&a, &mut signal, 1)
+        .await
+        .expect("the next append is pushed at once");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+
+    // Kill the listener's connection; it comes back by itself.
+    let admin = common::admin(&base).await;
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE 'LISTEN %' AND strpos(query, $1) > 0",
+    )
+    .bind(format!("sessiond_events_{schema}"))
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert_eq!(killed, vec![true], "one listener connection");
+    let took = append_until_pushed(&a, &mut signal, 20)
+        .await
+        .expect("pushed again after the listener reconnected");
+    eprintln!("pushed after the reconnect in {took:?}");
+    a.close().await;
+    b.close().await;
+}
+
+/// Two stores on one schema, as two processes: a revocation through a manager on one reaches
+/// stateless verification on the other within a bounded time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_a_manager_on_another_store() {
+    let base = server_or_skip!();
+    let url = common::url_with(&base, &common::fresh_schema(), Some(4));
+    let cfg = || ManagerConfig {
+        algorithm: Algorithm::EdDSA,
+        ..ManagerConfig::default()
+    };
+    let a =
+        SessionManager::new(Arc::new(PostgresStore::connect(&url).await.unwrap()), cfg()).unwrap();
+    let b =
+        SessionManager::new(Arc::new(PostgresStore::connect(&url).await.unwrap()), cfg()).unwrap();
+    a.start(StartOptions::default()).await.unwrap();
+    b.start(StartOptions::default()).await.unwrap();
+    // Let B's listener subscribe, so this measures the push rather than the poll.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = a.create(NewSession::new("x")).await.unwrap();
+    let at = s.tokens.access.token.expose();
+    b.verify(at, VerifyOptions::default()).await.unwrap();
+    a.revoke(&s.session.handle).await.unwrap();
+    let started = Instant::now();
+    while b.verify(at, VerifyOptions::default()).await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "B still accepts the revoked session"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "B refused the revoked session after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        b.revocations().standing(&s.session.handle),
+        Standing::Revoked
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+/// A schema of version 1 (no revocation log) is upgraded in place on connect: its rows stay,
+/// and the log works.
+#[tokio::test]
+async fn a_version_1_schema_gains_the_revocation_log_in_place() {
+    let base = server_or_skip!();
+    let schema = common::fresh_schema();
+    let url = common::url_with(&base, &schema, Some(2));
+    let first = PostgresStore::connect(&url).await.unwrap();
+    let h = handle();
+    first
+        .create_session(&record(&h, "alice", T0))
+        .await
+        .unwrap();
+    first.close().await;
+    let admin = common::admin(&base).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP TABLE \"{schema}\".events, \"{schema}\".event_log; \
+         UPDATE \"{schema}\".schema_version SET version = 1"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert_eq!(schema_version(&base, &schema).await, 1);
+    let store = PostgresStore::connect(&url).await.unwrap();
+    assert_eq!(schema_version(&base, &schema).await, 2);
+    assert!(store.load_session(&h, T0).await.unwrap().is_some());
+    let page = store.events_since(0, 10).await.unwrap();
+    assert!(page.continuous && page.events.is_empty());
+    store.append_events(&[revoked(&h)], T0).await.unwrap();
+    let page = store.events_since(0, 10).await.unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].cursor, 1);
+    store.close().await;
 }

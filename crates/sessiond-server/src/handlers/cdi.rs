@@ -64,9 +64,10 @@ pub async fn user_by_id() -> Json<UserIdResponse> {
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "cdi", responses((status = 200, description = "JWK set of the access-token and id-token keys", body = Object)))]
-/// `GET /.well-known/jwks.json`: open, no API key (the SDKs fetch it without headers).
-pub async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
-    let jwks = s.manager.keys().jwks();
+/// `GET /.well-known/jwks.json`: the app's keys (each app has its own); open, no API key (the
+/// SDKs fetch it without headers).
+pub async fn jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
+    let jwks = s.manager.keys().jwks(&scope.app_id);
     (
         [(header::CACHE_CONTROL, "max-age=60, must-revalidate")],
         Json((*jwks).clone()),
@@ -75,8 +76,8 @@ pub async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
 
 #[utoipa::path(get, path = "/recipe/jwt/jwks", tag = "cdi", responses((status = 200, description = "`{\"status\":\"OK\",\"keys\":[…]}`: the JWKS in the shape older SDKs' JWT recipe reads", body = Object), (status = 401, description = "missing or invalid API key", body = ErrorBody)))]
 /// `GET /recipe/jwt/jwks`: the JWKS with a `status`, for SDKs that still fetch it here.
-pub async fn jwt_jwks(State(s): State<AppState>) -> impl IntoResponse {
-    let jwks = s.manager.keys().jwks();
+pub async fn jwt_jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
+    let jwks = s.manager.keys().jwks(&scope.app_id);
     Json(serde_json::json!({ "status": "OK", "keys": jwks.keys }))
 }
 
@@ -389,6 +390,7 @@ pub async fn update_jwt_data(
 /// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
 pub async fn create_jwt(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<CreateJwtRequest>,
 ) -> ApiResult<CreateJwtResponse> {
     if req.algorithm != s.manager.keys().algorithm().as_str() {
@@ -403,6 +405,7 @@ pub async fn create_jwt(
     let jwt = s
         .manager
         .create_id_token(
+            &scope.app_id,
             req.payload,
             Duration::from_secs(req.validity),
             req.use_static_signing_key.unwrap_or(true),

@@ -29,33 +29,40 @@ fn key(k: KeyInfo) -> Key {
     }
 }
 
-fn key_list(s: &AppState) -> KeyList {
+fn key_list(s: &AppState, app_id: &str) -> KeyList {
     KeyList {
-        keys: s.manager.keys().list().into_iter().map(key).collect(),
+        keys: s
+            .manager
+            .keys()
+            .list(Some(app_id))
+            .into_iter()
+            .map(key)
+            .collect(),
     }
 }
 
 #[utoipa::path(get, path = "/sessiond/v1/keys", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `GET /sessiond/v1/keys`.
-pub async fn list_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
+/// `GET /sessiond/v1/keys`: the app's keys.
+pub async fn list_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<KeyList> {
     s.manager.keys().reload().await?;
-    Ok(Json(key_list(&s)))
+    Ok(Json(key_list(&s, &scope.app_id)))
 }
 
 #[utoipa::path(post, path = "/sessiond/v1/keys/rotate", tag = "sessiond", responses((status = 200, body = Rotated), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST /sessiond/v1/keys/rotate`.
-pub async fn rotate_keys(State(s): State<AppState>) -> ApiResult<Rotated> {
-    let k = s.manager.keys().rotate().await?;
-    tracing::info!(kid = %k.kid, "signing key rotated");
+/// `POST /sessiond/v1/keys/rotate`: the app's dynamic key.
+pub async fn rotate_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<Rotated> {
+    let k = s.manager.keys().rotate(&scope.app_id).await?;
+    tracing::info!(kid = %k.kid, app = %scope.app_id, "signing key rotated");
     Ok(Json(Rotated { key: key(k) }))
 }
 
 #[utoipa::path(post, path = "/sessiond/v1/keys/reset", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST /sessiond/v1/keys/reset`: every outstanding access, id and service token fails.
-pub async fn reset_keys(State(s): State<AppState>) -> ApiResult<KeyList> {
-    s.manager.keys().reset().await?;
-    tracing::warn!("all signing keys reset");
-    Ok(Json(key_list(&s)))
+/// `POST /sessiond/v1/keys/reset`: every outstanding access, id and service token of the app
+/// fails.
+pub async fn reset_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<KeyList> {
+    s.manager.keys().reset(&scope.app_id).await?;
+    tracing::warn!(app = %scope.app_id, "all signing keys reset");
+    Ok(Json(key_list(&s, &scope.app_id)))
 }
 
 #[utoipa::path(get, path = "/sessiond/v1/users/{user_id}/sessions", operation_id = "user_devices", tag = "sessiond", params(("user_id" = String, Path, description = "user id")), responses((status = 200, body = UserSessions), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
@@ -93,6 +100,7 @@ pub async fn user_sessions(
 /// `POST /sessiond/v1/service-tokens`.
 pub async fn create_service_token(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<CreateServiceToken>,
 ) -> ApiResult<ServiceToken> {
     let expires_in = req.expires_in.map(Duration::from_secs);
@@ -103,7 +111,7 @@ pub async fn create_service_token(
         ));
     }
     let now = s.manager.now_ms();
-    let token = s.manager.create_service_token(expires_in).await?;
+    let token = s.manager.create_service_token(&scope.app_id, expires_in).await?;
     Ok(Json(ServiceToken {
         token: token.into_inner(),
         expires_at: req
@@ -116,10 +124,14 @@ pub async fn create_service_token(
 /// `POST /sessiond/v1/service-tokens/verify`.
 pub async fn verify_service_token(
     State(s): State<AppState>,
+    scope: Scope,
     JsonBody(req): JsonBody<VerifyServiceToken>,
 ) -> ApiResult<ServiceTokenValidity> {
     Ok(Json(ServiceTokenValidity {
-        valid: s.manager.verify_service_token(&req.token).await?,
+        valid: s
+            .manager
+            .verify_service_token(&scope.app_id, &req.token)
+            .await?,
     }))
 }
 

@@ -1,13 +1,15 @@
 //! The router: every endpoint, with the layers that make bad input a clean 4xx.
 //!
 //! One request: [`crate::scope::rewrite`] takes off `/appid-…/<tenant>` → the router matches
-//! the route → `track` (metrics, log) → `require_key` → body limit → the handler, which calls
+//! the route → `track` (metrics, log) → `require_key` → a malformed app id is refused → body
+//! limit → the handler, which calls
 //! the [`SessionManager`] and maps its result to a CDI status or an [`ApiError`].
 
 use std::convert::Infallible;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
 use axum::{Router, middleware};
@@ -19,6 +21,7 @@ use crate::auth::{ApiKeys, require_key};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
 use crate::handlers::{cdi, ops, v1};
+use crate::scope::InvalidAppId;
 use crate::telemetry::{Metrics, track};
 
 /// Everything a handler needs.
@@ -118,12 +121,22 @@ pub fn router(state: AppState, opts: &HttpOptions) -> Router {
                 req
             },
         ))
+        .layer(middleware::from_fn(refuse_invalid_app_id))
         .layer(middleware::from_fn_with_state(
             opts.api_keys.clone(),
             require_key,
         ))
         .layer(middleware::from_fn(track))
         .with_state(state)
+}
+
+/// Answers a path whose `/appid-…` segment is malformed (see [`crate::scope`]) with 400
+/// `INVALID_APP_ID`, before any handler (or the routing fallback) sees it.
+async fn refuse_invalid_app_id(req: Request, next: Next) -> Response {
+    match req.extensions().get::<InvalidAppId>() {
+        Some(e) => ApiError::bad_request("INVALID_APP_ID", e.to_string()).into_response(),
+        None => next.run(req).await,
+    }
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

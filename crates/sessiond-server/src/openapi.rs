@@ -21,7 +21,7 @@ use crate::handlers::{cdi, ops, v1};
         v1::create_service_token, v1::verify_service_token, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi
     ),
-    modifiers(&Security),
+    modifiers(&Security, &Limits),
     tags(
         (name = "cdi", description = "SuperTokens Core Driver Interface 5.4"),
         (name = "sessiond", description = "sessiond's own endpoints"),
@@ -43,6 +43,65 @@ impl utoipa::Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The server's input limits, written into the wire types' schemas (the types live in
+/// `sessiond-api`; the limits are this server's).
+struct Limits;
+
+impl utoipa::Modify for Limits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let mut field = |schema: &str, name: &str, f: &dyn Fn(&mut utoipa::openapi::Object)| {
+            if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(schema)
+                && let Some(RefOr::T(Schema::Object(p))) = o.properties.get_mut(name)
+            {
+                f(p);
+            }
+        };
+        let append = |p: &mut utoipa::openapi::Object, text: String| {
+            p.description = Some(match p.description.take() {
+                Some(d) => format!("{d} {text}"),
+                None => text,
+            });
+        };
+        field("CreateSessionRequest", "ip", &|p| {
+            p.max_length = Some(cdi::MAX_IP_LEN);
+            append(
+                p,
+                format!(
+                    "At most {} bytes; longer is 400 `INVALID_INPUT`.",
+                    cdi::MAX_IP_LEN
+                ),
+            );
+        });
+        field("CreateSessionRequest", "userAgent", &|p| {
+            p.max_length = Some(cdi::MAX_USER_AGENT_LEN);
+            append(
+                p,
+                format!(
+                    "At most {} bytes; longer is 400 `INVALID_INPUT`.",
+                    cdi::MAX_USER_AGENT_LEN
+                ),
+            );
+        });
+        field("CreateJwtRequest", "validity", &|p| {
+            p.minimum = Some(utoipa::Number::UInt(1));
+            p.maximum = usize::try_from(cdi::MAX_JWT_VALIDITY_SECS)
+                .ok()
+                .map(utoipa::Number::UInt);
+            append(
+                p,
+                format!(
+                    "Seconds, 1 to {} (10 years); 0 or more than that is 400 `INVALID_INPUT`.",
+                    cdi::MAX_JWT_VALIDITY_SECS
+                ),
+            );
+        });
     }
 }
 

@@ -3,6 +3,11 @@
 //! SuperTokens SDKs put `/appid-<app>` in the connection URI and add `/<tenant>` to a few calls
 //! (always to session creation, e.g. `/public/recipe/session`). Before routing, the prefix is
 //! taken off the path and kept as a [`Scope`] in the request's extensions.
+//!
+//! # Security
+//! A first segment that starts with `appid-` is an app id or an error: `/appid-/…`,
+//! `/appid-UPPER/…` or `/appid-a%20b/…` are refused (400 `INVALID_APP_ID`), never routed as
+//! the public app (where `appid-` would have passed for a tenant id).
 
 use axum::extract::Request;
 use axum::http::Uri;
@@ -58,8 +63,20 @@ fn is_scope_id(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// A path whose `/appid-…` segment is not a valid app id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid app id in the path: after /appid- give 1 to 64 characters from [a-z0-9-]")]
+pub struct InvalidAppId;
+
+/// The prefix that marks an app id.
+const APP_PREFIX: &str = "appid-";
+
 /// Splits `path` into its scope and the path to route.
-pub fn split(path: &str) -> (Scope, String) {
+///
+/// # Errors
+/// [`InvalidAppId`] when a scope segment starts with `appid-` but is not a valid app id (or
+/// names a second app).
+pub fn split(path: &str) -> Result<(Scope, String), InvalidAppId> {
     let mut scope = Scope::default();
     let mut rest = path;
     let first_segment = |p: &str| -> (String, usize) {
@@ -68,13 +85,18 @@ pub fn split(path: &str) -> (Scope, String) {
         (p[..end].to_owned(), end + 1)
     };
     let (seg, len) = first_segment(rest);
-    if let Some(app) = seg.strip_prefix("appid-")
-        && is_scope_id(app)
-    {
+    if let Some(app) = seg.strip_prefix(APP_PREFIX) {
+        if !is_scope_id(app) {
+            return Err(InvalidAppId);
+        }
         scope.app_id = app.to_owned();
-        rest = &rest[len..];
+        rest = &rest[len.min(rest.len())..];
     }
     let (seg, len) = first_segment(rest);
+    if seg.starts_with(APP_PREFIX) {
+        // `/appid-a/appid-b/…`, or an app id where a tenant goes: never a tenant id.
+        return Err(InvalidAppId);
+    }
     let remainder = &rest[len.min(rest.len())..];
     if is_scope_id(&seg) && !ROOTS.contains(&seg.as_str()) && !remainder.is_empty() {
         scope.tenant_id = Some(seg);
@@ -85,12 +107,19 @@ pub fn split(path: &str) -> (Scope, String) {
     } else {
         rest.to_owned()
     };
-    (scope, routed)
+    Ok((scope, routed))
 }
 
-/// Rewrites a request: strips the prefix, records the [`Scope`].
+/// Rewrites a request: strips the prefix, records the [`Scope`] (or, for a malformed app id,
+/// [`InvalidAppId`], which the router answers with 400 `INVALID_APP_ID`).
 pub fn rewrite(mut req: Request) -> Request {
-    let (scope, path) = split(req.uri().path());
+    let (scope, path) = match split(req.uri().path()) {
+        Ok(split) => split,
+        Err(e) => {
+            req.extensions_mut().insert(e);
+            return req;
+        }
+    };
     if path != req.uri().path() {
         let pq = match req.uri().query() {
             Some(q) => format!("{path}?{q}"),
@@ -117,6 +146,34 @@ mod tests {
             app_id: app.into(),
             tenant_id: tenant.map(Into::into),
         }
+    }
+
+    fn split(path: &str) -> (Scope, String) {
+        super::split(path).unwrap()
+    }
+
+    #[test]
+    fn malformed_app_ids_are_refused() {
+        for path in [
+            "/appid-/recipe/session",
+            "/appid-",
+            "/appid-/public/recipe/session",
+            "/appid-UPPER/recipe/session",
+            "/appid-a%20b/recipe/session",
+            "/appid-a_b/recipe/session",
+            "/appid-a.b/recipe/session/verify",
+            &format!("/appid-{}/recipe/session", "a".repeat(65)),
+            "/appid-a/appid-b/recipe/session",
+            "/appid-/appid-b/recipe/session",
+            "/appid-x/appid-/recipe/session",
+        ] {
+            assert_eq!(super::split(path), Err(InvalidAppId), "{path}");
+        }
+        // Not an app segment: a tenant id like any other.
+        assert_eq!(
+            split("/appidx/recipe/session"),
+            (s("public", Some("appidx")), "/recipe/session".into())
+        );
     }
 
     #[test]

@@ -244,3 +244,127 @@ async fn random_bodies_never_cause_a_5xx_and_the_server_keeps_serving() {
     let v = t.verify(common::s(&c["accessToken"]["token"]), true).await;
     assert_eq!(v["status"], "OK");
 }
+
+/// An empty or malformed app id is refused with 400 `INVALID_APP_ID`, on create and verify
+/// alike, and is never taken as the public app (where `appid-` would pass for a tenant id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_app_ids_are_refused_never_mapped_to_the_public_app() {
+    let t = start(|_| {}).await;
+    let c = t.create("app-id-victim").await;
+    let access = c["accessToken"]["token"].clone();
+    let long = format!("/appid-{}", "a".repeat(65));
+    for prefix in [
+        "/appid-",
+        "/appid-UPPER",
+        "/appid-a%20b",
+        "/appid-a_b",
+        "/appid-a.b",
+        "/appid-%61pp",
+        long.as_str(),
+        "/appid-ok/appid-again",
+    ] {
+        for tenant in ["", "/public", "/t1"] {
+            let path = format!("{prefix}{tenant}/recipe/session");
+            let (status, v) = t
+                .post(
+                    &path,
+                    json!({"userId": "app-id-intruder", "enableAntiCsrf": false}),
+                )
+                .await;
+            assert_eq!(
+                (status, v["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("INVALID_APP_ID")),
+                "create at {path}: {v}"
+            );
+        }
+        let path = format!("{prefix}/recipe/session/verify");
+        let (status, v) = t
+            .post(
+                &path,
+                json!({"accessToken": access, "doAntiCsrfCheck": false, "checkDatabase": true}),
+            )
+            .await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_APP_ID")),
+            "verify at {path}: {v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("app id"), "{v}");
+    }
+    // Nothing was created anywhere, in the public app or any tenant of it.
+    let (_, list) = t.get("/recipe/session/user?userId=app-id-intruder").await;
+    assert_eq!(list["sessionHandles"], json!([]), "{list}");
+    // Valid prefixes still work.
+    let v = t
+        .ok(
+            "/appid-shop-2/t1/recipe/session",
+            json!({"userId": "fine", "enableAntiCsrf": false}),
+        )
+        .await;
+    assert_eq!(v["session"]["tenantId"], "t1");
+}
+
+/// `ip` (64 bytes) and `userAgent` (512 bytes) have documented limits; over them is 400
+/// `INVALID_INPUT`, and the OpenAPI document says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_and_user_agent_have_size_limits() {
+    let t = start(|_| {}).await;
+    let create = |ip: String, ua: String| json!({"userId": "device", "ip": ip, "userAgent": ua});
+    let (status, v) = t
+        .post(
+            "/public/recipe/session",
+            create("i".repeat(64), "u".repeat(512)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "at the limits: {v}");
+    for (ip, ua, field) in [
+        ("i".repeat(65), "u".to_owned(), "ip"),
+        ("1.2.3.4".to_owned(), "u".repeat(513), "userAgent"),
+        ("é".repeat(33), "u".to_owned(), "ip"), // 66 bytes in 33 characters
+    ] {
+        let (status, v) = t.post("/public/recipe/session", create(ip, ua)).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_INPUT")),
+            "{field}: {v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains(field), "{v}");
+    }
+    let (_, doc) = t.get("/openapi.json").await;
+    let props = &doc["components"]["schemas"]["CreateSessionRequest"]["properties"];
+    assert_eq!(props["ip"]["maxLength"], 64, "{props}");
+    assert_eq!(props["userAgent"]["maxLength"], 512, "{props}");
+    assert!(
+        props["ip"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("INVALID_INPUT")
+    );
+}
+
+/// `POST /recipe/jwt`: `validity` is 1 s to 10 years; 0 and more are 400 `INVALID_INPUT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_token_validity_is_capped_at_ten_years() {
+    let t = start(|_| {}).await;
+    let jwt = |validity: u64| json!({"payload": {"a": 1}, "validity": validity, "algorithm": "RS256", "useStaticSigningKey": true});
+    let ten_years: u64 = 10 * 365 * 24 * 3600;
+    for ok in [1, 3600, ten_years] {
+        let (status, v) = t.post("/recipe/jwt", jwt(ok)).await;
+        assert_eq!(
+            (status, v["status"].as_str()),
+            (StatusCode::OK, Some("OK")),
+            "{ok}: {v}"
+        );
+    }
+    for bad in [0, ten_years + 1, u64::from(u32::MAX), u64::MAX] {
+        let (status, v) = t.post("/recipe/jwt", jwt(bad)).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_INPUT")),
+            "{bad}: {v}"
+        );
+    }
+    let (_, doc) = t.get("/openapi.json").await;
+    let validity = &doc["components"]["schemas"]["CreateJwtRequest"]["properties"]["validity"];
+    assert_eq!(validity["maximum"], ten_years, "{validity}");
+}

@@ -33,6 +33,25 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 const SESSION_GONE: &str = "Session does not exist.";
 
+/// Longest `ip` a create request may give, in bytes (an IPv6 address with a zone fits).
+pub const MAX_IP_LEN: usize = 64;
+/// Longest `userAgent` a create request may give, in bytes.
+pub const MAX_USER_AGENT_LEN: usize = 512;
+/// Longest validity of an id token from `POST /recipe/jwt`: 10 years, in seconds.
+pub const MAX_JWT_VALIDITY_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Refuses a device-list field over its limit (it is stored with the session and shown in
+/// device lists, so it must stay small).
+fn check_len(field: &str, value: Option<&String>, max: usize) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v.len() > max => Err(ApiError::bad_request(
+            "INVALID_INPUT",
+            format!("{field} is {} bytes; at most {max} are accepted", v.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// New public data from a client speaking CDI 3.x. Those SDKs predate the `rsub` claim: they
 /// hand it to the application as user data and send it back when the payload is updated. It is
 /// the token's own claim, so it is dropped here rather than refused as a protected name.
@@ -81,7 +100,7 @@ pub async fn jwt_jwks(State(s): State<AppState>, scope: Scope) -> impl IntoRespo
     Json(serde_json::json!({ "status": "OK", "keys": jwks.keys }))
 }
 
-#[utoipa::path(post, path = "/{tenant}/recipe/session", tag = "cdi", params(("tenant" = String, Path, description = "tenant id, `public` by default; the segment may be omitted")), request_body = CreateSessionRequest, responses((status = 200, body = CreateSessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+#[utoipa::path(post, path = "/{tenant}/recipe/session", tag = "cdi", params(("tenant" = String, Path, description = "tenant id, `public` by default; the segment may be omitted")), request_body = CreateSessionRequest, responses((status = 200, body = CreateSessionResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for an `ip` over 64 bytes or a `userAgent` over 512 bytes", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST [/<tenant>]/recipe/session`.
 pub async fn create_session(
     State(s): State<AppState>,
@@ -89,6 +108,8 @@ pub async fn create_session(
     cdi: CdiVersion,
     JsonBody(req): JsonBody<CreateSessionRequest>,
 ) -> ApiResult<CreateSessionResponse> {
+    check_len("ip", req.ip.as_ref(), MAX_IP_LEN)?;
+    check_len("userAgent", req.user_agent.as_ref(), MAX_USER_AGENT_LEN)?;
     let mut new = NewSession::new(req.user_id);
     new.app_id = scope.app_id.clone();
     new.tenant_id = scope.tenant();
@@ -386,7 +407,7 @@ pub async fn update_jwt_data(
     )
 }
 
-#[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+#[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for a `validity` of 0 or over 315360000 seconds (10 years)", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
 pub async fn create_jwt(
     State(s): State<AppState>,
@@ -396,10 +417,10 @@ pub async fn create_jwt(
     if req.algorithm != s.manager.keys().algorithm().as_str() {
         return Ok(Json(CreateJwtResponse::UnsupportedAlgorithm));
     }
-    if req.validity == 0 {
+    if req.validity == 0 || req.validity > MAX_JWT_VALIDITY_SECS {
         return Err(ApiError::bad_request(
             "INVALID_INPUT",
-            "validity must be positive",
+            format!("validity must be 1 to {MAX_JWT_VALIDITY_SECS} seconds (10 years)"),
         ));
     }
     let jwt = s

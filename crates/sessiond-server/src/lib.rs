@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod openapi;
+pub mod redact;
 pub mod scope;
 pub mod serve;
 pub mod settings;

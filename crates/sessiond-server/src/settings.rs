@@ -139,19 +139,7 @@ impl fmt::Debug for Settings {
     }
 }
 
-/// A store URL with any password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+pub use crate::redact::redact_url;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -349,5 +337,21 @@ mod tests {
             !d.contains("super-secret") && !d.contains("abab") && !d.contains("hunter2"),
             "{d}"
         );
+        for store in [
+            "postgres://u:p@ss@host/db",
+            "postgres://u:p%40ss@host/db",
+            "redis://:p@ss@host:6379",
+        ] {
+            let s = Settings {
+                store: store.into(),
+                ..Settings::default()
+            };
+            let d = format!("{s:?}");
+            assert!(
+                !d.contains("p@ss") && !d.contains("p%40ss") && !d.contains("ss@"),
+                "{d}"
+            );
+            assert!(d.contains("***@host"), "{d}");
+        }
     }
 }

@@ -25,6 +25,12 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// The body did not arrive within the body-read timeout (408); the connection is closed.
+    #[error("the request body did not arrive within {secs} s")]
+    RequestTimeout {
+        /// The timeout, seconds.
+        secs: u64,
+    },
     /// Missing or wrong API key (401).
     #[error("missing or invalid API key")]
     Unauthorized,
@@ -64,6 +70,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
             }
+            ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "INVALID_API_KEY"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
@@ -106,6 +113,13 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
         };
         let mut resp = (status, Json(body)).into_response();
+        if matches!(self, ApiError::RequestTimeout { .. }) {
+            // The rest of the body may still be on its way: this connection is done.
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         resp.extensions_mut().insert(ErrorCode(code));
         resp
     }

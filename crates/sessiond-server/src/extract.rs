@@ -66,7 +66,26 @@ const DEFAULT_LIMIT: usize = 1024 * 1024;
 /// out, so the client gets to read the answer instead of a reset connection.
 const DRAIN_FACTOR: usize = 16;
 
+/// When the body of this request must have arrived (set per request by the server's
+/// connection handling from `body_read_timeout`); absent: no deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    /// The instant.
+    pub at: tokio::time::Instant,
+    /// The timeout it was computed from, seconds (for the error message).
+    pub secs: u64,
+}
+
 async fn read_limited(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    match req.extensions().get::<BodyDeadline>().copied() {
+        Some(d) => tokio::time::timeout_at(d.at, read_body(req, limit))
+            .await
+            .map_err(|_| ApiError::RequestTimeout { secs: d.secs })?,
+        None => read_body(req, limit).await,
+    }
+}
+
+async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = req.into_body();
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = 0usize;

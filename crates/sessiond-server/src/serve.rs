@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{AppState, HttpOptions, service};
 use crate::auth::ApiKeys;
+use crate::connections::{self, ConnectionLimits};
 use crate::settings::{Settings, SettingsError, redact_url};
 use crate::store_url::{StoreUrlError, open_store};
 use crate::telemetry::Metrics;
@@ -57,7 +58,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Stops accepting, lets in-flight requests finish, flushes the store.
+    /// Stops accepting, lets in-flight requests finish (up to the shutdown timeout), flushes
+    /// the store.
     ///
     /// # Errors
     /// Errors from serving or from the final flush.
@@ -112,6 +114,12 @@ pub async fn start(
         api_keys: ApiKeys::new(&settings.api_keys),
     };
     let svc = service(state, &opts);
+    let limits = ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout(),
+        body_read_timeout: settings.body_read_timeout(),
+        max_connections: settings.max_connections,
+        shutdown_timeout: settings.shutdown_timeout(),
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let m = manager.clone();
     tracing::info!(
@@ -129,13 +137,10 @@ pub async fn start(
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        let served = axum::serve(listener, axum::ServiceExt::into_make_service(svc))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Http);
+        connections::serve(listener, svc, limits, shutdown).await;
         let stopped = m.stop().await.map_err(ServeError::Manager);
         tracing::info!("sessiond stopped");
-        served.and(stopped)
+        stopped
     });
     Ok(Server {
         addr,

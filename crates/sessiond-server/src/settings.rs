@@ -15,6 +15,15 @@ pub const DEFAULT_STORE: &str = "sqlite://sessiond-data/sessiond.db";
 /// The default listen address (loopback only).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3567";
 
+/// Default [`Settings::header_read_timeout`], seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 10;
+/// Default [`Settings::body_read_timeout`], seconds.
+pub const DEFAULT_BODY_READ_TIMEOUT: u64 = 30;
+/// Default [`Settings::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default [`Settings::shutdown_timeout`], seconds.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: u64 = 30;
+
 /// A setting that cannot be used; the message names it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -106,6 +115,17 @@ pub struct Settings {
     pub master_key: Option<String>,
     /// Expired-session sweep interval, seconds.
     pub sweep_interval: u64,
+    /// How long a client has to send a request's line and headers, seconds; also how long an
+    /// idle keep-alive connection stays open.
+    pub header_read_timeout: u64,
+    /// How long a client has to send a request's whole body once its headers are in, seconds
+    /// (then 408 `REQUEST_TIMEOUT`).
+    pub body_read_timeout: u64,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// On SIGTERM / Ctrl-C, how long in-flight requests get to finish before the connections
+    /// still open are closed, seconds.
+    pub shutdown_timeout: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -135,6 +155,10 @@ impl fmt::Debug for Settings {
                 &self.master_key.as_ref().map(|_| "<redacted>"),
             )
             .field("sweep_interval", &self.sweep_interval)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
 }
@@ -165,6 +189,10 @@ impl Default for Settings {
             log_level: "info".to_owned(),
             master_key: None,
             sweep_interval: m.sweep_interval.as_secs(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -236,6 +264,19 @@ impl Settings {
                 ));
             }
         }
+        secs("header_read_timeout", self.header_read_timeout)?;
+        secs("body_read_timeout", self.body_read_timeout)?;
+        secs("shutdown_timeout", self.shutdown_timeout)?;
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        // Tokio's semaphore holds at most this many permits.
+        if self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(invalid(
+                "max_connections",
+                format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
+            ));
+        }
         let cfg = ManagerConfig {
             access_token_ttl: secs("access_token_ttl", self.access_token_ttl)?,
             refresh_token_ttl: secs("refresh_token_ttl", self.refresh_token_ttl)?,
@@ -253,6 +294,23 @@ impl Settings {
         cfg.validate()
             .map_err(|e| invalid("refresh_grace", e.to_string()))?;
         Ok(cfg)
+    }
+}
+
+impl Settings {
+    /// The header-read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout.max(1))
+    }
+
+    /// The body-read timeout.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout.max(1))
+    }
+
+    /// The shutdown deadline.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout.max(1))
     }
 }
 

@@ -80,6 +80,21 @@ pub(crate) struct ServeArgs {
     /// Expired-session sweep interval, seconds [default: 60].
     #[arg(long, env = "SESSIOND_SWEEP_INTERVAL", value_name = "SECS")]
     sweep_interval: Option<u64>,
+    /// Time a client has to send a request's line and headers (and that an idle keep-alive
+    /// connection stays open), seconds [default: 10].
+    #[arg(long, env = "SESSIOND_HEADER_READ_TIMEOUT", value_name = "SECS")]
+    header_read_timeout: Option<u64>,
+    /// Time a client has to send a request's body once its headers are in, seconds
+    /// [default: 30].
+    #[arg(long, env = "SESSIOND_BODY_READ_TIMEOUT", value_name = "SECS")]
+    body_read_timeout: Option<u64>,
+    /// Most connections open at once; more wait until one closes [default: 10000].
+    #[arg(long, env = "SESSIOND_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// On SIGTERM, how long in-flight requests get before open connections are closed,
+    /// seconds [default: 30].
+    #[arg(long, env = "SESSIOND_SHUTDOWN_TIMEOUT", value_name = "SECS")]
+    shutdown_timeout: Option<u64>,
 }
 
 macro_rules! overlay {
@@ -98,7 +113,8 @@ impl ServeArgs {
         let args = self;
         overlay!(s, args; listen, store, access_token_ttl, refresh_token_ttl, idle_timeout,
             absolute_lifetime, refresh_grace, key_rotation_interval, key_sync_interval,
-            algorithm, token_format, anti_csrf, body_limit, log_level, sweep_interval);
+            algorithm, token_format, anti_csrf, body_limit, log_level, sweep_interval,
+            header_read_timeout, body_read_timeout, max_connections, shutdown_timeout);
         if let Some(f) = args.log_format {
             s.log_format = match f {
                 LogFormatArg::Text => LogFormat::Text,

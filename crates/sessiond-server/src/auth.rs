@@ -5,10 +5,17 @@
 //! stopping at the first match, so neither content nor length nor position leaks through
 //! timing. `/hello`, `/healthz` and `/.well-known/jwks.json` stay open (the SDKs fetch the JWKS
 //! without headers).
+//!
+//! Refused attempts (no key, or a wrong one) are logged at `warn` with the client's socket
+//! address, at most one line a second: a line counts the attempts since the previous one, and
+//! attempts held back are reported a second after the line before. The presented key is never
+//! logged.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -24,6 +31,76 @@ pub const OPEN_PATHS: &[&str] = &["/hello", "/healthz", "/.well-known/jwks.json"
 #[derive(Clone, Default)]
 pub struct ApiKeys {
     digests: Arc<Vec<[u8; 32]>>,
+    refused: Arc<RefusalLog>,
+}
+
+/// At most one log line per this interval about refused attempts.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Refused attempts since the last log line.
+#[derive(Default)]
+struct RefusalLog {
+    state: parking_lot::Mutex<Refusals>,
+}
+
+#[derive(Default)]
+struct Refusals {
+    last_line: Option<Instant>,
+    missing: u64,
+    wrong: u64,
+    last_peer: Option<SocketAddr>,
+    flush_scheduled: bool,
+}
+
+impl Refusals {
+    fn log(&mut self, now: Instant) {
+        let peer = self
+            .last_peer
+            .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+        tracing::warn!(
+            peer,
+            attempts = self.missing + self.wrong,
+            missing_key = self.missing,
+            wrong_key = self.wrong,
+            "refused requests without a valid API key (peer: the last one's address)"
+        );
+        self.missing = 0;
+        self.wrong = 0;
+        self.last_line = Some(now);
+    }
+}
+
+impl RefusalLog {
+    fn record(self: &Arc<Self>, peer: Option<SocketAddr>, missing: bool) {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        if missing {
+            st.missing += 1;
+        } else {
+            st.wrong += 1;
+        }
+        st.last_peer = peer;
+        let next = st.last_line.map(|t| t + REFUSAL_LOG_INTERVAL);
+        match next {
+            Some(at) if at > now => {
+                if !st.flush_scheduled
+                    && let Ok(rt) = tokio::runtime::Handle::try_current()
+                {
+                    st.flush_scheduled = true;
+                    let this = Arc::clone(self);
+                    rt.spawn(async move {
+                        tokio::time::sleep_until(at.into()).await;
+                        let mut st = this.state.lock();
+                        st.flush_scheduled = false;
+                        if st.missing + st.wrong > 0 {
+                            st.log(Instant::now());
+                        }
+                    });
+                }
+            }
+            _ => st.log(now),
+        }
+    }
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -37,6 +114,7 @@ impl ApiKeys {
     pub fn new(keys: &[String]) -> Self {
         Self {
             digests: Arc::new(keys.iter().map(|k| sha256(k.as_bytes())).collect()),
+            refused: Arc::default(),
         }
     }
 
@@ -73,10 +151,17 @@ pub async fn require_key(State(keys): State<ApiKeys>, req: Request, next: Next) 
     if !keys.required() || OPEN_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
-    match presented(req.headers()) {
-        Some(k) if keys.accepts(k) => next.run(req).await,
-        _ => ApiError::Unauthorized.into_response(),
-    }
+    let missing = match presented(req.headers()) {
+        Some(k) if keys.accepts(k) => return next.run(req).await,
+        Some(_) => false,
+        None => true,
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    keys.refused.record(peer, missing);
+    ApiError::Unauthorized.into_response()
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub enum ServeError {
     Manager(#[from] sessiond_core::Error),
     /// Listening without an API key on a non-loopback address.
     #[error(
-        "refusing to listen on {0} without an API key: set --api-key (or SESSIOND_API_KEYS, or api_keys in the config file), or listen on a loopback address such as 127.0.0.1"
+        "refusing to listen on {0} without an API key: set --api-key or --api-key-file (or SESSIOND_API_KEYS / SESSIOND_API_KEY_FILE, or api_keys / api_key_file in the config file), or listen on a loopback address such as 127.0.0.1"
     )]
     NoApiKeyOnPublicAddress(SocketAddr),
     /// The address could not be bound.
@@ -91,7 +91,8 @@ pub async fn start(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Server, ServeError> {
     let config = settings.manager_config()?;
-    if settings.api_keys.is_empty() && !settings.listen.ip().is_loopback() {
+    let api_keys = settings.all_api_keys()?;
+    if api_keys.is_empty() && !settings.listen.ip().is_loopback() {
         return Err(ServeError::NoApiKeyOnPublicAddress(settings.listen));
     }
     let store = open_store(&settings.store).await?;
@@ -111,7 +112,7 @@ pub async fn start(
     };
     let opts = HttpOptions {
         body_limit: settings.body_limit,
-        api_keys: ApiKeys::new(&settings.api_keys),
+        api_keys: ApiKeys::new(&api_keys),
     };
     let svc = service(state, &opts);
     let limits = ConnectionLimits {
@@ -126,7 +127,7 @@ pub async fn start(
         %addr,
         store = %redact_url(&settings.store),
         backend = m.store().backend(),
-        api_keys = settings.api_keys.len(),
+        api_keys = api_keys.len(),
         "sessiond listening"
     );
     let task = tokio::spawn(async move {

@@ -3,10 +3,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use sessiond_core::jose::Algorithm;
 use sessiond_core::{ManagerConfig, MasterKey, TokenFormat};
 
@@ -46,6 +46,14 @@ pub enum SettingsError {
         #[source]
         source: toml::de::Error,
     },
+    /// An API key file cannot be used.
+    #[error("API key file {path}: {message}")]
+    ApiKeyFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value is out of range or unknown.
     #[error("invalid value for setting `{setting}`: {message}")]
     Invalid {
@@ -83,8 +91,13 @@ pub struct Settings {
     /// Store URL: `sqlite://PATH`, `memory://`, `postgres://…`, `redis://…`,
     /// `redis+cluster://h:p,h:p`.
     pub store: String,
-    /// API keys; any one is accepted. Empty: no key needed, loopback only.
+    /// API keys; any one is accepted. Empty (and no [`Settings::api_key_file`]): no key needed,
+    /// loopback only.
     pub api_keys: Vec<String>,
+    /// Files holding one API key each (content trimmed), accepted besides `api_keys`. A file
+    /// that other users can read or write is refused. TOML: a path or a list of paths.
+    #[serde(deserialize_with = "one_or_many")]
+    pub api_key_file: Vec<PathBuf>,
     /// Access-token lifetime, seconds.
     pub access_token_ttl: u64,
     /// Refresh-token lifetime, seconds.
@@ -128,6 +141,20 @@ pub struct Settings {
     pub shutdown_timeout: u64,
 }
 
+/// A TOML value that is one item or a list of items.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
+}
+
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
@@ -137,6 +164,7 @@ impl fmt::Debug for Settings {
                 "api_keys",
                 &format_args!("<{} redacted>", self.api_keys.len()),
             )
+            .field("api_key_file", &self.api_key_file)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("idle_timeout", &self.idle_timeout)
@@ -174,6 +202,7 @@ impl Default for Settings {
                 .unwrap_or_else(|_| ([127, 0, 0, 1], 3567).into()),
             store: DEFAULT_STORE.to_owned(),
             api_keys: Vec::new(),
+            api_key_file: Vec::new(),
             access_token_ttl: m.access_token_ttl.as_secs(),
             refresh_token_ttl: m.refresh_token_ttl.as_secs(),
             idle_timeout: m.idle_timeout.as_secs(),
@@ -254,7 +283,7 @@ impl Settings {
             return Err(invalid("body_limit", "must be at least 1024 bytes"));
         }
         for (i, k) in self.api_keys.iter().enumerate() {
-            if k.len() < 20 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if !valid_api_key(k) {
                 return Err(invalid(
                     "api_keys",
                     format!(
@@ -297,7 +326,28 @@ impl Settings {
     }
 }
 
+fn valid_api_key(k: &str) -> bool {
+    k.len() >= 20 && !k.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 impl Settings {
+    /// Every accepted API key: `api_keys`, then one from each `api_key_file`.
+    ///
+    /// # Errors
+    /// [`SettingsError::ApiKeyFile`] naming a file that cannot be read, that other users can
+    /// read or write (mode `& 0o077 != 0`), or whose key is too short or holds spaces.
+    ///
+    /// # Security
+    /// The key in a file is as secret as a password: a file readable by other accounts is
+    /// refused rather than trusted, as the client's token file is.
+    pub fn all_api_keys(&self) -> Result<Vec<String>, SettingsError> {
+        let mut keys = self.api_keys.clone();
+        for path in &self.api_key_file {
+            keys.push(read_api_key_file(path)?);
+        }
+        Ok(keys)
+    }
+
     /// The header-read timeout.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout.max(1))
@@ -312,6 +362,40 @@ impl Settings {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout.max(1))
     }
+}
+
+fn read_api_key_file(path: &Path) -> Result<String, SettingsError> {
+    let shown = path.display().to_string();
+    let err = |message: String| SettingsError::ApiKeyFile {
+        path: shown.clone(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(err("not a regular file".to_owned()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(err(format!(
+                "refusing it: other users can access it (mode {mode:o}), and it holds an API key: run `chmod 600 {shown}`"
+            )));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(err("it is empty".to_owned()));
+    }
+    if !valid_api_key(key) {
+        return Err(err(
+            "its key must be at least 20 printable characters without spaces (one key per file)"
+                .to_owned(),
+        ));
+    }
+    Ok(key.to_owned())
 }
 
 #[cfg(test)]

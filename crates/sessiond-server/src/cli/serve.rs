@@ -35,6 +35,15 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     api_keys: Vec<String>,
+    /// File holding an API key (trimmed; must not be readable by other users). Repeat, or
+    /// comma-separate in SESSIOND_API_KEY_FILE, for several; combines with --api-key.
+    #[arg(
+        long = "api-key-file",
+        env = "SESSIOND_API_KEY_FILE",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    api_key_file: Vec<PathBuf>,
     /// Access-token lifetime, seconds [default: 3600].
     #[arg(long, env = "SESSIOND_ACCESS_TOKEN_TTL", value_name = "SECS")]
     access_token_ttl: Option<u64>,
@@ -143,6 +152,14 @@ impl ServeArgs {
         }
         if !keys.is_empty() {
             s.api_keys = keys;
+        }
+        let files: Vec<PathBuf> = args
+            .api_key_file
+            .into_iter()
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if !files.is_empty() {
+            s.api_key_file = files;
         }
         Ok(s)
     }

@@ -1,8 +1,8 @@
 //! The router: every endpoint, with the layers that make bad input a clean 4xx.
 //!
 //! One request: [`crate::scope::rewrite`] takes off `/appid-…/<tenant>` → the router matches
-//! the route → `track` (metrics, log) → `require_key` → a malformed app id is refused → body
-//! limit → the handler, which calls
+//! the route → `track` (metrics, log) → `require_key` → a malformed app id is refused → the
+//! readiness gate (503 before the store is connected) → body limit → the handler, which calls
 //! the [`SessionManager`] and maps its result to a CDI status or an [`ApiError`].
 
 use std::convert::Infallible;
@@ -21,6 +21,7 @@ use crate::auth::{ApiKeys, require_key};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
 use crate::handlers::{cdi, ops, v1};
+use crate::readiness::{self, Readiness};
 use crate::scope::InvalidAppId;
 use crate::telemetry::{Metrics, track};
 
@@ -42,6 +43,9 @@ pub struct HttpOptions {
     pub body_limit: usize,
     /// API keys (none: open).
     pub api_keys: ApiKeys,
+    /// Whether the store is connected and the manager started; until then routes that need
+    /// them answer 503 (default: ready).
+    pub readiness: Readiness,
 }
 
 impl Default for HttpOptions {
@@ -49,6 +53,7 @@ impl Default for HttpOptions {
         Self {
             body_limit: 1024 * 1024,
             api_keys: ApiKeys::default(),
+            readiness: Readiness::default(),
         }
     }
 }
@@ -120,6 +125,10 @@ pub fn router(state: AppState, opts: &HttpOptions) -> Router {
                 req.extensions_mut().insert(BodyLimit(body_limit));
                 req
             },
+        ))
+        .layer(middleware::from_fn_with_state(
+            opts.readiness.clone(),
+            readiness::gate,
         ))
         .layer(middleware::from_fn(refuse_invalid_app_id))
         .layer(middleware::from_fn_with_state(

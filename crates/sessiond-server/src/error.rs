@@ -50,6 +50,10 @@ pub enum ApiError {
     /// The store failed: fail closed (503).
     #[error("store unavailable")]
     StoreUnavailable(#[source] StoreError),
+    /// The store has not been reached yet since startup (503, `STORE_UNAVAILABLE`): the
+    /// server answers while it keeps trying in the background.
+    #[error("the store is not connected yet; retrying")]
+    NotReady,
     /// Anything else (500).
     #[error("internal error")]
     Internal(#[source] Error),
@@ -76,7 +80,9 @@ impl ApiError {
             ApiError::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            ApiError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
+            ApiError::StoreUnavailable(_) | ApiError::NotReady => {
+                (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }

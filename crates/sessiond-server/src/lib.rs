@@ -15,10 +15,12 @@
 pub mod app;
 pub mod auth;
 pub mod connections;
+pub mod deferred_store;
 pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod openapi;
+pub mod readiness;
 pub mod redact;
 pub mod scope;
 pub mod serve;

@@ -1,6 +1,8 @@
-//! `sessiond serve`: open the store, start the manager, listen, shut down gracefully.
+//! `sessiond serve`: listen, open the store (now or, when it is down, in the background), start
+//! the manager, shut down gracefully within a deadline.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use sessiond_core::{SessionManager, StartOptions};
 use tokio::net::TcpListener;
@@ -10,8 +12,11 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, HttpOptions, service};
 use crate::auth::ApiKeys;
 use crate::connections::{self, ConnectionLimits};
-use crate::settings::{Settings, SettingsError, redact_url};
-use crate::store_url::{StoreUrlError, open_store};
+use crate::deferred_store::DeferredStore;
+use crate::readiness::{Readiness, become_ready, describe};
+use crate::redact::redact_url;
+use crate::settings::{Settings, SettingsError};
+use crate::store_url::{StoreUrlError, check_store_url, open_store};
 use crate::telemetry::Metrics;
 
 /// Why the server could not start or stopped with an error.
@@ -51,13 +56,22 @@ pub enum ServeError {
 pub struct Server {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
-    /// The manager behind it.
+    /// The manager behind it. When the server started without its store, the manager is not
+    /// started (and every operation fails as the store being unavailable) until
+    /// [`Server::is_ready`].
     pub manager: SessionManager,
+    readiness: Readiness,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
 }
 
 impl Server {
+    /// Whether the store is connected and the manager started (until then, routes that need
+    /// them answer 503 `STORE_UNAVAILABLE`).
+    pub fn is_ready(&self) -> bool {
+        self.readiness.is_ready()
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the shutdown timeout), flushes
     /// the store.
     ///
@@ -70,10 +84,11 @@ impl Server {
         self.wait().await
     }
 
-    /// Runs until the server stops by itself (its shutdown signal fired).
+    /// Runs until the server stops by itself (its shutdown signal fired, or the background
+    /// start met an error that retrying cannot fix).
     ///
     /// # Errors
-    /// Errors from serving or from the final flush.
+    /// Errors from serving, from the background start, or from the final flush.
     pub async fn wait(self) -> Result<(), ServeError> {
         match self.task.await {
             Ok(r) => r,
@@ -84,8 +99,15 @@ impl Server {
 
 /// Starts serving with `settings`; stops on `stop` (or when [`Server::shutdown`] is called).
 ///
+/// The store is tried once before this returns. When it is down (unreachable, or an SQLite
+/// file that cannot be opened yet) the server starts anyway: `/healthz` answers, `/readyz` and
+/// every route that needs the store answer 503 `STORE_UNAVAILABLE`, and a background task
+/// retries (see [`crate::readiness`]) until the store is there and the keys are loaded.
+///
 /// # Errors
-/// [`ServeError`] naming what could not be set up.
+/// [`ServeError`] naming what could not be set up: a bad setting, an unreadable or
+/// world-readable API key file, a store URL that can never work, keys unusable with this
+/// configuration, an address that cannot be bound.
 pub async fn start(
     settings: &Settings,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -95,9 +117,7 @@ pub async fn start(
     if api_keys.is_empty() && !settings.listen.ip().is_loopback() {
         return Err(ServeError::NoApiKeyOnPublicAddress(settings.listen));
     }
-    let store = open_store(&settings.store).await?;
-    let manager = SessionManager::new(store, config)?;
-    manager.start(StartOptions::default()).await?;
+    check_store_url(&settings.store)?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -105,6 +125,32 @@ pub async fn start(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
+    let url = settings.store.clone();
+
+    // One attempt now: a store that is up makes the server ready before it answers anything.
+    let readiness = Readiness::not_ready();
+    let mut unreachable = false;
+    let (manager, deferred) = match open_store(&url).await {
+        Ok(store) => (SessionManager::new(store, config)?, None),
+        Err(e) if e.is_retryable() => {
+            log_unreachable(&url, &e);
+            unreachable = true;
+            let d = Arc::new(DeferredStore::new(DeferredStore::backend_of(&url)));
+            let store: Arc<dyn sessiond_core::Store> = d.clone();
+            (SessionManager::new(store, config)?, Some(d))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if deferred.is_none() {
+        match manager.start(StartOptions::default()).await {
+            Ok(()) => readiness.set_ready(),
+            Err(sessiond_core::Error::Store(e)) => {
+                log_unreachable(&url, &e);
+                unreachable = true;
+            }
+            Err(e) => return Err(ServeError::Manager(e)),
+        }
+    }
     let state = AppState {
         manager: manager.clone(),
         anti_csrf_default: settings.anti_csrf,
@@ -113,6 +159,7 @@ pub async fn start(
     let opts = HttpOptions {
         body_limit: settings.body_limit,
         api_keys: ApiKeys::new(&api_keys),
+        readiness: readiness.clone(),
     };
     let svc = service(state, &opts);
     let limits = ConnectionLimits {
@@ -121,6 +168,17 @@ pub async fn start(
         max_connections: settings.max_connections,
         shutdown_timeout: settings.shutdown_timeout(),
     };
+    // Until ready, a background task keeps trying; an error it cannot fix stops the server.
+    let (fatal_tx, fatal_rx) = oneshot::channel::<ServeError>();
+    let background = (!readiness.is_ready()).then(|| {
+        let (m, r) = (manager.clone(), readiness.clone());
+        tokio::spawn(async move {
+            if let Err(e) = become_ready(url, deferred, m, r, unreachable).await {
+                tracing::error!(error = %e, "cannot start: stopping");
+                let _ = fatal_tx.send(e);
+            }
+        })
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let m = manager.clone();
     tracing::info!(
@@ -128,27 +186,48 @@ pub async fn start(
         store = %redact_url(&settings.store),
         backend = m.store().backend(),
         api_keys = api_keys.len(),
+        ready = readiness.is_ready(),
         "sessiond listening"
     );
     let task = tokio::spawn(async move {
+        let fatal = Arc::new(parking_lot::Mutex::new(None));
+        let slot = Arc::clone(&fatal);
         let shutdown = async move {
             tokio::select! {
                 () = stop => {},
                 _ = rx => {},
+                Ok(e) = fatal_rx => {
+                    *slot.lock() = Some(e);
+                },
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
         connections::serve(listener, svc, limits, shutdown).await;
+        if let Some(bg) = background {
+            bg.abort();
+        }
         let stopped = m.stop().await.map_err(ServeError::Manager);
         tracing::info!("sessiond stopped");
-        stopped
+        match fatal.lock().take() {
+            Some(e) => Err(e),
+            None => stopped,
+        }
     });
     Ok(Server {
         addr,
         manager,
+        readiness,
         shutdown: Some(tx),
         task,
     })
+}
+
+fn log_unreachable(url: &str, e: &dyn std::error::Error) {
+    tracing::warn!(
+        store = %redact_url(url),
+        error = describe(e, url),
+        "store unreachable: answering 503 STORE_UNAVAILABLE and retrying in the background"
+    );
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -8,7 +8,9 @@
 //! - `{P:rrr}:r`: account-linked sessions by recipe user, members `app \0 recipe \0 handle`,
 //!   under the recipe user's tag;
 //! - `{P:keys}:all`: the signing keys (a hash, kid → JSON record);
-//! - `{P:keys}:ping`: written by readiness checks, expires after a minute.
+//! - `{P:keys}:ping`: written by readiness checks, expires after a minute;
+//! - `{P:events}:log`: the revocation log (a stream), and `{P:events}:meta` (a hash: the last
+//!   id handed out and the trim mark), in one slot (see `events`).
 
 use sessiond_core::model::{USER_TAG_BITS, handle_tag, user_tag};
 
@@ -56,6 +58,21 @@ impl Keys {
     /// What readiness checks write to (beside the signing keys, expiring after a minute).
     pub(crate) fn ping(&self) -> String {
         format!("{{{}:keys}}:ping", self.prefix)
+    }
+
+    /// The revocation log (a stream).
+    pub(crate) fn events_log(&self) -> String {
+        format!("{{{}:events}}:log", self.prefix)
+    }
+
+    /// The revocation log's last id and trim mark (a hash in the log's slot).
+    pub(crate) fn events_meta(&self) -> String {
+        format!("{{{}:events}}:meta", self.prefix)
+    }
+
+    /// The revocation log's hash tag (for `WAIT` routing).
+    pub(crate) fn events_hash_tag(&self) -> String {
+        format!("{}:events", self.prefix)
     }
 
     /// The hash tag string of a tag (what `WAIT` routing and slot computation use).

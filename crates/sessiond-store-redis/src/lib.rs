@@ -5,10 +5,13 @@
 //! delete) is one Lua script over one slot, and a create is `SET NX` plus its index entry in
 //! one slot: atomic on a single node and on a cluster alike. Each session is one MessagePack
 //! value; expiry is enforced on every read, swept by the manager through per-tag expiry sets,
-//! and backed by a Redis TTL at the absolute lifetime plus a day. See the README.
+//! and backed by a Redis TTL at the absolute lifetime plus a day. The revocation log is a
+//! stream per prefix, pushed to other processes by an `XREAD BLOCK` reader on a connection of
+//! its own (see `events`). See the README.
 
 mod config;
 mod conn;
+mod events;
 pub mod keys;
 mod record;
 mod scripts;
@@ -17,7 +20,9 @@ pub use config::RedisOptions;
 
 use async_trait::async_trait;
 use redis::Value;
-use sessiond_core::store::{DataUpdate, Rotation, StoreResult, UpdateOutcome};
+use sessiond_core::store::{
+    DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
+};
 use sessiond_core::{
     KeyKind, KeyRecord, Millis, SessionRecord, Store, StoreError, UserField, UserQuery,
 };
@@ -41,6 +46,9 @@ pub struct RedisStore {
     revoker: Conn,
     keys: Keys,
     opts: RedisOptions,
+    /// Push for the revocation log (shared by clones; the stream reader stops when the last
+    /// clone is dropped).
+    push: std::sync::Arc<events::Push>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -70,11 +78,18 @@ impl RedisStore {
             // Its replies include the WAIT, which may take up to wait_timeout.
             Conn::connect(&opts, opts.timeout.saturating_add(opts.wait_timeout)).await?
         };
+        let keys = Keys::new(&opts.prefix);
+        let push = std::sync::Arc::new(events::Push::new(
+            opts.clone(),
+            keys.events_log(),
+            keys.events_meta(),
+        ));
         let store = Self {
             conn,
             revoker,
-            keys: Keys::new(&opts.prefix),
+            keys,
             opts,
+            push,
         };
         store.ping().await?;
         Ok(store)
@@ -114,6 +129,26 @@ impl RedisStore {
                     self.opts.wait_replicas
                 ))));
             }
+        }
+        Ok(())
+    }
+
+    /// `WAIT` for the configured replicas on the node of `hash_tag`'s slot (after a write
+    /// through the revocation connection).
+    async fn wait_on(&self, hash_tag: &str) -> StoreResult<()> {
+        if self.opts.wait_replicas == 0 {
+            return Ok(());
+        }
+        let acked = self
+            .revoker
+            .wait(hash_tag, self.opts.wait_replicas, self.opts.wait_timeout)
+            .await
+            .map_err(unavailable)?;
+        if acked < i64::from(self.opts.wait_replicas) {
+            return Err(StoreError::unavailable(std::io::Error::other(format!(
+                "revocation events reached {acked} of {} replicas in time",
+                self.opts.wait_replicas
+            ))));
         }
         Ok(())
     }
@@ -521,6 +556,14 @@ impl Store for RedisStore {
             )
             .await
             .map_err(unavailable)?;
+        // The revocation log's stream goes too, so a wiped prefix leaves no stream behind. Its
+        // meta hash keeps the last id (cursors never go back) and marks everything trimmed,
+        // then expires unless an append comes.
+        let mut inv = events::WIPE.prepare_invoke();
+        inv.key(self.keys.events_log())
+            .key(self.keys.events_meta())
+            .arg(events::meta_ttl_after_wipe());
+        self.conn.invoke::<i64>(&inv).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -593,6 +636,57 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // One script: the whole batch, atomically, under ids above every earlier one.
+        let mut inv = events::APPEND.prepare_invoke();
+        inv.key(self.keys.events_log())
+            .key(self.keys.events_meta())
+            .arg(events::id_ms(at))
+            .arg(at);
+        for e in events {
+            inv.arg(e.name()).arg(e.subject());
+        }
+        // Through the revocation connection: with `wait_replicas`, the events reach the
+        // replicas like the revocations they announce.
+        let last: String = self.revoker.invoke(&inv).await.map_err(unavailable)?;
+        self.push.appended(events::cursor_of(&last)?);
+        self.wait_on(&self.keys.events_hash_tag()).await
+    }
+
+    async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
+        let mut inv = events::READ.prepare_invoke();
+        inv.key(self.keys.events_log())
+            .key(self.keys.events_meta())
+            .arg(events::after(cursor))
+            .arg(limit);
+        let reply: Value = self.conn.invoke(&inv).await.map_err(unavailable)?;
+        events::page(&reply, cursor)
+    }
+
+    async fn trim_events(&self, before: Millis) -> StoreResult<()> {
+        let before = events::id_ms(before);
+        if before == 0 {
+            return Ok(());
+        }
+        let mut inv = events::TRIM.prepare_invoke();
+        inv.key(self.keys.events_log())
+            .key(self.keys.events_meta())
+            .arg(before);
+        self.conn.invoke::<i64>(&inv).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn event_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.push.subscribe()
+    }
+
+    fn event_poll_interval(&self) -> std::time::Duration {
+        events::POLL_INTERVAL
     }
 }
 

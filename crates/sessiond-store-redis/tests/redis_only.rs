@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sessiond_core::model::{SessionFlags, new_handle, user_tag};
+use sessiond_core::store::EventKind;
 use sessiond_core::{ClientInfo, SessionRecord, Store, StoreError};
 use sessiond_store_redis::RedisStore;
 
@@ -177,6 +178,17 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
     );
     let key = format!("{{wr:{:03x}}}:s:{}", user_tag("public", "ann"), a.handle);
     assert_eq!(cli(replica.port, &["exists", &key]).trim(), "0");
+    // So is the revocation event announcing it.
+    store
+        .append_events(
+            &[EventKind::Revoked {
+                handle: a.handle.clone(),
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(cli(replica.port, &["xlen", "{wr:events}:log"]).trim(), "1");
 
     // The replica hangs: the revocation cannot be confirmed, and says so.
     replica.signal("-STOP");
@@ -259,4 +271,58 @@ async fn the_sweep_drops_pointers_to_dead_linked_sessions() {
         "the dead session's pointer is gone, the live one's stays"
     );
     store.wipe().await.unwrap();
+}
+
+/// The stream reader that pushes revocation events comes back by itself when the server drops
+/// every connection (`CLIENT KILL`), and pushes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_reader_reconnects_after_its_connection_is_killed() {
+    if !have_redis_server() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "events", &[]);
+    let url = format!("redis://127.0.0.1:{}?prefix=ev&timeout_ms=500", server.port);
+    let a = RedisStore::connect(&url).await.unwrap();
+    let b = RedisStore::connect(&url).await.unwrap();
+    let mut signal = b.event_signal().unwrap();
+    let mut n = 0;
+    let mut pushed = async |signal: &mut tokio::sync::watch::Receiver<u64>| {
+        for _ in 0..20 {
+            n += 1;
+            // A's own connection fails once after the kill, then is back.
+            let Ok(page) = a.events_since(0, 100_000).await else {
+                continue;
+            };
+            let known = page.events.last().map_or(0, |e| e.cursor);
+            let appended = a
+                .append_events(
+                    &[EventKind::Revoked {
+                        handle: format!("h{n}"),
+                    }],
+                    now_ms(),
+                )
+                .await;
+            if appended.is_err() {
+                continue;
+            }
+            if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(pushed(&mut signal).await, "pushed before");
+    let xreads = cli(server.port, &["client", "list"])
+        .lines()
+        .filter(|l| l.contains("cmd=xread"))
+        .count();
+    assert_eq!(xreads, 1, "one blocking reader, on its own connection");
+    cli(server.port, &["client", "kill", "type", "normal"]);
+    // A's own connection reconnects by itself too; give the reader its backoff.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(pushed(&mut signal).await, "pushed after the reconnect");
 }

@@ -1,0 +1,231 @@
+//! The revocation log on Redis and Redis Cluster beyond the conformance suite: pushes between
+//! stores (as between processes) through `XREAD BLOCK` on a connection of its own, which never
+//! holds up the store's shared connection; the keys live under the prefix, and `wipe` leaves
+//! no stream behind. Each test runs against every server configured
+//! (`SESSIOND_TEST_REDIS_URL`, `SESSIOND_TEST_REDIS_CLUSTER_URL`), each time under a fresh
+//! prefix.
+
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::FromRedisValue;
+use sessiond_core::jose::Algorithm;
+use sessiond_core::revocation::Standing;
+use sessiond_core::store::EventKind;
+use sessiond_core::{
+    ManagerConfig, NewSession, SessionManager, StartOptions, Store, VerifyOptions,
+};
+use sessiond_store_redis::RedisStore;
+
+/// The configured servers' URLs (without options). Under `CI=true` both must be set.
+fn servers() -> Vec<String> {
+    let mut out = Vec::new();
+    for var in ["SESSIOND_TEST_REDIS_URL", "SESSIOND_TEST_REDIS_CLUSTER_URL"] {
+        match std::env::var(var) {
+            Ok(url) if !url.trim().is_empty() => out.push(url),
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true but {var} is not set"
+                );
+                eprintln!("SKIP for {var}: not set");
+            }
+        }
+    }
+    out
+}
+
+fn fresh_prefix() -> String {
+    format!("sdt-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn with_prefix(url: &str, prefix: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}prefix={prefix}")
+}
+
+/// Runs one command against the server(s) of `url`, routed by its key on a cluster.
+async fn raw<T: FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
+    let base = url.split('?').next().unwrap();
+    if let Some(hosts) = base.strip_prefix("redis+cluster://") {
+        let nodes: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
+        let mut c = redis::cluster::ClusterClient::new(nodes)
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap();
+        cmd.query_async(&mut c).await.unwrap()
+    } else {
+        let mut c = redis::Client::open(base)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        cmd.query_async(&mut c).await.unwrap()
+    }
+}
+
+fn revoked(h: &str) -> EventKind {
+    EventKind::Revoked {
+        handle: h.to_owned(),
+    }
+}
+
+async fn last_cursor(store: &RedisStore) -> u64 {
+    let page = store.events_since(0, 100_000).await.unwrap();
+    page.events.last().map_or(0, |e| e.cursor)
+}
+
+/// Appends through `a` and waits (500 ms) for `signal` (another store's, which only its stream
+/// reader moves) to pass the cursor before it; retries up to `tries` times (an append made
+/// before the reader has started is found by the readers' poll, not pushed). Returns how long
+/// the successful round took from the append.
+async fn append_until_pushed(
+    a: &RedisStore,
+    signal: &mut tokio::sync::watch::Receiver<u64>,
+    tries: usize,
+) -> Option<Duration> {
+    for i in 0..tries {
+        let known = last_cursor(a).await;
+        let started = Instant::now();
+        a.append_events(&[revoked(&format!("pushed-{i}"))], 1_900_000_000_000)
+            .await
+            .unwrap();
+        if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
+            .await
+            .is_ok()
+        {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+/// An append through one store reaches another store's signal (as another process's) through
+/// its `XREAD BLOCK` reader, at once; while that reader blocks, the other store's own requests
+/// are not held up (the reader has a connection of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_are_pushed_to_other_stores_without_blocking_them() {
+    for url in servers() {
+        let url = with_prefix(&url, &fresh_prefix());
+        let a = RedisStore::connect(&url).await.unwrap();
+        let b = RedisStore::connect(&url).await.unwrap();
+        assert_eq!(b.event_poll_interval(), Duration::from_secs(1));
+        let mut signal = b.event_signal().expect("Redis pushes");
+        let took = append_until_pushed(&a, &mut signal, 10)
+            .await
+            .unwrap_or_else(|| panic!("{url}: B's signal never followed A's appends"));
+        eprintln!("{url}: first push after {took:?}");
+        for _ in 0..5 {
+            let took = append_until_pushed(&a, &mut signal, 1)
+                .await
+                .unwrap_or_else(|| panic!("{url}: an append was not pushed within 500 ms"));
+            assert!(took < Duration::from_millis(500), "{took:?}");
+        }
+        // B's reader is blocked in XREAD now, most of the time: B's requests still answer at
+        // once.
+        for _ in 0..30 {
+            let t = Instant::now();
+            b.events_since(0, 1).await.unwrap();
+            b.ping().await.unwrap();
+            assert!(
+                t.elapsed() < Duration::from_millis(300),
+                "{url}: a request waited {:?} (behind a blocking read?)",
+                t.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A revocation through a manager on one store is refused by stateless verification on a
+/// manager on another store (another process) within a bounded time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_reaches_a_manager_on_another_store() {
+    for url in servers() {
+        let url = with_prefix(&url, &fresh_prefix());
+        let cfg = || ManagerConfig {
+            algorithm: Algorithm::EdDSA,
+            ..ManagerConfig::default()
+        };
+        let a =
+            SessionManager::new(Arc::new(RedisStore::connect(&url).await.unwrap()), cfg()).unwrap();
+        let b =
+            SessionManager::new(Arc::new(RedisStore::connect(&url).await.unwrap()), cfg()).unwrap();
+        a.start(StartOptions::default()).await.unwrap();
+        b.start(StartOptions::default()).await.unwrap();
+        // Let B's stream reader start, so this measures the push rather than the poll.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let s = a.create(NewSession::new("x")).await.unwrap();
+        let at = s.tokens.access.token.expose();
+        b.verify(at, VerifyOptions::default()).await.unwrap();
+        a.revoke(&s.session.handle).await.unwrap();
+        let started = Instant::now();
+        while b.verify(at, VerifyOptions::default()).await.is_ok() {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{url}: B still accepts the revoked session"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        eprintln!(
+            "{url}: B refused the revoked session after {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            b.revocations().standing(&s.session.handle),
+            Standing::Revoked
+        );
+        a.stop().await.unwrap();
+        b.stop().await.unwrap();
+        a.store().wipe().await.unwrap();
+    }
+}
+
+/// The log is a stream under the store's prefix (another prefix sees nothing of it), and
+/// `wipe` deletes it while cursors keep growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_lives_under_the_prefix_and_wipe_leaves_no_stream() {
+    for base in servers() {
+        let prefix = fresh_prefix();
+        let url = with_prefix(&base, &prefix);
+        let store = RedisStore::connect(&url).await.unwrap();
+        let other = RedisStore::connect(&with_prefix(&base, &fresh_prefix()))
+            .await
+            .unwrap();
+        store
+            .append_events(&[revoked("h1"), EventKind::KeysReset], 1_900_000_000_000)
+            .await
+            .unwrap();
+        let log = format!("{{{prefix}:events}}:log");
+        let meta = format!("{{{prefix}:events}}:meta");
+        let kind: String = raw(&url, redis::cmd("TYPE").arg(&log)).await;
+        assert_eq!(kind, "stream", "{url}");
+        let len: i64 = raw(&url, redis::cmd("XLEN").arg(&log)).await;
+        assert_eq!(len, 2);
+        assert!(other.events_since(0, 10).await.unwrap().events.is_empty());
+        let c = last_cursor(&store).await;
+
+        store.wipe().await.unwrap();
+        let exists: i64 = raw(&url, redis::cmd("EXISTS").arg(&log)).await;
+        assert_eq!(exists, 0, "{url}: wipe leaves no stream behind");
+        let ttl: i64 = raw(&url, redis::cmd("PTTL").arg(&meta)).await;
+        assert!(ttl > 0, "{url}: the meta hash expires unless used ({ttl})");
+        // A reader that had read everything is current; cursors go on growing.
+        store
+            .append_events(&[revoked("h2")], 1_900_000_000_000)
+            .await
+            .unwrap();
+        let page = store.events_since(c, 10).await.unwrap();
+        assert!(page.continuous);
+        assert_eq!(page.events.len(), 1);
+        assert!(page.events[0].cursor > c);
+        // A reader from the start learns that events were removed.
+        assert!(!store.events_since(0, 10).await.unwrap().continuous);
+        let ttl: i64 = raw(&url, redis::cmd("PTTL").arg(&meta)).await;
+        assert_eq!(ttl, -1, "{url}: in use again, the meta hash stays");
+        store.wipe().await.unwrap();
+    }
+}

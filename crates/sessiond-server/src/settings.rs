@@ -467,6 +467,75 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_and_key_files_come_from_toml() {
+        let s: Settings = toml::from_str(
+            "header_read_timeout = 5\nbody_read_timeout = 6\nmax_connections = 7\n\
+             shutdown_timeout = 8\napi_key_file = \"/run/secrets/k\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.header_read_timeout(),
+                s.body_read_timeout(),
+                s.max_connections,
+                s.shutdown_timeout()
+            ),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(6),
+                7,
+                Duration::from_secs(8)
+            )
+        );
+        assert_eq!(s.api_key_file, vec![PathBuf::from("/run/secrets/k")]);
+        let s: Settings = toml::from_str("api_key_file = [\"/a\", \"/b\"]").unwrap();
+        assert_eq!(s.api_key_file.len(), 2);
+        let d = Settings::default();
+        assert_eq!(
+            (
+                d.header_read_timeout,
+                d.body_read_timeout,
+                d.max_connections,
+                d.shutdown_timeout
+            ),
+            (10, 30, 10_000, 30)
+        );
+        for (name, s) in [
+            (
+                "header_read_timeout",
+                Settings {
+                    header_read_timeout: 0,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "body_read_timeout",
+                Settings {
+                    body_read_timeout: 0,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "max_connections",
+                Settings {
+                    max_connections: 0,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "shutdown_timeout",
+                Settings {
+                    shutdown_timeout: 0,
+                    ..Settings::default()
+                },
+            ),
+        ] {
+            let e = s.manager_config().unwrap_err().to_string();
+            assert!(e.contains(&format!("`{name}`")), "{e}");
+        }
+    }
+
+    #[test]
     fn debug_redacts_secrets() {
         let s = Settings {
             api_keys: vec!["super-secret-api-key-123456".into()],

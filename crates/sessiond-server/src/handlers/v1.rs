@@ -111,7 +111,10 @@ pub async fn create_service_token(
         ));
     }
     let now = s.manager.now_ms();
-    let token = s.manager.create_service_token(&scope.app_id, expires_in).await?;
+    let token = s
+        .manager
+        .create_service_token(&scope.app_id, expires_in)
+        .await?;
     Ok(Json(ServiceToken {
         token: token.into_inner(),
         expires_at: req

@@ -53,13 +53,20 @@ pub fn record(handle: &str, user: &str, now: Millis) -> SessionRecord {
             ip: Some("192.0.2.1".to_owned()),
             user_agent: Some("conformance/1.0".to_owned()),
         },
+        recent_rotations: Vec::new(),
     }
 }
 
-/// A key row (the material is not a real key; stores treat it as bytes).
+/// A key row of the default app (the material is not a real key; stores treat it as bytes).
 pub fn key(kind: KeyKind, kid: &str, created_at: Millis) -> KeyRecord {
+    key_in(sessiond_core::model::DEFAULT_APP, kind, kid, created_at)
+}
+
+/// A key row of `app` (kids are unique across apps: callers give each app its own).
+pub fn key_in(app: &str, kind: KeyKind, kid: &str, created_at: Millis) -> KeyRecord {
     KeyRecord {
         kid: kid.to_owned(),
+        app_id: app.to_owned(),
         kind,
         alg: Algorithm::HS256,
         material: (0u8..=255).collect(),

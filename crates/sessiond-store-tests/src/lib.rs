@@ -23,6 +23,7 @@ macro_rules! conformance_tests {
             expired_rows_are_never_returned,
             rotation_is_compare_and_swap,
             concurrent_rotations_have_one_winner,
+            recent_rotations_round_trip_and_follow_rotation,
             data_updates_are_versioned,
             concurrent_data_updates_have_one_winner,
             touch_extends_but_never_resurrects,
@@ -32,6 +33,8 @@ macro_rules! conformance_tests {
             wipe_removes_sessions_and_keys,
             key_creation_is_isolated,
             key_rotation_and_reset,
+            keys_of_apps_are_independent,
+            concurrent_key_creation_in_two_apps,
             create_racing_revoke_never_resurrects,
             odd_ids_and_large_data_round_trip,
             lifecycle_create_verify_refresh_theft,
@@ -53,6 +56,7 @@ macro_rules! conformance_tests {
             wipe_keeps_event_cursors_increasing,
             event_signal_changes_after_append,
             revocation_reaches_another_managers_stateless_verify,
+            apps_have_their_own_keys_and_jwks,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

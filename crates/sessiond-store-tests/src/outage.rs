@@ -112,9 +112,14 @@ impl Store for Switchable {
         self.up()?;
         self.inner.insert_key_if_newest(expected, key).await
     }
-    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+    async fn replace_keys(
+        &self,
+        app_id: &str,
+        kinds: &[KeyKind],
+        keys: &[KeyRecord],
+    ) -> StoreResult<()> {
         self.up()?;
-        self.inner.replace_keys(kinds, keys).await
+        self.inner.replace_keys(app_id, kinds, keys).await
     }
     async fn delete_keys(&self, kids: &[String]) -> StoreResult<()> {
         self.up()?;

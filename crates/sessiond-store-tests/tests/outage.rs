@@ -40,7 +40,7 @@ async fn a_store_outage_fails_closed_for_keys_not_yet_seen() {
     a.start(StartOptions::default()).await.unwrap();
     b.start(StartOptions::default()).await.unwrap();
     let old = b.create(NewSession::new("u")).await.unwrap();
-    a.keys().rotate().await.unwrap();
+    a.keys().rotate("public").await.unwrap();
     let new = a.create(NewSession::new("u")).await.unwrap();
     switch.set_down(true);
     b.verify(old.tokens.access.token.expose(), VerifyOptions::default())

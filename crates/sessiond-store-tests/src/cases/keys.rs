@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use sessiond_core::{KeyKind, Store};
+use sessiond_core::{KeyKind, KeyRecord, Store};
+use tokio::sync::Barrier;
 
-use crate::fixtures::{T0, key};
+use crate::fixtures::{T0, key, key_in};
 
 /// Of many concurrent creators expecting no key, exactly one inserts; all see the same key.
 pub async fn key_creation_is_isolated(store: Arc<dyn Store>) {
@@ -103,6 +104,7 @@ pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
         .unwrap();
     store
         .replace_keys(
+            "public",
             &[KeyKind::Dynamic, KeyKind::Static, KeyKind::Service],
             &[
                 key(KeyKind::Dynamic, "d-new", T0 + 100),
@@ -130,4 +132,254 @@ pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
         .map(|k| k.kid)
         .collect();
     assert!(!kids.contains(&"d-new".to_owned()));
+}
+
+/// Every stored key as (app, kind, kid), sorted.
+async fn stored(store: &Arc<dyn Store>) -> Vec<(String, &'static str, String)> {
+    let mut all: Vec<_> = store
+        .load_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.app_id, k.kind.as_str(), k.kid))
+        .collect();
+    all.sort();
+    all
+}
+
+fn row(app: &str, kind: KeyKind, kid: &str) -> (String, &'static str, String) {
+    (app.to_owned(), kind.as_str(), kid.to_owned())
+}
+
+/// Each app has keys of its own: the newest key of a kind is looked up within the key's app,
+/// `replace_keys` replaces one app's kinds only, and every key comes back with its app.
+pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
+    use KeyKind::{Chain, Dynamic, Service, Static};
+    // App a has a dynamic key; app b has none, so a creator in b expecting none inserts, even
+    // though a's key is newer than anything b will hold.
+    let a1 = store
+        .insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-1", T0 + 1_000))
+        .await
+        .unwrap();
+    assert_eq!((a1.kid.as_str(), a1.app_id.as_str()), ("a-d-1", "a"));
+    let b1 = store
+        .insert_key_if_newest(None, &key_in("b", Dynamic, "b-d-1", T0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (b1.kid.as_str(), b1.app_id.as_str()),
+        ("b-d-1", "b"),
+        "a newest key in app a must not stop the first key of app b"
+    );
+    // Expecting another app's key is a stale expectation: b's newest comes back, nothing is
+    // inserted.
+    let stale = store
+        .insert_key_if_newest(Some("a-d-1"), &key_in("b", Dynamic, "b-d-x", T0 + 2_000))
+        .await
+        .unwrap();
+    assert_eq!((stale.kid.as_str(), stale.app_id.as_str()), ("b-d-1", "b"));
+    // A newer key in b (later, and a kid that sorts after a's) leaves a's newest as it was:
+    // rotating a from a-d-1 still inserts.
+    let b2 = store
+        .insert_key_if_newest(Some("b-d-1"), &key_in("b", Dynamic, "b-d-2", T0 + 5_000))
+        .await
+        .unwrap();
+    assert_eq!(b2.kid, "b-d-2");
+    let a2 = store
+        .insert_key_if_newest(Some("a-d-1"), &key_in("a", Dynamic, "a-d-2", T0 + 1_001))
+        .await
+        .unwrap();
+    assert_eq!(a2.kid, "a-d-2", "b's newer key is not a's newest");
+    // The same kid ordering inside one millisecond, across apps: each app's own tie-break.
+    let a_same = store
+        .insert_key_if_newest(None, &key_in("a", Service, "a-svc", T0))
+        .await
+        .unwrap();
+    let b_same = store
+        .insert_key_if_newest(None, &key_in("b", Service, "b-svc", T0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a_same.kid.as_str(), b_same.kid.as_str()),
+        ("a-svc", "b-svc")
+    );
+    for (app, kind, kid) in [
+        ("a", Static, "a-s"),
+        ("a", Chain, "a-c"),
+        ("b", Static, "b-s"),
+        ("b", Chain, "b-c"),
+    ] {
+        let got = store
+            .insert_key_if_newest(None, &key_in(app, kind, kid, T0))
+            .await
+            .unwrap();
+        assert_eq!(got.kid, kid);
+    }
+    // The default app is an app like any other.
+    store
+        .insert_key_if_newest(None, &key(Dynamic, "p-d", T0 + 9_000))
+        .await
+        .unwrap();
+
+    // Every app's keys come back, each with its app and the rest of its record.
+    let loaded: Vec<KeyRecord> = store.load_keys().await.unwrap();
+    let a2_loaded = loaded.iter().find(|k| k.kid == "a-d-2").unwrap();
+    assert_eq!(*a2_loaded, key_in("a", Dynamic, "a-d-2", T0 + 1_001));
+    assert_eq!(
+        stored(&store).await,
+        vec![
+            row("a", Chain, "a-c"),
+            row("a", Dynamic, "a-d-1"),
+            row("a", Dynamic, "a-d-2"),
+            row("a", Service, "a-svc"),
+            row("a", Static, "a-s"),
+            row("b", Chain, "b-c"),
+            row("b", Dynamic, "b-d-1"),
+            row("b", Dynamic, "b-d-2"),
+            row("b", Service, "b-svc"),
+            row("b", Static, "b-s"),
+            row("public", Dynamic, "p-d"),
+        ]
+    );
+
+    // A reset of app a replaces a's dynamic, static and service keys, and nothing of b's (nor
+    // a's chain key, a kind it was not asked to replace).
+    store
+        .replace_keys(
+            "a",
+            &KeyKind::RESET,
+            &[
+                key_in("a", Dynamic, "a-d-new", T0 + 10_000),
+                key_in("a", Static, "a-s-new", T0 + 10_000),
+                key_in("a", Service, "a-svc-new", T0 + 10_000),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(&store).await,
+        vec![
+            row("a", Chain, "a-c"),
+            row("a", Dynamic, "a-d-new"),
+            row("a", Service, "a-svc-new"),
+            row("a", Static, "a-s-new"),
+            row("b", Chain, "b-c"),
+            row("b", Dynamic, "b-d-1"),
+            row("b", Dynamic, "b-d-2"),
+            row("b", Service, "b-svc"),
+            row("b", Static, "b-s"),
+            row("public", Dynamic, "p-d"),
+        ]
+    );
+    // Rotation in a continues from a's new key; b's newest is untouched.
+    let a3 = store
+        .insert_key_if_newest(Some("a-d-new"), &key_in("a", Dynamic, "a-d-3", T0 + 10_001))
+        .await
+        .unwrap();
+    assert_eq!(a3.kid, "a-d-3");
+    let b_stale = store
+        .insert_key_if_newest(Some("b-d-1"), &key_in("b", Dynamic, "b-d-3", T0 + 10_001))
+        .await
+        .unwrap();
+    assert_eq!(b_stale.kid, "b-d-2");
+    // Replacing a kind of an app with no keys of that app (b's keys have app b) deletes nothing
+    // of b; replacing with nothing empties only a's kinds.
+    store
+        .replace_keys("a", &[Chain, Dynamic], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(&store).await,
+        vec![
+            row("a", Service, "a-svc-new"),
+            row("a", Static, "a-s-new"),
+            row("b", Chain, "b-c"),
+            row("b", Dynamic, "b-d-1"),
+            row("b", Dynamic, "b-d-2"),
+            row("b", Service, "b-svc"),
+            row("b", Static, "b-s"),
+            row("public", Dynamic, "p-d"),
+        ]
+    );
+    // With a's dynamic keys gone, a creator in a expecting none inserts again.
+    let a_again = store
+        .insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-again", T0))
+        .await
+        .unwrap();
+    assert_eq!(a_again.kid, "a-d-again");
+    // Kids are unique across apps, so deleting by kid needs no app.
+    store
+        .delete_keys(&["b-d-1".to_owned(), "a-d-again".to_owned()])
+        .await
+        .unwrap();
+    let kids: Vec<String> = stored(&store).await.into_iter().map(|r| r.2).collect();
+    assert!(!kids.contains(&"b-d-1".to_owned()) && !kids.contains(&"a-d-again".to_owned()));
+    assert!(kids.contains(&"b-d-2".to_owned()));
+}
+
+/// Creators in two apps racing at once: in each app exactly one key is inserted and every
+/// creator of that app gets it back, whatever the other app's creators do; then racing
+/// rotations in both apps have one winner per app.
+pub async fn concurrent_key_creation_in_two_apps(store: Arc<dyn Store>) {
+    const PER_APP: usize = 12;
+    let apps = ["app-a", "app-b"];
+    for round in 0..3 {
+        store.wipe().await.unwrap();
+        // Round 0: nothing anywhere. Then: rotations from each app's current key.
+        let mut expected: Vec<Option<String>> = vec![None, None];
+        for step in 0..2 {
+            let start = Arc::new(Barrier::new(PER_APP * apps.len()));
+            let mut tasks = Vec::new();
+            for i in 0..PER_APP {
+                for (a, app) in apps.iter().enumerate() {
+                    let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+                    let expect = expected[a].clone();
+                    // Both apps use the same instants, and b's kids sort before a's: a store
+                    // comparing across apps would pick the wrong newest.
+                    let kid = format!("{}-{round}-{step}-{i:02}", if a == 0 { "z" } else { "y" });
+                    let candidate =
+                        key_in(app, KeyKind::Dynamic, &kid, T0 + (step * 100 + i) as i64);
+                    tasks.push((
+                        a,
+                        tokio::spawn(async move {
+                            start.wait().await;
+                            store
+                                .insert_key_if_newest(expect.as_deref(), &candidate)
+                                .await
+                                .unwrap()
+                        }),
+                    ));
+                }
+            }
+            let mut winners: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+            for (a, t) in tasks {
+                let got = t.await.unwrap();
+                assert_eq!(got.app_id, apps[a], "round {round} step {step}: {got:?}");
+                assert_eq!(got.kind, KeyKind::Dynamic);
+                winners[a].push(got.kid);
+            }
+            for (a, w) in winners.iter_mut().enumerate() {
+                w.sort();
+                w.dedup();
+                assert_eq!(
+                    w.len(),
+                    1,
+                    "round {round} step {step}: app {} saw several winners {w:?}",
+                    apps[a]
+                );
+            }
+            let keys = stored(&store).await;
+            for (a, app) in apps.iter().enumerate() {
+                let mine: Vec<&String> =
+                    keys.iter().filter(|r| r.0 == *app).map(|r| &r.2).collect();
+                assert_eq!(
+                    mine.len(),
+                    step + 1,
+                    "round {round} step {step}: app {app} holds {mine:?}"
+                );
+                assert!(mine.contains(&&winners[a][0]));
+                expected[a] = Some(winners[a][0].clone());
+            }
+        }
+    }
 }

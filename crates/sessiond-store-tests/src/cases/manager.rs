@@ -114,9 +114,14 @@ pub async fn concurrent_refreshes_share_one_successor(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(rec.generation, 1, "exactly one rotation happened");
 
-    // The child is usable; once it has been used, the parent is an ancestor.
+    assert_eq!(rec.recent_rotations, vec![m.now_ms()], "one rotation time");
+
+    // The child is usable; once it has been used, the parent is an ancestor: within the grace
+    // window (10 s) a replay gets the current token, after it the replay is theft.
     clock.advance_secs(1);
     let rt2 = refresh(&m, &rt1).await.unwrap();
+    assert_eq!(refresh(&m, &rt0).await.unwrap(), rt2);
+    clock.advance_secs(10);
     assert!(matches!(
         refresh(&m, &rt0).await,
         Err(Error::TokenTheftDetected { .. })
@@ -127,10 +132,13 @@ pub async fn concurrent_refreshes_share_one_successor(store: Arc<dyn Store>) {
     ));
 }
 
-/// Retries of the same token within the grace window are idempotent; after it, or for an
-/// older ancestor, they are theft.
+/// Retries of the same token within the grace window are idempotent, and so is any token
+/// superseded within the window (a stale tab holding a grandparent): the window is measured
+/// from when each token was superseded, which the store keeps in `recent_rotations`. Outside
+/// it, a superseded token is theft.
 pub async fn grace_window_is_enforced(store: Arc<dyn Store>) {
-    let (m, clock) = manager(store);
+    // Policy: grace 10 s.
+    let (m, clock) = manager(Arc::clone(&store));
     let s = m.create(NewSession::new("carol")).await.unwrap();
     let rt0 = s.tokens.refresh.token.expose().to_owned();
     let rt1 = refresh(&m, &rt0).await.unwrap();
@@ -146,15 +154,61 @@ pub async fn grace_window_is_enforced(store: Arc<dyn Store>) {
         Err(Error::TokenTheftDetected { .. })
     ));
 
-    // An older ancestor is theft even inside the window.
+    // Every token superseded within the window is reissued the current one, a grandparent
+    // too, which needs the rotation times of earlier generations from the store.
     let s = m.create(NewSession::new("carol")).await.unwrap();
-    let rt0 = s.tokens.refresh.token.expose().to_owned();
-    let rt1 = refresh(&m, &rt0).await.unwrap();
-    let _rt2 = refresh(&m, &rt1).await.unwrap();
+    let h = s.session.handle.clone();
+    let g0 = s.tokens.refresh.token.expose().to_owned();
+    clock.advance_secs(2);
+    let t1 = m.now_ms();
+    let g1 = refresh(&m, &g0).await.unwrap();
+    clock.advance_secs(2);
+    let t2 = m.now_ms();
+    let g2 = refresh(&m, &g1).await.unwrap();
+    let rec = store.load_session(&h, m.now_ms()).await.unwrap().unwrap();
+    assert_eq!(rec.generation, 2);
+    assert_eq!(rec.recent_rotations, vec![t1, t2], "one time per rotation");
+    clock.advance_secs(2);
+    // A second manager on the store (another process) answers the same: it is the store's
+    // record, not this process's memory, that says when each token was superseded.
+    let other =
+        SessionManager::with_clock(Arc::clone(&store), config(), Arc::new(clock.clone())).unwrap();
+    assert_eq!(
+        refresh(&other, &g0).await.unwrap(),
+        g2,
+        "grandparent in grace"
+    );
+    assert_eq!(refresh(&m, &g1).await.unwrap(), g2, "parent in grace");
+    // 13 s after t0: g1 (superseded at t2, 9 s ago) is still in, g0 (superseded at t1, 11 s
+    // ago) is out.
+    clock.advance_secs(7);
+    assert_eq!(refresh(&other, &g1).await.unwrap(), g2);
     assert!(matches!(
-        refresh(&m, &rt0).await,
+        refresh(&other, &g0).await,
         Err(Error::TokenTheftDetected { .. })
     ));
+    assert!(
+        matches!(refresh(&m, &g2).await, Err(Error::Unauthorised(_))),
+        "theft ended the session"
+    );
+
+    // A session keeps the last eight rotation times, oldest first.
+    let s = m.create(NewSession::new("carol")).await.unwrap();
+    let mut rt = s.tokens.refresh.token.expose().to_owned();
+    let mut times = Vec::new();
+    for _ in 0..11 {
+        clock.advance_secs(1);
+        times.push(m.now_ms());
+        rt = refresh(&m, &rt).await.unwrap();
+    }
+    let rec = store
+        .load_session(&s.session.handle, m.now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.generation, 11);
+    assert_eq!(rec.recent_rotations, times[3..].to_vec());
+    assert!(!rt.is_empty());
 }
 
 /// A refresh token that was never issued (forged secret, future generation, garbage) is
@@ -166,19 +220,23 @@ pub async fn forged_refresh_tokens_do_not_revoke(store: Arc<dyn Store>) {
     let rt0 = s.tokens.refresh.token.expose().to_owned();
     let rt1 = refresh(&m, &rt0).await.unwrap();
     for generation in [0, 1, 2, 99] {
-        let forged = RefreshToken {
-            handle: h.clone(),
-            generation,
-            secret: [0x42; 32],
+        // With a made-up tag, and untagged (the version-1 format).
+        for tag in [Some([0x17; 16]), None] {
+            let forged = RefreshToken {
+                handle: h.clone(),
+                generation,
+                secret: [0x42; 32],
+                tag,
+            }
+            .encode();
+            assert!(
+                matches!(
+                    refresh(&m, forged.expose()).await,
+                    Err(Error::Unauthorised(_))
+                ),
+                "generation {generation}, tag {tag:?}"
+            );
         }
-        .encode();
-        assert!(
-            matches!(
-                refresh(&m, forged.expose()).await,
-                Err(Error::Unauthorised(_))
-            ),
-            "generation {generation}"
-        );
     }
     for garbage in [
         "",
@@ -408,7 +466,7 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     let at2 = r.tokens.access.token.expose().to_owned();
     m.verify(&at2, VerifyOptions::default()).await.unwrap();
     clock.advance_secs(1);
-    m.keys().reset().await.unwrap();
+    m.keys().reset("public").await.unwrap();
     for opts in [VerifyOptions::default(), CHECK_DB] {
         assert!(matches!(
             m.verify(&at2, opts).await,
@@ -456,7 +514,7 @@ pub async fn managers_racing_to_start_share_one_key(store: Arc<dyn Store>) {
     }
     let jwks: Vec<_> = managers
         .iter()
-        .map(|m| (*m.keys().jwks()).clone())
+        .map(|m| (*m.keys().jwks("public")).clone())
         .collect();
     let dynamic = jwks[0]
         .keys
@@ -550,3 +608,141 @@ pub async fn revocation_reaches_another_managers_stateless_verify(store: Arc<dyn
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+/// The `kid` in a JWT's header.
+fn kid_of(jwt: &str) -> String {
+    let header = jwt.split('.').next().unwrap_or_default();
+    let header: serde_json::Value =
+        serde_json::from_slice(&sessiond_core::b64::decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// Two apps on one store, served by two managers (as two processes would): each app has its
+/// own keys and its own JWKS; a token of app b is refused by a verify confined to app a, also
+/// without the store check; a refresh confined to app a does not touch b's session; and a key
+/// reset or rotation in app a leaves app b's keys and tokens as they were.
+pub async fn apps_have_their_own_keys_and_jwks(store: Arc<dyn Store>) {
+    let (m, clock) = manager(Arc::clone(&store));
+    let other =
+        SessionManager::with_clock(Arc::clone(&store), config(), Arc::new(clock.clone())).unwrap();
+    m.start(StartOptions::default()).await.unwrap();
+    other.start(StartOptions::default()).await.unwrap();
+    let in_app = |app: &str, user: &str| NewSession {
+        app_id: app.to_owned(),
+        ..NewSession::new(user)
+    };
+    let sa = m.create(in_app("a", "ann")).await.unwrap();
+    let sb = other.create(in_app("b", "ben")).await.unwrap();
+    let (at_a, at_b) = (
+        sa.tokens.access.token.expose(),
+        sb.tokens.access.token.expose(),
+    );
+    for mgr in [&m, &other] {
+        mgr.keys().reload().await.unwrap();
+    }
+    let kids = |mgr: &SessionManager, app: &str| -> Vec<String> {
+        mgr.keys()
+            .jwks(app)
+            .keys
+            .iter()
+            .map(|k| k.kid.clone())
+            .collect()
+    };
+    let (ja, jb, jp) = (kids(&m, "a"), kids(&m, "b"), kids(&m, "public"));
+    assert!(!ja.is_empty() && !jb.is_empty() && !jp.is_empty());
+    for (one, two) in [(&ja, &jb), (&ja, &jp), (&jb, &jp)] {
+        assert!(
+            one.iter().all(|k| !two.contains(k)),
+            "JWKS share a key: {one:?} {two:?}"
+        );
+    }
+    assert!(
+        ja.contains(&kid_of(at_a)),
+        "a's token is signed by a key in a's JWKS"
+    );
+    assert!(
+        jb.contains(&kid_of(at_b)),
+        "b's token is signed by a key in b's JWKS"
+    );
+    assert_eq!(
+        (kids(&other, "a"), kids(&other, "b")),
+        (ja.clone(), jb.clone())
+    );
+    let mut apps = m.keys().apps();
+    apps.retain(|a| a != "public");
+    assert_eq!(apps, vec!["a", "b"]);
+
+    let confined = |app| VerifyOptions {
+        app_id: Some(app),
+        ..VerifyOptions::default()
+    };
+    for mgr in [&m, &other] {
+        for opts in [confined("a"), CHECK_DB_IN_A] {
+            let r = mgr.verify(at_b, opts).await;
+            assert!(
+                matches!(r, Err(Error::TryRefreshToken(_) | Error::Unauthorised(_))),
+                "app b's token verified in app a ({opts:?}): {r:?}"
+            );
+        }
+        let v = mgr.verify(at_b, confined("b")).await.unwrap();
+        assert_eq!(v.session.user_id, "ben");
+        let v = mgr.verify(at_a, confined("a")).await.unwrap();
+        assert_eq!(v.session.user_id, "ann");
+        mgr.verify(at_b, VerifyOptions::default()).await.unwrap();
+        assert!(mgr.verify(at_a, confined("b")).await.is_err());
+    }
+    // A refresh confined to app a treats b's session as missing, and leaves it alone.
+    let in_a = RefreshOptions {
+        app_id: Some("a"),
+        ..RefreshOptions::default()
+    };
+    assert!(matches!(
+        m.refresh(sb.tokens.refresh.token.expose(), in_a).await,
+        Err(Error::Unauthorised(_))
+    ));
+    clock.advance_secs(1);
+    let sb2 = other
+        .refresh(
+            sb.tokens.refresh.token.expose(),
+            RefreshOptions {
+                app_id: Some("b"),
+                ..RefreshOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let at_b2 = sb2.tokens.access.token.expose();
+    assert!(jb.contains(&kid_of(at_b2)), "refreshed with b's key");
+
+    // A rotation and a reset of app a replace a's keys only.
+    m.keys().rotate("a").await.unwrap();
+    m.keys().reset("a").await.unwrap();
+    other.keys().reload().await.unwrap();
+    for mgr in [&m, &other] {
+        assert_eq!(kids(mgr, "b"), jb, "b's JWKS is untouched by a's reset");
+        assert!(
+            kids(mgr, "a").iter().all(|k| !ja.contains(k)),
+            "a's keys are new"
+        );
+        assert!(matches!(
+            mgr.verify(at_a, confined("a")).await,
+            Err(Error::TryRefreshToken(_))
+        ));
+        mgr.verify(at_b2, confined("b")).await.unwrap();
+        mgr.verify(at_b2, CHECK_DB_IN_B).await.unwrap();
+    }
+    m.stop().await.unwrap();
+    other.stop().await.unwrap();
+}
+
+const CHECK_DB_IN_A: VerifyOptions<'static> = VerifyOptions {
+    app_id: Some("a"),
+    anti_csrf_token: None,
+    check_anti_csrf: false,
+    check_database: true,
+};
+
+const CHECK_DB_IN_B: VerifyOptions<'static> = VerifyOptions {
+    app_id: Some("b"),
+    ..CHECK_DB_IN_A
+};

@@ -97,6 +97,7 @@ pub async fn expired_rows_are_never_returned(store: Arc<dyn Store>) {
         to_access_hash: None,
         now: rec.expires_at,
         expires_at: rec.expires_at + 1000,
+        recent_rotations: &[rec.expires_at],
     };
     assert!(!store.rotate_refresh(&rot).await.unwrap());
 }
@@ -110,6 +111,7 @@ fn rotation(h: &str, gen_: u64, from: [u8; 32], to: [u8; 32], now: i64) -> Rotat
         to_access_hash: Some([to[0]; 32]),
         now,
         expires_at: now + 3_600_000,
+        recent_rotations: &[],
     }
 }
 
@@ -182,7 +184,12 @@ pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
                 let store = Arc::clone(&store);
                 let h = h.clone();
                 tokio::spawn(async move {
-                    let rot = rotation(&h, 0, [1u8; 32], [i.wrapping_add(10); 32], T0 + 1);
+                    // Each racer offers its own rotation list: the winner's is the one stored.
+                    let recent = [T0 + 1, i64::from(i)];
+                    let rot = Rotation {
+                        recent_rotations: &recent,
+                        ..rotation(&h, 0, [1u8; 32], [i.wrapping_add(10); 32], T0 + 1)
+                    };
                     store.rotate_refresh(&rot).await.unwrap().then_some(i)
                 })
             })
@@ -197,7 +204,116 @@ pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
         let got = store.load_session(&h, T0 + 1).await.unwrap().unwrap();
         assert_eq!(got.generation, 1);
         assert_eq!(got.refresh_hash, [winners[0].wrapping_add(10); 32]);
+        assert_eq!(
+            got.recent_rotations,
+            vec![T0 + 1, i64::from(winners[0])],
+            "round {round}: the winner's rotation list, written with its swap"
+        );
     }
+}
+
+/// `recent_rotations` (the rotation times the grace window reads) is stored by create exactly
+/// as given, replaced by a successful rotation exactly as given, and left alone by a failed
+/// rotation, a data update and an activity record.
+pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Store>) {
+    // Created with an empty list (what the manager writes) and with a full one (eight times,
+    // the most a session keeps, including a time before the epoch and one far ahead).
+    let h = handle();
+    let rec = record(&h, "alice", T0);
+    assert!(rec.recent_rotations.is_empty());
+    store.create_session(&rec).await.unwrap();
+    let got = store.load_session(&h, T0).await.unwrap().unwrap();
+    assert_eq!(got.recent_rotations, Vec::<i64>::new());
+    assert_eq!(got, rec);
+    let full_h = handle();
+    let mut full = record(&full_h, "alice", T0);
+    full.generation = 8;
+    full.recent_rotations = vec![-5, 0, 1, T0 - 3, T0 - 2, T0 - 1, T0, 9_007_199_254_740_000];
+    store.create_session(&full).await.unwrap();
+    assert_eq!(
+        store.load_session(&full_h, T0).await.unwrap().unwrap(),
+        full
+    );
+
+    // A successful rotation stores the list it carries, exactly (not appended to, not capped
+    // by the store).
+    let first = [T0 + 5];
+    assert!(
+        store
+            .rotate_refresh(&Rotation {
+                recent_rotations: &first,
+                ..rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5)
+            })
+            .await
+            .unwrap()
+    );
+    let got = store.load_session(&h, T0 + 5).await.unwrap().unwrap();
+    assert_eq!(got.recent_rotations, vec![T0 + 5]);
+    assert_eq!(got.generation, 1);
+    let second = [T0 - 100, T0 + 5, T0 + 9];
+    assert!(
+        store
+            .rotate_refresh(&Rotation {
+                recent_rotations: &second,
+                ..rotation(&h, 1, [2u8; 32], [3u8; 32], T0 + 9)
+            })
+            .await
+            .unwrap()
+    );
+    let got = store.load_session(&h, T0 + 9).await.unwrap().unwrap();
+    assert_eq!(got.recent_rotations, second.to_vec());
+
+    // Failed rotations (stale generation, wrong hash, expired) leave it alone.
+    let junk = [1, 2, 3];
+    for rot in [
+        rotation(&h, 1, [2u8; 32], [4u8; 32], T0 + 10),
+        rotation(&h, 2, [9u8; 32], [4u8; 32], T0 + 10),
+        rotation(&h, 2, [3u8; 32], [4u8; 32], got.expires_at),
+    ] {
+        let rot = Rotation {
+            recent_rotations: &junk,
+            ..rot
+        };
+        assert!(!store.rotate_refresh(&rot).await.unwrap());
+    }
+    let after = store.load_session(&h, T0 + 10).await.unwrap().unwrap();
+    assert_eq!(after.recent_rotations, second.to_vec());
+    assert_eq!(after.generation, 2);
+
+    // Data updates and activity records keep it.
+    let upd = DataUpdate {
+        handle: &h,
+        expected_version: 0,
+        public_data: Some(r#"{"k":1}"#),
+        private_data: None,
+        now: T0 + 11,
+    };
+    assert_eq!(
+        store.update_data(&upd).await.unwrap(),
+        UpdateOutcome::Updated(1)
+    );
+    store
+        .touch_session(&h, T0 + 12, T0 + 3_000_000)
+        .await
+        .unwrap();
+    let after = store.load_session(&h, T0 + 12).await.unwrap().unwrap();
+    assert_eq!(after.recent_rotations, second.to_vec());
+    // An empty list replaces a full one too.
+    assert!(
+        store
+            .rotate_refresh(&rotation(&full_h, 8, [1u8; 32], [5u8; 32], T0 + 13))
+            .await
+            .unwrap()
+    );
+    let got = store.load_session(&full_h, T0 + 13).await.unwrap().unwrap();
+    assert_eq!(got.recent_rotations, Vec::<i64>::new());
+    // Listing returns it as well.
+    let listed = store
+        .list_user_sessions(&UserQuery::user("alice"), T0 + 13)
+        .await
+        .unwrap();
+    let mine = listed.iter().find(|r| r.handle == h).expect("listed");
+    assert_eq!(mine.recent_rotations, second.to_vec());
 }
 
 /// Data updates apply only at the expected version and bump it.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sessiond_core::model::encode_rotations;
 use sessiond_core::store::{
     DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
 };
@@ -240,17 +241,20 @@ fn user_filter(field: UserField) -> &'static str {
     }
 }
 
-fn newest_key(conn: &Connection, kind: KeyKind) -> rusqlite::Result<Option<KeyRecord>> {
+/// The newest key of `kind` in `app` (through `keys_by_app_kind`): another app's keys are never
+/// its newest.
+fn newest_key(conn: &Connection, app: &str, kind: KeyKind) -> rusqlite::Result<Option<KeyRecord>> {
     conn.prepare_cached(&format!(
-        "SELECT {KEY_COLUMNS} FROM keys WHERE kind = ?1 ORDER BY created_at DESC, kid DESC LIMIT 1"
+        "SELECT {KEY_COLUMNS} FROM keys WHERE app_id = ?1 AND kind = ?2 \
+         ORDER BY created_at DESC, kid DESC LIMIT 1"
     ))?
-    .query_row([kind.as_str()], rows::key)
+    .query_row(params![app, kind.as_str()], rows::key)
     .optional()
 }
 
 fn insert_key(conn: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     ))?
     .execute(params![
         k.kid,
@@ -259,7 +263,8 @@ fn insert_key(conn: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
         k.material,
         k.sealed,
         k.public_jwk,
-        k.created_at
+        k.created_at,
+        k.app_id
     ])?;
     Ok(())
 }
@@ -272,11 +277,12 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, rec: &SessionRecord) -> StoreResult<()> {
         let rec = rec.clone();
+        let recent = encode_rotations(&rec.recent_rotations);
         self.write(move |c| {
             let res = c
                 .prepare_cached(&format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                     ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ))
                 .and_then(|mut s| {
                     s.execute(params![
@@ -299,6 +305,7 @@ impl Store for SqliteStore {
                         i64_of(rec.version),
                         rec.client.ip,
                         rec.client.user_agent,
+                        recent,
                     ])
                 });
             match res {
@@ -333,11 +340,14 @@ impl Store for SqliteStore {
             rot.to_access_hash,
         );
         let (generation, now, expires_at) = (i64_of(rot.from_generation), rot.now, rot.expires_at);
+        let recent = encode_rotations(rot.recent_rotations);
         self.write(move |c| {
+            // One conditional UPDATE: the new rotation times are written with the swap, or not
+            // at all.
             c.prepare_cached(
                 "UPDATE sessions SET generation = generation + 1, refresh_hash = ?1, \
                  access_hash = ?2, rotated_at = ?3, last_active_at = MAX(last_active_at, ?3), \
-                 expires_at = MIN(?4, absolute_expires_at) \
+                 expires_at = MIN(?4, absolute_expires_at), recent_rotations = ?8 \
                  WHERE handle = ?5 AND generation = ?6 AND refresh_hash = ?7 AND expires_at > ?3",
             )
             .and_then(|mut s| {
@@ -348,7 +358,8 @@ impl Store for SqliteStore {
                     expires_at,
                     handle,
                     generation,
-                    &from[..]
+                    &from[..],
+                    recent
                 ])
             })
             .map(|n| n == 1)
@@ -609,8 +620,11 @@ impl Store for SqliteStore {
         let expected = expected_newest.map(str::to_owned);
         let key = key.clone();
         self.write(move |c| {
+            // In the writer's `BEGIN IMMEDIATE` transaction: SQLite lets one writer at a time
+            // into the file, across processes, so nothing changes the keys between the read
+            // and the insert.
             atomically(c, |c| {
-                let newest = newest_key(c, key.kind)?;
+                let newest = newest_key(c, &key.app_id, key.kind)?;
                 if let Some(n) = newest
                     && Some(&n.kid) != expected.as_ref()
                 {
@@ -623,14 +637,20 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+    async fn replace_keys(
+        &self,
+        app_id: &str,
+        kinds: &[KeyKind],
+        keys: &[KeyRecord],
+    ) -> StoreResult<()> {
+        let app = app_id.to_owned();
         let kinds = kinds.to_vec();
         let keys = keys.to_vec();
         self.write(move |c| {
             atomically(c, |c| {
                 for kind in &kinds {
-                    c.prepare_cached("DELETE FROM keys WHERE kind = ?1")?
-                        .execute([kind.as_str()])?;
+                    c.prepare_cached("DELETE FROM keys WHERE app_id = ?1 AND kind = ?2")?
+                        .execute(params![app, kind.as_str()])?;
                 }
                 for k in &keys {
                     insert_key(c, k)?;

@@ -2,15 +2,17 @@
 
 use rusqlite::Row;
 use sessiond_core::jose::Algorithm;
-use sessiond_core::model::SessionFlags;
+use sessiond_core::model::{SessionFlags, decode_rotations};
 use sessiond_core::store::{Event, EventKind};
 use sessiond_core::{ClientInfo, KeyKind, KeyRecord, SessionRecord, StoreError};
 
 pub(crate) const SESSION_COLUMNS: &str = "handle, app_id, tenant_id, user_id, recipe_user_id, \
     public_data, private_data, created_at, last_active_at, rotated_at, expires_at, \
-    absolute_expires_at, generation, refresh_hash, access_hash, flags, version, client_ip, user_agent";
+    absolute_expires_at, generation, refresh_hash, access_hash, flags, version, client_ip, user_agent, \
+    recent_rotations";
 
-pub(crate) const KEY_COLUMNS: &str = "kid, kind, alg, material, sealed, public_jwk, created_at";
+pub(crate) const KEY_COLUMNS: &str =
+    "kid, kind, alg, material, sealed, public_jwk, created_at, app_id";
 
 fn hash(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     v.try_into().map_err(|_| {
@@ -50,6 +52,7 @@ pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
             ip: row.get(17)?,
             user_agent: row.get(18)?,
         },
+        recent_rotations: decode_rotations(&row.get::<_, String>(19)?),
     })
 }
 
@@ -65,6 +68,7 @@ pub(crate) fn key(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     let alg: String = row.get(2)?;
     Ok(KeyRecord {
         kid: row.get(0)?,
+        app_id: row.get(7)?,
         kind: KeyKind::parse(&kind).ok_or_else(|| bad(1, "key kind"))?,
         alg: Algorithm::parse(&alg).ok_or_else(|| bad(2, "algorithm"))?,
         material: row.get(3)?,

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use sessiond_core::store::EventKind;
 use sessiond_core::tokens::refresh::RefreshToken;
 use sessiond_core::{
-    KeyKind, ManagerConfig, NewSession, RefreshOptions, SessionManager, Store, TokenFormat,
-    VerifyOptions, b64, jose::Algorithm,
+    KeyKind, KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord,
+    Store, TokenFormat, VerifyOptions, b64, jose::Algorithm,
 };
 use sessiond_store_sqlite::SqliteStore;
+use sessiond_store_tests::fixtures::{T0, handle, key, key_in, record};
 
 fn files_bytes(db: &std::path::Path) -> Vec<u8> {
     let mut all = Vec::new();
@@ -76,7 +77,7 @@ async fn no_issued_secret_is_in_the_database_files() {
                 }
             }
         }
-        let service = m.create_service_token(None).await.unwrap();
+        let service = m.create_service_token("public", None).await.unwrap();
         secrets.push(service.expose().as_bytes().to_vec());
         m.stop().await.unwrap();
     }
@@ -116,7 +117,7 @@ async fn acknowledged_writes_survive_reopen() {
         (
             s.session.handle,
             s.tokens.refresh.token.expose().to_owned(),
-            m.keys().jwks(),
+            m.keys().jwks("public"),
         )
     };
     #[cfg(unix)]
@@ -143,14 +144,15 @@ async fn acknowledged_writes_survive_reopen() {
     m.refresh(&refresh, RefreshOptions::default())
         .await
         .unwrap();
-    assert_eq!(*m.keys().jwks(), *jwks, "keys persist");
+    assert_eq!(*m.keys().jwks("public"), *jwks, "keys persist");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn separate_handles_on_one_file_create_one_key() {
+async fn separate_handles_on_one_file_create_one_key_per_app() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db");
-    // Open once so the schema exists; the racers then behave like separate processes.
+    // Open once so the schema exists; the racers then behave like separate processes, each
+    // creating the first key of two apps at once.
     drop(SqliteStore::open(&db).unwrap());
     let tasks: Vec<_> = (0..6)
         .map(|_| {
@@ -165,21 +167,71 @@ async fn separate_handles_on_one_file_create_one_key() {
                     },
                 )
                 .unwrap();
-                m.keys()
-                    .signer(KeyKind::Dynamic)
-                    .await
-                    .unwrap()
-                    .kid()
-                    .to_owned()
+                let (a, b) = tokio::join!(
+                    m.keys().signer("a", KeyKind::Dynamic),
+                    m.keys().signer("b", KeyKind::Dynamic)
+                );
+                (a.unwrap().kid().to_owned(), b.unwrap().kid().to_owned())
             })
         })
         .collect();
-    let mut kids = Vec::new();
+    let (mut a_kids, mut b_kids) = (Vec::new(), Vec::new());
     for t in tasks {
-        kids.push(t.await.unwrap());
+        let (a, b) = t.await.unwrap();
+        a_kids.push(a);
+        b_kids.push(b);
     }
-    kids.dedup();
-    assert_eq!(kids.len(), 1, "{kids:?}");
+    a_kids.dedup();
+    b_kids.dedup();
+    assert_eq!(a_kids.len(), 1, "{a_kids:?}");
+    assert_eq!(b_kids.len(), 1, "{b_kids:?}");
+    assert_ne!(a_kids, b_kids);
+    let keys = SqliteStore::open(&db).unwrap().load_keys().await.unwrap();
+    let mut held: Vec<(String, String)> = keys.into_iter().map(|k| (k.app_id, k.kid)).collect();
+    held.sort();
+    assert_eq!(
+        held,
+        vec![
+            ("a".to_owned(), a_kids[0].clone()),
+            ("b".to_owned(), b_kids[0].clone())
+        ]
+    );
+}
+
+/// Separate handles on one file, as separate processes: store-level creators of two apps racing
+/// on every handle at once insert exactly one key per app, and each creator gets its app's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_handles_race_key_creation_in_two_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("race.db");
+    drop(SqliteStore::open(&db).unwrap());
+    let stores: Vec<Arc<SqliteStore>> = (0..4)
+        .map(|_| Arc::new(SqliteStore::open(&db).unwrap()))
+        .collect();
+    let start = Arc::new(tokio::sync::Barrier::new(stores.len() * 2 * 3));
+    let mut tasks = Vec::new();
+    for (s, store) in stores.iter().enumerate() {
+        for app in ["a", "b"] {
+            for i in 0..3 {
+                let (store, start) = (Arc::clone(store), Arc::clone(&start));
+                tasks.push(tokio::spawn(async move {
+                    let k = key_in(app, KeyKind::Dynamic, &format!("{app}-{s}-{i}"), T0);
+                    start.wait().await;
+                    let got = store.insert_key_if_newest(None, &k).await.unwrap();
+                    assert_eq!(got.app_id, app);
+                    (app, got.kid)
+                }));
+            }
+        }
+    }
+    let mut winners: Vec<(&str, String)> = Vec::new();
+    for t in tasks {
+        winners.push(t.await.unwrap());
+    }
+    winners.sort();
+    winners.dedup();
+    assert_eq!(winners.len(), 2, "one winner per app: {winners:?}");
+    assert_eq!(stores[0].load_keys().await.unwrap().len(), 2);
 }
 
 #[test]
@@ -238,6 +290,14 @@ fn per_user_queries_and_the_sweep_use_indexes() {
             "full scan in: {sql}\nplan: {p}"
         );
     }
+    // The newest key of an app and kind: through the (app, kind, created, kid) index, read
+    // backwards, without sorting.
+    let p = plan(
+        "SELECT * FROM keys WHERE app_id = 'a' AND kind = 'dynamic' \
+         ORDER BY created_at DESC, kid DESC LIMIT 1",
+    );
+    assert!(p.contains("keys_by_app_kind"), "plan: {p}");
+    assert!(!p.contains("TEMP B-TREE"), "plan: {p}");
     // The revocation log: reads after a cursor and trims by instant.
     for sql in [
         "SELECT id, at, kind, subject FROM events WHERE id > 3 ORDER BY id LIMIT 10",
@@ -288,45 +348,163 @@ fn revoked(h: &str) -> EventKind {
     }
 }
 
+// What earlier builds wrote, frozen here: migrations 1 and 2 exactly as they ran. (Migrations
+// are never edited, so these are what any database of version 1 or 2 holds.)
+const SCHEMA_V1: &str = "CREATE TABLE sessions (
+        handle              TEXT PRIMARY KEY NOT NULL,
+        app_id              TEXT NOT NULL,
+        tenant_id           TEXT NOT NULL,
+        user_id             TEXT NOT NULL,
+        recipe_user_id      TEXT NOT NULL,
+        public_data         TEXT NOT NULL,
+        private_data        TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        last_active_at      INTEGER NOT NULL,
+        rotated_at          INTEGER NOT NULL,
+        expires_at          INTEGER NOT NULL,
+        absolute_expires_at INTEGER NOT NULL,
+        generation          INTEGER NOT NULL,
+        refresh_hash        BLOB NOT NULL,
+        access_hash         BLOB,
+        flags               INTEGER NOT NULL,
+        version             INTEGER NOT NULL,
+        client_ip           TEXT,
+        user_agent          TEXT
+     ) WITHOUT ROWID;
+     CREATE INDEX sessions_by_user ON sessions (app_id, user_id, created_at);
+     CREATE INDEX sessions_by_linked_recipe_user ON sessions (app_id, recipe_user_id, created_at)
+        WHERE recipe_user_id <> user_id;
+     CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+     CREATE TABLE keys (
+        kid        TEXT PRIMARY KEY NOT NULL,
+        kind       TEXT NOT NULL,
+        alg        TEXT NOT NULL,
+        material   BLOB NOT NULL,
+        sealed     INTEGER NOT NULL,
+        public_jwk TEXT,
+        created_at INTEGER NOT NULL
+     );
+     CREATE INDEX keys_by_kind ON keys (kind, created_at);";
+
+const SCHEMA_V2: &str = "CREATE TABLE events (
+        id      INTEGER PRIMARY KEY NOT NULL,
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        subject TEXT NOT NULL
+     );
+     CREATE INDEX events_by_at ON events (at);
+     CREATE TABLE event_log (
+        singleton       INTEGER PRIMARY KEY NOT NULL CHECK (singleton = 1),
+        last_cursor     INTEGER NOT NULL,
+        trimmed_through INTEGER NOT NULL
+     );
+     INSERT INTO event_log (singleton, last_cursor, trimmed_through) VALUES (1, 0, 0);";
+
+/// A database as a build of schema `version` (1 or 2) left it, in WAL mode like the store's.
+fn old_database(db: &std::path::Path, version: u32) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(SCHEMA_V1).unwrap();
+    if version >= 2 {
+        conn.execute_batch(SCHEMA_V2).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version).unwrap();
+    conn
+}
+
+/// Writes a session in the old layout (no rotation times).
+fn insert_old_session(conn: &rusqlite::Connection, r: &SessionRecord) {
+    conn.execute(
+        "INSERT INTO sessions (handle, app_id, tenant_id, user_id, recipe_user_id, public_data, \
+         private_data, created_at, last_active_at, rotated_at, expires_at, absolute_expires_at, \
+         generation, refresh_hash, access_hash, flags, version, client_ip, user_agent) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        rusqlite::params![
+            r.handle,
+            r.app_id,
+            r.tenant_id,
+            r.user_id,
+            r.recipe_user_id,
+            r.public_data,
+            r.private_data,
+            r.created_at,
+            r.last_active_at,
+            r.rotated_at,
+            r.expires_at,
+            r.absolute_expires_at,
+            i64::try_from(r.generation).unwrap(),
+            &r.refresh_hash[..],
+            r.access_hash.as_ref().map(|h| &h[..]),
+            r.flags.bits(),
+            i64::try_from(r.version).unwrap(),
+            r.client.ip,
+            r.client.user_agent,
+        ],
+    )
+    .unwrap();
+}
+
+/// Writes a key in the old layout (no app).
+fn insert_old_key(conn: &rusqlite::Connection, k: &KeyRecord) {
+    conn.execute(
+        "INSERT INTO keys (kid, kind, alg, material, sealed, public_jwk, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            k.kid,
+            k.kind.as_str(),
+            k.alg.as_str(),
+            k.material,
+            k.sealed,
+            k.public_jwk,
+            k.created_at
+        ],
+    )
+    .unwrap();
+}
+
+fn user_version(db: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn key_indexes(db: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut st = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'keys' AND sql IS NOT NULL ORDER BY name")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// A database of the first schema version (sessions and keys, no revocation log) is upgraded
-/// in place on open: its rows stay, and the log works.
+/// in place on open, through every later migration: its rows stay, and the log works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_1_database_gains_the_revocation_log_in_place() {
+async fn a_version_1_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v1.db");
-    let handle = {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
-        let m = SessionManager::new(
-            store,
-            ManagerConfig {
-                algorithm: Algorithm::EdDSA,
-                ..ManagerConfig::default()
-            },
-        )
-        .unwrap();
-        m.create(NewSession::new("old"))
-            .await
-            .unwrap()
-            .session
-            .handle
-    };
-    // Back to version 1 behind the store's back: what an earlier sessiond left.
+    let h = handle();
+    let rec = record(&h, "old", T0);
     {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("DROP TABLE events; DROP TABLE event_log; PRAGMA user_version = 1;")
-            .unwrap();
+        let conn = old_database(&db, 1);
+        insert_old_session(&conn, &rec);
+        insert_old_key(&conn, &key(KeyKind::Dynamic, "d-old", T0));
     }
     let store = SqliteStore::open(&db).unwrap();
-    {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert!(v >= 2, "migrated to {v}");
-    }
-    assert!(
-        store.load_session(&handle, 0).await.unwrap().is_some(),
+    assert_eq!(user_version(&db), 3);
+    assert_eq!(
+        store.load_session(&h, T0).await.unwrap(),
+        Some(rec),
         "the old rows are kept"
+    );
+    assert_eq!(
+        store.load_keys().await.unwrap(),
+        vec![key(KeyKind::Dynamic, "d-old", T0)]
     );
     let page = store.events_since(0, 10).await.unwrap();
     assert!(page.continuous && page.events.is_empty());
@@ -334,6 +512,158 @@ async fn a_version_1_database_gains_the_revocation_log_in_place() {
     let page = store.events_since(0, 10).await.unwrap();
     assert_eq!(page.events.len(), 1);
     assert_eq!(page.events[0].cursor, 1);
+}
+
+/// A version-2 database (revocation log, keys without an app, sessions without rotation
+/// times) written with real keys and a real session becomes version 3 in place on open: the
+/// keys belong to the default app `public`, the session has an empty rotation list, the
+/// newest-key index is per (app, kind), the log keeps its cursors, and a manager carries on:
+/// the old access token verifies, the old refresh token rotates (and the rotation times are
+/// kept from then on), and other apps get keys of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_database_gains_per_app_keys_and_rotation_times_in_place() {
+    let cfg = || ManagerConfig {
+        algorithm: Algorithm::EdDSA,
+        ..ManagerConfig::default()
+    };
+    // What a version-2 build held: keys and a once-refreshed session, made by a manager.
+    let mem: Arc<dyn Store> = Arc::new(sessiond_core::MemoryStore::new());
+    let old = SessionManager::new(Arc::clone(&mem), cfg()).unwrap();
+    old.start(Default::default()).await.unwrap();
+    let s0 = old.create(NewSession::new("old")).await.unwrap();
+    let s1 = old
+        .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    old.stop().await.unwrap();
+    let old_keys = mem.load_keys().await.unwrap();
+    assert!(old_keys.iter().all(|k| k.app_id == "public"));
+    let handle = s0.session.handle.clone();
+    let mut old_rec = mem.load_session(&handle, 0).await.unwrap().unwrap();
+    assert_eq!(old_rec.generation, 1);
+    old_rec.recent_rotations.clear(); // version 2 had no place for them
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v2.db");
+    {
+        let conn = old_database(&db, 2);
+        insert_old_session(&conn, &old_rec);
+        for k in &old_keys {
+            insert_old_key(&conn, k);
+        }
+        conn.execute_batch(
+            "INSERT INTO events (id, at, kind, subject) VALUES (1, 5, 'revoked', 'gone'), \
+             (2, 6, 'revoked', 'gone2'); UPDATE event_log SET last_cursor = 2;",
+        )
+        .unwrap();
+        assert_eq!(key_indexes(&db), vec!["keys_by_kind"]);
+    }
+
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    assert_eq!(user_version(&db), 3);
+    assert_eq!(key_indexes(&db), vec!["keys_by_app_kind"]);
+    let mut loaded = store.load_keys().await.unwrap();
+    let mut want = old_keys.clone();
+    loaded.sort_by(|a, b| a.kid.cmp(&b.kid));
+    want.sort_by(|a, b| a.kid.cmp(&b.kid));
+    assert_eq!(loaded, want, "every key kept, in app public");
+    assert_eq!(
+        store.load_session(&handle, 0).await.unwrap(),
+        Some(old_rec.clone()),
+        "the session is kept, with no rotation times"
+    );
+    // The log carries on after its last cursor.
+    store.append_events(&[revoked("h3")], 7).await.unwrap();
+    let page = store.events_since(0, 10).await.unwrap();
+    let cursors: Vec<u64> = page.events.iter().map(|e| e.cursor).collect();
+    assert_eq!(cursors, vec![1, 2, 3]);
+
+    // A newer build's manager on the upgraded file.
+    let m = SessionManager::new(Arc::clone(&store) as Arc<dyn Store>, cfg()).unwrap();
+    m.start(Default::default()).await.unwrap();
+    let at = s1.tokens.access.token.expose();
+    let in_public = VerifyOptions {
+        app_id: Some("public"),
+        ..VerifyOptions::default()
+    };
+    m.verify(at, in_public).await.unwrap();
+    m.verify(
+        at,
+        VerifyOptions {
+            check_database: true,
+            ..in_public
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        m.verify(
+            at,
+            VerifyOptions {
+                app_id: Some("b"),
+                ..in_public
+            }
+        )
+        .await
+        .is_err()
+    );
+    let dynamic_before: Vec<String> = old_keys
+        .iter()
+        .filter(|k| k.kind == KeyKind::Dynamic)
+        .map(|k| k.kid.clone())
+        .collect();
+    assert_eq!(
+        m.keys()
+            .signer("public", KeyKind::Dynamic)
+            .await
+            .unwrap()
+            .kid(),
+        dynamic_before[0],
+        "the old key still signs for the default app"
+    );
+    let s2 = m
+        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    let rec = store.load_session(&handle, 0).await.unwrap().unwrap();
+    assert_eq!(rec.generation, 2);
+    assert_eq!(
+        rec.recent_rotations,
+        vec![rec.rotated_at],
+        "kept from now on"
+    );
+    // The parent, retried within the grace window, gets the current token back.
+    let again = m
+        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.tokens.refresh.token, s2.tokens.refresh.token);
+    // Another app gets keys of its own beside the old ones.
+    let b = m
+        .create(NewSession {
+            app_id: "b".to_owned(),
+            ..NewSession::new("new")
+        })
+        .await
+        .unwrap();
+    m.verify(
+        b.tokens.access.token.expose(),
+        VerifyOptions {
+            app_id: Some("b"),
+            ..VerifyOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let apps: Vec<String> = store
+        .load_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.app_id)
+        .collect();
+    assert!(apps.contains(&"b".to_owned()) && apps.contains(&"public".to_owned()));
+    m.stop().await.unwrap();
 }
 
 /// Separate handles on one file behave like separate processes: appenders on two of them run

@@ -139,7 +139,7 @@ impl Sql {
         Self {
             create_session: sql(format!(
                 "INSERT INTO {sessions} ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                 $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                  ON CONFLICT (handle) DO NOTHING"
             )),
             load_session: sql(format!(
@@ -148,7 +148,7 @@ impl Sql {
             rotate: sql(format!(
                 "UPDATE {sessions} SET generation = generation + 1, refresh_hash = $1, \
                  access_hash = $2, rotated_at = $3, last_active_at = GREATEST(last_active_at, $3), \
-                 expires_at = LEAST($4, absolute_expires_at) \
+                 expires_at = LEAST($4, absolute_expires_at), recent_rotations = $8 \
                  WHERE handle = $5 AND generation = $6 AND refresh_hash = $7 AND expires_at > $3"
             )),
             update_data: sql(format!(
@@ -200,14 +200,17 @@ impl Sql {
             load_keys: sql(format!(
                 "SELECT {KEY_COLUMNS} FROM {keys} ORDER BY created_at, kid"
             )),
+            // `$1` app, `$2` kind: another app's keys are never this app's newest.
             newest_key: sql(format!(
-                "SELECT {KEY_COLUMNS} FROM {keys} WHERE kind = $1 \
+                "SELECT {KEY_COLUMNS} FROM {keys} WHERE app_id = $1 AND kind = $2 \
                  ORDER BY created_at DESC, kid DESC LIMIT 1"
             )),
             insert_key: sql(format!(
-                "INSERT INTO {keys} ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                "INSERT INTO {keys} ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             )),
-            delete_key_kinds: sql(format!("DELETE FROM {keys} WHERE kind = ANY($1)")),
+            delete_key_kinds: sql(format!(
+                "DELETE FROM {keys} WHERE app_id = $1 AND kind = ANY($2)"
+            )),
             delete_keys: sql(format!("DELETE FROM {keys} WHERE kid = ANY($1)")),
             // `$1` kinds, `$2` subjects, `$3` at, `$4` the notification channel. One statement
             // (one implicit transaction): the counter row's lock is held from the bump to the
@@ -404,6 +407,7 @@ impl PostgresStore {
             .bind(k.sealed)
             .bind(k.public_jwk.as_deref())
             .bind(k.created_at)
+            .bind(&k.app_id)
             .execute(&mut **tx)
             .await
             .map_err(store_error)?;
@@ -455,6 +459,7 @@ impl Store for PostgresStore {
                 .bind(i64_of(rec.version))
                 .bind(rec.client.ip.as_deref())
                 .bind(rec.client.user_agent.as_deref())
+                .bind(&rec.recent_rotations)
                 .execute(&self.pool)
                 .await
                 .map_err(store_error)?;
@@ -487,7 +492,8 @@ impl Store for PostgresStore {
         self.bounded(async move {
             // One conditional UPDATE: a concurrent rotation holding the row lock makes this one
             // wait, after which PostgreSQL re-checks the WHERE clause on the new row version, whose
-            // generation and hash no longer match. Exactly one caller swaps.
+            // generation and hash no longer match. Exactly one caller swaps, and the rotation
+            // times it carries are written with its swap or not at all.
             let done = sqlx::query(self.sql.rotate.clone())
                 .bind(&rot.to_refresh_hash[..])
                 .bind(rot.to_access_hash.as_ref().map(|h| &h[..]))
@@ -496,6 +502,7 @@ impl Store for PostgresStore {
                 .bind(rot.handle)
                 .bind(i64_of(rot.from_generation))
                 .bind(&rot.from_refresh_hash[..])
+                .bind(rot.recent_rotations)
                 .execute(&self.pool)
                 .await
                 .map_err(store_error)?;
@@ -720,9 +727,11 @@ impl Store for PostgresStore {
     ) -> StoreResult<KeyRecord> {
         self.bounded(async move {
             // Under the advisory lock, read-then-insert is isolated from every other key writer
-            // of this schema, in this process or any other.
+            // of this schema, in this process or any other; the read sees the newest key of the
+            // key's own app and kind only.
             let mut tx = self.key_transaction().await?;
             let newest = sqlx::query(self.sql.newest_key.clone())
+                .bind(&key.app_id)
                 .bind(key.kind.as_str())
                 .fetch_optional(&mut *tx)
                 .await
@@ -743,11 +752,17 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+    async fn replace_keys(
+        &self,
+        app_id: &str,
+        kinds: &[KeyKind],
+        keys: &[KeyRecord],
+    ) -> StoreResult<()> {
         self.bounded(async move {
             let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
             let mut tx = self.key_transaction().await?;
             sqlx::query(self.sql.delete_key_kinds.clone())
+                .bind(app_id)
                 .bind(&kinds)
                 .execute(&mut *tx)
                 .await
@@ -969,7 +984,7 @@ mod tests {
                 &["sessions_by_expiry", "sessions_pkey"],
             ),
             (&sql.delete_sessions, &[Texts], &["sessions_pkey"]),
-            (&sql.newest_key, &[Text], &["keys_by_kind"]),
+            (&sql.newest_key, &[Text, Text], &["keys_by_app_kind"]),
             (&sql.events_since, &[Int, Int], &["events_pkey"]),
             (&sql.trim_events, &[Int], &["events_by_at", "events_pkey"]),
         ];

@@ -9,9 +9,11 @@ use sqlx::postgres::PgRow;
 
 pub(crate) const SESSION_COLUMNS: &str = "handle, app_id, tenant_id, user_id, recipe_user_id, \
     public_data, private_data, created_at, last_active_at, rotated_at, expires_at, \
-    absolute_expires_at, generation, refresh_hash, access_hash, flags, version, client_ip, user_agent";
+    absolute_expires_at, generation, refresh_hash, access_hash, flags, version, client_ip, user_agent, \
+    recent_rotations";
 
-pub(crate) const KEY_COLUMNS: &str = "kid, kind, alg, material, sealed, public_jwk, created_at";
+pub(crate) const KEY_COLUMNS: &str =
+    "kid, kind, alg, material, sealed, public_jwk, created_at, app_id";
 
 fn hash(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
     v.try_into()
@@ -51,6 +53,7 @@ pub(crate) fn session(row: &PgRow) -> Result<SessionRecord, StoreError> {
             ip: row.try_get(17).map_err(store_error)?,
             user_agent: row.try_get(18).map_err(store_error)?,
         },
+        recent_rotations: row.try_get(19).map_err(store_error)?,
     })
 }
 
@@ -60,6 +63,7 @@ pub(crate) fn key(row: &PgRow) -> Result<KeyRecord, StoreError> {
     let alg: String = row.try_get(2).map_err(store_error)?;
     Ok(KeyRecord {
         kid: row.try_get(0).map_err(store_error)?,
+        app_id: row.try_get(7).map_err(store_error)?,
         kind: KeyKind::parse(&kind).ok_or(StoreError::Corrupt("unknown key kind"))?,
         alg: Algorithm::parse(&alg).ok_or(StoreError::Corrupt("unknown key algorithm"))?,
         material: row.try_get(3).map_err(store_error)?,

@@ -14,11 +14,11 @@ use sessiond_core::jose::Algorithm;
 use sessiond_core::revocation::Standing;
 use sessiond_core::store::{EventKind, Rotation};
 use sessiond_core::{
-    KeyKind, ManagerConfig, NewSession, SessionManager, StartOptions, Store, StoreError,
-    VerifyOptions,
+    KeyKind, KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord,
+    StartOptions, Store, StoreError, VerifyOptions,
 };
 use sessiond_store_postgres::PostgresStore;
-use sessiond_store_tests::fixtures::{T0, handle, key, record};
+use sessiond_store_tests::fixtures::{T0, handle, key, key_in, record};
 use tokio::sync::Barrier;
 
 macro_rules! server_or_skip {
@@ -87,22 +87,29 @@ async fn racing_connects_on_a_new_schema_all_succeed_and_share_one_key() {
                 .unwrap_or_else(|e| panic!("round {round}: {}", chain(&e)));
             stores.push(Arc::new(store));
         }
-        assert_eq!(schema_version(&base, &schema).await, 2);
+        assert_eq!(schema_version(&base, &schema).await, 3);
 
-        let start = Arc::new(Barrier::new(3));
+        // Each store (process) races to create the first key of two apps at once: one key per
+        // app, and every creator of an app gets that app's key.
+        let start = Arc::new(Barrier::new(6));
         let inserts: Vec<_> = stores
             .iter()
             .enumerate()
-            .map(|(i, store)| {
-                let (store, start) = (Arc::clone(store), Arc::clone(&start));
-                tokio::spawn(async move {
-                    start.wait().await;
-                    let candidate = key(KeyKind::Dynamic, &format!("d-{i}"), T0 + i as i64);
-                    store
-                        .insert_key_if_newest(None, &candidate)
-                        .await
-                        .unwrap()
-                        .kid
+            .flat_map(|(i, store)| {
+                ["a", "b"].map(|app| {
+                    let (store, start) = (Arc::clone(store), Arc::clone(&start));
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        let candidate = key_in(
+                            app,
+                            KeyKind::Dynamic,
+                            &format!("{app}-d-{i}"),
+                            T0 + i as i64,
+                        );
+                        let got = store.insert_key_if_newest(None, &candidate).await.unwrap();
+                        assert_eq!(got.app_id, app);
+                        (app, got.kid)
+                    })
                 })
             })
             .collect();
@@ -110,12 +117,23 @@ async fn racing_connects_on_a_new_schema_all_succeed_and_share_one_key() {
         for t in inserts {
             winners.push(t.await.unwrap());
         }
+        winners.sort();
         winners.dedup();
-        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        assert_eq!(winners.len(), 2, "round {round}: {winners:?}");
         for store in &stores {
-            let keys = store.load_keys().await.unwrap();
-            assert_eq!(keys.len(), 1, "round {round}: {keys:?}");
-            assert_eq!(keys[0].kid, winners[0]);
+            let mut keys: Vec<(String, String)> = store
+                .load_keys()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|k| (k.app_id, k.kid))
+                .collect();
+            keys.sort();
+            let want: Vec<(String, String)> = winners
+                .iter()
+                .map(|(a, k)| ((*a).to_owned(), k.clone()))
+                .collect();
+            assert_eq!(keys, want, "round {round}");
         }
         for store in &stores {
             store.close().await;
@@ -151,6 +169,7 @@ async fn two_stores_on_one_schema_share_rows_and_races() {
                         to_access_hash: None,
                         now: T0 + 1,
                         expires_at: T0 + 3_600_000,
+                        recent_rotations: &[T0 + 1],
                     };
                     store.rotate_refresh(&rot).await.unwrap().then_some(i)
                 })
@@ -164,6 +183,7 @@ async fn two_stores_on_one_schema_share_rows_and_races() {
         let seen = a.load_session(&h, T0 + 1).await.unwrap().unwrap();
         assert_eq!(seen.generation, 1);
         assert_eq!(seen.refresh_hash, [winners[0] + 10; 32]);
+        assert_eq!(seen.recent_rotations, vec![T0 + 1]);
         assert_eq!(
             b.delete_sessions(std::slice::from_ref(&h)).await.unwrap(),
             vec![h.clone()]
@@ -471,33 +491,163 @@ async fn a_revocation_reaches_a_manager_on_another_store() {
     b.stop().await.unwrap();
 }
 
-/// A schema of version 1 (no revocation log) is upgraded in place on connect: its rows stay,
-/// and the log works.
+// What earlier builds wrote, frozen here: migrations 1 and 2 exactly as they ran, and the
+// version table every build creates. (Migrations are never edited, so these are what any
+// schema of version 1 or 2 holds.) `{s}` is the quoted schema.
+const SCHEMA_V1: &str = r#"CREATE TABLE {s}.sessions (
+        handle              TEXT COLLATE "C" PRIMARY KEY,
+        app_id              TEXT COLLATE "C" NOT NULL,
+        tenant_id           TEXT COLLATE "C" NOT NULL,
+        user_id             TEXT COLLATE "C" NOT NULL,
+        recipe_user_id      TEXT COLLATE "C" NOT NULL,
+        public_data         TEXT NOT NULL,
+        private_data        TEXT NOT NULL,
+        created_at          BIGINT NOT NULL,
+        last_active_at      BIGINT NOT NULL,
+        rotated_at          BIGINT NOT NULL,
+        expires_at          BIGINT NOT NULL,
+        absolute_expires_at BIGINT NOT NULL,
+        generation          BIGINT NOT NULL,
+        refresh_hash        BYTEA NOT NULL,
+        access_hash         BYTEA,
+        flags               BIGINT NOT NULL,
+        version             BIGINT NOT NULL,
+        client_ip           TEXT,
+        user_agent          TEXT
+     ) WITH (fillfactor = 90);
+     CREATE INDEX sessions_by_user ON {s}.sessions (app_id, user_id, created_at);
+     CREATE INDEX sessions_by_linked_recipe_user ON {s}.sessions (app_id, recipe_user_id, created_at)
+        WHERE recipe_user_id <> user_id;
+     CREATE INDEX sessions_by_expiry ON {s}.sessions (expires_at);
+     CREATE TABLE {s}.keys (
+        kid        TEXT COLLATE "C" PRIMARY KEY,
+        kind       TEXT COLLATE "C" NOT NULL,
+        alg        TEXT NOT NULL,
+        material   BYTEA NOT NULL,
+        sealed     BOOLEAN NOT NULL,
+        public_jwk TEXT,
+        created_at BIGINT NOT NULL
+     );
+     CREATE INDEX keys_by_kind ON {s}.keys (kind, created_at, kid);"#;
+
+const SCHEMA_V2: &str = r#"CREATE TABLE {s}.events (
+        id      BIGINT PRIMARY KEY,
+        at      BIGINT NOT NULL,
+        kind    TEXT COLLATE "C" NOT NULL,
+        subject TEXT COLLATE "C" NOT NULL
+     );
+     CREATE INDEX events_by_at ON {s}.events (at);
+     CREATE TABLE {s}.event_log (
+        singleton       BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+        last_cursor     BIGINT NOT NULL,
+        trimmed_through BIGINT NOT NULL
+     );
+     INSERT INTO {s}.event_log (last_cursor, trimmed_through) VALUES (0, 0);"#;
+
+/// A schema as a build of `version` (1 or 2) left it.
+async fn old_schema(admin: &sqlx::PgPool, schema: &str, version: i32) {
+    let q = format!("\"{schema}\"");
+    let mut ddl = format!(
+        "CREATE SCHEMA {q}; \
+         CREATE TABLE {q}.schema_version (singleton BOOLEAN PRIMARY KEY DEFAULT TRUE \
+         CHECK (singleton), version INTEGER NOT NULL); \
+         INSERT INTO {q}.schema_version (version) VALUES ({version}); "
+    );
+    ddl.push_str(&SCHEMA_V1.replace("{s}", &q));
+    if version >= 2 {
+        ddl.push(';');
+        ddl.push_str(&SCHEMA_V2.replace("{s}", &q));
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+        .execute(admin)
+        .await
+        .unwrap();
+}
+
+/// Writes a session in the old layout (no rotation times).
+async fn insert_old_session(admin: &sqlx::PgPool, schema: &str, r: &SessionRecord) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO \"{schema}\".sessions (handle, app_id, tenant_id, user_id, recipe_user_id, \
+         public_data, private_data, created_at, last_active_at, rotated_at, expires_at, \
+         absolute_expires_at, generation, refresh_hash, access_hash, flags, version, client_ip, \
+         user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+         $16, $17, $18, $19)"
+    )))
+    .bind(&r.handle)
+    .bind(&r.app_id)
+    .bind(&r.tenant_id)
+    .bind(&r.user_id)
+    .bind(&r.recipe_user_id)
+    .bind(&r.public_data)
+    .bind(&r.private_data)
+    .bind(r.created_at)
+    .bind(r.last_active_at)
+    .bind(r.rotated_at)
+    .bind(r.expires_at)
+    .bind(r.absolute_expires_at)
+    .bind(i64::try_from(r.generation).unwrap())
+    .bind(&r.refresh_hash[..])
+    .bind(r.access_hash.as_ref().map(|h| &h[..]))
+    .bind(r.flags.bits())
+    .bind(i64::try_from(r.version).unwrap())
+    .bind(r.client.ip.as_deref())
+    .bind(r.client.user_agent.as_deref())
+    .execute(admin)
+    .await
+    .unwrap();
+}
+
+/// Writes a key in the old layout (no app).
+async fn insert_old_key(admin: &sqlx::PgPool, schema: &str, k: &KeyRecord) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO \"{schema}\".keys (kid, kind, alg, material, sealed, public_jwk, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )))
+    .bind(&k.kid)
+    .bind(k.kind.as_str())
+    .bind(k.alg.as_str())
+    .bind(&k.material)
+    .bind(k.sealed)
+    .bind(k.public_jwk.as_deref())
+    .bind(k.created_at)
+    .execute(admin)
+    .await
+    .unwrap();
+}
+
+/// The indexes of a schema's keys table.
+async fn key_indexes(admin: &sqlx::PgPool, schema: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND tablename = 'keys' \
+         AND indexname <> 'keys_pkey' ORDER BY indexname",
+    )
+    .bind(schema)
+    .fetch_all(admin)
+    .await
+    .unwrap()
+}
+
+/// A schema of version 1 (no revocation log) is upgraded in place on connect, through every
+/// later migration: its rows stay, and the log works.
 #[tokio::test]
-async fn a_version_1_schema_gains_the_revocation_log_in_place() {
+async fn a_version_1_schema_is_upgraded_in_place() {
     let base = server_or_skip!();
     let schema = common::fresh_schema();
     let url = common::url_with(&base, &schema, Some(2));
-    let first = PostgresStore::connect(&url).await.unwrap();
-    let h = handle();
-    first
-        .create_session(&record(&h, "alice", T0))
-        .await
-        .unwrap();
-    first.close().await;
     let admin = common::admin(&base).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP TABLE \"{schema}\".events, \"{schema}\".event_log; \
-         UPDATE \"{schema}\".schema_version SET version = 1"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    admin.close().await;
+    old_schema(&admin, &schema, 1).await;
+    let h = handle();
+    let rec = record(&h, "alice", T0);
+    insert_old_session(&admin, &schema, &rec).await;
+    insert_old_key(&admin, &schema, &key(KeyKind::Dynamic, "d-old", T0)).await;
     assert_eq!(schema_version(&base, &schema).await, 1);
     let store = PostgresStore::connect(&url).await.unwrap();
-    assert_eq!(schema_version(&base, &schema).await, 2);
-    assert!(store.load_session(&h, T0).await.unwrap().is_some());
+    assert_eq!(schema_version(&base, &schema).await, 3);
+    assert_eq!(store.load_session(&h, T0).await.unwrap(), Some(rec));
+    assert_eq!(
+        store.load_keys().await.unwrap(),
+        vec![key(KeyKind::Dynamic, "d-old", T0)]
+    );
     let page = store.events_since(0, 10).await.unwrap();
     assert!(page.continuous && page.events.is_empty());
     store.append_events(&[revoked(&h)], T0).await.unwrap();
@@ -505,4 +655,176 @@ async fn a_version_1_schema_gains_the_revocation_log_in_place() {
     assert_eq!(page.events.len(), 1);
     assert_eq!(page.events[0].cursor, 1);
     store.close().await;
+    admin.close().await;
+}
+
+/// A version-2 schema (revocation log, keys without an app, sessions without rotation times)
+/// holding a manager's real keys and session becomes version 3 in place, with three processes
+/// connecting at once (the migration runs once, under the advisory lock): the keys belong to
+/// the default app `public`, the session has an empty rotation list, the newest-key index is
+/// per (app, kind), the log keeps its cursors, and a manager carries on: the old access token
+/// verifies, the old refresh token rotates (and rotation times are kept from then on), and
+/// other apps get keys of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_2_schema_gains_per_app_keys_and_rotation_times_in_place() {
+    let base = server_or_skip!();
+    let cfg = || ManagerConfig {
+        algorithm: Algorithm::EdDSA,
+        ..ManagerConfig::default()
+    };
+    // What a version-2 build held: keys and a once-refreshed session, made by a manager.
+    let mem: Arc<dyn Store> = Arc::new(sessiond_core::MemoryStore::new());
+    let old = SessionManager::new(Arc::clone(&mem), cfg()).unwrap();
+    old.start(StartOptions::default()).await.unwrap();
+    let s0 = old.create(NewSession::new("old")).await.unwrap();
+    let s1 = old
+        .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    old.stop().await.unwrap();
+    let mut old_keys = mem.load_keys().await.unwrap();
+    old_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    assert!(old_keys.iter().all(|k| k.app_id == "public"));
+    let h = s0.session.handle.clone();
+    let mut old_rec = mem.load_session(&h, 0).await.unwrap().unwrap();
+    assert_eq!(old_rec.generation, 1);
+    old_rec.recent_rotations.clear(); // version 2 had no place for them
+
+    let schema = common::fresh_schema();
+    let url = common::url_with(&base, &schema, Some(4));
+    let admin = common::admin(&base).await;
+    old_schema(&admin, &schema, 2).await;
+    insert_old_session(&admin, &schema, &old_rec).await;
+    for k in &old_keys {
+        insert_old_key(&admin, &schema, k).await;
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO \"{schema}\".events (id, at, kind, subject) VALUES \
+         (1, 5, 'revoked', 'gone'), (2, 6, 'revoked', 'gone2'); \
+         UPDATE \"{schema}\".event_log SET last_cursor = 2"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    assert_eq!(key_indexes(&admin, &schema).await, vec!["keys_by_kind"]);
+
+    let start = Arc::new(Barrier::new(3));
+    let connects: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, start) = (url.clone(), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                PostgresStore::connect(&url).await
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for t in connects {
+        stores.push(Arc::new(
+            t.await.unwrap().unwrap_or_else(|e| panic!("{}", chain(&e))),
+        ));
+    }
+    let store = Arc::clone(&stores[0]);
+    assert_eq!(schema_version(&base, &schema).await, 3);
+    assert_eq!(key_indexes(&admin, &schema).await, vec!["keys_by_app_kind"]);
+    let mut loaded = store.load_keys().await.unwrap();
+    loaded.sort_by(|a, b| a.kid.cmp(&b.kid));
+    assert_eq!(loaded, old_keys, "every key kept, in app public");
+    assert_eq!(
+        store.load_session(&h, 0).await.unwrap(),
+        Some(old_rec.clone()),
+        "the session is kept, with no rotation times"
+    );
+    store.append_events(&[revoked("h3")], 7).await.unwrap();
+    let page = store.events_since(0, 10).await.unwrap();
+    let cursors: Vec<u64> = page.events.iter().map(|e| e.cursor).collect();
+    assert_eq!(cursors, vec![1, 2, 3]);
+
+    // A newer build's manager on the upgraded schema.
+    let m = SessionManager::new(Arc::clone(&store) as Arc<dyn Store>, cfg()).unwrap();
+    m.start(StartOptions::default()).await.unwrap();
+    let at = s1.tokens.access.token.expose();
+    let in_public = VerifyOptions {
+        app_id: Some("public"),
+        ..VerifyOptions::default()
+    };
+    m.verify(at, in_public).await.unwrap();
+    m.verify(
+        at,
+        VerifyOptions {
+            check_database: true,
+            ..in_public
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        m.verify(
+            at,
+            VerifyOptions {
+                app_id: Some("b"),
+                ..in_public
+            }
+        )
+        .await
+        .is_err()
+    );
+    let old_dynamic = old_keys
+        .iter()
+        .find(|k| k.kind == KeyKind::Dynamic)
+        .unwrap();
+    assert_eq!(
+        m.keys()
+            .signer("public", KeyKind::Dynamic)
+            .await
+            .unwrap()
+            .kid(),
+        old_dynamic.kid,
+        "the old key still signs for the default app"
+    );
+    let s2 = m
+        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    let rec = store.load_session(&h, 0).await.unwrap().unwrap();
+    assert_eq!(rec.generation, 2);
+    assert_eq!(
+        rec.recent_rotations,
+        vec![rec.rotated_at],
+        "kept from now on"
+    );
+    let again = m
+        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.tokens.refresh.token, s2.tokens.refresh.token);
+    let b = m
+        .create(NewSession {
+            app_id: "b".to_owned(),
+            ..NewSession::new("new")
+        })
+        .await
+        .unwrap();
+    m.verify(
+        b.tokens.access.token.expose(),
+        VerifyOptions {
+            app_id: Some("b"),
+            ..VerifyOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let apps: Vec<String> = store
+        .load_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.app_id)
+        .collect();
+    assert!(apps.contains(&"b".to_owned()) && apps.contains(&"public".to_owned()));
+    m.stop().await.unwrap();
+    for s in &stores {
+        s.close().await;
+    }
+    admin.close().await;
 }

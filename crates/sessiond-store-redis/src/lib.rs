@@ -20,6 +20,7 @@ pub use config::RedisOptions;
 
 use async_trait::async_trait;
 use redis::Value;
+use sessiond_core::model::encode_rotations;
 use sessiond_core::store::{
     DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
 };
@@ -352,7 +353,8 @@ impl Store for RedisStore {
             .arg(&rot.from_refresh_hash[..])
             .arg(&rot.to_refresh_hash[..])
             .arg(rot.to_access_hash.map(|h| h.to_vec()).unwrap_or_default())
-            .arg(rot.expires_at);
+            .arg(rot.expires_at)
+            .arg(encode_rotations(rot.recent_rotations));
         let n: i64 = self.conn.invoke(&inv).await.map_err(unavailable)?;
         Ok(n == 1)
     }
@@ -604,8 +606,12 @@ impl Store for RedisStore {
         expected_newest: Option<&str>,
         key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
+        // One script over the one hash that holds every app's keys: atomic on the node that
+        // owns its slot, so nothing changes the keys between the script's read of the app's
+        // newest key and its insert.
         let mut inv = scripts::INSERT_KEY.prepare_invoke();
         inv.key(self.keys.signing_keys())
+            .arg(&key.app_id)
             .arg(key.kind.as_str())
             .arg(expected_newest.unwrap_or(""))
             .arg(&key.kid)
@@ -614,9 +620,16 @@ impl Store for RedisStore {
         record::key_from(&json)
     }
 
-    async fn replace_keys(&self, kinds: &[KeyKind], keys: &[KeyRecord]) -> StoreResult<()> {
+    async fn replace_keys(
+        &self,
+        app_id: &str,
+        kinds: &[KeyKind],
+        keys: &[KeyRecord],
+    ) -> StoreResult<()> {
         let mut inv = scripts::REPLACE_KEYS.prepare_invoke();
-        inv.key(self.keys.signing_keys()).arg(kinds.len());
+        inv.key(self.keys.signing_keys())
+            .arg(app_id)
+            .arg(kinds.len());
         for k in kinds {
             inv.arg(k.as_str());
         }

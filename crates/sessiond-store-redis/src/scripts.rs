@@ -9,7 +9,8 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// KEYS: session, index. ARGV: now, from_generation, from_hash, to_hash, to_access ('' for
-/// none), expires_at. Returns 1 if swapped, else 0.
+/// none), expires_at, recent rotation times (text, stored as given in field 20; a record written
+/// before that field existed gains it here). Returns 1 if swapped, else 0.
 pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -25,6 +26,7 @@ t[15] = ARGV[5]
 t[10] = now
 if now > t[9] then t[9] = now end
 t[11] = ea
+t[20] = ARGV[7]
 redis.call('SET', KEYS[1], cmsgpack.pack(t), 'KEEPTTL')
 redis.call('ZADD', KEYS[2], ea, t[2] .. '\0' .. t[4] .. '\0' .. t[1])
 return 1
@@ -126,9 +128,10 @@ return n
     )
 });
 
-/// KEYS: the signing-key hash. ARGV: kind, expected newest kid ('' for none), kid, record JSON.
-/// Inserts when the newest key of `kind` is the expected one (or there is none); returns the
-/// newest record afterwards.
+/// KEYS: the signing-key hash. ARGV: app, kind, expected newest kid ('' for none), kid, record
+/// JSON. Inserts when the newest key of `kind` in `app` is the expected one (or there is none);
+/// returns that app's newest record of the kind afterwards. Another app's keys are skipped; a
+/// record without `app_id` (written before apps had keys of their own) is the default app's.
 pub(crate) static INSERT_KEY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -136,32 +139,38 @@ local all = redis.call('HGETALL', KEYS[1])
 local newest, newest_at, newest_json = nil, nil, nil
 for i = 1, #all, 2 do
   local r = cjson.decode(all[i + 1])
-  if r.kind == ARGV[1] then
+  local app = r.app_id
+  if type(app) ~= 'string' then app = 'public' end
+  if app == ARGV[1] and r.kind == ARGV[2] then
     if newest == nil or r.created_at > newest_at or (r.created_at == newest_at and all[i] > newest) then
       newest, newest_at, newest_json = all[i], r.created_at, all[i + 1]
     end
   end
 end
-if newest ~= nil and newest ~= ARGV[2] then return newest_json end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-return ARGV[4]
+if newest ~= nil and newest ~= ARGV[3] then return newest_json end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+return ARGV[5]
 ",
     )
 });
 
-/// KEYS: the signing-key hash. ARGV: number of kinds, the kinds, then kid/JSON pairs. Deletes
-/// every key of those kinds and inserts the new ones, atomically.
+/// KEYS: the signing-key hash. ARGV: app, number of kinds, the kinds, then kid/JSON pairs.
+/// Deletes every key of those kinds in `app` (a record without `app_id` is the default app's)
+/// and inserts the new ones, atomically.
 pub(crate) static REPLACE_KEYS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local nk = tonumber(ARGV[1])
+local nk = tonumber(ARGV[2])
 local kinds = {}
-for i = 2, nk + 1 do kinds[ARGV[i]] = true end
+for i = 3, nk + 2 do kinds[ARGV[i]] = true end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  if kinds[cjson.decode(all[i + 1]).kind] then redis.call('HDEL', KEYS[1], all[i]) end
+  local r = cjson.decode(all[i + 1])
+  local app = r.app_id
+  if type(app) ~= 'string' then app = 'public' end
+  if app == ARGV[1] and kinds[r.kind] then redis.call('HDEL', KEYS[1], all[i]) end
 end
-for i = nk + 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = nk + 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 ",
     )

@@ -102,6 +102,7 @@ fn record(user: &str, recipe: &str, now: i64, absolute: i64) -> SessionRecord {
         flags: SessionFlags::default(),
         version: 0,
         client: ClientInfo::default(),
+        recent_rotations: Vec::new(),
     }
 }
 

@@ -1,0 +1,322 @@
+//! Data an earlier build left in Redis, read and carried on by this one: session records of 19
+//! fields (before rotation times) and key records without an app. Runs against every server
+//! configured (`SESSIOND_TEST_REDIS_URL`, `SESSIOND_TEST_REDIS_CLUSTER_URL`), each time under a
+//! fresh prefix.
+
+#![allow(clippy::unwrap_used)] // tests report failures by panicking
+
+use std::sync::Arc;
+
+use redis::FromRedisValue;
+use sessiond_core::jose::Algorithm;
+use sessiond_core::model::handle_tag;
+use sessiond_core::store::UpdateOutcome;
+use sessiond_core::{
+    KeyKind, KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord,
+    StartOptions, Store, UserQuery, VerifyOptions,
+};
+use sessiond_store_redis::RedisStore;
+use sessiond_store_tests::fixtures::{T0, handle_for, key, key_in, record};
+
+/// The configured servers' URLs (without options). Under `CI=true` both must be set.
+fn servers() -> Vec<String> {
+    let mut out = Vec::new();
+    for var in ["SESSIOND_TEST_REDIS_URL", "SESSIOND_TEST_REDIS_CLUSTER_URL"] {
+        match std::env::var(var) {
+            Ok(url) if !url.trim().is_empty() => out.push(url),
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true but {var} is not set"
+                );
+                eprintln!("SKIP for {var}: not set");
+            }
+        }
+    }
+    out
+}
+
+/// Runs one command against the server(s) of `url`, routed by its key on a cluster.
+async fn raw<T: FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
+    let base = url.split('?').next().unwrap();
+    if let Some(hosts) = base.strip_prefix("redis+cluster://") {
+        let nodes: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
+        let mut c = redis::cluster::ClusterClient::new(nodes)
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap();
+        cmd.query_async(&mut c).await.unwrap()
+    } else {
+        let mut c = redis::Client::open(base)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        cmd.query_async(&mut c).await.unwrap()
+    }
+}
+
+/// Binary data as a MessagePack string, as the store writes it.
+fn write_raw(b: &mut Vec<u8>, data: &[u8]) {
+    rmp::encode::write_str_len(b, u32::try_from(data.len()).unwrap()).unwrap();
+    b.extend_from_slice(data);
+}
+
+/// The session encoding of builds before rotation times (19 fields), frozen.
+fn encode_v1(r: &SessionRecord) -> Vec<u8> {
+    use rmp::encode::{write_array_len, write_sint, write_str, write_uint};
+    let mut b = Vec::new();
+    write_array_len(&mut b, 19).unwrap();
+    for s in [
+        &r.handle,
+        &r.app_id,
+        &r.tenant_id,
+        &r.user_id,
+        &r.recipe_user_id,
+        &r.public_data,
+        &r.private_data,
+    ] {
+        write_str(&mut b, s).unwrap();
+    }
+    for n in [
+        r.created_at,
+        r.last_active_at,
+        r.rotated_at,
+        r.expires_at,
+        r.absolute_expires_at,
+    ] {
+        write_sint(&mut b, n).unwrap();
+    }
+    write_uint(&mut b, r.generation).unwrap();
+    write_raw(&mut b, &r.refresh_hash);
+    write_raw(&mut b, r.access_hash.as_ref().map_or(&[][..], |h| &h[..]));
+    write_sint(&mut b, r.flags.bits()).unwrap();
+    write_uint(&mut b, r.version).unwrap();
+    write_str(&mut b, r.client.ip.as_deref().unwrap_or("")).unwrap();
+    write_str(&mut b, r.client.user_agent.as_deref().unwrap_or("")).unwrap();
+    b
+}
+
+/// The key record of builds before per-app keys (no `app_id`), frozen.
+fn old_key_json(k: &KeyRecord) -> String {
+    serde_json::json!({
+        "kid": k.kid,
+        "kind": k.kind.as_str(),
+        "alg": k.alg.as_str(),
+        "material": sessiond_core::b64::encode(&k.material),
+        "sealed": k.sealed,
+        "public_jwk": k.public_jwk,
+        "created_at": k.created_at,
+    })
+    .to_string()
+}
+
+fn session_key(prefix: &str, handle: &str) -> String {
+    format!(
+        "{{{prefix}:{:03x}}}:s:{handle}",
+        handle_tag(handle).unwrap()
+    )
+}
+
+/// Writes a session as an earlier build did: its index entry, then the 19-field record.
+async fn write_old_session(url: &str, prefix: &str, r: &SessionRecord) {
+    let tag = handle_tag(&r.handle).unwrap();
+    raw::<i64>(
+        url,
+        redis::cmd("ZADD")
+            .arg(format!("{{{prefix}:{tag:03x}}}:i"))
+            .arg(r.expires_at)
+            .arg(format!("{}\0{}\0{}", r.app_id, r.user_id, r.handle)),
+    )
+    .await;
+    raw::<String>(
+        url,
+        redis::cmd("SET")
+            .arg(session_key(prefix, &r.handle))
+            .arg(encode_v1(r))
+            .arg("PXAT")
+            .arg(r.absolute_expires_at + 24 * 3600 * 1000),
+    )
+    .await;
+}
+
+/// How many fields the stored record of `handle` has (the MessagePack array16 header).
+async fn stored_fields(url: &str, prefix: &str, handle: &str) -> u8 {
+    let b: Vec<u8> = raw(url, redis::cmd("GET").arg(session_key(prefix, handle))).await;
+    assert_eq!(&b[..2], &[0xdc, 0], "an array16");
+    b[2]
+}
+
+fn by_kid(mut keys: Vec<KeyRecord>) -> Vec<KeyRecord> {
+    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    keys
+}
+
+/// Keys and sessions written by a build before per-app keys and rotation times: the keys are
+/// the default app's (for `load_keys`, `insert_key_if_newest` and `replace_keys` alike), the
+/// sessions read with no rotation times, data updates and activity keep them readable, and the
+/// first rotation gives them their rotation times. A manager carries on over them: the old
+/// access token verifies, the old refresh token rotates, and its retry within the grace window
+/// gets the current token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_earlier_builds_are_read_and_carried_on() {
+    for base in servers() {
+        let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}prefix={prefix}");
+        let cfg = || ManagerConfig {
+            algorithm: Algorithm::EdDSA,
+            ..ManagerConfig::default()
+        };
+        // What the earlier build held: a manager's keys and a once-refreshed session.
+        let mem: Arc<dyn Store> = Arc::new(sessiond_core::MemoryStore::new());
+        let old = SessionManager::new(Arc::clone(&mem), cfg()).unwrap();
+        old.start(StartOptions::default()).await.unwrap();
+        let s0 = old.create(NewSession::new("old")).await.unwrap();
+        let s1 = old
+            .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
+            .await
+            .unwrap();
+        old.stop().await.unwrap();
+        let old_keys = by_kid(mem.load_keys().await.unwrap());
+        assert!(old_keys.iter().all(|k| k.app_id == "public"));
+        let h = s0.session.handle.clone();
+        let mut old_rec = mem.load_session(&h, 0).await.unwrap().unwrap();
+        old_rec.recent_rotations.clear();
+
+        let store = Arc::new(RedisStore::connect(&url).await.unwrap());
+        for k in &old_keys {
+            raw::<i64>(
+                &url,
+                redis::cmd("HSET")
+                    .arg(format!("{{{prefix}:keys}}:all"))
+                    .arg(&k.kid)
+                    .arg(old_key_json(k)),
+            )
+            .await;
+        }
+        write_old_session(&url, &prefix, &old_rec).await;
+        assert_eq!(stored_fields(&url, &prefix, &h).await, 19);
+
+        assert_eq!(by_kid(store.load_keys().await.unwrap()), old_keys);
+        assert_eq!(
+            store.load_session(&h, 0).await.unwrap(),
+            Some(old_rec.clone())
+        );
+
+        // A manager of this build over them.
+        let m = SessionManager::new(Arc::clone(&store) as Arc<dyn Store>, cfg()).unwrap();
+        m.start(StartOptions::default()).await.unwrap();
+        let at = s1.tokens.access.token.expose();
+        let in_public = VerifyOptions {
+            app_id: Some("public"),
+            ..VerifyOptions::default()
+        };
+        m.verify(at, in_public).await.unwrap();
+        m.verify(
+            at,
+            VerifyOptions {
+                check_database: true,
+                ..in_public
+            },
+        )
+        .await
+        .unwrap();
+        let s2 = m
+            .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
+            .await
+            .unwrap();
+        let rec = store.load_session(&h, 0).await.unwrap().unwrap();
+        assert_eq!(rec.generation, 2);
+        assert_eq!(rec.recent_rotations, vec![rec.rotated_at]);
+        assert_eq!(
+            stored_fields(&url, &prefix, &h).await,
+            20,
+            "the rotation appended the field"
+        );
+        let again = m
+            .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(again.tokens.refresh.token, s2.tokens.refresh.token);
+        assert_eq!(
+            by_kid(store.load_keys().await.unwrap()),
+            old_keys,
+            "the manager found the old keys as the default app's and made none"
+        );
+        m.stop().await.unwrap();
+
+        // An old record through every script: data update, touch, listing, deletion.
+        let plain = handle_for("plain");
+        let plain_rec = record(&plain, "plain", T0);
+        write_old_session(&url, &prefix, &plain_rec).await;
+        let upd = sessiond_core::store::DataUpdate {
+            handle: &plain,
+            expected_version: 0,
+            public_data: Some(r#"{"v":1}"#),
+            private_data: None,
+            now: T0,
+        };
+        assert_eq!(
+            store.update_data(&upd).await.unwrap(),
+            UpdateOutcome::Updated(1)
+        );
+        store
+            .touch_session(&plain, T0 + 10, T0 + 3_700_000)
+            .await
+            .unwrap();
+        assert_eq!(stored_fields(&url, &prefix, &plain).await, 19);
+        let listed = store
+            .list_user_sessions(&UserQuery::user("plain"), T0 + 10)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].public_data, r#"{"v":1}"#);
+        assert!(listed[0].recent_rotations.is_empty());
+        assert_eq!(
+            store
+                .delete_user_sessions(&UserQuery::user("plain"))
+                .await
+                .unwrap(),
+            vec![plain.clone()]
+        );
+
+        // Old key records are the default app's to the key scripts too.
+        let dynamic = old_keys
+            .iter()
+            .find(|k| k.kind == KeyKind::Dynamic)
+            .unwrap();
+        let got = store
+            .insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-never", T0))
+            .await
+            .unwrap();
+        assert_eq!(got, *dynamic, "the old key is the default app's newest");
+        let got = store
+            .insert_key_if_newest(None, &key_in("b", KeyKind::Dynamic, "b-d", T0))
+            .await
+            .unwrap();
+        assert_eq!(got.kid, "b-d", "but not another app's");
+        store.replace_keys("b", &KeyKind::RESET, &[]).await.unwrap();
+        assert_eq!(by_kid(store.load_keys().await.unwrap()), old_keys);
+        store
+            .replace_keys(
+                "public",
+                &[KeyKind::Dynamic],
+                &[key(KeyKind::Dynamic, "d-new", T0)],
+            )
+            .await
+            .unwrap();
+        let now: Vec<String> = by_kid(store.load_keys().await.unwrap())
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert!(now.contains(&"d-new".to_owned()));
+        assert!(
+            !now.contains(&dynamic.kid),
+            "the old dynamic key was replaced"
+        );
+        assert_eq!(now.len(), old_keys.len());
+        store.wipe().await.unwrap();
+    }
+}

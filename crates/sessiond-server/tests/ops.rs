@@ -143,7 +143,7 @@ fn metric(text: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_and_session_events() {
-    let t = start(|_| {}).await;
+    let t = start(|s| s.refresh_grace = 1).await;
     let (_, before) = t.get("/metrics").await;
     let before = before.as_str().unwrap().to_owned();
     let c = t.create("mia").await;
@@ -151,6 +151,8 @@ async fn metrics_count_requests_and_session_events() {
     let r1 = t.refresh(&rt0).await;
     let r2 = t.refresh(s(&r1["refreshToken"]["token"])).await;
     assert_eq!(r2["status"], "OK");
+    // A replay after the 1 s grace window is theft.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     assert_eq!(t.refresh(&rt0).await["status"], "TOKEN_THEFT_DETECTED");
     let (_, after) = t.get("/metrics").await;
     let after = after.as_str().unwrap();

@@ -258,7 +258,8 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cli_command_works_and_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let p = serve(dir.path(), &[]).await;
+    // A 1 s grace window, so the theft below can come after it.
+    let p = serve(dir.path(), &["--refresh-grace", "1"]).await;
     let url = p.url.as_str();
 
     // create (human output), then the JSON variants.
@@ -327,6 +328,7 @@ async fn every_cli_command_works_and_fails_cleanly() {
         .await,
     );
     assert_eq!(r2["status"], "OK");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let theft = cli(url, &["session", "refresh", &refresh]).await;
     assert_eq!(theft.status.code(), Some(1));
     assert!(
@@ -664,6 +666,8 @@ async fn tokens_and_keys_never_reach_the_log() {
             "json",
             "--log-level",
             "trace",
+            "--refresh-grace",
+            "1",
         ])
         .args(["--api-key", api_key, "--master-key", &"ab".repeat(32)])
         .stdout(Stdio::null())
@@ -749,6 +753,8 @@ async fn tokens_and_keys_never_reach_the_log() {
         r2["refreshToken"]["token"].as_str().unwrap().to_owned(),
         r2["accessToken"]["token"].as_str().unwrap().to_owned(),
     ]);
+    // After the 1 s grace window, replaying rt0 is theft.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let theft: Value = call(
         post.clone(),
         "/recipe/session/refresh",

@@ -153,3 +153,32 @@ pub struct DataVersion {
     /// The new data version.
     pub version: u64,
 }
+
+/// One message of `GET /sessiond/v1/revocations?cursor=N` (server-sent events: each `data:` line
+/// is one of these as JSON; `id:` is the cursor of an event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RevocationMessage {
+    /// A session was revoked: refuse its access tokens.
+    Revoked {
+        /// Position in the log; resume after it.
+        cursor: u64,
+        /// When (ms since the epoch).
+        at: i64,
+        /// The session handle.
+        handle: String,
+    },
+    /// The signing keys were reset: refetch the JWKS.
+    KeysReset {
+        /// Position in the log; resume after it.
+        cursor: u64,
+        /// When (ms since the epoch).
+        at: i64,
+    },
+    /// Events after the requested cursor were trimmed before they could be sent: the client
+    /// missed some and must check sessions against the service until their tokens have expired.
+    Gap,
+    /// Everything up to now has been sent; later events follow as they happen.
+    Current,
+}

@@ -59,6 +59,7 @@ pub(crate) async fn sessiond(m: &SessionManager) -> SocketAddr {
         manager: m.clone(),
         anti_csrf_default: false,
         metrics: Metrics::default(),
+        stopping: Default::default(),
     };
     listen_service(sessiond_server::service(state, &HttpOptions::default())).await
 }

@@ -13,8 +13,8 @@ use sessiond_api::cdi::{
     VerifySessionRequest, VerifySessionResponse,
 };
 use sessiond_api::v1::{
-    CreateServiceToken, DataVersion, KeyList, Rotated, ServiceToken, ServiceTokenValidity,
-    SessionDetails, SetPrivateData, UserSessions, VerifyServiceToken,
+    CreateServiceToken, DataVersion, KeyList, RevocationMessage, Rotated, ServiceToken,
+    ServiceTokenValidity, SessionDetails, SetPrivateData, UserSessions, VerifyServiceToken,
 };
 use sessiond_api::{ErrorBody, JsonObject};
 
@@ -47,6 +47,15 @@ pub enum ClientError {
     /// The response was not what the API promises.
     #[error("unexpected response from sessiond: {0}")]
     Decode(String),
+    /// A stream sent nothing, not even its keep-alive, for this long: the connection is
+    /// presumed dead.
+    #[error("the stream from sessiond at {url} was silent for {seconds} s")]
+    Stalled {
+        /// The server.
+        url: String,
+        /// How long it was silent.
+        seconds: u64,
+    },
 }
 
 impl ClientError {
@@ -372,6 +381,47 @@ impl Client {
         Ok(r.valid)
     }
 
+    /// Opens `GET /sessiond/v1/revocations?cursor=N`: the service's revocation log from after
+    /// `cursor` (0: everything still kept), then each new event as it happens.
+    ///
+    /// # Errors
+    /// Transport and HTTP errors opening the stream.
+    pub async fn revocations(&self, cursor: u64) -> Result<RevocationStream> {
+        let rb = self
+            .request(Method::GET, "/sessiond/v1/revocations")
+            .query(&[("cursor", cursor.to_string())])
+            .header("accept", "text/event-stream")
+            // The stream is long-lived: the client's 30 s request limit would cut it. A silent
+            // connection is caught by `RevocationStream::next` instead; after a day the caller
+            // reconnects from its cursor.
+            .timeout(Duration::from_secs(24 * 3600));
+        let resp = rb.send().await.map_err(|source| ClientError::Connect {
+            url: self.base.clone(),
+            source,
+        })?;
+        let status = resp.status();
+        if status != StatusCode::OK {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => (b.code, b.message),
+                Err(_) => (
+                    "HTTP_ERROR".to_owned(),
+                    String::from_utf8_lossy(&bytes).trim().to_owned(),
+                ),
+            };
+            return Err(ClientError::Http {
+                status: status.as_u16(),
+                code,
+                message,
+            });
+        }
+        Ok(RevocationStream {
+            resp,
+            buf: Vec::new(),
+            url: self.base.clone(),
+        })
+    }
+
     /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
     ///
     /// # Errors
@@ -417,6 +467,63 @@ impl Client {
     /// Transport errors; `STORE_UNAVAILABLE` when the store is down.
     pub async fn ready(&self) -> Result<serde_json::Value> {
         self.get("/readyz", &[]).await
+    }
+}
+
+/// How long a stream may stay silent before it is presumed dead.
+const STREAM_SILENCE: Duration = Duration::from_secs(45);
+
+/// The revocation log as it streams in (see [`Client::revocations`]).
+#[derive(Debug)]
+pub struct RevocationStream {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+    url: String,
+}
+
+impl RevocationStream {
+    /// The next message; `None` when the service closed the stream.
+    ///
+    /// # Errors
+    /// Transport errors, and a message that does not parse.
+    pub async fn next(&mut self) -> Option<Result<RevocationMessage>> {
+        loop {
+            // One server-sent event ends with a blank line.
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let text = String::from_utf8_lossy(&frame);
+                let data: String = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if data.is_empty() {
+                    continue; // a comment (keep-alive) or an empty event
+                }
+                return Some(
+                    serde_json::from_str(&data).map_err(|e| ClientError::Decode(e.to_string())),
+                );
+            }
+            // The service sends a keep-alive every 15 s; three missed ones mean a dead link.
+            let read = tokio::time::timeout(STREAM_SILENCE, self.resp.chunk()).await;
+            match read {
+                Err(_) => {
+                    return Some(Err(ClientError::Stalled {
+                        url: self.url.clone(),
+                        seconds: STREAM_SILENCE.as_secs(),
+                    }));
+                }
+                Ok(Ok(Some(chunk))) => self.buf.extend_from_slice(&chunk),
+                Ok(Ok(None)) => return None,
+                Ok(Err(source)) => {
+                    return Some(Err(ClientError::Connect {
+                        url: self.url.clone(),
+                        source,
+                    }));
+                }
+            }
+        }
     }
 }
 

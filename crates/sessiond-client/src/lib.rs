@@ -9,6 +9,6 @@
 mod client;
 mod token_file;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, RevocationStream};
 pub use sessiond_api as api;
 pub use token_file::{StoredSession, TokenFile, TokenFileError, TokenFileLock};

@@ -20,7 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::{ApiKeys, require_key};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
-use crate::handlers::{cdi, ops, v1};
+use crate::handlers::{cdi, events, ops, v1};
 use crate::readiness::{self, Readiness};
 use crate::scope::InvalidAppId;
 use crate::telemetry::{Metrics, track};
@@ -34,6 +34,9 @@ pub struct AppState {
     pub anti_csrf_default: bool,
     /// Counters and the Prometheus renderer.
     pub metrics: Metrics,
+    /// Cancelled when the server starts shutting down: long-lived responses (the revocation
+    /// stream) end then, so they do not hold the shutdown for its whole deadline.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// HTTP-level options.
@@ -86,6 +89,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/sessiond/v1/users/{user_id}/sessions",
             get(v1::user_sessions),
         ),
+        ("/sessiond/v1/revocations", get(events::revocations)),
         ("/sessiond/v1/sessions/{handle}", get(v1::session_details)),
         (
             "/sessiond/v1/sessions/{handle}/private-data",

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::handlers::{cdi, ops, v1};
+use crate::handlers::{cdi, events, ops, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +17,7 @@ use crate::handlers::{cdi, ops, v1};
         cdi::verify_session, cdi::refresh_session, cdi::session_info, cdi::remove_sessions,
         cdi::user_sessions, cdi::regenerate, cdi::update_session_data, cdi::update_jwt_data,
         cdi::create_jwt, cdi::jwt_jwks, v1::list_keys, v1::rotate_keys, v1::reset_keys, v1::user_sessions,
-        v1::session_details, v1::set_private_data,
+        v1::session_details, v1::set_private_data, events::revocations,
         v1::create_service_token, v1::verify_service_token, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi
     ),

@@ -155,7 +155,9 @@ pub async fn start(
         manager: manager.clone(),
         anti_csrf_default: settings.anti_csrf,
         metrics: Metrics::install(),
+        stopping: tokio_util::sync::CancellationToken::new(),
     };
+    let stopping = state.stopping.clone();
     let opts = HttpOptions {
         body_limit: settings.body_limit,
         api_keys: ApiKeys::new(&api_keys),
@@ -201,6 +203,7 @@ pub async fn start(
                 },
             }
             tracing::info!("shutting down: finishing in-flight requests");
+            stopping.cancel();
         };
         connections::serve(listener, svc, limits, shutdown).await;
         if let Some(bg) = background {

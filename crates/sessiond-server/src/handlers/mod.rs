@@ -1,7 +1,8 @@
 //! Request handlers, grouped by API: [`cdi`] (SuperTokens Core Driver Interface),
-//! [`v1`] (`/sessiond/v1`), [`ops`] (health, readiness).
+//! [`v1`] (`/sessiond/v1`), [`events`] (the revocation stream), [`ops`] (health, readiness).
 
 pub mod cdi;
+pub mod events;
 pub mod ops;
 pub mod v1;
 

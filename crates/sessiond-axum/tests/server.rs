@@ -36,6 +36,7 @@ struct Harness {
     /// In process: switches the store off.
     switch: Option<Arc<Switchable>>,
     server: Option<sessiond_server::Server>,
+    sessions: Sessions,
 }
 
 struct Opts {
@@ -152,6 +153,7 @@ async fn harness(kind: Kind, o: Opts) -> Harness {
                 manager,
                 switch: Some(switch),
                 server: None,
+                sessions,
             }
         }
         Kind::Remote => {
@@ -179,6 +181,7 @@ async fn harness(kind: Kind, o: Opts) -> Harness {
                 manager: server.manager.clone(),
                 switch: None,
                 server: Some(server),
+                sessions,
             }
         }
     }
@@ -351,6 +354,7 @@ both!(
     refresh_rotates_and_replay_is_theft,
     sign_out_revokes_and_clears,
     revocation_is_seen_by_routes_that_check_the_store,
+    revocation_reaches_the_stateless_path_within_a_second,
     merge_reissues_the_token_and_front_token,
     claims_and_private_data,
     devices_and_sign_out_other_devices,
@@ -642,6 +646,48 @@ async fn revocation_is_seen_by_routes_that_check_the_store(kind: Kind) {
         (StatusCode::UNAUTHORIZED, json!({"message": "unauthorised"}))
     );
     assert!(r.cleared(), "front-token: remove");
+}
+
+/// The revocation feed: a route that does not check the store still refuses a session revoked
+/// elsewhere (here, straight on the manager behind the service), within a second.
+async fn revocation_reaches_the_stateless_path_within_a_second(kind: Kind) {
+    let h = harness(kind, Opts::default()).await;
+    let (r, jar) = h.sign_in_cookie("rita", "user").await;
+    let handle = r.body["handle"].as_str().unwrap().to_owned();
+    // The first verification also starts the remote layer's stream; give it time to catch up.
+    assert_eq!(
+        h.browser("GET", "/api/me", &jar, Value::Null).await.status,
+        200
+    );
+    let started = std::time::Instant::now();
+    while !h.sessions.revocations_current() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the feed never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // From here a revoked session is refused by the feed, not by a store check: the routes
+    // below do not check the store while the feed is current.
+    assert_eq!(
+        h.browser("GET", "/api/me", &jar, Value::Null).await.status,
+        200
+    );
+    let revoked_at = std::time::Instant::now();
+    h.manager.revoke(handle.as_str()).await.unwrap();
+    loop {
+        let r = h.browser("GET", "/api/me", &jar, Value::Null).await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            assert!(r.cleared(), "front-token: remove");
+            break;
+        }
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "the stateless path still accepted a revoked session after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn merge_reissues_the_token_and_front_token(kind: Kind) {

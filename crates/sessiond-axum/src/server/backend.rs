@@ -13,6 +13,7 @@ use sessiond_api::cdi::{
 use sessiond_client::{Client, ClientError};
 use sessiond_core::cache::VerifiedCache;
 use sessiond_core::jose::UnverifiedJws;
+use sessiond_core::revocation::{RevocationFeed, Standing};
 use sessiond_core::tokens::access::VerifiedClaims;
 use sessiond_core::{
     ClientInfo, Error as CoreError, JsonObject, NewSession, RefreshOptions, SessionManager,
@@ -224,6 +225,102 @@ pub(crate) struct Remote {
     pub(crate) client: Client,
     pub(crate) jwks: Arc<JwksCache>,
     cache: VerifiedCache<Cached>,
+    /// The service's revocations, followed over its event stream.
+    pub(crate) revocations: Arc<RevocationFeed>,
+    following: std::sync::atomic::AtomicBool,
+}
+
+impl Remote {
+    /// Starts following the service's revocation stream (once, on first use: it needs a
+    /// runtime).
+    fn follow(self: &Arc<Self>) {
+        if self
+            .following
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        self.revocations.set_active(true);
+        tokio::spawn(follow_remote(Arc::downgrade(self)));
+    }
+}
+
+/// Reads the service's revocation stream into the feed, reconnecting from the last cursor with
+/// backoff; while disconnected the feed is broken, so verification asks the service.
+async fn follow_remote(remote: std::sync::Weak<Remote>) {
+    use sessiond_api::v1::RevocationMessage;
+    use sessiond_core::store::{Event, EventKind, EventPage};
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(r) = remote.upgrade() else { return };
+        let (client, feed, jwks) = (
+            r.client.clone(),
+            Arc::clone(&r.revocations),
+            Arc::clone(&r.jwks),
+        );
+        drop(r);
+        match client.revocations(feed.cursor()).await {
+            Ok(mut stream) => {
+                loop {
+                    // Wake up now and then to stop when the sessions are gone.
+                    let msg = tokio::select! {
+                        m = stream.next() => m,
+                        () = tokio::time::sleep(Duration::from_secs(30)) => {
+                            if remote.strong_count() == 0 {
+                                return;
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(msg) = msg else { break };
+                    let from = feed.cursor();
+                    let page = |kind, cursor, at| EventPage {
+                        events: vec![Event { cursor, at, kind }],
+                        continuous: true,
+                    };
+                    match msg {
+                        Ok(RevocationMessage::Revoked { cursor, at, handle }) => {
+                            feed.apply(&page(EventKind::Revoked { handle }, cursor, at), from);
+                        }
+                        Ok(RevocationMessage::KeysReset { cursor, at }) => {
+                            feed.apply(&page(EventKind::KeysReset, cursor, at), from);
+                            if let Err(e) = jwks.fetch().await {
+                                tracing::warn!(error = %e, "refetching the JWKS after a key reset failed");
+                            }
+                        }
+                        Ok(RevocationMessage::Gap) => {
+                            feed.apply(
+                                &EventPage {
+                                    events: vec![],
+                                    continuous: false,
+                                },
+                                from.max(1),
+                            );
+                        }
+                        Ok(RevocationMessage::Current) => {
+                            feed.mark_current();
+                            backoff = Duration::from_millis(100);
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the revocation stream failed");
+                            break;
+                        }
+                    }
+                    if remote.strong_count() == 0 {
+                        return;
+                    }
+                }
+                feed.mark_broken();
+            }
+            Err(e) => {
+                feed.mark_broken();
+                tracing::warn!(error = %e, "cannot open the revocation stream; checking sessions against the service until it works");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Either backend.
@@ -295,11 +392,21 @@ impl Backend {
         }))
     }
 
-    pub(crate) fn remote(client: Client, jwks_refresh: Duration) -> Self {
+    pub(crate) fn remote(
+        client: Client,
+        jwks_refresh: Duration,
+        revocation_hold: Duration,
+    ) -> Self {
+        let hold = i64::try_from(revocation_hold.as_millis()).unwrap_or(i64::MAX);
         Backend::Remote(Arc::new(Remote {
             jwks: Arc::new(JwksCache::new(client.clone(), jwks_refresh)),
             client,
             cache: VerifiedCache::new(CACHE_CAPACITY),
+            revocations: Arc::new(RevocationFeed::new(
+                hold,
+                Arc::new(sessiond_core::SystemClock),
+            )),
+            following: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -307,6 +414,26 @@ impl Backend {
         match self {
             Backend::InProcess(b) => &b.cache,
             Backend::Remote(b) => &b.cache,
+        }
+    }
+
+    fn standing(&self, handle: &str) -> Standing {
+        match self {
+            Backend::InProcess(b) => b.manager.revocations().standing(handle),
+            Backend::Remote(b) => {
+                b.follow();
+                b.revocations.standing(handle)
+            }
+        }
+    }
+
+    pub(crate) fn revocations_current(&self) -> bool {
+        match self {
+            Backend::InProcess(b) => b.manager.revocations().is_current(),
+            Backend::Remote(b) => {
+                b.follow();
+                b.revocations.is_current()
+            }
         }
     }
 
@@ -388,8 +515,19 @@ impl Backend {
         if !csrf.passes(cached.claims.anti_csrf_token.as_deref()) {
             return Err(BackendError::TryRefresh);
         }
-        let Backend::InProcess(b) = self else {
-            return Ok(cached.verified());
+        // The revocation feed: a revoked session is refused on the stateless path too, and a
+        // feed that is behind sends the check to the store.
+        let standing = self.standing(&cached.claims.session_handle);
+        if standing == Standing::Revoked {
+            return Err(BackendError::Unauthorised { clear: true });
+        }
+        let check_db = check_db || standing == Standing::Unknown;
+        let b = match self {
+            Backend::InProcess(b) => b,
+            Backend::Remote(b) if check_db => {
+                return Box::pin(b.verify_checked(token, csrf)).await;
+            }
+            Backend::Remote(_) => return Ok(cached.verified()),
         };
         if !check_db {
             return Ok(cached.verified());
@@ -707,7 +845,7 @@ impl Backend {
             Backend::InProcess(b) => {
                 let t = b
                     .manager
-                    .create_id_token(payload, validity, false, None)
+                    .create_id_token(&b.app_id, payload, validity, false, None)
                     .await
                     .map_err(|e| from_core(e, false))?
                     .into_inner();
@@ -715,7 +853,7 @@ impl Backend {
                 let jwk = b
                     .manager
                     .keys()
-                    .jwks()
+                    .jwks(&b.app_id)
                     .keys
                     .iter()
                     .find(|k| k.kid == kid)

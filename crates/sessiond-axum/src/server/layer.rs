@@ -83,6 +83,7 @@ pub struct SessionsBuilder {
     protocol: Protocol,
     app_id: String,
     jwks_refresh: Duration,
+    revocation_hold: Duration,
 }
 
 enum BackendChoice {
@@ -163,11 +164,19 @@ impl SessionsBuilder {
         self
     }
 
+    /// Remote: how long a session revoked at the service stays refused here from its
+    /// revocation: at least the service's access-token lifetime plus clock skew (default 3,660 s,
+    /// for the default lifetime of an hour).
+    pub fn revocation_hold(mut self, d: Duration) -> Self {
+        self.revocation_hold = d;
+        self
+    }
+
     /// Builds the sessions.
     pub fn build(self) -> Sessions {
         let backend = match self.backend {
             BackendChoice::InProcess(m) => Backend::in_process(m, self.app_id),
-            BackendChoice::Remote(c) => Backend::remote(c, self.jwks_refresh),
+            BackendChoice::Remote(c) => Backend::remote(c, self.jwks_refresh, self.revocation_hold),
         };
         Sessions {
             inner: Arc::new(Inner {
@@ -185,6 +194,7 @@ impl Sessions {
             protocol: Protocol::default(),
             app_id: sessiond_core::model::DEFAULT_APP.to_owned(),
             jwks_refresh: Duration::from_secs(60),
+            revocation_hold: Duration::from_secs(3660),
         }
     }
 
@@ -202,6 +212,15 @@ impl Sessions {
     pub fn remote(url: &str, api_key: Option<&str>) -> Result<SessionsBuilder, String> {
         let client = sessiond_client::Client::new(url, api_key).map_err(|e| e.to_string())?;
         Ok(Self::builder(BackendChoice::Remote(client)))
+    }
+
+    /// Whether the revocation feed is up to date, so routes that do not check the store still
+    /// refuse sessions revoked anywhere (within about a second). While it is not — the store
+    /// or service unreachable, or just started — every verification checks the session
+    /// instead: slower, never wrong. Suited to a readiness probe. In remote mode the first
+    /// call (or request) starts following the service's revocation stream.
+    pub fn revocations_current(&self) -> bool {
+        self.inner.backend.revocations_current()
     }
 
     /// The layer: per-request session context, the refresh and sign-out routes, and the

@@ -4,6 +4,7 @@ mod harness;
 mod http;
 mod inproc;
 mod raw;
+mod revocation;
 mod stores;
 mod web;
 
@@ -145,9 +146,10 @@ fn print_row(r: &Row) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("serve-web") {
-        web::serve(&argv[2..]).await;
-        return;
+    match argv.get(1).map(String::as_str) {
+        Some("serve-web") => return web::serve(&argv[2..]).await,
+        Some("revocation-latency") => return revocation::run(&argv[2..]).await,
+        _ => {}
     }
     let args = Args::parse();
     let plan = Plan {

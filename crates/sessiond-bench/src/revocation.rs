@@ -1,0 +1,393 @@
+//! `sessiond-bench revocation-latency`: how long after an acknowledged revoke on one `sessiond
+//! serve` process the others refuse the session's access token on the stateless path (no
+//! database check), three processes on one store; and what following the revocation log costs
+//! stateless verification in process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{Value, json};
+use sessiond_core::jose::Algorithm;
+use sessiond_core::{
+    ManagerConfig, MemoryStore, NewSession, SessionManager, StartOptions, VerifyOptions,
+};
+
+use crate::harness::{self, Plan};
+
+/// Revocation latency across processes, and the feed's cost to stateless verification.
+#[derive(Debug, Parser)]
+#[command(name = "sessiond-bench revocation-latency")]
+pub(crate) struct Args {
+    /// The `sessiond` binary.
+    #[arg(long, default_value = "target/release/sessiond")]
+    sessiond_bin: std::path::PathBuf,
+    /// Stores to run (comma-separated): sqlite, postgres, redis, redis-cluster, memory (one
+    /// process only: the memory store is not shared).
+    #[arg(long, value_delimiter = ',', default_value = "sqlite")]
+    stores: Vec<String>,
+    /// Revocations measured per store.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Revocations in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// PostgreSQL URL.
+    #[arg(long, env = "SESSIOND_BENCH_POSTGRES_URL")]
+    postgres: Option<String>,
+    /// Redis URL.
+    #[arg(long, env = "SESSIOND_BENCH_REDIS_URL")]
+    redis: Option<String>,
+    /// Redis Cluster URL.
+    #[arg(long, env = "SESSIOND_BENCH_REDIS_CLUSTER_URL")]
+    redis_cluster: Option<String>,
+    /// Rounds of the throughput comparison.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+}
+
+const API_KEY: &str = "revocation-latency-bench-key-0123456789";
+
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(bin: &std::path::Path, store: &str) -> Serve {
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            store,
+            "--api-key",
+            API_KEY,
+            "--algorithm",
+            "HS256",
+            "--log-format",
+            "json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("sessiond exited during start-up")
+            .expect("read");
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v["message"] == "sessiond listening"
+        {
+            break v["addr"].as_str().expect("addr").to_owned();
+        }
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Serve {
+        child,
+        url: format!("http://{addr}"),
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Value) -> Value {
+    http.post(url)
+        .header("api-key", API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Measures one store: three processes, `count` revocations on the first, refusal watched on
+/// the other two. Returns the latencies in ms.
+async fn latencies(
+    bin: &std::path::Path,
+    store: &str,
+    processes: usize,
+    count: usize,
+    concurrency: usize,
+) -> Vec<f64> {
+    let servers: Vec<Serve> = (0..processes).map(|_| serve(bin, store)).collect();
+    let http = reqwest::Client::new();
+    let a = servers[0].url.clone();
+    let watchers: Vec<String> = if processes > 1 {
+        servers[1..].iter().map(|s| s.url.clone()).collect()
+    } else {
+        vec![a.clone()]
+    };
+    let mut sessions = Vec::with_capacity(count);
+    for i in 0..count {
+        let v = post(
+            &http,
+            &format!("{a}/public/recipe/session"),
+            json!({"userId": format!("rl-{i}"), "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}),
+        )
+        .await;
+        sessions.push((
+            v["session"]["handle"].as_str().expect("handle").to_owned(),
+            v["accessToken"]["token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        ));
+    }
+    // Every watcher verifies every token once first: all valid, and any key is known.
+    for w in &watchers {
+        for (_, t) in sessions.iter().take(8) {
+            let v = post(
+                &http,
+                &format!("{w}/recipe/session/verify"),
+                json!({"accessToken": t, "doAntiCsrfCheck": false, "checkDatabase": false}),
+            )
+            .await;
+            assert_eq!(v["status"], "OK", "{v}");
+        }
+    }
+    let sessions = Arc::new(sessions);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, a, watchers, sessions, next) = (
+            http.clone(),
+            a.clone(),
+            watchers.clone(),
+            Arc::clone(&sessions),
+            Arc::clone(&next),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((handle, token)) = sessions.get(i) else {
+                    return out;
+                };
+                let r = post(&http, &format!("{a}/recipe/session/remove"), json!({"sessionHandles": [handle]})).await;
+                assert_eq!(r["status"], "OK", "{r}");
+                let acked = Instant::now();
+                for w in &watchers {
+                    loop {
+                        let v = post(&http, &format!("{w}/recipe/session/verify"), json!({"accessToken": token, "doAntiCsrfCheck": false, "checkDatabase": false})).await;
+                        if v["status"] != "OK" {
+                            break;
+                        }
+                        assert!(acked.elapsed() < Duration::from_secs(30), "never refused");
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    out.push(acked.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    drop(servers);
+    all.sort_by(f64::total_cmp);
+    all
+}
+
+/// Stateless verification with the feed on and off, in interleaved rounds.
+async fn feed_cost(rounds: usize) {
+    for alg in [Algorithm::HS256, Algorithm::EdDSA] {
+        let mk = |feed: bool| async move {
+            let m = SessionManager::new(
+                Arc::new(MemoryStore::new()),
+                ManagerConfig {
+                    algorithm: alg,
+                    revocation_feed: feed,
+                    ..ManagerConfig::default()
+                },
+            )
+            .expect("config");
+            m.start(StartOptions::default()).await.expect("start");
+            let mut tokens = Vec::new();
+            for i in 0..512 {
+                tokens.push(
+                    m.create(NewSession::new(format!("u{i}")))
+                        .await
+                        .expect("create")
+                        .tokens
+                        .access
+                        .token
+                        .into_inner(),
+                );
+            }
+            // A deny-set that is not empty: the check has something to look in.
+            for i in 0..256 {
+                let s = m
+                    .create(NewSession::new(format!("gone{i}")))
+                    .await
+                    .expect("create");
+                m.revoke(s.session.handle.as_str()).await.expect("revoke");
+            }
+            (m, Arc::new(tokens))
+        };
+        let (on, on_t) = mk(true).await;
+        let (off, off_t) = mk(false).await;
+        let op = |m: SessionManager, t: Arc<Vec<String>>| {
+            move |_: usize, i: u64| {
+                let (m, t) = (m.clone(), Arc::clone(&t));
+                async move {
+                    m.verify(&t[(i as usize) % t.len()], VerifyOptions::default())
+                        .await
+                        .expect("verify");
+                }
+            }
+        };
+        let plan = Plan {
+            rounds,
+            round: Duration::from_secs(1),
+            concurrency: 64,
+            baselines: true,
+        };
+        let (with, without) =
+            harness::pair(plan, op(on.clone(), on_t), op(off.clone(), off_t)).await;
+        println!(
+            "verify stateless memory {alg}: with the revocation feed {:.0}/s, without {:.0}/s: {:.3}x",
+            with.median,
+            without.median,
+            with.median / without.median
+        );
+        on.stop().await.expect("stop");
+        off.stop().await.expect("stop");
+    }
+}
+
+/// Runs the subcommand.
+pub(crate) async fn run(argv: &[String]) {
+    let args = Args::parse_from(
+        std::iter::once("revocation-latency".to_owned()).chain(argv.iter().cloned()),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!(
+        "revocation latency: 3 sessiond processes per store, {} revocations, {} in flight",
+        args.count, args.concurrency
+    );
+    for store in &args.stores {
+        let id = std::process::id();
+        let (url, processes) = match store.as_str() {
+            "memory" => ("memory://".to_owned(), 1),
+            "sqlite" => (format!("sqlite://{}/rl.db", dir.path().display()), 3),
+            "postgres" => match &args.postgres {
+                Some(u) => (
+                    format!(
+                        "{u}{}schema=bench_rl_{id}",
+                        if u.contains('?') { '&' } else { '?' }
+                    ),
+                    3,
+                ),
+                None => {
+                    eprintln!("postgres: set SESSIOND_BENCH_POSTGRES_URL");
+                    continue;
+                }
+            },
+            "redis" => match &args.redis {
+                Some(u) => (
+                    format!(
+                        "{u}{}prefix=bench-rl-{id}",
+                        if u.contains('?') { '&' } else { '?' }
+                    ),
+                    3,
+                ),
+                None => {
+                    eprintln!("redis: set SESSIOND_BENCH_REDIS_URL");
+                    continue;
+                }
+            },
+            "redis-cluster" => match &args.redis_cluster {
+                Some(u) => (
+                    format!(
+                        "{u}{}prefix=bench-rl-{id}",
+                        if u.contains('?') { '&' } else { '?' }
+                    ),
+                    3,
+                ),
+                None => {
+                    eprintln!("redis-cluster: set SESSIOND_BENCH_REDIS_CLUSTER_URL");
+                    continue;
+                }
+            },
+            other => {
+                eprintln!("unknown store {other}");
+                continue;
+            }
+        };
+        eprintln!("[revocation-latency] {store}: {processes} processes");
+        let l = latencies(
+            &args.sessiond_bin,
+            &url,
+            processes,
+            args.count,
+            args.concurrency,
+        )
+        .await;
+        println!(
+            "{store:<14} refused on the other processes after: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} observations)",
+            percentile(&l, 0.5),
+            percentile(&l, 0.99),
+            l.last().copied().unwrap_or(f64::NAN),
+            l.len()
+        );
+        cleanup(store, &url).await;
+    }
+    feed_cost(args.rounds).await;
+}
+
+/// Leaves nothing on shared servers: drops the run's schema, or its keys.
+async fn cleanup(store: &str, url: &str) {
+    if let Ok(s) = sessiond_server::open_store(url).await {
+        let _ = s.wipe().await;
+        let _ = s.trim_events(i64::MAX).await;
+    }
+    if store == "postgres"
+        && let Some((base, schema)) = url.split_once("schema=")
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        let base = base.trim_end_matches(['?', '&']);
+        if let Ok(pool) = sqlx::PgPool::connect(base).await {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .execute(&pool)
+            .await;
+        }
+    }
+}

@@ -90,11 +90,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 API_KEY="$("$VENV_PY" -c 'import secrets; print(secrets.token_hex(32))')"
+# Within the refresh grace window sessiond hands any superseded refresh token the current
+# successor; the theft tests replay one after it, so keep it short (default 10 s).
+export E2E_REFRESH_GRACE_S=2
 # Port 0: the kernel picks a free loopback port; sessiond logs the address it bound.
 "$BIN" serve \
   --listen 127.0.0.1:0 \
   --store "sqlite://$WORK/s.db" \
   --api-key "$API_KEY" \
+  --refresh-grace "$E2E_REFRESH_GRACE_S" \
   --log-format json \
   </dev/null >"$SESSIOND_LOG" 2>&1 &
 SESSIOND_PID=$!

@@ -1,19 +1,22 @@
 "use strict";
 // Refresh-token rotation: theft detection on replay, and concurrent refreshes ("two tabs").
-// Shared sessiond instance (default 10 s refresh grace window).
+// Own sessiond with --refresh-grace 2: within the grace window sessiond hands every superseded refresh
+// token the current successor (a retry or a stale tab), so a replay is theft only after it.
 
 const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
-const { Browser } = require("../lib/client");
+const { Browser, sleep } = require("../lib/client");
 
-const ctx = setup();
+const GRACE_S = 2;
+const ctx = setup({ sessiond: { args: ["--refresh-grace", String(GRACE_S)] } });
+const pastGrace = () => sleep(GRACE_S * 1000 + 300);
 const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const thefts = () => ctx.app.events.filter((e) => e.kind === "TOKEN_THEFT_DETECTED");
 
-describe("refresh-token rotation: theft detection and concurrent refreshes", () => {
+describe("refresh-token rotation: theft detection and concurrent refreshes (own sessiond: --refresh-grace 2)", () => {
     test("replaying an old refresh token after refreshes: the SDK reports token theft and the session is gone", async () => {
         const userId = uid("victim");
         const b = new Browser(ctx.app.url);
@@ -22,13 +25,14 @@ describe("refresh-token rotation: theft detection and concurrent refreshes", () 
         const handle = login.json.handle;
         const stolen = b.snapshot(); // refresh token generation 0, copied by an attacker
 
-        // The legitimate client refreshes twice. (Within sessiond's grace window the *immediate* parent is
-        // still honoured, as a retry of a lost response; a token two generations old is not.)
+        // The legitimate client refreshes twice. Within sessiond's grace window any superseded token is
+        // still honoured (a retry of a lost response, a stale tab); after it, a replay is theft.
         ok(await b.refresh(), "refresh 1");
         ok(await b.get("/me"), "/me after refresh 1");
         ok(await b.refresh(), "refresh 2");
         ok(await b.get("/me"), "/me after refresh 2");
         const theftsBefore = thefts().length;
+        await pastGrace();
 
         const attacker = new Browser(ctx.app.url).restore(stolen);
         const r = await attacker.refresh();
@@ -50,6 +54,21 @@ describe("refresh-token rotation: theft detection and concurrent refreshes", () 
         const victimRefresh = await b.clone().refresh();
         assert.equal(victimRefresh.status, 401, "the victim's current refresh token no longer works");
         assert.deepEqual(victimRefresh.json, { message: "unauthorised" });
+    });
+
+    test("within the grace window, a token two generations old gets the current successor, not theft", async () => {
+        const b = new Browser(ctx.app.url);
+        const login = await b.login(uid("stale-tab"));
+        ok(login, "login");
+        const staleTab = b.clone(); // a tab that slept through two refreshes
+        ok(await b.refresh(), "refresh 1");
+        ok(await b.refresh(), "refresh 2");
+        const theftsBefore = thefts().length;
+        ok(await staleTab.refresh(), "the stale tab's refresh");
+        assert.equal(staleTab.refreshToken, b.refreshToken, "it got the current refresh token");
+        ok(await staleTab.get("/me-checked"), "the stale tab is signed in");
+        ok(await b.get("/me-checked"), "the other tab still is");
+        assert.equal(thefts().length, theftsBefore, "no theft");
     });
 
     test("a refresh token that was never issued is UNAUTHORISED, not theft", async () => {
@@ -125,6 +144,7 @@ describe("refresh-token rotation: theft detection and concurrent refreshes", () 
         const stolen = b.snapshot();
         ok(await b.refresh(), "refresh 1");
         ok(await b.refresh(), "refresh 2");
+        await pastGrace();
         const r = await new Browser(ctx.app.url, { mode: "header" }).restore(stolen).refresh();
         assert.equal(r.status, 401, r.text);
         assert.deepEqual(r.json, { message: "token theft detected" });

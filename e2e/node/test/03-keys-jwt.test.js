@@ -6,6 +6,7 @@ const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const jose = require("jose");
+const Session = require("supertokens-node/recipe/session");
 const { Browser, sleep } = require("../lib/client");
 const { admin, jwks } = require("../lib/sessiond");
 
@@ -112,13 +113,21 @@ describe("signing keys: JWKS, rotation with live sessions, POST /recipe/jwt", ()
         assert.equal(payload.exp - payload.iat, 60);
     });
 
-    test("Session.createJWT with the SDK's default validity (100 years)", async () => {
-        const r = await new Browser(ctx.app.url).post("/jwt", { payload: { long: true } });
+    test("Session.createJWT: 10 years is the longest validity; the SDK's 100-year default is refused with 400", async () => {
+        const TEN_YEARS_S = 10 * 365 * 24 * 3600;
+        const r = await new Browser(ctx.app.url).post("/jwt", { payload: { long: true }, validitySeconds: TEN_YEARS_S });
         ok(r, "POST /jwt");
         assert.equal(r.json.status, "OK", r.text);
         const { payload } = await jose.jwtVerify(r.json.jwt, jose.createLocalJWKSet(await jwks(ctx.sd)));
-        assert.equal(payload.exp - payload.iat, 3153600000);
+        assert.equal(payload.exp - payload.iat, TEN_YEARS_S);
         assert.equal(payload.iss, ctx.app.issuer);
+        // sessiond's documented cap (README: `validity` 1 s to 10 years). Without a validity the SDK asks
+        // for 3153600000 s; sessiond answers 400 INVALID_INPUT, which the SDK raises as an error.
+        await assert.rejects(Session.createJWT({ long: true }), (err) => {
+            assert.match(err.message, /\/recipe\/jwt' with status code: 400/);
+            assert.match(err.message, /INVALID_INPUT/);
+            return true;
+        });
     });
 
     test("the SDK's own JWKS endpoint (GET /auth/jwt/jwks.json, fetched through the querier) matches sessiond's", async () => {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,16 @@ T = TypeVar("T")
 # `--refresh-token-ttl`; the refresh grace window must be shorter than the latter).
 SHORT_ACCESS_TOKEN_TTL_S = 2
 SHORT_REFRESH_TOKEN_TTL_S = 6
+
+# The shared sessiond's --refresh-grace (run.sh exports it; sessiond's default is 10 s). Within
+# this window sessiond hands any superseded refresh token the current successor (a retried
+# request, a stale tab), so a replay is reported as theft only after it.
+SHARED_REFRESH_GRACE_S = float(os.environ.get("E2E_REFRESH_GRACE_S", "10"))
+
+
+def wait_past_refresh_grace() -> None:
+    """Sleep until refresh tokens superseded so far are outside the shared refresh grace window."""
+    time.sleep(SHARED_REFRESH_GRACE_S + 0.3)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import uuid
 from supertokens_python.recipe.session import asyncio as session_async
 from supertokens_python.recipe.session import syncio as session_sync
 
-from e2e_support.harness import Sdk, run
+from e2e_support.harness import Sdk, run, wait_past_refresh_grace
 from e2e_support.tokens import fetch_jwks, unverified_payload, verify_with_jwks
 
 TENANT = "t1"
@@ -88,6 +88,7 @@ def test_theft_detection_behind_the_base_path(frontend, user_id: str) -> None:
     for _ in range(2):
         assert f.refresh().status_code == 200
         assert f.get("/me").status_code == 200
+    wait_past_refresh_grace()
     thief = frontend("header")
     thief.set_tokens(refresh=first)
     r = thief.refresh()

@@ -19,7 +19,7 @@ from supertokens_python.recipe.session.syncio import (
 from supertokens_python.types import RecipeUserId
 
 from e2e_support.client import decode_front_token
-from e2e_support.harness import Sdk, run
+from e2e_support.harness import Sdk, run, wait_past_refresh_grace
 from e2e_support.tokens import unverified_payload
 
 
@@ -76,6 +76,7 @@ def test_refresh_token_reuse_is_token_theft_and_ends_the_session(
         assert f.refresh().status_code == 200
         settle(f, sdk)
     latest_access, latest_refresh = f.access_token, f.refresh_token
+    wait_past_refresh_grace()
 
     attacker = frontend("header")
     attacker.set_tokens(refresh=first_refresh)
@@ -153,6 +154,7 @@ def test_request_less_create_get_refresh(sdk: Sdk, user_id: str) -> None:
         third_tokens = third.get_all_session_tokens_dangerously()
         await get_session_without_request_response(third_tokens["accessToken"])
 
+        wait_past_refresh_grace()
         with pytest.raises(TokenTheftError) as theft:
             await refresh_session_without_request_response(tokens["refreshToken"])
         assert theft.value.session_handle == s.get_handle()

@@ -34,7 +34,7 @@ debugMod.log = (...args) => {
 process.on("exit", () => {
     const dir = process.env.E2E_LOG_DIR;
     if (!dir) return;
-    const name = path.basename(process.argv[1] || "unknown") + ".log";
+    const name = (process.env.E2E_CAPTURE_NAME || path.basename(process.argv[1] || "unknown")) + ".log";
     try {
         fs.writeFileSync(path.join(dir, name), entries.map((e) => `[${e.source}] ${e.text}`).join("\n") + "\n");
     } catch (_) {

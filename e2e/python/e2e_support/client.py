@@ -6,7 +6,8 @@
   are sent as ``Authorization: Bearer <token>`` (the refresh token only to the refresh endpoint).
 
 Requests go through Starlette's TestClient (the ASGI app runs in-process, so no sockets are
-opened for the app itself); the SDK inside the app talks to sessiond over loopback HTTP.
+opened for the app itself); the SDK inside the app talks to sessiond over loopback HTTP. A
+frontend for an app in another process (``Frontend(None, mode, base_url=…)``) uses plain httpx.
 """
 
 from __future__ import annotations
@@ -42,10 +43,17 @@ def set_cookies(response: httpx.Response) -> Dict[str, "Morsel[str]"]:
 
 
 class Frontend:
-    def __init__(self, app: FastAPI, mode: str = "cookie"):
+    def __init__(self, app: Optional[FastAPI], mode: str = "cookie", base_url: Optional[str] = None):
+        """Drives ``app`` in-process, or (``app=None``) a backend served at ``base_url``, such as
+        another process's app (see ``peer.py``)."""
         assert mode in ("cookie", "header")
+        assert (app is None) != (base_url is None), "give an app or a base_url"
         self.mode = mode
-        self.http = TestClient(app, base_url=API_DOMAIN, raise_server_exceptions=True)
+        self.http: httpx.Client = (
+            TestClient(app, base_url=API_DOMAIN, raise_server_exceptions=True)
+            if app is not None
+            else httpx.Client(base_url=base_url, timeout=10)
+        )
         self._access: Optional[str] = None  # header mode
         self._refresh: Optional[str] = None  # header mode
         self.anti_csrf: Optional[str] = None

@@ -25,7 +25,7 @@ pub(crate) struct Args {
     #[arg(long, default_value = "target/release/sessiond")]
     sessiond_bin: std::path::PathBuf,
     /// Stores to run (comma-separated): sqlite, postgres, redis, redis-cluster, memory (one
-    /// process only: the memory store is not shared).
+    /// process only: the memory store is not shared); `none` for the throughput part only.
     #[arg(long, value_delimiter = ',', default_value = "sqlite")]
     stores: Vec<String>,
     /// Revocations measured per store.
@@ -196,6 +196,10 @@ async fn latencies(
                 let Some((handle, token)) = sessions.get(i) else {
                     return out;
                 };
+                // Revocations arrive at random moments, not in step with the previous one's
+                // refusal (which would line them up with a polling follower's cycle).
+                let jitter = (i as u64).wrapping_mul(2_654_435_761) % 100;
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
                 let r = post(&http, &format!("{a}/recipe/session/remove"), json!({"sessionHandles": [handle]})).await;
                 assert_eq!(r["status"], "OK", "{r}");
                 let acked = Instant::now();
@@ -343,6 +347,7 @@ pub(crate) async fn run(argv: &[String]) {
                     continue;
                 }
             },
+            "none" => continue,
             other => {
                 eprintln!("unknown store {other}");
                 continue;

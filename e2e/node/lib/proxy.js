@@ -1,6 +1,7 @@
 "use strict";
 // A recording HTTP forwarder on 127.0.0.1, put between the SDK and sessiond to see exactly which
 // paths and headers the SDK sends (connectionURI = proxy.url + basePath).
+// No dependencies beyond node itself: e2e/node-15 uses this file too.
 
 const http = require("node:http");
 

@@ -4,6 +4,8 @@
 // The shared instance comes from run.sh (SESSIOND_URL + SESSIOND_API_KEY). A test file that needs
 // different server settings starts its own instance with startSessiond({ args: [...] }); it needs
 // SESSIOND_BIN, which run.sh always exports.
+//
+// No dependencies beyond node itself: e2e/node-15 uses this file too.
 
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");

@@ -87,6 +87,10 @@ fuzz_target!(|data: &[u8]| {
         v1::UserSessions,
         v1::ServiceToken,
         v1::ServiceTokenValidity,
+        v1::SessionDetails,
+        v1::SetPrivateData,
+        v1::DataVersion,
+        v1::RevocationMessage,
         ErrorBody,
     );
 });

@@ -6,11 +6,36 @@
 //!   (`char::is_whitespace`, what `str::trim` removes);
 //! - every value holds no `;`;
 //! - there are at most as many pairs as `;`-separated parts holding a `=`, and names and values
-//!   are slices of the header, in order.
+//!   are slices of the header, in order;
+//! - the pairs are exactly those of the documented rule, written out separately below
+//!   (`model`): per `;`-separated part with a `=`, the name is what precedes the first `=`,
+//!   trimmed, and the part is skipped if that is empty; the value is the rest, trimmed, less one
+//!   pair of enclosing double quotes (a value of just `"` keeps it).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sessiond_cookie::cookie::pairs;
+
+/// The documented rule, written out without `split_once`/`strip_*`.
+fn model(header: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    for part in header.split(';') {
+        let Some(eq) = part.find('=') else {
+            continue;
+        };
+        let name = part[..eq].trim();
+        if name.is_empty() {
+            continue;
+        }
+        let mut value = part[eq + 1..].trim();
+        let b = value.as_bytes();
+        if b.len() >= 2 && b[0] == b'"' && b[b.len() - 1] == b'"' {
+            value = &value[1..value.len() - 1];
+        }
+        out.push((name, value));
+    }
+    out
+}
 
 fuzz_target!(|data: &[u8]| {
     let header = String::from_utf8_lossy(data);
@@ -43,4 +68,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let parts = header.split(';').filter(|p| p.contains('=')).count();
     assert!(count <= parts, "{count} pairs from {parts} parts with '='");
+    let got: Vec<_> = pairs(&header).collect();
+    assert_eq!(
+        got,
+        model(&header),
+        "pairs differ from the rule for {header:?}"
+    );
 });

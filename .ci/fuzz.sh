@@ -28,7 +28,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
+# (A failure of `cargo fuzz list` inside `< <(…)` does not stop the script: check the result, so a
+# broken fuzz/Cargo.toml cannot pass as "no targets, nothing crashed".)
 mapfile -t all < <(cargo fuzz list)
+[[ ${#all[@]} -gt 0 ]] || { echo "cargo fuzz list found no fuzz targets in fuzz/" >&2; exit 2; }
 if [[ $# -gt 0 ]]; then
   targets=("$@")
   for t in "${targets[@]}"; do

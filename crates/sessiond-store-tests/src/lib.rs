@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod cases;
+pub mod env;
 pub mod fixtures;
 pub mod outage;
 

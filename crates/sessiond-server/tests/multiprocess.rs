@@ -174,6 +174,10 @@ async fn scenario(store: &str) {
     assert_eq!(r["status"], "OK");
     assert_eq!(verify(&a, &r["accessToken"]["token"], true).await, "OK");
     let handle = s["session"]["handle"].clone();
+    // Both watchers accept the token statelessly before the revoke…
+    for node in [&b, &c] {
+        assert_eq!(verify(node, &r["accessToken"]["token"], false).await, "OK");
+    }
     let removed = post(
         &a,
         "/recipe/session/remove",
@@ -196,6 +200,17 @@ async fn scenario(store: &str) {
         refresh(&b, &r["refreshToken"]["token"]).await["status"],
         "UNAUTHORISED"
     );
+    // …and refuse it within a second after, without a store check: the revocation feed.
+    let revoked_at = Instant::now();
+    for node in [&b, &c] {
+        while verify(node, &r["accessToken"]["token"], false).await != "UNAUTHORISED" {
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(1),
+                "a stateless verify on another process still accepts a revoked session"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 
     // One token refreshed on all three processes at once: one successor.
     let s = create(&b, "multi2").await;

@@ -867,13 +867,7 @@ mod tests {
 
     /// The test server, as in the integration tests: `None` skips, except under `CI=true`.
     fn server_url() -> Option<String> {
-        match std::env::var("SESSIOND_TEST_POSTGRES_URL") {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("SESSIOND_TEST_POSTGRES_URL is not set but CI=true")
-            }
-            _ => None,
-        }
+        sessiond_store_tests::env::service_url("SESSIOND_TEST_POSTGRES_URL")
     }
 
     fn fresh_url(base: &str, extra: &str) -> (String, String) {
@@ -900,10 +894,7 @@ mod tests {
     /// store's schema, whatever the URL's `options` asked for.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_connection_is_durable_and_in_its_schema() {
-        let Some(base) = server_url() else {
-            eprintln!("SKIP: SESSIOND_TEST_POSTGRES_URL is not set");
-            return;
-        };
+        let Some(base) = server_url() else { return };
         let (url, schema) = fresh_url(
             &base,
             "&pool_size=4&options=-c%20synchronous_commit%3Doff\
@@ -933,10 +924,7 @@ mod tests {
     /// sequential scans disabled, so the answer does not depend on the table's size).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queries_use_their_indexes() {
-        let Some(base) = server_url() else {
-            eprintln!("SKIP: SESSIOND_TEST_POSTGRES_URL is not set");
-            return;
-        };
+        let Some(base) = server_url() else { return };
         let (url, _schema) = fresh_url(&base, "&pool_size=1");
         let store = PostgresStore::connect(&url).await.unwrap();
         let mut conn = store.pool.acquire().await.unwrap();

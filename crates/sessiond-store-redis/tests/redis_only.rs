@@ -13,6 +13,7 @@ use sessiond_core::model::{SessionFlags, new_handle, user_tag};
 use sessiond_core::store::EventKind;
 use sessiond_core::{ClientInfo, SessionRecord, Store, StoreError};
 use sessiond_store_redis::RedisStore;
+use sessiond_store_tests::env;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -117,18 +118,11 @@ fn now_ms() -> i64 {
 }
 
 fn have_redis_server() -> bool {
-    let ok = Command::new("redis-server")
+    let installed = Command::new("redis-server")
         .arg("--version")
         .output()
         .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but redis-server is not installed"
-        );
-        eprintln!("SKIP: redis-server not installed");
-    }
-    ok
+    env::prerequisite(installed, "redis-server is not installed")
 }
 
 /// With `wait_replicas=1` a revocation returns only once the replica has it; with the replica
@@ -230,12 +224,7 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
 /// past its absolute lifetime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_drops_pointers_to_dead_linked_sessions() {
-    let Ok(url) = std::env::var("SESSIOND_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but SESSIOND_TEST_REDIS_URL is not set"
-        );
-        eprintln!("SKIP: SESSIOND_TEST_REDIS_URL not set");
+    let Some(url) = env::service_url("SESSIOND_TEST_REDIS_URL") else {
         return;
     };
     let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());

@@ -20,20 +20,10 @@ use sessiond_store_tests::fixtures::{T0, handle_for, key, key_in, record};
 
 /// The configured servers' URLs (without options). Under `CI=true` both must be set.
 fn servers() -> Vec<String> {
-    let mut out = Vec::new();
-    for var in ["SESSIOND_TEST_REDIS_URL", "SESSIOND_TEST_REDIS_CLUSTER_URL"] {
-        match std::env::var(var) {
-            Ok(url) if !url.trim().is_empty() => out.push(url),
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "CI=true but {var} is not set"
-                );
-                eprintln!("SKIP for {var}: not set");
-            }
-        }
-    }
-    out
+    ["SESSIOND_TEST_REDIS_URL", "SESSIOND_TEST_REDIS_CLUSTER_URL"]
+        .into_iter()
+        .filter_map(sessiond_store_tests::env::service_url)
+        .collect()
 }
 
 /// Runs one command against the server(s) of `url`, routed by its key on a cluster.

@@ -16,14 +16,7 @@ const STALE_AFTER: Duration = Duration::from_secs(3600);
 /// The test server's URL, or `None` when it is not configured (the cases then print a skip
 /// line). Under `CI=true` an unset URL is a failure, never a skip.
 pub(crate) fn server_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "{URL_VAR} is not set but CI=true: the PostgreSQL store suite must run in CI, not \
-             skip. Start PostgreSQL and set {URL_VAR}=postgres://USER@HOST:PORT/DATABASE"
-        ),
-        _ => None,
-    }
+    sessiond_store_tests::env::service_url(URL_VAR)
 }
 
 fn unix_secs() -> u64 {

@@ -36,6 +36,10 @@ pub enum StoreError {
     /// The store was closed (`stop`) and takes no more operations.
     #[error("store is closed")]
     Closed,
+    /// The store's configuration cannot work (a malformed URL, an unknown parameter): retrying
+    /// will not help, unlike [`StoreError::Unavailable`].
+    #[error("invalid store configuration: {0}")]
+    Config(String),
 }
 
 impl StoreError {

@@ -25,6 +25,7 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// The protected header sessiond writes and accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Header {
     /// Signature algorithm; must match the key's.
     pub alg: String,

@@ -76,6 +76,7 @@ pub struct KeyInfo {
 
 /// A verifying key and the app it belongs to.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AppVerifier {
     /// The key.
     pub key: Arc<VerifyingKey>,

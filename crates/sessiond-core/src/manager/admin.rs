@@ -21,6 +21,7 @@ const MAX_UPDATE_ROUNDS: usize = 32;
 
 /// The result of [`SessionManager::regenerate`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Regenerated {
     /// The session with its new public data.
     pub session: SessionSummary,

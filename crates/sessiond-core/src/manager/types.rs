@@ -1,4 +1,8 @@
 //! What callers hand to and get back from the [`SessionManager`](crate::SessionManager).
+//!
+//! What callers hand in (`NewSession`, `VerifyOptions`, `RefreshOptions`, `SessionRef`) is built
+//! with struct literals or constructors. What the manager hands back is `#[non_exhaustive]`:
+//! read its fields; only the manager builds it, so a new field is not a breaking change.
 
 use serde_json::{Map, Value};
 
@@ -75,6 +79,7 @@ impl NewSession {
 
 /// The part of a session every response carries.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SessionSummary {
     /// Session handle.
     pub handle: String,
@@ -90,6 +95,7 @@ pub struct SessionSummary {
 
 /// A token with its validity.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct IssuedToken {
     /// The token.
     pub token: SecretString,
@@ -101,6 +107,7 @@ pub struct IssuedToken {
 
 /// The tokens issued by create and refresh.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct IssuedTokens {
     /// The access token.
     pub access: IssuedToken,
@@ -112,6 +119,7 @@ pub struct IssuedTokens {
 
 /// A created or refreshed session and its tokens.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct IssuedSession {
     /// The session.
     pub session: SessionSummary,
@@ -135,6 +143,7 @@ pub struct VerifyOptions<'a> {
 
 /// A verified access token.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct VerifiedSession {
     /// The session.
     pub session: SessionSummary,
@@ -206,6 +215,7 @@ impl<'a> From<&'a String> for SessionRef<'a> {
 
 /// Everything known about a live session.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SessionInfo {
     /// Handle, users, tenant and public data.
     pub summary: SessionSummary,

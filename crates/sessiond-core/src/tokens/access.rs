@@ -72,6 +72,7 @@ impl Serialize for IssueClaims<'_> {
 
 /// The claims of a verified access token.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VerifiedClaims {
     /// User id.
     pub sub: String,

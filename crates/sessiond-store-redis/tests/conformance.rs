@@ -1,5 +1,7 @@
-//! The conformance suite against a single Redis node (`SESSIOND_TEST_REDIS_URL`), each case
-//! under its own key prefix.
+//! The conformance suite against a single Redis node (`SESSIOND_TEST_REDIS_URL`, tests
+//! `node::…`) and a Redis Cluster (`SESSIOND_TEST_REDIS_CLUSTER_URL`, tests `cluster::…`), each
+//! case under a key prefix of its own (its handles are separate stores on that prefix, as
+//! separate processes would connect).
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
@@ -7,16 +9,36 @@ use std::sync::Arc;
 
 use sessiond_core::Store;
 use sessiond_store_redis::RedisStore;
+use sessiond_store_tests::{StoreFactory, env, fixtures};
 
-async fn make() -> Option<Arc<dyn Store>> {
-    let url = sessiond_store_tests::env::service_url("SESSIOND_TEST_REDIS_URL")?;
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{sep}prefix=sdt-{}", uuid::Uuid::new_v4().simple());
-    Some(Arc::new(
+async fn open(url: String) -> Arc<dyn Store> {
+    Arc::new(
         RedisStore::connect(&url)
             .await
             .expect("connect to the test Redis"),
-    ))
+    )
 }
 
-sessiond_store_tests::conformance_tests!(make);
+/// Handles on a fresh prefix of the server named by `var`.
+fn stores(var: &str) -> Option<impl StoreFactory> {
+    let url = env::service_url(var)?;
+    let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());
+    let url = fixtures::with_param(&url, "prefix", &prefix);
+    Some(move || open(url.clone()))
+}
+
+async fn on_node() -> Option<impl StoreFactory> {
+    stores("SESSIOND_TEST_REDIS_URL")
+}
+
+async fn on_cluster() -> Option<impl StoreFactory> {
+    stores("SESSIOND_TEST_REDIS_CLUSTER_URL")
+}
+
+mod node {
+    sessiond_store_tests::conformance_tests!(super::on_node);
+}
+
+mod cluster {
+    sessiond_store_tests::conformance_tests!(super::on_cluster);
+}

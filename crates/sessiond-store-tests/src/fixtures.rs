@@ -10,6 +10,12 @@ use sessiond_core::{
     SessionRecord, Store,
 };
 
+/// `url` with the query parameter `name=value` added after any it has.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{name}={value}")
+}
+
 /// A fixed "now" far from the epoch and from any real clock.
 pub const T0: Millis = 1_900_000_000_000;
 

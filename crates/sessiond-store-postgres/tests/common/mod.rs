@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sessiond_store_tests::fixtures::with_param;
+
 /// The variable naming the test server, e.g. `postgres://postgres@127.0.0.1:5432/test`.
 pub(crate) const URL_VAR: &str = "SESSIOND_TEST_POSTGRES_URL";
 
@@ -34,12 +36,11 @@ pub(crate) fn fresh_schema() -> String {
 
 /// `url` with sessiond's `schema` (and optionally `pool_size`) parameters added.
 pub(crate) fn url_with(url: &str, schema: &str, pool_size: Option<u32>) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let mut out = format!("{url}{sep}schema={schema}");
-    if let Some(n) = pool_size {
-        out.push_str(&format!("&pool_size={n}"));
+    let url = with_param(url, "schema", schema);
+    match pool_size {
+        Some(n) => with_param(&url, "pool_size", &n.to_string()),
+        None => url,
     }
-    out
 }
 
 /// A plain driver connection to the test server, for checks that look under the store.

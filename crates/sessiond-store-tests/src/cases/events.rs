@@ -9,6 +9,7 @@ use std::time::Duration;
 use sessiond_core::store::{Event, EventKind, EventPage};
 use sessiond_core::{Millis, Store};
 
+use crate::StoreFactory;
 use crate::fixtures::{T0, handle};
 
 fn revoked(h: &str) -> EventKind {
@@ -197,51 +198,51 @@ pub async fn event_trim_marks_readers_behind(store: Arc<dyn Store>) {
 }
 
 /// Appenders running at once (8 tasks × 50 events, in batches, with `at`s that do not follow
-/// the append order) while readers follow the cursor: every reader ends with every event
-/// exactly once, each with its own `at`, and never sees a cursor go backwards.
-pub async fn concurrent_appenders_never_hide_events_from_a_follower(store: Arc<dyn Store>) {
+/// the append order, spread over two handles) while readers, each on a handle of its own (as
+/// other processes), follow the cursor: every reader ends with every event exactly once, each
+/// with its own `at`, and never sees a cursor go backwards.
+pub async fn concurrent_appenders_never_hide_events_from_a_follower(stores: Arc<dyn StoreFactory>) {
     const TASKS: usize = 8;
     const PER_TASK: usize = 50;
+    let writers = [stores.open().await, stores.open().await];
     let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Readers follow the log while the appenders run, with small pages so they are often at
     // the end of what is visible.
-    let readers: Vec<_> = [3usize, 16, 1000]
-        .into_iter()
-        .map(|limit| {
-            let store = Arc::clone(&store);
-            let finished = Arc::clone(&finished);
-            tokio::spawn(async move {
-                let mut cursor = 0u64;
-                let mut seen: Vec<Event> = Vec::new();
-                loop {
-                    let last_round = finished.load(std::sync::atomic::Ordering::SeqCst);
-                    let page = store.events_since(cursor, limit).await.unwrap();
-                    assert!(page.continuous, "nothing is trimmed here");
-                    assert!(page.events.len() <= limit);
-                    let n = page.events.len();
-                    for e in page.events {
-                        assert!(
-                            e.cursor > cursor,
-                            "cursor went from {cursor} to {}",
-                            e.cursor
-                        );
-                        cursor = e.cursor;
-                        seen.push(e);
-                    }
-                    // One complete pass to the end after the appenders have all returned.
-                    if last_round && n < limit {
-                        return seen;
-                    }
-                    if n < limit {
-                        tokio::task::yield_now().await;
-                    }
+    let mut readers = Vec::new();
+    for limit in [3usize, 16, 1000] {
+        let store = stores.open().await;
+        let finished = Arc::clone(&finished);
+        readers.push(tokio::spawn(async move {
+            let mut cursor = 0u64;
+            let mut seen: Vec<Event> = Vec::new();
+            loop {
+                let last_round = finished.load(std::sync::atomic::Ordering::SeqCst);
+                let page = store.events_since(cursor, limit).await.unwrap();
+                assert!(page.continuous, "nothing is trimmed here");
+                assert!(page.events.len() <= limit);
+                let n = page.events.len();
+                for e in page.events {
+                    assert!(
+                        e.cursor > cursor,
+                        "cursor went from {cursor} to {}",
+                        e.cursor
+                    );
+                    cursor = e.cursor;
+                    seen.push(e);
                 }
-            })
-        })
-        .collect();
+                // One complete pass to the end after the appenders have all returned.
+                if last_round && n < limit {
+                    return seen;
+                }
+                if n < limit {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
     let appenders: Vec<_> = (0..TASKS)
         .map(|t| {
-            let store = Arc::clone(&store);
+            let store = Arc::clone(&writers[t % 2]);
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 let mut i = 0;
@@ -296,7 +297,7 @@ pub async fn concurrent_appenders_never_hide_events_from_a_follower(store: Arc<d
         );
     }
     // And a fresh reader agrees.
-    let (all, continuous) = read_all(store.as_ref(), 0, 64).await;
+    let (all, continuous) = read_all(stores.open().await.as_ref(), 0, 64).await;
     assert!(continuous);
     assert_eq!(all.len(), expected.len());
 }

@@ -12,6 +12,7 @@ use sessiond_core::{
     VerifyOptions,
 };
 
+use crate::StoreFactory;
 use crate::fixtures::{config, manager, manager_with};
 
 fn obj(v: serde_json::Value) -> JsonObject {
@@ -136,7 +137,8 @@ pub async fn concurrent_refreshes_share_one_successor(store: Arc<dyn Store>) {
 /// superseded within the window (a stale tab holding a grandparent): the window is measured
 /// from when each token was superseded, which the store keeps in `recent_rotations`. Outside
 /// it, a superseded token is theft.
-pub async fn grace_window_is_enforced(store: Arc<dyn Store>) {
+pub async fn grace_window_is_enforced(stores: Arc<dyn StoreFactory>) {
+    let store = stores.open().await;
     // Policy: grace 10 s.
     let (m, clock) = manager(Arc::clone(&store));
     let s = m.create(NewSession::new("carol")).await.unwrap();
@@ -169,10 +171,10 @@ pub async fn grace_window_is_enforced(store: Arc<dyn Store>) {
     assert_eq!(rec.generation, 2);
     assert_eq!(rec.recent_rotations, vec![t1, t2], "one time per rotation");
     clock.advance_secs(2);
-    // A second manager on the store (another process) answers the same: it is the store's
-    // record, not this process's memory, that says when each token was superseded.
+    // A second manager on another handle (another process) answers the same: it is the
+    // store's record, not this process's memory, that says when each token was superseded.
     let other =
-        SessionManager::with_clock(Arc::clone(&store), config(), Arc::new(clock.clone())).unwrap();
+        SessionManager::with_clock(stores.open().await, config(), Arc::new(clock.clone())).unwrap();
     assert_eq!(
         refresh(&other, &g0).await.unwrap(),
         g2,
@@ -499,11 +501,13 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     m.stop().await.unwrap();
 }
 
-/// Managers over one empty store, started at once, end with one dynamic key and one JWKS.
-pub async fn managers_racing_to_start_share_one_key(store: Arc<dyn Store>) {
-    let managers: Vec<SessionManager> = (0..8)
-        .map(|_| manager_with(Arc::clone(&store), config()).0)
-        .collect();
+/// Managers over one empty store, each on a handle of its own (as processes), started at once,
+/// end with one dynamic key and one JWKS.
+pub async fn managers_racing_to_start_share_one_key(stores: Arc<dyn StoreFactory>) {
+    let mut managers: Vec<SessionManager> = Vec::new();
+    for _ in 0..8 {
+        managers.push(manager_with(stores.open().await, config()).0);
+    }
     let tasks: Vec<_> = managers
         .iter()
         .cloned()
@@ -572,12 +576,12 @@ pub async fn revoked_sessions_fail_database_checks(store: Arc<dyn Store>) {
     ));
 }
 
-/// Two managers started on one store: a session revoked through one is refused by the other's
-/// stateless verification (no store check asked for) within a bounded time, because the
-/// revocation reached it through the store's revocation log.
-pub async fn revocation_reaches_another_managers_stateless_verify(store: Arc<dyn Store>) {
-    let (a, _clock_a) = manager(Arc::clone(&store));
-    let (b, _clock_b) = manager(Arc::clone(&store));
+/// Two managers started on two handles of one store (as two processes): a session revoked
+/// through one is refused by the other's stateless verification (no store check asked for)
+/// within a bounded time, because the revocation reached it through the store's revocation log.
+pub async fn revocation_reaches_another_managers_stateless_verify(stores: Arc<dyn StoreFactory>) {
+    let (a, _clock_a) = manager(stores.open().await);
+    let (b, _clock_b) = manager(stores.open().await);
     a.start(StartOptions::default()).await.unwrap();
     b.start(StartOptions::default()).await.unwrap();
     let s = a.create(NewSession::new("rita")).await.unwrap();
@@ -617,14 +621,14 @@ fn kid_of(jwt: &str) -> String {
     header["kid"].as_str().unwrap().to_owned()
 }
 
-/// Two apps on one store, served by two managers (as two processes would): each app has its
-/// own keys and its own JWKS; a token of app b is refused by a verify confined to app a, also
-/// without the store check; a refresh confined to app a does not touch b's session; and a key
-/// reset or rotation in app a leaves app b's keys and tokens as they were.
-pub async fn apps_have_their_own_keys_and_jwks(store: Arc<dyn Store>) {
-    let (m, clock) = manager(Arc::clone(&store));
+/// Two apps on one store, served by two managers on two handles (as two processes would): each
+/// app has its own keys and its own JWKS; a token of app b is refused by a verify confined to
+/// app a, also without the store check; a refresh confined to app a does not touch b's session;
+/// and a key reset or rotation in app a leaves app b's keys and tokens as they were.
+pub async fn apps_have_their_own_keys_and_jwks(stores: Arc<dyn StoreFactory>) {
+    let (m, clock) = manager(stores.open().await);
     let other =
-        SessionManager::with_clock(Arc::clone(&store), config(), Arc::new(clock.clone())).unwrap();
+        SessionManager::with_clock(stores.open().await, config(), Arc::new(clock.clone())).unwrap();
     m.start(StartOptions::default()).await.unwrap();
     other.start(StartOptions::default()).await.unwrap();
     let in_app = |app: &str, user: &str| NewSession {

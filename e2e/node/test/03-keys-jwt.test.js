@@ -113,17 +113,22 @@ describe("signing keys: JWKS, rotation with live sessions, POST /recipe/jwt", ()
         assert.equal(payload.exp - payload.iat, 60);
     });
 
-    test("Session.createJWT: 10 years is the longest validity; the SDK's 100-year default is refused with 400", async () => {
-        const TEN_YEARS_S = 10 * 365 * 24 * 3600;
-        const r = await new Browser(ctx.app.url).post("/jwt", { payload: { long: true }, validitySeconds: TEN_YEARS_S });
+    test("Session.createJWT: the SDK's 100-year default is the longest validity; longer is refused with 400", async () => {
+        const HUNDRED_YEARS_S = 100 * 365 * 24 * 3600;
+        // Without a validity the SDK asks for 3153600000 s (100 years): sessiond's cap.
+        const dflt = await Session.createJWT({ long: true });
+        assert.equal(dflt.status, "OK");
+        const claims = (await jose.jwtVerify(dflt.jwt, jose.createLocalJWKSet(await jwks(ctx.sd)))).payload;
+        assert.equal(claims.exp - claims.iat, HUNDRED_YEARS_S);
+        const r = await new Browser(ctx.app.url).post("/jwt", { payload: { long: true }, validitySeconds: HUNDRED_YEARS_S });
         ok(r, "POST /jwt");
         assert.equal(r.json.status, "OK", r.text);
         const { payload } = await jose.jwtVerify(r.json.jwt, jose.createLocalJWKSet(await jwks(ctx.sd)));
-        assert.equal(payload.exp - payload.iat, TEN_YEARS_S);
+        assert.equal(payload.exp - payload.iat, HUNDRED_YEARS_S);
         assert.equal(payload.iss, ctx.app.issuer);
-        // sessiond's documented cap (README: `validity` 1 s to 10 years). Without a validity the SDK asks
-        // for 3153600000 s; sessiond answers 400 INVALID_INPUT, which the SDK raises as an error.
-        await assert.rejects(Session.createJWT({ long: true }), (err) => {
+        // One second more than the cap (README: `validity` 1 s to 100 years) is 400 INVALID_INPUT,
+        // which the SDK raises as an error.
+        await assert.rejects(Session.createJWT({ long: true }, HUNDRED_YEARS_S + 1), (err) => {
             assert.match(err.message, /\/recipe\/jwt' with status code: 400/);
             assert.match(err.message, /INVALID_INPUT/);
             return true;

@@ -38,7 +38,7 @@ pub const MAX_IP_LEN: usize = 64;
 /// Longest `userAgent` a create request may give, in bytes.
 pub const MAX_USER_AGENT_LEN: usize = 512;
 /// Longest validity of an id token from `POST /recipe/jwt`: 10 years, in seconds.
-pub const MAX_JWT_VALIDITY_SECS: u64 = 10 * 365 * 24 * 3600;
+pub const MAX_JWT_VALIDITY_SECS: u64 = 100 * 365 * 24 * 3600;
 
 /// Refuses a device-list field over its limit (it is stored with the session and shown in
 /// device lists, so it must stay small).
@@ -407,7 +407,7 @@ pub async fn update_jwt_data(
     )
 }
 
-#[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for a `validity` of 0 or over 315360000 seconds (10 years)", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
+#[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for a `validity` of 0 or over 3153600000 seconds (100 years, the SDKs' default)", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
 pub async fn create_jwt(
     State(s): State<AppState>,
@@ -420,7 +420,7 @@ pub async fn create_jwt(
     if req.validity == 0 || req.validity > MAX_JWT_VALIDITY_SECS {
         return Err(ApiError::bad_request(
             "INVALID_INPUT",
-            format!("validity must be 1 to {MAX_JWT_VALIDITY_SECS} seconds (10 years)"),
+            format!("validity must be 1 to {MAX_JWT_VALIDITY_SECS} seconds (100 years)"),
         ));
     }
     let jwt = s

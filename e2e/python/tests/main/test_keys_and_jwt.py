@@ -19,8 +19,7 @@ from e2e_support.tokens import fetch_jwks, kids, unverified_header, verify_with_
 # supertokens_python.recipe.session.jwks.JWKS_REFETCH_COOLDOWN_MS: the SDK refetches the JWKS
 # for an unknown kid only if its last fetch is at least this old.
 SDK_JWKS_REFETCH_COOLDOWN_S = 0.5
-HUNDRED_YEARS_S = 3_153_600_000  # the SDK's default validity for create_jwt
-TEN_YEARS_S = 315_360_000  # the longest validity sessiond signs (README: POST /recipe/jwt)
+HUNDRED_YEARS_S = 3_153_600_000  # the SDK's default validity for create_jwt, and sessiond's cap
 
 
 def test_key_rotation_with_live_sessions(frontend, sdk: Sdk, core: Core, user_id: str) -> None:
@@ -113,18 +112,18 @@ def test_create_jwt_dynamic_key_longest_and_default_validity(
     assert unverified_header(dynamic)["kid"].startswith("d-")
     assert verify_with_jwks(dynamic, fetch_jwks(core.url))["iss"] == ISSUER
 
-    long_lived = _create_jwt_ok(session_sync.create_jwt({"sub": user_id}, TEN_YEARS_S))
-    claims = verify_with_jwks(long_lived, fetch_jwks(core.url))
-    assert claims["exp"] - claims["iat"] == TEN_YEARS_S
-
-    # Without a validity the SDK asks for 100 years; sessiond refuses more than 10 with a
-    # 400 INVALID_INPUT, which the SDK raises.
+    # Without a validity the SDK asks for 100 years: sessiond's cap, signed.
     mark = sdk.recorder.mark()
-    with pytest.raises(Exception, match=r"'/recipe/jwt' with status code: 400 .*INVALID_INPUT"):
-        run(session_async.create_jwt({"sub": user_id}))
+    default = _create_jwt_ok(run(session_async.create_jwt({"sub": user_id})))
     calls = sdk.recorder.since(mark)
     assert [repr(c) for c in calls] == ["POST /recipe/jwt"]
     assert calls[0].body["validity"] == HUNDRED_YEARS_S
+    claims = verify_with_jwks(default, fetch_jwks(core.url))
+    assert claims["exp"] - claims["iat"] == HUNDRED_YEARS_S
+
+    # One second more is a 400 INVALID_INPUT, which the SDK raises.
+    with pytest.raises(Exception, match=r"'/recipe/jwt' with status code: 400 .*INVALID_INPUT"):
+        session_sync.create_jwt({"sub": user_id}, HUNDRED_YEARS_S + 1)
 
 
 def test_sdk_jwks_and_openid_endpoints_match_sessiond(frontend, core: Core) -> None:

@@ -18,17 +18,17 @@ pub struct ApiVersion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
-    /// Session handle.
+    /// The session handle: what revoke, get and the data updates take.
     pub handle: String,
-    /// (Primary) user id.
+    /// The (primary) user the session is for.
     pub user_id: String,
-    /// Recipe user id.
+    /// The login method's user id (equal to `userId` without account linking).
     pub recipe_user_id: String,
     /// The access token's custom claims.
     #[serde(rename = "userDataInJWT")]
     #[schema(value_type = Object)]
     pub user_data_in_jwt: JsonObject,
-    /// Tenant.
+    /// The tenant the session belongs to.
     pub tenant_id: String,
 }
 
@@ -36,7 +36,7 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenInfo {
-    /// The token.
+    /// The token itself, to hand to the client.
     pub token: String,
     /// Expiry, ms since the epoch.
     pub expiry: i64,
@@ -80,7 +80,7 @@ pub struct CreateSessionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedSession {
-    /// The session.
+    /// The created or refreshed session.
     pub session: Session,
     /// The access token.
     pub access_token: TokenInfo,
@@ -95,7 +95,7 @@ pub struct IssuedSession {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum CreateSessionResponse {
-    /// Created.
+    /// The session exists; here are its tokens.
     #[serde(rename = "OK")]
     Ok(IssuedSession),
 }
@@ -124,29 +124,25 @@ pub struct VerifySessionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum VerifySessionResponse {
-    /// Valid.
-    #[serde(rename = "OK")]
+    /// The token is valid.
+    #[serde(rename = "OK", rename_all = "camelCase")]
     Ok {
-        /// The session.
+        /// The session the token belongs to.
         session: Session,
         /// A re-issued access token (its public data was stale).
-        #[serde(
-            rename = "accessToken",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         access_token: Option<TokenInfo>,
     },
     /// Not valid; refreshing will not help.
     #[serde(rename = "UNAUTHORISED")]
     Unauthorised {
-        /// Why.
+        /// What was wrong with the token or its session, for logs.
         message: String,
     },
     /// Not valid now; refresh.
     #[serde(rename = "TRY_REFRESH_TOKEN")]
     TryRefreshToken {
-        /// Why.
+        /// What was wrong with the token (expired, unknown key, anti-CSRF), for logs.
         message: String,
     },
 }
@@ -172,11 +168,11 @@ pub struct RefreshSessionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TheftSession {
-    /// The revoked session.
+    /// The handle of the revoked session.
     pub handle: String,
-    /// Its user.
+    /// The user whose session it was.
     pub user_id: String,
-    /// Its recipe user.
+    /// The login method's user id of that session.
     pub recipe_user_id: String,
 }
 
@@ -184,13 +180,13 @@ pub struct TheftSession {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum RefreshSessionResponse {
-    /// Rotated.
+    /// The refresh token was rotated (or, within the grace window, its successor re-issued).
     #[serde(rename = "OK")]
     Ok(IssuedSession),
-    /// Not valid.
+    /// Not valid: malformed or forged token, session gone, anti-CSRF mismatch.
     #[serde(rename = "UNAUTHORISED")]
     Unauthorised {
-        /// Why.
+        /// Which of those it was, for logs.
         message: String,
     },
     /// A superseded refresh token was replayed; the session is revoked.
@@ -205,19 +201,19 @@ pub enum RefreshSessionResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum SessionInfoResponse {
-    /// Found.
+    /// The session is live.
     #[serde(rename = "OK", rename_all = "camelCase")]
     Ok {
-        /// Handle.
+        /// The handle asked about.
         session_handle: String,
-        /// User.
+        /// The (primary) user the session is for.
         user_id: String,
-        /// Recipe user.
+        /// The login method's user id.
         recipe_user_id: String,
-        /// Private data.
+        /// The private data (server only).
         #[schema(value_type = Object)]
         user_data_in_database: JsonObject,
-        /// Public data.
+        /// The public data (in every access token).
         #[serde(rename = "userDataInJWT")]
         #[schema(value_type = Object)]
         user_data_in_jwt: JsonObject,
@@ -225,13 +221,13 @@ pub enum SessionInfoResponse {
         expiry: i64,
         /// Creation time (ms).
         time_created: i64,
-        /// Tenant.
+        /// The tenant the session belongs to.
         tenant_id: String,
     },
     /// No such live session.
     #[serde(rename = "UNAUTHORISED")]
     Unauthorised {
-        /// Why.
+        /// The reason, for logs.
         message: String,
     },
 }
@@ -258,7 +254,7 @@ pub struct RemoveSessionsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum RemoveSessionsResponse {
-    /// Done.
+    /// The sessions asked for are gone.
     #[serde(rename = "OK", rename_all = "camelCase")]
     Ok {
         /// The handles that existed and are now revoked.
@@ -273,7 +269,7 @@ pub enum UserSessionsResponse {
     /// The handles of the user's live sessions, oldest first.
     #[serde(rename = "OK", rename_all = "camelCase")]
     Ok {
-        /// Handles.
+        /// The session handles.
         session_handles: Vec<String>,
     },
 }
@@ -298,23 +294,19 @@ pub struct RegenerateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum RegenerateResponse {
-    /// Updated.
-    #[serde(rename = "OK")]
+    /// The public data is replaced.
+    #[serde(rename = "OK", rename_all = "camelCase")]
     Ok {
         /// The session with its new payload.
         session: Session,
         /// The new access token (absent when the presented one had expired).
-        #[serde(
-            rename = "accessToken",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         access_token: Option<TokenInfo>,
     },
     /// The session is gone or the token is not valid.
     #[serde(rename = "UNAUTHORISED")]
     Unauthorised {
-        /// Why.
+        /// Which of the two, for logs.
         message: String,
     },
 }
@@ -323,7 +315,7 @@ pub enum RegenerateResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSessionDataRequest {
-    /// Session.
+    /// The session to update.
     pub session_handle: String,
     /// The new private data (replaces the old).
     #[schema(value_type = Object)]
@@ -334,7 +326,7 @@ pub struct UpdateSessionDataRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateJwtDataRequest {
-    /// Session.
+    /// The session to update.
     pub session_handle: String,
     /// The new public data (replaces the old).
     #[serde(rename = "userDataInJWT")]
@@ -346,13 +338,13 @@ pub struct UpdateJwtDataRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum UpdateDataResponse {
-    /// Updated.
+    /// The data is replaced.
     #[serde(rename = "OK")]
     Ok,
     /// No such live session.
     #[serde(rename = "UNAUTHORISED")]
     Unauthorised {
-        /// Why.
+        /// The reason, for logs.
         message: String,
     },
 }
@@ -361,7 +353,7 @@ pub enum UpdateDataResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateJwtRequest {
-    /// Claims.
+    /// The claims to sign; `iat` and `exp` are set by the server.
     #[schema(value_type = Object)]
     pub payload: JsonObject,
     /// Validity in seconds.
@@ -380,10 +372,10 @@ pub struct CreateJwtRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status")]
 pub enum CreateJwtResponse {
-    /// Signed.
+    /// The id token is signed.
     #[serde(rename = "OK")]
     Ok {
-        /// The JWT.
+        /// The signed id token, verifiable from the JWKS.
         jwt: String,
     },
     /// The algorithm is not the server's.

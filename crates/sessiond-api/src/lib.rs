@@ -1,8 +1,11 @@
-//! # sessiond-api
+//! The wire types of sessiond's HTTP API: CDI request/response bodies and `/sessiond/v1` types,
+//! shared by the server and the client.
 //!
-//! Wire types of sessiond's HTTP API. [`cdi`] holds the SuperTokens Core Driver Interface 5.4
-//! shapes (statuses travel in the body with HTTP 200, as the SDKs expect); [`v1`] holds
-//! sessiond's own `/sessiond/v1` shapes; [`ErrorBody`] is the body of every 4xx/5xx.
+//! [`cdi`] holds the SuperTokens Core Driver Interface 5.4 shapes (statuses travel in the body
+//! with HTTP 200, as the SDKs expect); [`v1`] holds sessiond's own `/sessiond/v1` shapes;
+//! [`ErrorBody`] is the body of every 4xx/5xx. Because the server and the typed client both
+//! (de)serialise these types, they cannot disagree on the wire format; `tests/wire_format.rs`
+//! pins the JSON byte for byte.
 
 pub mod cdi;
 pub mod v1;

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Key {
-    /// Key id.
+    /// The key id (`kid`), as in the token headers and the JWKS.
     pub kid: String,
     /// `dynamic`, `static`, `service` or `chain`.
     pub kind: String,
-    /// Algorithm.
+    /// The JOSE algorithm the key is fixed to (`RS256`, `EdDSA`, `ES256`, `HS256`).
     pub alg: String,
     /// Creation time (ms).
     pub created_at: i64,
@@ -38,9 +38,9 @@ pub struct Rotated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSession {
-    /// Handle.
+    /// The session handle, to revoke this device.
     pub handle: String,
-    /// Tenant.
+    /// The tenant the session belongs to.
     pub tenant_id: String,
     /// Created (ms).
     pub created_at: i64,
@@ -60,7 +60,7 @@ pub struct DeviceSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSessions {
-    /// The user.
+    /// The user asked about.
     pub user_id: String,
     /// Live sessions, oldest first.
     pub sessions: Vec<DeviceSession>,
@@ -79,7 +79,7 @@ pub struct CreateServiceToken {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceToken {
-    /// The token.
+    /// The token, to send to `…/service-tokens/verify`.
     pub token: String,
     /// Expiry (ms), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,13 +105,13 @@ pub struct ServiceTokenValidity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDetails {
-    /// Handle.
+    /// The session handle.
     pub handle: String,
-    /// User id.
+    /// The (primary) user the session is for.
     pub user_id: String,
-    /// Recipe user id.
+    /// The login method's user id.
     pub recipe_user_id: String,
-    /// Tenant.
+    /// The tenant the session belongs to.
     pub tenant_id: String,
     /// Public data (in every access token).
     #[schema(value_type = Object)]

@@ -75,6 +75,10 @@ macro_rules! conformance_tests {
             revocation_reaches_another_managers_stateless_verify,
             apps_have_their_own_keys_and_jwks,
             concurrent_appenders_never_hide_events_from_a_follower,
+            handles_share_rows_and_races,
+            acknowledged_writes_reach_the_next_handle,
+            handles_race_key_creation_in_two_apps,
+            managers_on_separate_handles_create_one_key_per_app,
         );
     };
     (@cases $make:path;

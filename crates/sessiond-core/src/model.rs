@@ -143,7 +143,7 @@ pub struct SessionRecord {
     pub public_data: String,
     /// The private data, a JSON object in text form: it never leaves the server.
     pub private_data: String,
-    /// Creation time.
+    /// When the session was created.
     pub created_at: Millis,
     /// Last time the session was seen active (create, refresh, database-checked verify).
     pub last_active_at: Millis,
@@ -309,7 +309,7 @@ pub struct KeyRecord {
     pub kind: KeyKind,
     /// Signature algorithm the key is fixed to.
     pub alg: Algorithm,
-    /// Private material, possibly sealed.
+    /// The private key (PKCS#8 DER) or HMAC secret, sealed when `sealed` is set.
     pub material: Vec<u8>,
     /// Whether `material` is sealed with the master key.
     pub sealed: bool,

@@ -144,7 +144,7 @@ impl SigningKey {
         &self.kid
     }
 
-    /// The algorithm.
+    /// The algorithm this key signs with, fixed when the key was created.
     pub fn alg(&self) -> Algorithm {
         self.alg
     }

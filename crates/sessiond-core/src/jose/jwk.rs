@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct Jwk {
     /// Key type: `RSA`, `OKP` or `EC`.
     pub kty: String,
-    /// Key id.
+    /// Key id, as in the `kid` header of the tokens the key verifies.
     pub kid: String,
     /// Always `sig`.
     #[serde(rename = "use")]
@@ -32,7 +32,7 @@ pub struct Jwk {
     pub y: Option<String>,
 }
 
-/// A JWK set.
+/// A JWK set, as served at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwks {
     /// The keys, newest first.

@@ -32,7 +32,7 @@ pub struct Header {
     /// Token type (`JWT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typ: Option<String>,
-    /// Key id.
+    /// Key id: names the key in memory that verifies the token (required; never a URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     /// SuperTokens access-token structure version (`"5"`).

@@ -36,7 +36,9 @@ const MISS_RELOAD_EVERY_MS: Millis = 1_000;
 /// rather than growing the JWKS without bound.
 pub const MAX_DYNAMIC_KEYS: usize = 8;
 
-/// Key policy.
+/// How keys are made, how long they sign and how long they keep verifying (the
+/// [`SessionManager`](crate::SessionManager) derives it from its
+/// [`ManagerConfig`](crate::ManagerConfig)).
 #[derive(Debug)]
 pub struct KeyConfig {
     /// Algorithm of access-token and id-token keys (dynamic and static).
@@ -58,13 +60,13 @@ pub struct KeyConfig {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct KeyInfo {
-    /// Key id.
+    /// Key id, as in token headers and the JWKS.
     pub kid: String,
     /// The app the key belongs to.
     pub app_id: String,
     /// `dynamic`, `static`, `service` or `chain`.
     pub kind: &'static str,
-    /// Algorithm.
+    /// The JOSE algorithm the key is fixed to (`RS256`, `EdDSA`, `ES256`, `HS256`).
     pub alg: &'static str,
     /// Creation time (ms since the epoch).
     pub created_at: Millis,
@@ -78,9 +80,9 @@ pub struct KeyInfo {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AppVerifier {
-    /// The key.
+    /// The key that checks the signature.
     pub key: Arc<VerifyingKey>,
-    /// Its app.
+    /// The app whose tokens it verifies: a token of another app must not pass.
     pub app_id: Arc<str>,
 }
 

@@ -149,12 +149,12 @@ impl SessionManager {
         })
     }
 
-    /// The store.
+    /// The store this manager keeps its sessions and keys in.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
 
-    /// The signing keys.
+    /// The key manager: list, rotate and reset keys, and the JWKS of each app.
     pub fn keys(&self) -> &KeyManager {
         &self.inner.keys
     }

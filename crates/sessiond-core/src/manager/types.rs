@@ -10,7 +10,7 @@ use crate::clock::Millis;
 use crate::model::{ClientInfo, DEFAULT_APP, DEFAULT_TENANT, SessionRecord};
 use crate::secret::SecretString;
 
-/// A JSON object.
+/// A JSON object: the shape of public and private session data.
 pub type JsonObject = Map<String, Value>;
 
 /// The request to create a session.
@@ -20,13 +20,13 @@ pub struct NewSession {
     pub user_id: String,
     /// The login method's user id (defaults to `user_id`).
     pub recipe_user_id: Option<String>,
-    /// App (default `public`).
+    /// The app the session belongs to (default `public`); each app has its own keys.
     pub app_id: String,
-    /// Tenant (default `public`).
+    /// The tenant the session belongs to (default `public`).
     pub tenant_id: String,
-    /// Goes into every access token.
+    /// Data that goes into every access token (readable by the client).
     pub public_data: JsonObject,
-    /// Stays on the server.
+    /// Data that stays on the server.
     pub private_data: JsonObject,
     /// Issue and check anti-CSRF tokens for this session.
     pub anti_csrf: bool,
@@ -81,13 +81,13 @@ impl NewSession {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SessionSummary {
-    /// Session handle.
+    /// The session handle: what revoke, get and the data updates take.
     pub handle: String,
-    /// User id.
+    /// The (primary) user the session is for.
     pub user_id: String,
-    /// Recipe user id.
+    /// The login method's user id (equal to `user_id` without account linking).
     pub recipe_user_id: String,
-    /// Tenant.
+    /// The tenant the session belongs to.
     pub tenant_id: String,
     /// The public data (the access token's user claims).
     pub public_data: JsonObject,
@@ -97,7 +97,7 @@ pub struct SessionSummary {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IssuedToken {
-    /// The token.
+    /// The token to hand to the client (redacted in `Debug`).
     pub token: SecretString,
     /// Issue time (ms).
     pub created_at: Millis,
@@ -121,9 +121,9 @@ pub struct IssuedTokens {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IssuedSession {
-    /// The session.
+    /// The created or refreshed session, with the public data its new access token carries.
     pub session: SessionSummary,
-    /// Its tokens.
+    /// The access and refresh tokens (and anti-CSRF token) to hand to the client.
     pub tokens: IssuedTokens,
 }
 
@@ -145,7 +145,8 @@ pub struct VerifyOptions<'a> {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct VerifiedSession {
-    /// The session.
+    /// The session the token belongs to; its public data is the token's (the store's when a
+    /// database check re-issued the token).
     pub session: SessionSummary,
     /// When the access token expires (ms); that of `new_access_token` when there is one.
     pub access_expires_at: Millis,
@@ -219,9 +220,9 @@ impl<'a> From<&'a String> for SessionRef<'a> {
 pub struct SessionInfo {
     /// Handle, users, tenant and public data.
     pub summary: SessionSummary,
-    /// App.
+    /// The app the session belongs to.
     pub app_id: String,
-    /// Server-only data.
+    /// The private data, which never leaves the server.
     pub private_data: JsonObject,
     /// Creation time (ms).
     pub created_at: Millis,

@@ -3,14 +3,14 @@
 
 use crate::clock::Millis;
 
-/// What happened.
+/// What a revocation-log entry tells every verifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EventKind {
     /// A session was revoked (signed out, revoked by handle or with all of its user's
     /// sessions, or ended by theft detection): its access tokens must stop verifying.
     Revoked {
-        /// The session handle.
+        /// The handle of the revoked session.
         handle: String,
     },
     /// The signing keys were reset: every verifier reloads its keys now.
@@ -54,7 +54,7 @@ pub struct Event {
     pub cursor: u64,
     /// When it was appended.
     pub at: Millis,
-    /// What happened.
+    /// The revocation or key reset it records.
     pub kind: EventKind,
 }
 

@@ -31,7 +31,7 @@ impl Default for MemoryStore {
     }
 }
 
-/// The revocation log.
+/// The revocation log, kept in memory beside the sessions.
 #[derive(Debug, Default)]
 struct Log {
     events: VecDeque<Event>,

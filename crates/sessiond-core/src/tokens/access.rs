@@ -27,17 +27,17 @@ pub fn is_protected(name: &str) -> bool {
 /// The claims of an access token being issued.
 #[derive(Debug, Clone, Copy)]
 pub struct IssueClaims<'a> {
-    /// User id.
+    /// `sub`: the (primary) user the token is for.
     pub sub: &'a str,
-    /// Recipe user id.
+    /// `rsub`: the login method's user id.
     pub rsub: &'a str,
-    /// Session handle.
+    /// `sessionHandle`: the session the token belongs to.
     pub session_handle: &'a str,
-    /// Tenant.
+    /// `tId`: the session's tenant.
     pub tenant_id: &'a str,
-    /// Issued at, seconds.
+    /// `iat`: issued at, seconds since the epoch.
     pub iat: i64,
-    /// Expires at, seconds.
+    /// `exp`: expires at, seconds since the epoch.
     pub exp: i64,
     /// Hex SHA-256 of the refresh token issued with this access token.
     pub refresh_token_hash1: &'a str,
@@ -74,17 +74,17 @@ impl Serialize for IssueClaims<'_> {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct VerifiedClaims {
-    /// User id.
+    /// `sub`: the (primary) user the token is for.
     pub sub: String,
-    /// Recipe user id.
+    /// `rsub`: the login method's user id.
     pub rsub: String,
-    /// Session handle.
+    /// `sessionHandle`: the session the token belongs to.
     pub session_handle: String,
-    /// Tenant.
+    /// `tId`: the session's tenant.
     pub tenant_id: String,
-    /// Issued at, seconds.
+    /// `iat`: issued at, seconds since the epoch.
     pub iat: i64,
-    /// Expires at, seconds.
+    /// `exp`: expires at, seconds since the epoch.
     pub exp: i64,
     /// Hex SHA-256 of the refresh token issued with this token.
     pub refresh_token_hash1: String,

@@ -10,7 +10,7 @@ use crate::tokens::chain::Secret;
 /// A decoded opaque access token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OpaqueToken {
-    /// Session handle.
+    /// The session the token claims to belong to (not a secret).
     pub handle: String,
     /// The random part, as it appears in the token (base64url of the access secret).
     pub random: String,

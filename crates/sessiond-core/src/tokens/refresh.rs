@@ -22,11 +22,11 @@ pub const MAX_HANDLE_LEN: usize = 256;
 /// A decoded refresh token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
-    /// Session handle.
+    /// The session the token belongs to (in the clear: not a secret).
     pub handle: String,
-    /// Rotation generation.
+    /// How many rotations preceded this token: 0 at creation, +1 per refresh.
     pub generation: u64,
-    /// The secret.
+    /// The 256-bit secret that proves possession; stores keep only its SHA-256.
     pub secret: Secret,
     /// The chain-key tag (`None` for version 1 tokens, issued before tags existed).
     pub tag: Option<[u8; TAG_LEN]>,

@@ -5,75 +5,13 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 
 use crate::config::ConfigError;
 
-/// Each entry moves the schema from version `i` to `i + 1`. `{s}` is the quoted schema name.
+/// Each entry moves the schema from version `i` to `i + 1`; `{s}` stands for the quoted schema
+/// name. The files are never edited once released: a schema of version `n` holds exactly what
+/// the first `n` of them made (the upgrade tests build old schemas from them).
 const MIGRATIONS: &[&str] = &[
-    // 1: sessions and keys. Ids compare byte for byte (`COLLATE "C"`), as in the other stores,
-    // and ordering ties on the handle sort the same way everywhere.
-    r#"CREATE TABLE {s}.sessions (
-        handle              TEXT COLLATE "C" PRIMARY KEY,
-        app_id              TEXT COLLATE "C" NOT NULL,
-        tenant_id           TEXT COLLATE "C" NOT NULL,
-        user_id             TEXT COLLATE "C" NOT NULL,
-        recipe_user_id      TEXT COLLATE "C" NOT NULL,
-        public_data         TEXT NOT NULL,
-        private_data        TEXT NOT NULL,
-        created_at          BIGINT NOT NULL,
-        last_active_at      BIGINT NOT NULL,
-        rotated_at          BIGINT NOT NULL,
-        expires_at          BIGINT NOT NULL,
-        absolute_expires_at BIGINT NOT NULL,
-        generation          BIGINT NOT NULL,
-        refresh_hash        BYTEA NOT NULL,
-        access_hash         BYTEA,
-        flags               BIGINT NOT NULL,
-        version             BIGINT NOT NULL,
-        client_ip           TEXT,
-        user_agent          TEXT
-     ) WITH (fillfactor = 90);
-     CREATE INDEX sessions_by_user ON {s}.sessions (app_id, user_id, created_at);
-     -- Only account-linked sessions need their own recipe-user index; the others are found
-     -- through sessions_by_user (recipe_user_id = user_id).
-     CREATE INDEX sessions_by_linked_recipe_user ON {s}.sessions (app_id, recipe_user_id, created_at)
-        WHERE recipe_user_id <> user_id;
-     CREATE INDEX sessions_by_expiry ON {s}.sessions (expires_at);
-     CREATE TABLE {s}.keys (
-        kid        TEXT COLLATE "C" PRIMARY KEY,
-        kind       TEXT COLLATE "C" NOT NULL,
-        alg        TEXT NOT NULL,
-        material   BYTEA NOT NULL,
-        sealed     BOOLEAN NOT NULL,
-        public_jwk TEXT,
-        created_at BIGINT NOT NULL
-     );
-     CREATE INDEX keys_by_kind ON {s}.keys (kind, created_at, kid);"#,
-    // 2: the revocation log. Cursors are not taken from a sequence (whose values can commit
-    // out of order: a reader past cursor 7 would never see a 6 that commits later) but from
-    // the counter row `event_log.last_cursor`, bumped in the appending statement: its row lock
-    // makes appenders take turns until commit, so cursor order is commit order.
-    // `trimmed_through` is the largest cursor a trim has deleted.
-    r#"CREATE TABLE {s}.events (
-        id      BIGINT PRIMARY KEY,
-        at      BIGINT NOT NULL,
-        kind    TEXT COLLATE "C" NOT NULL,
-        subject TEXT COLLATE "C" NOT NULL
-     );
-     CREATE INDEX events_by_at ON {s}.events (at);
-     CREATE TABLE {s}.event_log (
-        singleton       BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-        last_cursor     BIGINT NOT NULL,
-        trimmed_through BIGINT NOT NULL
-     );
-     INSERT INTO {s}.event_log (last_cursor, trimmed_through) VALUES (0, 0);"#,
-    // 3: per-app keys and the session's recent rotation times. Existing keys belong to the
-    // default app `public`, existing sessions have no rotation times (an empty list). The newest
-    // key is looked up per (app, kind), so its index leads with the app. Both columns have a
-    // constant default, so adding them rewrites no row (PostgreSQL 11+) and holds the table's
-    // lock only briefly. Rotation times are a BIGINT[]: the server checks every element is a
-    // 64-bit integer and the driver decodes it as is, with no text form to parse.
-    r#"ALTER TABLE {s}.keys ADD COLUMN app_id TEXT COLLATE "C" NOT NULL DEFAULT 'public';
-     DROP INDEX {s}.keys_by_kind;
-     CREATE INDEX keys_by_app_kind ON {s}.keys (app_id, kind, created_at, kid);
-     ALTER TABLE {s}.sessions ADD COLUMN recent_rotations BIGINT[] NOT NULL DEFAULT '{}';"#,
+    include_str!("../migrations/1_sessions_and_keys.sql"),
+    include_str!("../migrations/2_revocation_log.sql"),
+    include_str!("../migrations/3_per_app_keys_and_rotation_times.sql"),
 ];
 
 /// The schema version this build writes and understands.

@@ -10,14 +10,11 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sessiond_core::jose::Algorithm;
 use sessiond_core::store::EventKind;
-use sessiond_core::{
-    KeyKind, KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord,
-    StartOptions, Store, StoreError, VerifyOptions,
-};
+use sessiond_core::{KeyRecord, SessionRecord, Store, StoreError};
 use sessiond_store_postgres::PostgresStore;
-use sessiond_store_tests::fixtures::{T0, handle, key, record};
+use sessiond_store_tests::fixtures::{T0, handle, record};
+use sessiond_store_tests::upgrade;
 use tokio::sync::Barrier;
 
 macro_rules! server_or_skip {
@@ -328,61 +325,15 @@ async fn appends_are_pushed_to_other_stores_and_the_listener_reconnects() {
     b.close().await;
 }
 
-// What earlier builds wrote, frozen here: migrations 1 and 2 exactly as they ran, and the
-// version table every build creates. (Migrations are never edited, so these are what any
-// schema of version 1 or 2 holds.) `{s}` is the quoted schema.
-const SCHEMA_V1: &str = r#"CREATE TABLE {s}.sessions (
-        handle              TEXT COLLATE "C" PRIMARY KEY,
-        app_id              TEXT COLLATE "C" NOT NULL,
-        tenant_id           TEXT COLLATE "C" NOT NULL,
-        user_id             TEXT COLLATE "C" NOT NULL,
-        recipe_user_id      TEXT COLLATE "C" NOT NULL,
-        public_data         TEXT NOT NULL,
-        private_data        TEXT NOT NULL,
-        created_at          BIGINT NOT NULL,
-        last_active_at      BIGINT NOT NULL,
-        rotated_at          BIGINT NOT NULL,
-        expires_at          BIGINT NOT NULL,
-        absolute_expires_at BIGINT NOT NULL,
-        generation          BIGINT NOT NULL,
-        refresh_hash        BYTEA NOT NULL,
-        access_hash         BYTEA,
-        flags               BIGINT NOT NULL,
-        version             BIGINT NOT NULL,
-        client_ip           TEXT,
-        user_agent          TEXT
-     ) WITH (fillfactor = 90);
-     CREATE INDEX sessions_by_user ON {s}.sessions (app_id, user_id, created_at);
-     CREATE INDEX sessions_by_linked_recipe_user ON {s}.sessions (app_id, recipe_user_id, created_at)
-        WHERE recipe_user_id <> user_id;
-     CREATE INDEX sessions_by_expiry ON {s}.sessions (expires_at);
-     CREATE TABLE {s}.keys (
-        kid        TEXT COLLATE "C" PRIMARY KEY,
-        kind       TEXT COLLATE "C" NOT NULL,
-        alg        TEXT NOT NULL,
-        material   BYTEA NOT NULL,
-        sealed     BOOLEAN NOT NULL,
-        public_jwk TEXT,
-        created_at BIGINT NOT NULL
-     );
-     CREATE INDEX keys_by_kind ON {s}.keys (kind, created_at, kid);"#;
-
-const SCHEMA_V2: &str = r#"CREATE TABLE {s}.events (
-        id      BIGINT PRIMARY KEY,
-        at      BIGINT NOT NULL,
-        kind    TEXT COLLATE "C" NOT NULL,
-        subject TEXT COLLATE "C" NOT NULL
-     );
-     CREATE INDEX events_by_at ON {s}.events (at);
-     CREATE TABLE {s}.event_log (
-        singleton       BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-        last_cursor     BIGINT NOT NULL,
-        trimmed_through BIGINT NOT NULL
-     );
-     INSERT INTO {s}.event_log (last_cursor, trimmed_through) VALUES (0, 0);"#;
+/// The migrations of the versions before this build's, as they ran (released migrations are
+/// never edited). `{s}` is the quoted schema.
+const OLD_MIGRATIONS: [&str; 2] = [
+    include_str!("../migrations/1_sessions_and_keys.sql"),
+    include_str!("../migrations/2_revocation_log.sql"),
+];
 
 /// A schema as a build of `version` (1 or 2) left it.
-async fn old_schema(admin: &sqlx::PgPool, schema: &str, version: i32) {
+async fn old_schema(admin: &sqlx::PgPool, schema: &str, version: usize) {
     let q = format!("\"{schema}\"");
     let mut ddl = format!(
         "CREATE SCHEMA {q}; \
@@ -390,10 +341,8 @@ async fn old_schema(admin: &sqlx::PgPool, schema: &str, version: i32) {
          CHECK (singleton), version INTEGER NOT NULL); \
          INSERT INTO {q}.schema_version (version) VALUES ({version}); "
     );
-    ddl.push_str(&SCHEMA_V1.replace("{s}", &q));
-    if version >= 2 {
-        ddl.push(';');
-        ddl.push_str(&SCHEMA_V2.replace("{s}", &q));
+    for migration in &OLD_MIGRATIONS[..version] {
+        ddl.push_str(&migration.replace("{s}", &q));
     }
     sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
         .execute(admin)
@@ -473,178 +422,46 @@ async fn a_version_1_schema_is_upgraded_in_place() {
     let url = common::url_with(&base, &schema, Some(2));
     let admin = common::admin(&base).await;
     old_schema(&admin, &schema, 1).await;
-    let h = handle();
-    let rec = record(&h, "alice", T0);
+    let rec = record(&handle(), "alice", T0);
     insert_old_session(&admin, &schema, &rec).await;
-    insert_old_key(&admin, &schema, &key(KeyKind::Dynamic, "d-old", T0)).await;
+    insert_old_key(&admin, &schema, &upgrade::first_version_key()).await;
     assert_eq!(schema_version(&base, &schema).await, 1);
     let store = PostgresStore::connect(&url).await.unwrap();
     assert_eq!(schema_version(&base, &schema).await, 3);
-    assert_eq!(store.load_session(&h, T0).await.unwrap(), Some(rec));
-    assert_eq!(
-        store.load_keys().await.unwrap(),
-        vec![key(KeyKind::Dynamic, "d-old", T0)]
-    );
-    let page = store.events_since(0, 10).await.unwrap();
-    assert!(page.continuous && page.events.is_empty());
-    store.append_events(&[revoked(&h)], T0).await.unwrap();
-    let page = store.events_since(0, 10).await.unwrap();
-    assert_eq!(page.events.len(), 1);
-    assert_eq!(page.events[0].cursor, 1);
+    upgrade::first_version_rows_carry_on(&store, &rec).await;
     store.close().await;
     admin.close().await;
 }
 
 /// A version-2 schema (revocation log, keys without an app, sessions without rotation times)
 /// holding a manager's real keys and session becomes version 3 in place, with three processes
-/// connecting at once (the migration runs once, under the advisory lock): the keys belong to
-/// the default app `public`, the session has an empty rotation list, the newest-key index is
-/// per (app, kind), the log keeps its cursors, and a manager carries on: the old access token
-/// verifies, the old refresh token rotates (and rotation times are kept from then on), and
-/// other apps get keys of their own.
+/// connecting at once (the migration runs once, under the advisory lock): the newest-key index
+/// is per (app, kind), the log keeps its cursors, and a manager carries on over the old keys and
+/// session (`sessiond_store_tests::upgrade::a_manager_carries_on`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_version_2_schema_gains_per_app_keys_and_rotation_times_in_place() {
     let base = server_or_skip!();
-    let cfg = || ManagerConfig {
-        algorithm: Algorithm::EdDSA,
-        ..ManagerConfig::default()
-    };
-    // What a version-2 build held: keys and a once-refreshed session, made by a manager.
-    let mem: Arc<dyn Store> = Arc::new(sessiond_core::MemoryStore::new());
-    let old = SessionManager::new(Arc::clone(&mem), cfg()).unwrap();
-    old.start(StartOptions::default()).await.unwrap();
-    let s0 = old.create(NewSession::new("old")).await.unwrap();
-    let s1 = old
-        .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    old.stop().await.unwrap();
-    let mut old_keys = mem.load_keys().await.unwrap();
-    old_keys.sort_by(|a, b| a.kid.cmp(&b.kid));
-    assert!(old_keys.iter().all(|k| k.app_id == "public"));
-    let h = s0.session.handle.clone();
-    let mut old_rec = mem.load_session(&h, 0).await.unwrap().unwrap();
-    assert_eq!(old_rec.generation, 1);
-    old_rec.recent_rotations.clear(); // version 2 had no place for them
-
+    let old = upgrade::earlier_build().await;
     let schema = common::fresh_schema();
     let url = common::url_with(&base, &schema, Some(4));
     let admin = common::admin(&base).await;
     old_schema(&admin, &schema, 2).await;
-    insert_old_session(&admin, &schema, &old_rec).await;
-    for k in &old_keys {
+    insert_old_session(&admin, &schema, &old.session).await;
+    for k in &old.keys {
         insert_old_key(&admin, &schema, k).await;
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO \"{schema}\".events (id, at, kind, subject) VALUES \
-         (1, 5, 'revoked', 'gone'), (2, 6, 'revoked', 'gone2'); \
-         UPDATE \"{schema}\".event_log SET last_cursor = 2"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    let events = upgrade::TWO_OLD_EVENTS_SQL.replace("{s}", &format!("\"{schema}\"."));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(events))
+        .execute(&admin)
+        .await
+        .unwrap();
     assert_eq!(key_indexes(&admin, &schema).await, vec!["keys_by_kind"]);
 
     let stores = connect_at_once(&url, 3).await;
-    let store = Arc::clone(&stores[0]);
     assert_eq!(schema_version(&base, &schema).await, 3);
     assert_eq!(key_indexes(&admin, &schema).await, vec!["keys_by_app_kind"]);
-    let mut loaded = store.load_keys().await.unwrap();
-    loaded.sort_by(|a, b| a.kid.cmp(&b.kid));
-    assert_eq!(loaded, old_keys, "every key kept, in app public");
-    assert_eq!(
-        store.load_session(&h, 0).await.unwrap(),
-        Some(old_rec.clone()),
-        "the session is kept, with no rotation times"
-    );
-    store.append_events(&[revoked("h3")], 7).await.unwrap();
-    let page = store.events_since(0, 10).await.unwrap();
-    let cursors: Vec<u64> = page.events.iter().map(|e| e.cursor).collect();
-    assert_eq!(cursors, vec![1, 2, 3]);
-
-    // A newer build's manager on the upgraded schema.
-    let m = SessionManager::new(Arc::clone(&store) as Arc<dyn Store>, cfg()).unwrap();
-    m.start(StartOptions::default()).await.unwrap();
-    let at = s1.tokens.access.token.expose();
-    let in_public = VerifyOptions {
-        app_id: Some("public"),
-        ..VerifyOptions::default()
-    };
-    m.verify(at, in_public).await.unwrap();
-    m.verify(
-        at,
-        VerifyOptions {
-            check_database: true,
-            ..in_public
-        },
-    )
-    .await
-    .unwrap();
-    assert!(
-        m.verify(
-            at,
-            VerifyOptions {
-                app_id: Some("b"),
-                ..in_public
-            }
-        )
-        .await
-        .is_err()
-    );
-    let old_dynamic = old_keys
-        .iter()
-        .find(|k| k.kind == KeyKind::Dynamic)
-        .unwrap();
-    assert_eq!(
-        m.keys()
-            .signer("public", KeyKind::Dynamic)
-            .await
-            .unwrap()
-            .kid(),
-        old_dynamic.kid,
-        "the old key still signs for the default app"
-    );
-    let s2 = m
-        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    let rec = store.load_session(&h, 0).await.unwrap().unwrap();
-    assert_eq!(rec.generation, 2);
-    assert_eq!(
-        rec.recent_rotations,
-        vec![rec.rotated_at],
-        "kept from now on"
-    );
-    let again = m
-        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(again.tokens.refresh.token, s2.tokens.refresh.token);
-    let b = m
-        .create(NewSession {
-            app_id: "b".to_owned(),
-            ..NewSession::new("new")
-        })
-        .await
-        .unwrap();
-    m.verify(
-        b.tokens.access.token.expose(),
-        VerifyOptions {
-            app_id: Some("b"),
-            ..VerifyOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let apps: Vec<String> = store
-        .load_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.app_id)
-        .collect();
-    assert!(apps.contains(&"b".to_owned()) && apps.contains(&"public".to_owned()));
-    m.stop().await.unwrap();
+    upgrade::the_log_carries_on(stores[0].as_ref()).await;
+    upgrade::a_manager_carries_on(Arc::clone(&stores[0]) as Arc<dyn Store>, &old).await;
     for s in &stores {
         s.close().await;
     }

@@ -8,15 +8,12 @@
 use std::sync::Arc;
 
 use redis::FromRedisValue;
-use sessiond_core::jose::Algorithm;
 use sessiond_core::model::handle_tag;
 use sessiond_core::store::UpdateOutcome;
-use sessiond_core::{
-    KeyKind, KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord,
-    StartOptions, Store, UserQuery, VerifyOptions,
-};
+use sessiond_core::{KeyKind, KeyRecord, SessionRecord, Store, UserQuery};
 use sessiond_store_redis::RedisStore;
-use sessiond_store_tests::fixtures::{T0, handle_for, key, key_in, record};
+use sessiond_store_tests::fixtures::{self, T0, handle_for, key, key_in, record};
+use sessiond_store_tests::upgrade::{self, by_kid};
 
 /// The configured servers' URLs (without options). Under `CI=true` both must be set.
 fn servers() -> Vec<String> {
@@ -138,45 +135,26 @@ async fn stored_fields(url: &str, prefix: &str, handle: &str) -> u8 {
     b[2]
 }
 
-fn by_kid(mut keys: Vec<KeyRecord>) -> Vec<KeyRecord> {
-    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
-    keys
+/// The default app's keys, sorted by kid.
+async fn default_app_keys(store: &RedisStore) -> Vec<KeyRecord> {
+    let keys = store.load_keys().await.unwrap();
+    by_kid(keys.into_iter().filter(|k| k.app_id == "public").collect())
 }
 
 /// Keys and sessions written by a build before per-app keys and rotation times: the keys are
 /// the default app's (for `load_keys`, `insert_key_if_newest` and `replace_keys` alike), the
 /// sessions read with no rotation times, data updates and activity keep them readable, and the
-/// first rotation gives them their rotation times. A manager carries on over them: the old
-/// access token verifies, the old refresh token rotates, and its retry within the grace window
-/// gets the current token.
+/// first rotation gives them their rotation times. A manager carries on over them
+/// (`sessiond_store_tests::upgrade::a_manager_carries_on`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_earlier_builds_are_read_and_carried_on() {
     for base in servers() {
         let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}prefix={prefix}");
-        let cfg = || ManagerConfig {
-            algorithm: Algorithm::EdDSA,
-            ..ManagerConfig::default()
-        };
-        // What the earlier build held: a manager's keys and a once-refreshed session.
-        let mem: Arc<dyn Store> = Arc::new(sessiond_core::MemoryStore::new());
-        let old = SessionManager::new(Arc::clone(&mem), cfg()).unwrap();
-        old.start(StartOptions::default()).await.unwrap();
-        let s0 = old.create(NewSession::new("old")).await.unwrap();
-        let s1 = old
-            .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
-            .await
-            .unwrap();
-        old.stop().await.unwrap();
-        let old_keys = by_kid(mem.load_keys().await.unwrap());
-        assert!(old_keys.iter().all(|k| k.app_id == "public"));
-        let h = s0.session.handle.clone();
-        let mut old_rec = mem.load_session(&h, 0).await.unwrap().unwrap();
-        old_rec.recent_rotations.clear();
-
+        let url = fixtures::with_param(&base, "prefix", &prefix);
+        let old = upgrade::earlier_build().await;
+        let h = &old.session.handle;
         let store = Arc::new(RedisStore::connect(&url).await.unwrap());
-        for k in &old_keys {
+        for k in &old.keys {
             raw::<i64>(
                 &url,
                 redis::cmd("HSET")
@@ -186,56 +164,14 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
             )
             .await;
         }
-        write_old_session(&url, &prefix, &old_rec).await;
-        assert_eq!(stored_fields(&url, &prefix, &h).await, 19);
-
-        assert_eq!(by_kid(store.load_keys().await.unwrap()), old_keys);
+        write_old_session(&url, &prefix, &old.session).await;
+        assert_eq!(stored_fields(&url, &prefix, h).await, 19);
+        upgrade::a_manager_carries_on(Arc::clone(&store) as Arc<dyn Store>, &old).await;
         assert_eq!(
-            store.load_session(&h, 0).await.unwrap(),
-            Some(old_rec.clone())
-        );
-
-        // A manager of this build over them.
-        let m = SessionManager::new(Arc::clone(&store) as Arc<dyn Store>, cfg()).unwrap();
-        m.start(StartOptions::default()).await.unwrap();
-        let at = s1.tokens.access.token.expose();
-        let in_public = VerifyOptions {
-            app_id: Some("public"),
-            ..VerifyOptions::default()
-        };
-        m.verify(at, in_public).await.unwrap();
-        m.verify(
-            at,
-            VerifyOptions {
-                check_database: true,
-                ..in_public
-            },
-        )
-        .await
-        .unwrap();
-        let s2 = m
-            .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
-            .await
-            .unwrap();
-        let rec = store.load_session(&h, 0).await.unwrap().unwrap();
-        assert_eq!(rec.generation, 2);
-        assert_eq!(rec.recent_rotations, vec![rec.rotated_at]);
-        assert_eq!(
-            stored_fields(&url, &prefix, &h).await,
+            stored_fields(&url, &prefix, h).await,
             20,
             "the rotation appended the field"
         );
-        let again = m
-            .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
-            .await
-            .unwrap();
-        assert_eq!(again.tokens.refresh.token, s2.tokens.refresh.token);
-        assert_eq!(
-            by_kid(store.load_keys().await.unwrap()),
-            old_keys,
-            "the manager found the old keys as the default app's and made none"
-        );
-        m.stop().await.unwrap();
 
         // An old record through every script: data update, touch, listing, deletion.
         let plain = handle_for("plain");
@@ -273,7 +209,8 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
         );
 
         // Old key records are the default app's to the key scripts too.
-        let dynamic = old_keys
+        let dynamic = old
+            .keys
             .iter()
             .find(|k| k.kind == KeyKind::Dynamic)
             .unwrap();
@@ -283,12 +220,12 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
             .unwrap();
         assert_eq!(got, *dynamic, "the old key is the default app's newest");
         let got = store
-            .insert_key_if_newest(None, &key_in("b", KeyKind::Dynamic, "b-d", T0))
+            .insert_key_if_newest(None, &key_in("c", KeyKind::Dynamic, "c-d", T0))
             .await
             .unwrap();
-        assert_eq!(got.kid, "b-d", "but not another app's");
-        store.replace_keys("b", &KeyKind::RESET, &[]).await.unwrap();
-        assert_eq!(by_kid(store.load_keys().await.unwrap()), old_keys);
+        assert_eq!(got.kid, "c-d", "but not another app's");
+        store.replace_keys("c", &KeyKind::RESET, &[]).await.unwrap();
+        assert_eq!(default_app_keys(&store).await, old.keys);
         store
             .replace_keys(
                 "public",
@@ -297,7 +234,8 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
             )
             .await
             .unwrap();
-        let now: Vec<String> = by_kid(store.load_keys().await.unwrap())
+        let now: Vec<String> = default_app_keys(&store)
+            .await
             .into_iter()
             .map(|k| k.kid)
             .collect();
@@ -306,7 +244,7 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
             !now.contains(&dynamic.kid),
             "the old dynamic key was replaced"
         );
-        assert_eq!(now.len(), old_keys.len());
+        assert_eq!(now.len(), old.keys.len());
         store.wipe().await.unwrap();
     }
 }

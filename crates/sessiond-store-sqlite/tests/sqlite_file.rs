@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use sessiond_core::store::EventKind;
 use sessiond_core::tokens::refresh::RefreshToken;
 use sessiond_core::{
-    KeyKind, KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord,
-    Store, TokenFormat, VerifyOptions, b64, jose::Algorithm,
+    KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord, Store,
+    TokenFormat, b64, jose::Algorithm,
 };
 use sessiond_store_sqlite::SqliteStore;
-use sessiond_store_tests::fixtures::{T0, handle, key, record};
+use sessiond_store_tests::fixtures::{T0, handle, record};
+use sessiond_store_tests::upgrade;
 
 fn files_bytes(db: &std::path::Path) -> Vec<u8> {
     let mut all = Vec::new();
@@ -255,75 +255,24 @@ async fn database_wal_and_shm_files_are_private_in_an_open_folder() {
     m.stop().await.unwrap();
 }
 
-fn revoked(h: &str) -> EventKind {
-    EventKind::Revoked {
-        handle: h.to_owned(),
-    }
-}
-
-// What earlier builds wrote, frozen here: migrations 1 and 2 exactly as they ran. (Migrations
-// are never edited, so these are what any database of version 1 or 2 holds.)
-const SCHEMA_V1: &str = "CREATE TABLE sessions (
-        handle              TEXT PRIMARY KEY NOT NULL,
-        app_id              TEXT NOT NULL,
-        tenant_id           TEXT NOT NULL,
-        user_id             TEXT NOT NULL,
-        recipe_user_id      TEXT NOT NULL,
-        public_data         TEXT NOT NULL,
-        private_data        TEXT NOT NULL,
-        created_at          INTEGER NOT NULL,
-        last_active_at      INTEGER NOT NULL,
-        rotated_at          INTEGER NOT NULL,
-        expires_at          INTEGER NOT NULL,
-        absolute_expires_at INTEGER NOT NULL,
-        generation          INTEGER NOT NULL,
-        refresh_hash        BLOB NOT NULL,
-        access_hash         BLOB,
-        flags               INTEGER NOT NULL,
-        version             INTEGER NOT NULL,
-        client_ip           TEXT,
-        user_agent          TEXT
-     ) WITHOUT ROWID;
-     CREATE INDEX sessions_by_user ON sessions (app_id, user_id, created_at);
-     CREATE INDEX sessions_by_linked_recipe_user ON sessions (app_id, recipe_user_id, created_at)
-        WHERE recipe_user_id <> user_id;
-     CREATE INDEX sessions_by_expiry ON sessions (expires_at);
-     CREATE TABLE keys (
-        kid        TEXT PRIMARY KEY NOT NULL,
-        kind       TEXT NOT NULL,
-        alg        TEXT NOT NULL,
-        material   BLOB NOT NULL,
-        sealed     INTEGER NOT NULL,
-        public_jwk TEXT,
-        created_at INTEGER NOT NULL
-     );
-     CREATE INDEX keys_by_kind ON keys (kind, created_at);";
-
-const SCHEMA_V2: &str = "CREATE TABLE events (
-        id      INTEGER PRIMARY KEY NOT NULL,
-        at      INTEGER NOT NULL,
-        kind    TEXT NOT NULL,
-        subject TEXT NOT NULL
-     );
-     CREATE INDEX events_by_at ON events (at);
-     CREATE TABLE event_log (
-        singleton       INTEGER PRIMARY KEY NOT NULL CHECK (singleton = 1),
-        last_cursor     INTEGER NOT NULL,
-        trimmed_through INTEGER NOT NULL
-     );
-     INSERT INTO event_log (singleton, last_cursor, trimmed_through) VALUES (1, 0, 0);";
+/// The migrations of the versions before this build's, as they ran (released migrations are
+/// never edited).
+const OLD_MIGRATIONS: [&str; 2] = [
+    include_str!("../migrations/1_sessions_and_keys.sql"),
+    include_str!("../migrations/2_revocation_log.sql"),
+];
 
 /// A database as a build of schema `version` (1 or 2) left it, in WAL mode like the store's.
-fn old_database(db: &std::path::Path, version: u32) -> rusqlite::Connection {
+fn old_database(db: &std::path::Path, version: usize) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(db).unwrap();
     let _: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .unwrap();
-    conn.execute_batch(SCHEMA_V1).unwrap();
-    if version >= 2 {
-        conn.execute_batch(SCHEMA_V2).unwrap();
+    for migration in &OLD_MIGRATIONS[..version] {
+        conn.execute_batch(migration).unwrap();
     }
-    conn.pragma_update(None, "user_version", version).unwrap();
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
     conn
 }
 
@@ -401,180 +350,39 @@ fn key_indexes(db: &std::path::Path) -> Vec<String> {
 async fn a_version_1_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v1.db");
-    let h = handle();
-    let rec = record(&h, "old", T0);
+    let rec = record(&handle(), "old", T0);
     {
         let conn = old_database(&db, 1);
         insert_old_session(&conn, &rec);
-        insert_old_key(&conn, &key(KeyKind::Dynamic, "d-old", T0));
+        insert_old_key(&conn, &upgrade::first_version_key());
     }
     let store = SqliteStore::open(&db).unwrap();
     assert_eq!(user_version(&db), 3);
-    assert_eq!(
-        store.load_session(&h, T0).await.unwrap(),
-        Some(rec),
-        "the old rows are kept"
-    );
-    assert_eq!(
-        store.load_keys().await.unwrap(),
-        vec![key(KeyKind::Dynamic, "d-old", T0)]
-    );
-    let page = store.events_since(0, 10).await.unwrap();
-    assert!(page.continuous && page.events.is_empty());
-    store.append_events(&[revoked("h1")], 5).await.unwrap();
-    let page = store.events_since(0, 10).await.unwrap();
-    assert_eq!(page.events.len(), 1);
-    assert_eq!(page.events[0].cursor, 1);
+    upgrade::first_version_rows_carry_on(&store, &rec).await;
 }
 
 /// A version-2 database (revocation log, keys without an app, sessions without rotation
 /// times) written with real keys and a real session becomes version 3 in place on open: the
-/// keys belong to the default app `public`, the session has an empty rotation list, the
-/// newest-key index is per (app, kind), the log keeps its cursors, and a manager carries on:
-/// the old access token verifies, the old refresh token rotates (and the rotation times are
-/// kept from then on), and other apps get keys of their own.
+/// newest-key index is per (app, kind), the log keeps its cursors, and a manager carries on over
+/// the old keys and session (`sessiond_store_tests::upgrade::a_manager_carries_on`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_2_database_gains_per_app_keys_and_rotation_times_in_place() {
-    let cfg = || ManagerConfig {
-        algorithm: Algorithm::EdDSA,
-        ..ManagerConfig::default()
-    };
-    // What a version-2 build held: keys and a once-refreshed session, made by a manager.
-    let mem: Arc<dyn Store> = Arc::new(sessiond_core::MemoryStore::new());
-    let old = SessionManager::new(Arc::clone(&mem), cfg()).unwrap();
-    old.start(Default::default()).await.unwrap();
-    let s0 = old.create(NewSession::new("old")).await.unwrap();
-    let s1 = old
-        .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    old.stop().await.unwrap();
-    let old_keys = mem.load_keys().await.unwrap();
-    assert!(old_keys.iter().all(|k| k.app_id == "public"));
-    let handle = s0.session.handle.clone();
-    let mut old_rec = mem.load_session(&handle, 0).await.unwrap().unwrap();
-    assert_eq!(old_rec.generation, 1);
-    old_rec.recent_rotations.clear(); // version 2 had no place for them
-
+    let old = upgrade::earlier_build().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v2.db");
     {
         let conn = old_database(&db, 2);
-        insert_old_session(&conn, &old_rec);
-        for k in &old_keys {
+        insert_old_session(&conn, &old.session);
+        for k in &old.keys {
             insert_old_key(&conn, k);
         }
-        conn.execute_batch(
-            "INSERT INTO events (id, at, kind, subject) VALUES (1, 5, 'revoked', 'gone'), \
-             (2, 6, 'revoked', 'gone2'); UPDATE event_log SET last_cursor = 2;",
-        )
-        .unwrap();
+        conn.execute_batch(&upgrade::TWO_OLD_EVENTS_SQL.replace("{s}", ""))
+            .unwrap();
         assert_eq!(key_indexes(&db), vec!["keys_by_kind"]);
     }
-
-    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
     assert_eq!(user_version(&db), 3);
     assert_eq!(key_indexes(&db), vec!["keys_by_app_kind"]);
-    let mut loaded = store.load_keys().await.unwrap();
-    let mut want = old_keys.clone();
-    loaded.sort_by(|a, b| a.kid.cmp(&b.kid));
-    want.sort_by(|a, b| a.kid.cmp(&b.kid));
-    assert_eq!(loaded, want, "every key kept, in app public");
-    assert_eq!(
-        store.load_session(&handle, 0).await.unwrap(),
-        Some(old_rec.clone()),
-        "the session is kept, with no rotation times"
-    );
-    // The log carries on after its last cursor.
-    store.append_events(&[revoked("h3")], 7).await.unwrap();
-    let page = store.events_since(0, 10).await.unwrap();
-    let cursors: Vec<u64> = page.events.iter().map(|e| e.cursor).collect();
-    assert_eq!(cursors, vec![1, 2, 3]);
-
-    // A newer build's manager on the upgraded file.
-    let m = SessionManager::new(Arc::clone(&store) as Arc<dyn Store>, cfg()).unwrap();
-    m.start(Default::default()).await.unwrap();
-    let at = s1.tokens.access.token.expose();
-    let in_public = VerifyOptions {
-        app_id: Some("public"),
-        ..VerifyOptions::default()
-    };
-    m.verify(at, in_public).await.unwrap();
-    m.verify(
-        at,
-        VerifyOptions {
-            check_database: true,
-            ..in_public
-        },
-    )
-    .await
-    .unwrap();
-    assert!(
-        m.verify(
-            at,
-            VerifyOptions {
-                app_id: Some("b"),
-                ..in_public
-            }
-        )
-        .await
-        .is_err()
-    );
-    let dynamic_before: Vec<String> = old_keys
-        .iter()
-        .filter(|k| k.kind == KeyKind::Dynamic)
-        .map(|k| k.kid.clone())
-        .collect();
-    assert_eq!(
-        m.keys()
-            .signer("public", KeyKind::Dynamic)
-            .await
-            .unwrap()
-            .kid(),
-        dynamic_before[0],
-        "the old key still signs for the default app"
-    );
-    let s2 = m
-        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    let rec = store.load_session(&handle, 0).await.unwrap().unwrap();
-    assert_eq!(rec.generation, 2);
-    assert_eq!(
-        rec.recent_rotations,
-        vec![rec.rotated_at],
-        "kept from now on"
-    );
-    // The parent, retried within the grace window, gets the current token back.
-    let again = m
-        .refresh(s1.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(again.tokens.refresh.token, s2.tokens.refresh.token);
-    // Another app gets keys of its own beside the old ones.
-    let b = m
-        .create(NewSession {
-            app_id: "b".to_owned(),
-            ..NewSession::new("new")
-        })
-        .await
-        .unwrap();
-    m.verify(
-        b.tokens.access.token.expose(),
-        VerifyOptions {
-            app_id: Some("b"),
-            ..VerifyOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let apps: Vec<String> = store
-        .load_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.app_id)
-        .collect();
-    assert!(apps.contains(&"b".to_owned()) && apps.contains(&"public".to_owned()));
-    m.stop().await.unwrap();
+    upgrade::the_log_carries_on(store.as_ref()).await;
+    upgrade::a_manager_carries_on(store, &old).await;
 }

@@ -13,6 +13,7 @@ pub mod env;
 mod factory;
 pub mod fixtures;
 pub mod outage;
+pub mod upgrade;
 
 pub use factory::{StoreFactory, same_store};
 

@@ -38,7 +38,7 @@ case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO_ROOT/$TARGET_DIR" ;; esac
 if [ -z "${SESSIOND_DEMO_BIN:-}" ] || [ -z "${SESSIOND_BIN:-}" ]; then
     command -v cargo >/dev/null || die "SESSIOND_DEMO_BIN/SESSIOND_BIN are unset and cargo is not available"
     log "building sessiond-demo and sessiond (cargo build --release)"
-    (cd "$REPO_ROOT" && cargo build --release -p sessiond-demo -p sessiond-server --bins)
+    (cd "$REPO_ROOT" && cargo build --release -p sessiond-demo -p sessiond --bins)
     SESSIOND_DEMO_BIN="${SESSIOND_DEMO_BIN:-$TARGET_DIR/release/sessiond-demo}"
     SESSIOND_BIN="${SESSIOND_BIN:-$TARGET_DIR/release/sessiond}"
 fi

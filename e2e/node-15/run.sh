@@ -30,8 +30,8 @@ if [ -n "${SESSIOND_BIN:-}" ]; then
     BIN="$SESSIOND_BIN"
 else
     command -v cargo >/dev/null || die "SESSIOND_BIN is unset and cargo is not available to build sessiond"
-    log "building sessiond (cargo build --release -p sessiond-server --bin sessiond)"
-    (cd "$REPO_ROOT" && cargo build --release -p sessiond-server --bin sessiond)
+    log "building sessiond (cargo build --release -p sessiond)"
+    (cd "$REPO_ROOT" && cargo build --release -p sessiond)
     TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
     case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO_ROOT/$TARGET_DIR" ;; esac
     BIN="$TARGET_DIR/release/sessiond"

@@ -5,7 +5,7 @@
 #
 # Environment:
 #   SESSIOND_BIN   sessiond binary to test. Unset: build it with
-#                  `cargo build --release -p sessiond-server --bin sessiond` at the repo root.
+#                  `cargo build --release -p sessiond` at the repo root.
 #   PYTHON         interpreter for the virtualenv (default: python3.11, else python3).
 #   E2E_PROFILES   space-separated subset of the profiles below (default: all).
 #
@@ -52,8 +52,8 @@ fi
 if [[ -n "${SESSIOND_BIN:-}" ]]; then
   BIN="$SESSIOND_BIN"
 else
-  log "SESSIOND_BIN unset: cargo build --release -p sessiond-server --bin sessiond"
-  (cd "$REPO_ROOT" && cargo build --release -p sessiond-server --bin sessiond)
+  log "SESSIOND_BIN unset: cargo build --release -p sessiond"
+  (cd "$REPO_ROOT" && cargo build --release -p sessiond)
   target_dir="${CARGO_TARGET_DIR:-target}"
   [[ "$target_dir" = /* ]] || target_dir="$REPO_ROOT/$target_dir"
   BIN="$target_dir/release/sessiond"

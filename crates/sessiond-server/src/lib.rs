@@ -1,8 +1,9 @@
 //! # sessiond-server
 //!
-//! sessiond's HTTP API as a library — the SuperTokens Core Driver Interface 5.4 session and
-//! JWT endpoints, sessiond's own `/sessiond/v1` endpoints, health, readiness and metrics — and
-//! the `sessiond` binary (`serve` plus the CLI client commands).
+//! sessiond's HTTP service as a library: the SuperTokens Core Driver Interface 5.4 session and
+//! JWT endpoints, sessiond's own `/sessiond/v1` endpoints, health, readiness and metrics, the
+//! server loop that runs them, its settings and the store URLs. The `sessiond` binary (crate
+//! `sessiond`) is `serve` on top of this, plus the CLI client commands.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sessiond_server::ServeError> {

@@ -453,7 +453,8 @@ async fn worker(w: usize, load: Load) {
         }
         // Revoke the session created in an earlier round. After a 503 the revocation may or
         // may not have happened, so the retry may find the session gone: both are fine then.
-        if let Some((v, retry)) = pending.pop_front() {
+        // A reserve of four stays queued, so an outage always finds sessions to revoke.
+        if let Some((v, retry)) = (pending.len() > 4).then(|| pending.pop_front()).flatten() {
             let h = &v["session"]["handle"];
             let (st, r) = post(
                 &http,

@@ -2,6 +2,7 @@
 //! keep the median.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +24,25 @@ pub(crate) struct Rate {
     pub(crate) samples: Vec<f64>,
 }
 
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+impl Rate {
+    /// The rate of rounds that measured `samples` operations per second each.
+    pub(crate) fn of(samples: Vec<f64>) -> Self {
+        Self {
+            median: median(samples.clone()),
+            samples,
+        }
+    }
+
+    /// A figure that was not measured: NaN, so it prints as such and fails every target.
+    pub(crate) fn skipped() -> Self {
+        Self::of(vec![f64::NAN])
+    }
+}
+
+/// A measured figure and the baseline measured in alternating rounds with it.
+pub(crate) type Paired = (Rate, Rate);
+
+fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
@@ -37,7 +56,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 
 /// Measures `a` and its baseline `b` in alternating rounds (a b a b …), so drift in the
 /// machine's speed affects both alike and their ratio stays meaningful.
-pub(crate) async fn pair<A, FA, B, FB>(plan: Plan, a: A, b: B) -> (Rate, Rate)
+pub(crate) async fn pair<A, FA, B, FB>(plan: Plan, a: A, b: B) -> Paired
 where
     A: Fn(usize, u64) -> FA + Send + Sync + 'static,
     FA: Future<Output = ()> + Send,
@@ -55,26 +74,20 @@ where
             f64::NAN
         });
     }
-    (
-        Rate {
-            median: median(sa.clone()),
-            samples: sa,
-        },
-        Rate {
-            median: median(sb.clone()),
-            samples: sb,
-        },
-    )
+    (Rate::of(sa), Rate::of(sb))
 }
 
-/// A boxed operation, so operations of different types can be measured together.
-pub(crate) type BoxedOp =
-    Arc<dyn Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// The future of one boxed operation.
+pub(crate) type OpFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A boxed operation `op(task, iteration)`, so operations of different types can be measured
+/// together.
+pub(crate) type BoxedOp = Arc<dyn Fn(usize, u64) -> OpFuture + Send + Sync>;
 
 /// Boxes an operation for [`group`].
 pub(crate) fn boxed<F>(f: F) -> BoxedOp
 where
-    F: Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync + 'static,
+    F: Fn(usize, u64) -> OpFuture + Send + Sync + 'static,
 {
     Arc::new(f)
 }
@@ -91,13 +104,7 @@ pub(crate) async fn group(plan: Plan, ops: &[BoxedOp]) -> Vec<Rate> {
             samples[i].push(round(plan, &Arc::new(f), &counters[i]).await);
         }
     }
-    samples
-        .into_iter()
-        .map(|s| Rate {
-            median: median(s.clone()),
-            samples: s,
-        })
-        .collect()
+    samples.into_iter().map(Rate::of).collect()
 }
 
 async fn round<F, Fut>(plan: Plan, op: &Arc<F>, iteration: &Arc<AtomicU64>) -> f64
@@ -105,31 +112,29 @@ where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    {
-        let done = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let deadline = start + plan.round;
-        let tasks: Vec<_> = (0..plan.concurrency)
-            .map(|task| {
-                let op = Arc::clone(op);
-                let done = Arc::clone(&done);
-                let iteration = Arc::clone(iteration);
-                tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while Instant::now() < deadline {
-                        op(task, iteration.fetch_add(1, Ordering::Relaxed)).await;
-                        n += 1;
-                    }
-                    done.fetch_add(n, Ordering::Relaxed);
-                })
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + plan.round;
+    let tasks: Vec<_> = (0..plan.concurrency)
+        .map(|task| {
+            let op = Arc::clone(op);
+            let done = Arc::clone(&done);
+            let iteration = Arc::clone(iteration);
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    op(task, iteration.fetch_add(1, Ordering::Relaxed)).await;
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
             })
-            .collect();
-        for t in tasks {
-            let _ = t.await;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        done.load(Ordering::Relaxed) as f64 / secs
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
     }
+    let secs = start.elapsed().as_secs_f64();
+    done.load(Ordering::Relaxed) as f64 / secs
 }
 
 /// Runs a blocking `op` on `threads` OS threads for `plan.round`, `plan.rounds` times.
@@ -158,8 +163,5 @@ where
         let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
         samples.push(total as f64 / start.elapsed().as_secs_f64());
     }
-    Rate {
-        median: median(samples.clone()),
-        samples,
-    }
+    Rate::of(samples)
 }

@@ -4,15 +4,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sessiond_core::jose::Algorithm;
-use sessiond_core::{
-    ManagerConfig, MemoryStore, NewSession, RefreshOptions, SessionManager, StartOptions, Store,
-    VerifyOptions,
-};
+use sessiond_core::{ManagerConfig, MemoryStore, NewSession, SessionManager, Store, VerifyOptions};
 use sessiond_store_sqlite::SqliteStore;
-use tokio::sync::Mutex;
 
-use crate::harness::{Plan, Rate, pair};
-use crate::raw;
+use crate::harness::{Paired, Plan, Rate, pair};
+use crate::report::Report;
+use crate::{manager, raw};
 
 /// The stores the benchmark runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +27,7 @@ impl StoreKind {
     }
 }
 
+/// A started manager of `alg` on a new store of `kind` (SQLite: a new file in `dir`).
 pub(crate) async fn manager(
     kind: StoreKind,
     alg: Algorithm,
@@ -42,16 +40,14 @@ pub(crate) async fn manager(
                 .expect("open SQLite"),
         ),
     };
-    let m = SessionManager::new(
+    manager::start(
         store,
         ManagerConfig {
             algorithm: alg,
             ..ManagerConfig::default()
         },
     )
-    .expect("config");
-    m.start(StartOptions::default()).await.expect("start");
-    m
+    .await
 }
 
 fn uuid_like() -> u64 {
@@ -87,16 +83,6 @@ impl Ops {
     }
 }
 
-fn skipped() -> Rate {
-    Rate {
-        median: f64::NAN,
-        samples: vec![f64::NAN],
-    }
-}
-
-/// A measured figure and the baseline measured in alternating rounds with it.
-pub(crate) type Paired = (Rate, Rate);
-
 /// Results of the four hot paths on one store and algorithm, each with its baseline.
 pub(crate) struct HotPaths {
     pub(crate) create: Paired,
@@ -105,10 +91,12 @@ pub(crate) struct HotPaths {
     pub(crate) refresh: Paired,
 }
 
-fn skipped_pair() -> Paired {
-    (skipped(), skipped())
+fn skipped() -> Paired {
+    (Rate::skipped(), Rate::skipped())
 }
 
+/// Measures the hot paths that `ops` selects, each in rounds alternating with the raw
+/// signature it wraps (the others are skipped: NaN).
 pub(crate) async fn hot_paths(
     plan: Plan,
     m: &SessionManager,
@@ -117,98 +105,120 @@ pub(crate) async fn hot_paths(
 ) -> HotPaths {
     let mm = m.clone();
     let create = if ops.create {
-        pair(
-            plan,
-            move |_, i| {
-                let m = mm.clone();
-                async move {
-                    m.create(new_session(i)).await.expect("create");
-                }
-            },
-            raw::sign_op(alg),
-        )
-        .await
+        let op = move |_, i| manager::create(mm.clone(), new_session(i));
+        pair(plan, op, raw::sign_op(alg)).await
     } else {
-        skipped_pair()
+        skipped()
     };
-
-    let mut tokens = Vec::new();
-    for i in 0..512 {
-        tokens.push(
-            m.create(new_session(i))
-                .await
-                .expect("create")
-                .tokens
-                .access
-                .token
-                .into_inner(),
-        );
-    }
-    let tokens = Arc::new(tokens);
-    let verify_op = |check_database: bool| {
-        let (m, tk) = (m.clone(), Arc::clone(&tokens));
-        move |_: usize, i: u64| {
-            let m = m.clone();
-            let tk = Arc::clone(&tk);
-            async move {
-                let t = &tk[(i as usize) % tk.len()];
-                let opts = VerifyOptions {
-                    app_id: None,
-                    check_database,
-                    ..VerifyOptions::default()
-                };
-                m.verify(t, opts).await.expect("verify");
-            }
-        }
+    let tokens = manager::access_tokens(m, 512, new_session).await;
+    let verify = |check_database: bool| {
+        let (m, tokens) = (m.clone(), Arc::clone(&tokens));
+        let opts = VerifyOptions {
+            app_id: None,
+            check_database,
+            ..VerifyOptions::default()
+        };
+        move |_, i| manager::verify(m.clone(), Arc::clone(&tokens), i, opts)
     };
     let verify_stateless = if ops.verify {
-        pair(plan, verify_op(false), raw::verify_op(alg)).await
+        pair(plan, verify(false), raw::verify_op(alg)).await
     } else {
-        skipped_pair()
+        skipped()
     };
     let verify_checked = if ops.checked {
-        pair(plan, verify_op(true), raw::verify_op(alg)).await
+        pair(plan, verify(true), raw::verify_op(alg)).await
     } else {
-        skipped_pair()
+        skipped()
     };
-    if !ops.refresh {
-        return HotPaths {
-            create,
-            verify_stateless,
-            verify_checked,
-            refresh: skipped_pair(),
-        };
-    }
-
-    // Each task refreshes its own session's chain.
-    let mut chains = Vec::new();
-    for i in 0..plan.concurrency {
-        let s = m.create(new_session(i as u64)).await.expect("create");
-        chains.push(Mutex::new(s.tokens.refresh.token.into_inner()));
-    }
-    let chains = Arc::new(chains);
-    let mm = m.clone();
-    let refresh = pair(
-        plan,
-        move |task, _| {
-            let m = mm.clone();
-            let chains = Arc::clone(&chains);
-            async move {
-                let mut slot = chains[task].lock().await;
-                let r = m
-                    .refresh(&slot, RefreshOptions::default())
-                    .await
-                    .expect("refresh");
-                *slot = r.tokens.refresh.token.into_inner();
-            }
-        },
-        raw::sign_op(alg),
-    )
-    .await;
+    let refresh = if ops.refresh {
+        let (mm, chains) = (
+            m.clone(),
+            manager::chains(m, plan.concurrency, new_session).await,
+        );
+        let op = move |task, _| manager::refresh(mm.clone(), Arc::clone(&chains), task);
+        pair(plan, op, raw::sign_op(alg)).await
+    } else {
+        skipped()
+    };
     HotPaths {
         create,
         verify_stateless,
         verify_checked,
         refresh,
+    }
+}
+
+/// Prints the hot paths of `kind` and `alg` beside the raw signature they wrap, with the
+/// checked verification also beside `raw_select` (the raw SQLite PK select, NaN when not
+/// measured), and records their targets.
+pub(crate) fn report(
+    report: &mut Report,
+    kind: StoreKind,
+    alg: Algorithm,
+    hp: HotPaths,
+    raw_select: f64,
+) {
+    let store = kind.name();
+    let sign = format!("raw {alg} sign (ring)");
+    let verify = format!("raw {alg} verify (ring)");
+    let (create, create_base) = report.pair(
+        format!("create           {store:<6} {alg}"),
+        hp.create,
+        &sign,
+    );
+    let (stateless, verify_base) = report.pair(
+        format!("verify stateless {store:<6} {alg}"),
+        hp.verify_stateless,
+        &verify,
+    );
+    let (checked, _) = report.pair(
+        format!("verify checked   {store:<6} {alg}"),
+        hp.verify_checked,
+        &verify,
+    );
+    report.pair(
+        format!("refresh          {store:<6} {alg}"),
+        hp.refresh,
+        &sign,
+    );
+    if kind == StoreKind::Sqlite && !raw_select.is_nan() {
+        println!(
+            "{:<52} {:>11.0} ops/s  = {:.2}x raw SQLite PK select",
+            "",
+            checked,
+            checked / raw_select
+        );
+    }
+    if alg != Algorithm::HS256 && !stateless.is_nan() {
+        report.ratio_target(
+            format!("stateless verify {alg} on {store} >= 0.85x raw verify"),
+            stateless,
+            0.85,
+            verify_base,
+        );
+    }
+    if kind == StoreKind::Sqlite && alg == Algorithm::RS256 && !create.is_nan() {
+        report.ratio_target(
+            "create SQLite RS256 >= 0.8x raw RS256 sign",
+            create,
+            0.8,
+            create_base,
+        );
+    }
+    if kind == StoreKind::Sqlite && alg == Algorithm::HS256 {
+        if !create.is_nan() {
+            report.target(
+                "create SQLite HS256 >= 50,000/s",
+                create >= 50_000.0,
+                format!("{create:.0}/s"),
+            );
+        }
+        if !checked.is_nan() {
+            report.target(
+                "verify checked SQLite HS256 >= 100,000/s",
+                checked >= 100_000.0,
+                format!("{checked:.0}/s"),
+            );
+        }
     }
 }

@@ -3,20 +3,25 @@
 mod harness;
 mod http;
 mod inproc;
+mod manager;
+mod process;
 mod raw;
+mod report;
 mod revocation;
 mod stores;
 mod web;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use serde_json::json;
 use sessiond_core::jose::Algorithm;
-use sessiond_core::{NewSession, SessionManager};
+use sessiond_store_postgres::PostgresStore;
+use sessiond_store_redis::RedisStore;
 
-use harness::{Plan, Rate};
+use harness::Plan;
 use inproc::StoreKind;
+use report::Report;
 
 /// Benchmarks of create, verify and refresh, in process and over HTTP.
 #[derive(Debug, Parser)]
@@ -86,63 +91,6 @@ struct Args {
     store_algorithm: String,
 }
 
-struct Row {
-    what: String,
-    rate: Rate,
-    baseline: Option<(String, f64)>,
-}
-
-struct Report {
-    rows: Vec<Row>,
-    targets: Vec<(String, bool, String)>,
-}
-
-impl Report {
-    fn add(&mut self, what: impl Into<String>, rate: Rate, baseline: Option<(&str, f64)>) -> f64 {
-        let m = rate.median;
-        let row = Row {
-            what: what.into(),
-            rate,
-            baseline: baseline.map(|(n, v)| (n.to_owned(), v)),
-        };
-        print_row(&row);
-        self.rows.push(row);
-        m
-    }
-
-    /// Adds a measured figure and its interleaved baseline; returns both medians.
-    fn pair(&mut self, what: String, (rate, base): (Rate, Rate), base_name: &str) -> (f64, f64) {
-        let b = base.median;
-        if rate.median.is_nan() {
-            return (f64::NAN, f64::NAN);
-        }
-        (self.add(what, rate, Some((base_name, b))), b)
-    }
-
-    fn target(&mut self, name: impl Into<String>, ok: bool, detail: String) {
-        self.targets.push((name.into(), ok, detail));
-    }
-}
-
-fn print_row(r: &Row) {
-    let spread = {
-        let min = r.rate.samples.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = r.rate.samples.iter().copied().fold(0.0, f64::max);
-        format!("{:>9.0}..{:<9.0}", min, max)
-    };
-    match &r.baseline {
-        Some((name, b)) => println!(
-            "{:<52} {:>11.0} ops/s  [{spread}]  vs {:<34} {:>11.0}  ratio {:>5.2}",
-            r.what,
-            r.rate.median,
-            name,
-            b,
-            r.rate.median / b
-        ),
-        None => println!("{:<52} {:>11.0} ops/s  [{spread}]", r.what, r.rate.median),
-    }
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -164,10 +112,7 @@ async fn main() {
         "sessiond-bench: {} cores, {} rounds x {:.1}s, concurrency {}, medians (min..max of rounds)\n",
         threads, plan.rounds, args.secs, plan.concurrency
     );
-    let mut report = Report {
-        rows: Vec::new(),
-        targets: Vec::new(),
-    };
+    let mut report = Report::default();
 
     if !args.no_web {
         let ts = args.ts_server.clone().unwrap_or_else(|| {
@@ -190,7 +135,7 @@ async fn main() {
         web::figures(&mut report, plan, Some(&ts), redis, &args.svg, dir.path()).await;
     }
     if args.web_only {
-        print_targets(&report);
+        report.print_targets();
         return;
     }
 
@@ -231,72 +176,12 @@ async fn main() {
             }
             let m = inproc::manager(kind, alg, dir.path()).await;
             let hp = inproc::hot_paths(plan, &m, ops, alg).await;
-            let store = kind.name();
-            let sign = format!("raw {alg} sign (ring)");
-            let verify = format!("raw {alg} verify (ring)");
-            let (create, create_base) = report.pair(
-                format!("create           {store:<6} {alg}"),
-                hp.create,
-                &sign,
-            );
-            let (stateless, verify_base) = report.pair(
-                format!("verify stateless {store:<6} {alg}"),
-                hp.verify_stateless,
-                &verify,
-            );
-            let (checked, _) = report.pair(
-                format!("verify checked   {store:<6} {alg}"),
-                hp.verify_checked,
-                &verify,
-            );
-            report.pair(
-                format!("refresh          {store:<6} {alg}"),
-                hp.refresh,
-                &sign,
-            );
-            if kind == StoreKind::Sqlite && !raw_select.is_nan() {
-                println!(
-                    "{:<52} {:>11.0} ops/s  = {:.2}x raw SQLite PK select",
-                    "",
-                    checked,
-                    checked / raw_select
-                );
-            }
-            if alg != Algorithm::HS256 && !stateless.is_nan() {
-                report.target(
-                    format!("stateless verify {alg} on {store} >= 0.85x raw verify"),
-                    stateless >= 0.85 * verify_base,
-                    format!("{:.2}x", stateless / verify_base),
-                );
-            }
-            if kind == StoreKind::Sqlite && alg == Algorithm::RS256 && !create.is_nan() {
-                report.target(
-                    "create SQLite RS256 >= 0.8x raw RS256 sign",
-                    create >= 0.8 * create_base,
-                    format!("{:.2}x", create / create_base),
-                );
-            }
-            if kind == StoreKind::Sqlite && alg == Algorithm::HS256 {
-                if !create.is_nan() {
-                    report.target(
-                        "create SQLite HS256 >= 50,000/s",
-                        create >= 50_000.0,
-                        format!("{create:.0}/s"),
-                    );
-                }
-                if !checked.is_nan() {
-                    report.target(
-                        "verify checked SQLite HS256 >= 100,000/s",
-                        checked >= 100_000.0,
-                        format!("{checked:.0}/s"),
-                    );
-                }
-            }
+            inproc::report(&mut report, kind, alg, hp, raw_select);
             if !args.no_http
                 && kind == StoreKind::Sqlite
                 && matches!(alg, Algorithm::RS256 | Algorithm::HS256)
             {
-                http_figures(&mut report, plan, &m, alg).await;
+                http::figures(&mut report, plan, &m, alg).await;
             }
             m.stop().await.expect("stop");
         }
@@ -307,141 +192,43 @@ async fn main() {
         ..plan
     };
     let store_alg = Algorithm::parse(&args.store_algorithm).unwrap_or(Algorithm::HS256);
+    let id = std::process::id();
     for (name, url, cluster) in [
-        ("redis", args.redis.clone(), false),
-        ("redis-cluster", args.redis_cluster.clone(), true),
+        ("redis", &args.redis, false),
+        ("redis-cluster", &args.redis_cluster, true),
     ] {
         let Some(url) = url else { continue };
-        println!(
-            "\n{name}, {} concurrent clients, {store_alg}:",
-            store_plan.concurrency
-        );
-        let prefix = format!("bench-{}", std::process::id());
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let store =
-            sessiond_store_redis::RedisStore::connect(&format!("{url}{sep}prefix={prefix}"))
-                .await
-                .expect("connect to Redis");
-        let store: std::sync::Arc<dyn sessiond_core::Store> = std::sync::Arc::new(store);
-        let raw = stores::redis_raw(&url, cluster).await;
-        let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
-        let f = stores::figures(store_plan, &m, &raw).await;
-        report_store(&mut report, name, store_alg, &f, &raw);
-        m.stop().await.expect("stop");
-        store.wipe().await.expect("clean up");
-        raw.cleanup.await;
+        let param = format!("prefix=bench-{id}");
+        let store = RedisStore::connect(&stores::with_param(url, &param))
+            .await
+            .expect("connect to Redis");
+        let raw = stores::redis_raw(url, cluster).await;
+        stores::run(
+            &mut report,
+            store_plan,
+            name,
+            Arc::new(store),
+            raw,
+            store_alg,
+        )
+        .await;
+    }
+    if let Some(url) = &args.postgres {
+        let schema = format!("bench_{id}");
+        let store = PostgresStore::connect(&stores::with_param(url, &format!("schema={schema}")))
+            .await
+            .expect("connect to PostgreSQL");
+        let raw = stores::postgres_raw(url, &schema).await;
+        stores::run(
+            &mut report,
+            store_plan,
+            "postgres",
+            Arc::new(store),
+            raw,
+            store_alg,
+        )
+        .await;
     }
 
-    if let Some(url) = args.postgres.clone() {
-        println!(
-            "\npostgres, {} concurrent clients, {store_alg}:",
-            store_plan.concurrency
-        );
-        let schema = format!("bench_{}", std::process::id());
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let store =
-            sessiond_store_postgres::PostgresStore::connect(&format!("{url}{sep}schema={schema}"))
-                .await
-                .expect("connect to PostgreSQL");
-        let store: std::sync::Arc<dyn sessiond_core::Store> = std::sync::Arc::new(store);
-        let raw = stores::postgres_raw(&url, &schema).await;
-        let m = stores::manager(std::sync::Arc::clone(&store), store_alg).await;
-        let f = stores::figures(store_plan, &m, &raw).await;
-        report_store(&mut report, "postgres", store_alg, &f, &raw);
-        m.stop().await.expect("stop");
-        drop((m, store));
-        raw.cleanup.await;
-    }
-
-    print_targets(&report);
-}
-
-fn print_targets(report: &Report) {
-    println!("\ntargets:");
-    for (name, ok, detail) in &report.targets {
-        println!("  [{}] {name}: {detail}", if *ok { "ok" } else { "MISS" });
-    }
-}
-
-fn report_store(
-    report: &mut Report,
-    name: &str,
-    alg: Algorithm,
-    f: &stores::StoreFigures,
-    raw: &stores::Raw,
-) {
-    let (create, write) = report.pair(
-        format!("create           {name} {alg}"),
-        f.create_vs_write.clone(),
-        raw.write_name,
-    );
-    let (checked, read) = report.pair(
-        format!("verify checked   {name} {alg}"),
-        f.checked_vs_read.clone(),
-        raw.read_name,
-    );
-    report.pair(
-        format!("refresh          {name} {alg}"),
-        f.refresh_vs_write.clone(),
-        raw.write_name,
-    );
-    report.target(
-        format!("verify checked {name} >= 0.6x {}", raw.read_name),
-        checked >= 0.6 * read,
-        format!("{:.2}x", checked / read),
-    );
-    report.target(
-        format!("create {name} >= 0.5x {}", raw.write_name),
-        create >= 0.5 * write,
-        format!("{:.2}x", create / write),
-    );
-}
-
-async fn http_figures(report: &mut Report, plan: Plan, m: &SessionManager, alg: Algorithm) {
-    let bare_addr = http::bare().await;
-    let sessiond_addr = http::sessiond(m).await;
-    let mut tokens = Vec::new();
-    for i in 0..256 {
-        tokens.push(
-            m.create(NewSession::new(format!("http-{i}")))
-                .await
-                .expect("create")
-                .tokens
-                .access
-                .token
-                .into_inner(),
-        );
-    }
-    let tokens = std::sync::Arc::new(tokens);
-    let verify_body = move |i: u64| {
-        json!({"accessToken": tokens[(i as usize) % tokens.len()], "doAntiCsrfCheck": false, "checkDatabase": false})
-            .to_string()
-            .into_bytes()
-    };
-    let create_body = |i: u64| {
-        json!({"userId": format!("user-{}", i % 10_000), "userDataInJWT": {"role": "user"}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": true})
-            .to_string()
-            .into_bytes()
-    };
-    let n = plan.concurrency;
-    let verify = http::post_op(
-        n,
-        sessiond_addr,
-        "/recipe/session/verify",
-        verify_body.clone(),
-    )
-    .await;
-    let bare = http::post_op(n, bare_addr, "/bare", verify_body).await;
-    report.pair(
-        format!("HTTP verify      sqlite {alg}"),
-        harness::pair(plan, verify, bare).await,
-        "bare axum handler, same body",
-    );
-    let create = http::post_op(n, sessiond_addr, "/public/recipe/session", create_body).await;
-    let bare = http::post_op(n, bare_addr, "/bare", create_body).await;
-    report.pair(
-        format!("HTTP create      sqlite {alg}"),
-        harness::pair(plan, create, bare).await,
-        "bare axum handler, same body",
-    );
+    report.print_targets();
 }

@@ -3,19 +3,18 @@
 //! database check), three processes on one store; and what following the revocation log costs
 //! stateless verification in process.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::{Value, json};
 use sessiond_core::jose::Algorithm;
-use sessiond_core::{
-    ManagerConfig, MemoryStore, NewSession, SessionManager, StartOptions, VerifyOptions,
-};
+use sessiond_core::{ManagerConfig, MemoryStore, NewSession, SessionManager, VerifyOptions};
 
 use crate::harness::{self, Plan};
+use crate::process::{self, Announces, ServerProcess};
+use crate::{manager, stores};
 
 /// Revocation latency across processes, and the feed's cost to stateless verification.
 #[derive(Debug, Parser)]
@@ -50,35 +49,10 @@ pub(crate) struct Args {
 
 const API_KEY: &str = "revocation-latency-bench-key-0123456789";
 
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(bin: &std::path::Path, store: &str) -> Serve {
-    let mut child = Command::new(bin)
+fn serve(bin: &std::path::Path, store: &str) -> ServerProcess {
+    let mut cmd = Command::new(bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--store", store])
         .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            store,
             "--api-key",
             API_KEY,
             "--algorithm",
@@ -88,29 +62,13 @@ fn serve(bin: &std::path::Path, store: &str) -> Serve {
         ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("sessiond exited during start-up")
-            .expect("read");
-        if let Ok(v) = serde_json::from_str::<Value>(&line)
-            && v["message"] == "sessiond listening"
-        {
-            break v["addr"].as_str().expect("addr").to_owned();
-        }
+        .stdout(Stdio::null());
+    let listening = |line: &str| {
+        let v = serde_json::from_str::<Value>(line).ok()?;
+        (v["message"] == "sessiond listening").then(|| v["addr"].as_str()?.parse().ok())?
     };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Serve {
-        child,
-        url: format!("http://{addr}"),
-    }
+    process::spawn(cmd, Announces::OnStderr, listening)
+        .unwrap_or_else(|e| panic!("sessiond serve: {e}"))
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: Value) -> Value {
@@ -142,11 +100,11 @@ async fn latencies(
     count: usize,
     concurrency: usize,
 ) -> Vec<f64> {
-    let servers: Vec<Serve> = (0..processes).map(|_| serve(bin, store)).collect();
+    let servers: Vec<ServerProcess> = (0..processes).map(|_| serve(bin, store)).collect();
     let http = reqwest::Client::new();
-    let a = servers[0].url.clone();
+    let a = servers[0].url();
     let watchers: Vec<String> = if processes > 1 {
-        servers[1..].iter().map(|s| s.url.clone()).collect()
+        servers[1..].iter().map(ServerProcess::url).collect()
     } else {
         vec![a.clone()]
     };
@@ -230,28 +188,14 @@ async fn latencies(
 async fn feed_cost(rounds: usize) {
     for alg in [Algorithm::HS256, Algorithm::EdDSA] {
         let mk = |feed: bool| async move {
-            let m = SessionManager::new(
-                Arc::new(MemoryStore::new()),
-                ManagerConfig {
-                    algorithm: alg,
-                    revocation_feed: feed,
-                    ..ManagerConfig::default()
-                },
-            )
-            .expect("config");
-            m.start(StartOptions::default()).await.expect("start");
-            let mut tokens = Vec::new();
-            for i in 0..512 {
-                tokens.push(
-                    m.create(NewSession::new(format!("u{i}")))
-                        .await
-                        .expect("create")
-                        .tokens
-                        .access
-                        .token
-                        .into_inner(),
-                );
-            }
+            let config = ManagerConfig {
+                algorithm: alg,
+                revocation_feed: feed,
+                ..ManagerConfig::default()
+            };
+            let m = manager::start(Arc::new(MemoryStore::new()), config).await;
+            let tokens =
+                manager::access_tokens(&m, 512, |i| NewSession::new(format!("u{i}"))).await;
             // A deny-set that is not empty: the check has something to look in.
             for i in 0..256 {
                 let s = m
@@ -260,19 +204,12 @@ async fn feed_cost(rounds: usize) {
                     .expect("create");
                 m.revoke(s.session.handle.as_str()).await.expect("revoke");
             }
-            (m, Arc::new(tokens))
+            (m, tokens)
         };
         let (on, on_t) = mk(true).await;
         let (off, off_t) = mk(false).await;
         let op = |m: SessionManager, t: Arc<Vec<String>>| {
-            move |_: usize, i: u64| {
-                let (m, t) = (m.clone(), Arc::clone(&t));
-                async move {
-                    m.verify(&t[(i as usize) % t.len()], VerifyOptions::default())
-                        .await
-                        .expect("verify");
-                }
-            }
+            move |_, i| manager::verify(m.clone(), Arc::clone(&t), i, VerifyOptions::default())
         };
         let plan = Plan {
             rounds,
@@ -293,7 +230,8 @@ async fn feed_cost(rounds: usize) {
     }
 }
 
-/// Runs the subcommand.
+/// `revocation-latency ARGS…`: each store in turn (its processes started, its data removed
+/// afterwards), then the feed's cost to stateless verification.
 pub(crate) async fn run(argv: &[String]) {
     let args = Args::parse_from(
         std::iter::once("revocation-latency".to_owned()).chain(argv.iter().cloned()),
@@ -305,53 +243,39 @@ pub(crate) async fn run(argv: &[String]) {
     );
     for store in &args.stores {
         let id = std::process::id();
-        let (url, processes) = match store.as_str() {
-            "memory" => ("memory://".to_owned(), 1),
-            "sqlite" => (format!("sqlite://{}/rl.db", dir.path().display()), 3),
-            "postgres" => match &args.postgres {
-                Some(u) => (
-                    format!(
-                        "{u}{}schema=bench_rl_{id}",
-                        if u.contains('?') { '&' } else { '?' }
-                    ),
-                    3,
-                ),
-                None => {
-                    eprintln!("postgres: set SESSIOND_BENCH_POSTGRES_URL");
-                    continue;
-                }
-            },
-            "redis" => match &args.redis {
-                Some(u) => (
-                    format!(
-                        "{u}{}prefix=bench-rl-{id}",
-                        if u.contains('?') { '&' } else { '?' }
-                    ),
-                    3,
-                ),
-                None => {
-                    eprintln!("redis: set SESSIOND_BENCH_REDIS_URL");
-                    continue;
-                }
-            },
-            "redis-cluster" => match &args.redis_cluster {
-                Some(u) => (
-                    format!(
-                        "{u}{}prefix=bench-rl-{id}",
-                        if u.contains('?') { '&' } else { '?' }
-                    ),
-                    3,
-                ),
-                None => {
-                    eprintln!("redis-cluster: set SESSIOND_BENCH_REDIS_CLUSTER_URL");
-                    continue;
-                }
-            },
-            "none" => continue,
+        let shared = |url: &Option<String>, param: String, var: &str| match url {
+            Some(u) => Some((stores::with_param(u, &param), 3)),
+            None => {
+                eprintln!("{store}: set {var}");
+                None
+            }
+        };
+        let found = match store.as_str() {
+            "memory" => Some(("memory://".to_owned(), 1)),
+            "sqlite" => Some((format!("sqlite://{}/rl.db", dir.path().display()), 3)),
+            "postgres" => shared(
+                &args.postgres,
+                format!("schema=bench_rl_{id}"),
+                "SESSIOND_BENCH_POSTGRES_URL",
+            ),
+            "redis" => shared(
+                &args.redis,
+                format!("prefix=bench-rl-{id}"),
+                "SESSIOND_BENCH_REDIS_URL",
+            ),
+            "redis-cluster" => shared(
+                &args.redis_cluster,
+                format!("prefix=bench-rl-{id}"),
+                "SESSIOND_BENCH_REDIS_CLUSTER_URL",
+            ),
+            "none" => None,
             other => {
                 eprintln!("unknown store {other}");
-                continue;
+                None
             }
+        };
+        let Some((url, processes)) = found else {
+            continue;
         };
         eprintln!("[revocation-latency] {store}: {processes} processes");
         let l = latencies(

@@ -6,35 +6,27 @@ use std::sync::Arc;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sessiond_core::jose::Algorithm;
-use sessiond_core::{
-    ManagerConfig, NewSession, RefreshOptions, SessionManager, StartOptions, Store, VerifyOptions,
-};
-use tokio::sync::Mutex;
+use sessiond_core::{ManagerConfig, NewSession, SessionManager, Store, VerifyOptions};
 
-use crate::harness::{Plan, pair};
-use crate::inproc::Paired;
+use crate::harness::{BoxedOp, OpFuture, Paired, Plan, pair};
+use crate::manager;
+use crate::report::Report;
 
-/// Results for one store.
+/// The hot paths on one server store, each beside the raw round trip it needs.
 pub(crate) struct StoreFigures {
     pub(crate) create_vs_write: Paired,
     pub(crate) checked_vs_read: Paired,
     pub(crate) refresh_vs_write: Paired,
 }
 
-type Op = Arc<
-    dyn Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        + Send
-        + Sync,
->;
-
 /// The raw read and write of a store: what one store round trip costs at this concurrency.
 pub(crate) struct Raw {
-    pub(crate) read: Op,
-    pub(crate) write: Op,
+    pub(crate) read: BoxedOp,
+    pub(crate) write: BoxedOp,
     pub(crate) read_name: &'static str,
     pub(crate) write_name: &'static str,
     /// Removes what the baseline (and the run's store) left on the server.
-    pub(crate) cleanup: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    pub(crate) cleanup: OpFuture,
 }
 
 /// Raw Redis keys expire on their own (a raw `SET` with `PX` costs what a plain one does, and
@@ -48,6 +40,13 @@ const RAW_TAGS: u64 = 256;
 
 fn raw_key(kind: &str, i: u64) -> String {
     format!("{kind}:{{{}}}:{i}", i % RAW_TAGS)
+}
+
+/// `SET key value` that expires after [`RAW_KEY_TTL_MS`].
+fn raw_set(key: String, value: &[u8]) -> redis::Cmd {
+    let mut c = redis::cmd("SET");
+    c.arg(key).arg(value).arg("PX").arg(RAW_KEY_TTL_MS);
+    c
 }
 
 /// Every key the raw Redis baseline wrote (`written` fresh keys), as `UNLINK`s of up to 1000
@@ -104,17 +103,13 @@ where
     let value = Arc::new(vec![b'x'; 300]);
     let mut c0 = conn.clone();
     for i in 0..1024 {
-        let _: () = redis::cmd("SET")
-            .arg(raw_key("bench-raw", i))
-            .arg(value.as_slice())
-            .arg("PX")
-            .arg(RAW_KEY_TTL_MS)
+        let _: () = raw_set(raw_key("bench-raw", i), &value)
             .query_async(&mut c0)
             .await
             .expect("SET");
     }
     let c1 = conn.clone();
-    let read: Op = Arc::new(move |_, i| {
+    let read: BoxedOp = Arc::new(move |_, i| {
         let mut c = c1.clone();
         Box::pin(async move {
             let _: Option<Vec<u8>> = redis::cmd("GET")
@@ -137,16 +132,12 @@ where
             }
         })
     };
-    let write: Op = Arc::new(move |_, _| {
+    let write: BoxedOp = Arc::new(move |_, _| {
         let mut c = conn.clone();
         let v = Arc::clone(&value);
         let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::pin(async move {
-            let _: () = redis::cmd("SET")
-                .arg(raw_key("bench-raw-w", i))
-                .arg(v.as_slice())
-                .arg("PX")
-                .arg(RAW_KEY_TTL_MS)
+            let _: () = raw_set(raw_key("bench-raw-w", i), &v)
                 .query_async(&mut c)
                 .await
                 .expect("SET");
@@ -207,7 +198,7 @@ pub(crate) async fn postgres_raw(url: &str, schema: &str) -> Raw {
         format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
     );
     let (p1, p2) = (pool.clone(), pool);
-    let read: Op = Arc::new(move |_, i| {
+    let read: BoxedOp = Arc::new(move |_, i| {
         let (p, q) = (p1.clone(), select.clone());
         Box::pin(async move {
             let _ = sqlx::query(sqlx::AssertSqlSafe(q))
@@ -219,7 +210,7 @@ pub(crate) async fn postgres_raw(url: &str, schema: &str) -> Raw {
     });
     // Unique across every measurement that reuses this baseline (iterations restart per pair).
     let fresh = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let write: Op = Arc::new(move |_, _| {
+    let write: BoxedOp = Arc::new(move |_, _| {
         let (p, q) = (p2.clone(), insert.clone());
         let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::pin(async move {
@@ -248,99 +239,93 @@ pub(crate) async fn postgres_raw(url: &str, schema: &str) -> Raw {
     }
 }
 
-pub(crate) async fn manager(store: Arc<dyn Store>, alg: Algorithm) -> SessionManager {
-    let m = SessionManager::new(
-        store,
-        ManagerConfig {
-            algorithm: alg,
-            ..ManagerConfig::default()
-        },
-    )
-    .expect("config");
-    m.start(StartOptions::default()).await.expect("start");
-    m
-}
-
 fn new_session(i: u64) -> NewSession {
     NewSession::new(format!("user-{}", i % 10_000))
 }
 
+/// The hot paths on `m`, each beside the raw round trip it needs (a write for create and
+/// refresh, a read for the checked verification).
 pub(crate) async fn figures(plan: Plan, m: &SessionManager, raw: &Raw) -> StoreFigures {
-    let mm = m.clone();
-    let w = Arc::clone(&raw.write);
-    let create_vs_write = pair(
-        plan,
-        move |_, i| {
-            let m = mm.clone();
-            async move {
-                m.create(new_session(i)).await.expect("create");
-            }
-        },
-        move |t, i| w(t, i),
-    )
-    .await;
-
-    let mut tokens = Vec::new();
-    for i in 0..512 {
-        tokens.push(
-            m.create(new_session(i))
-                .await
-                .expect("create")
-                .tokens
-                .access
-                .token
-                .into_inner(),
-        );
-    }
-    let tokens = Arc::new(tokens);
-    let (mm, tk, r) = (m.clone(), Arc::clone(&tokens), Arc::clone(&raw.read));
-    let checked_vs_read = pair(
-        plan,
-        move |_, i| {
-            let m = mm.clone();
-            let tk = Arc::clone(&tk);
-            async move {
-                let opts = VerifyOptions {
-                    app_id: None,
-                    check_database: true,
-                    ..VerifyOptions::default()
-                };
-                m.verify(&tk[(i as usize) % tk.len()], opts)
-                    .await
-                    .expect("verify");
-            }
-        },
-        move |t, i| r(t, i),
-    )
-    .await;
-
-    let mut chains = Vec::new();
-    for i in 0..plan.concurrency {
-        let s = m.create(new_session(i as u64)).await.expect("create");
-        chains.push(Mutex::new(s.tokens.refresh.token.into_inner()));
-    }
-    let chains = Arc::new(chains);
     let (mm, w) = (m.clone(), Arc::clone(&raw.write));
-    let refresh_vs_write = pair(
-        plan,
-        move |task, _| {
-            let m = mm.clone();
-            let chains = Arc::clone(&chains);
-            async move {
-                let mut slot = chains[task].lock().await;
-                let r = m
-                    .refresh(&slot, RefreshOptions::default())
-                    .await
-                    .expect("refresh");
-                *slot = r.tokens.refresh.token.into_inner();
-            }
-        },
-        move |t, i| w(t, i),
-    )
-    .await;
+    let create = move |_, i| manager::create(mm.clone(), new_session(i));
+    let create_vs_write = pair(plan, create, move |t, i| w(t, i)).await;
+
+    let tokens = manager::access_tokens(m, 512, new_session).await;
+    let (mm, r) = (m.clone(), Arc::clone(&raw.read));
+    let opts = VerifyOptions {
+        app_id: None,
+        check_database: true,
+        ..VerifyOptions::default()
+    };
+    let checked = move |_, i| manager::verify(mm.clone(), Arc::clone(&tokens), i, opts);
+    let checked_vs_read = pair(plan, checked, move |t, i| r(t, i)).await;
+
+    let chains = manager::chains(m, plan.concurrency, new_session).await;
+    let (mm, w) = (m.clone(), Arc::clone(&raw.write));
+    let refresh = move |task, _| manager::refresh(mm.clone(), Arc::clone(&chains), task);
+    let refresh_vs_write = pair(plan, refresh, move |t, i| w(t, i)).await;
     StoreFigures {
         create_vs_write,
         checked_vs_read,
         refresh_vs_write,
     }
+}
+
+/// Measures and prints the figures of `store` beside `raw` (its raw round trips), records their
+/// targets, then removes what the run left on the server.
+pub(crate) async fn run(
+    report: &mut Report,
+    plan: Plan,
+    name: &str,
+    store: Arc<dyn Store>,
+    raw: Raw,
+    alg: Algorithm,
+) {
+    println!("\n{name}, {} concurrent clients, {alg}:", plan.concurrency);
+    let m = manager::start(
+        Arc::clone(&store),
+        ManagerConfig {
+            algorithm: alg,
+            ..ManagerConfig::default()
+        },
+    )
+    .await;
+    let f = figures(plan, &m, &raw).await;
+    let (create, write) = report.pair(
+        format!("create           {name} {alg}"),
+        f.create_vs_write,
+        raw.write_name,
+    );
+    let (checked, read) = report.pair(
+        format!("verify checked   {name} {alg}"),
+        f.checked_vs_read,
+        raw.read_name,
+    );
+    report.pair(
+        format!("refresh          {name} {alg}"),
+        f.refresh_vs_write,
+        raw.write_name,
+    );
+    report.ratio_target(
+        format!("verify checked {name} >= 0.6x {}", raw.read_name),
+        checked,
+        0.6,
+        read,
+    );
+    report.ratio_target(
+        format!("create {name} >= 0.5x {}", raw.write_name),
+        create,
+        0.5,
+        write,
+    );
+    m.stop().await.expect("stop");
+    store.wipe().await.expect("clean up");
+    drop((m, store));
+    raw.cleanup.await;
+}
+
+/// `url` with the query parameter `param` (`key=value`) added.
+pub(crate) fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
 }

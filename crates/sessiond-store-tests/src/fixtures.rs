@@ -1,10 +1,11 @@
-//! Builders for the rows and managers the cases use.
+//! Builders for the rows, events and managers the cases (and each backend's own tests) use.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sessiond_core::jose::Algorithm;
 use sessiond_core::model::SessionFlags;
+use sessiond_core::store::EventKind;
 use sessiond_core::{
     ClientInfo, KeyKind, KeyRecord, ManagerConfig, ManualClock, Millis, SessionManager,
     SessionRecord, Store,
@@ -106,4 +107,49 @@ pub fn manager_with(store: Arc<dyn Store>, cfg: ManagerConfig) -> (SessionManage
     let m =
         SessionManager::with_clock(store, cfg, Arc::new(clock.clone())).expect("valid test config");
     (m, clock)
+}
+
+/// The revocation event of the session `handle`.
+pub fn revoked(handle: &str) -> EventKind {
+    EventKind::Revoked {
+        handle: handle.to_owned(),
+    }
+}
+
+/// The cursor of the newest event in `store`'s log (0 when it is empty).
+///
+/// # Panics
+/// When the store fails to read the log.
+pub async fn last_cursor(store: &dyn Store) -> u64 {
+    let page = store.events_since(0, 100_000).await.unwrap();
+    page.events.last().map_or(0, |e| e.cursor)
+}
+
+/// Appends an event through `store` and waits (500 ms) for `signal` (another handle's, which
+/// only the backend's push moves) to pass the cursor before it; retries up to `tries` times (a
+/// push sent before the other handle's listener has started is missed). Returns how long the
+/// successful round took from the append, or `None` when no round was pushed in time.
+///
+/// # Panics
+/// When the store fails to read or append.
+pub async fn append_until_pushed(
+    store: &dyn Store,
+    signal: &mut tokio::sync::watch::Receiver<u64>,
+    tries: usize,
+) -> Option<Duration> {
+    for _ in 0..tries {
+        let known = last_cursor(store).await;
+        let started = Instant::now();
+        store
+            .append_events(&[revoked(&handle())], T0)
+            .await
+            .unwrap();
+        if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
+            .await
+            .is_ok()
+        {
+            return Some(started.elapsed());
+        }
+    }
+    None
 }

@@ -10,13 +10,7 @@ use sessiond_core::store::{Event, EventKind, EventPage};
 use sessiond_core::{Millis, Store};
 
 use crate::StoreFactory;
-use crate::fixtures::{T0, handle};
-
-fn revoked(h: &str) -> EventKind {
-    EventKind::Revoked {
-        handle: h.to_owned(),
-    }
-}
+use crate::fixtures::{T0, handle, revoked};
 
 /// Reads everything after `cursor`, `limit` at a time, following the returned cursors.
 /// Returns the events and whether every page was continuous.

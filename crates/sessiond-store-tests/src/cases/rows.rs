@@ -115,31 +115,21 @@ fn rotation(h: &str, gen_: u64, from: [u8; 32], to: [u8; 32], now: i64) -> Rotat
     }
 }
 
+/// Whether `rot` swapped.
+async fn rotated(store: &dyn Store, rot: Rotation<'_>) -> bool {
+    store.rotate_refresh(&rot).await.unwrap()
+}
+
 /// Rotation swaps only from the expected generation and hash, and records the rotation.
 pub async fn rotation_is_compare_and_swap(store: Arc<dyn Store>) {
     let h = handle();
     let rec = record(&h, "alice", T0);
     store.create_session(&rec).await.unwrap();
     // Wrong hash, wrong generation: no swap.
-    assert!(
-        !store
-            .rotate_refresh(&rotation(&h, 0, [7u8; 32], [2u8; 32], T0 + 5))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .rotate_refresh(&rotation(&h, 1, [1u8; 32], [2u8; 32], T0 + 5))
-            .await
-            .unwrap()
-    );
+    assert!(!rotated(&*store, rotation(&h, 0, [7u8; 32], [2u8; 32], T0 + 5)).await);
+    assert!(!rotated(&*store, rotation(&h, 1, [1u8; 32], [2u8; 32], T0 + 5)).await);
     // Right expectation: swap.
-    assert!(
-        store
-            .rotate_refresh(&rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5))
-            .await
-            .unwrap()
-    );
+    assert!(rotated(&*store, rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5)).await);
     let got = store.load_session(&h, T0 + 5).await.unwrap().unwrap();
     assert_eq!(got.generation, 1);
     assert_eq!(got.refresh_hash, [2u8; 32]);
@@ -152,22 +142,12 @@ pub async fn rotation_is_compare_and_swap(store: Arc<dyn Store>) {
         rec.absolute_expires_at.min(T0 + 5 + 3_600_000)
     );
     // The same expectation again: no swap.
-    assert!(
-        !store
-            .rotate_refresh(&rotation(&h, 0, [1u8; 32], [3u8; 32], T0 + 6))
-            .await
-            .unwrap()
-    );
+    assert!(!rotated(&*store, rotation(&h, 0, [1u8; 32], [3u8; 32], T0 + 6)).await);
     // The data version is untouched by rotation.
     assert_eq!(got.version, 0);
     // Missing session: no swap, no row.
     let missing = handle();
-    assert!(
-        !store
-            .rotate_refresh(&rotation(&missing, 0, [1u8; 32], [2u8; 32], T0))
-            .await
-            .unwrap()
-    );
+    assert!(!rotated(&*store, rotation(&missing, 0, [1u8; 32], [2u8; 32], T0)).await);
     assert!(store.load_session(&missing, T0).await.unwrap().is_none());
 }
 
@@ -239,26 +219,28 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
     // by the store).
     let first = [T0 + 5];
     assert!(
-        store
-            .rotate_refresh(&Rotation {
+        rotated(
+            &*store,
+            Rotation {
                 recent_rotations: &first,
                 ..rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5)
-            })
-            .await
-            .unwrap()
+            }
+        )
+        .await
     );
     let got = store.load_session(&h, T0 + 5).await.unwrap().unwrap();
     assert_eq!(got.recent_rotations, vec![T0 + 5]);
     assert_eq!(got.generation, 1);
     let second = [T0 - 100, T0 + 5, T0 + 9];
     assert!(
-        store
-            .rotate_refresh(&Rotation {
+        rotated(
+            &*store,
+            Rotation {
                 recent_rotations: &second,
                 ..rotation(&h, 1, [2u8; 32], [3u8; 32], T0 + 9)
-            })
-            .await
-            .unwrap()
+            }
+        )
+        .await
     );
     let got = store.load_session(&h, T0 + 9).await.unwrap().unwrap();
     assert_eq!(got.recent_rotations, second.to_vec());
@@ -299,12 +281,7 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
     let after = store.load_session(&h, T0 + 12).await.unwrap().unwrap();
     assert_eq!(after.recent_rotations, second.to_vec());
     // An empty list replaces a full one too.
-    assert!(
-        store
-            .rotate_refresh(&rotation(&full_h, 8, [1u8; 32], [5u8; 32], T0 + 13))
-            .await
-            .unwrap()
-    );
+    assert!(rotated(&*store, rotation(&full_h, 8, [1u8; 32], [5u8; 32], T0 + 13)).await);
     let got = store.load_session(&full_h, T0 + 13).await.unwrap().unwrap();
     assert_eq!(got.recent_rotations, Vec::<i64>::new());
     // Listing returns it as well.
@@ -475,12 +452,7 @@ pub async fn deletion_is_final(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
-    assert!(
-        !store
-            .rotate_refresh(&rotation(&a, 0, [1u8; 32], [2u8; 32], T0 + 1))
-            .await
-            .unwrap()
-    );
+    assert!(!rotated(&*store, rotation(&a, 0, [1u8; 32], [2u8; 32], T0 + 1)).await);
     let upd = DataUpdate {
         handle: &a,
         expected_version: 0,

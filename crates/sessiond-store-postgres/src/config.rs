@@ -53,7 +53,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A parsed store URL.
+/// A store URL split into what the driver gets and sessiond's own settings, all checked.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Config {
     /// The URL for the driver, with sessiond's parameters removed.

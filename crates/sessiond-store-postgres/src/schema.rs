@@ -107,7 +107,7 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
 /// Why [`migrate`] failed.
 #[derive(Debug)]
 pub(crate) enum MigrateError {
-    /// The driver failed.
+    /// The server or the connection failed (retrying may help).
     Driver(sqlx::Error),
     /// The database is not one this build can use.
     Refused(ConfigError),

@@ -10,10 +10,9 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sessiond_core::store::EventKind;
 use sessiond_core::{KeyRecord, SessionRecord, Store, StoreError};
 use sessiond_store_postgres::PostgresStore;
-use sessiond_store_tests::fixtures::{T0, handle, record};
+use sessiond_store_tests::fixtures::{T0, append_until_pushed, handle, record};
 use sessiond_store_tests::upgrade;
 use tokio::sync::Barrier;
 
@@ -90,7 +89,8 @@ async fn racing_connects_on_a_new_schema_all_succeed() {
     }
 }
 
-/// Bad URLs fail at once with a message naming the problem, and never echo the password.
+/// Bad URLs fail at once, before any connection, as a configuration error (retrying cannot
+/// help) with a message naming the problem, and never echo the password.
 #[tokio::test]
 async fn bad_urls_are_refused_with_a_clear_error() {
     for (url, expect) in [
@@ -123,7 +123,7 @@ async fn bad_urls_are_refused_with_a_clear_error() {
         ),
     ] {
         let err = PostgresStore::connect(url).await.unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{url}: {err:?}");
+        assert!(matches!(err, StoreError::Config(_)), "{url}: {err:?}");
         let msg = chain(&err);
         assert!(msg.contains("invalid PostgreSQL store URL"), "{url}: {msg}");
         assert!(msg.contains(expect), "{url}: {msg}");
@@ -245,41 +245,6 @@ async fn a_closed_store_says_so() {
     ));
     assert!(matches!(store.flush().await, Err(StoreError::Closed)));
     assert!(matches!(store.ping().await, Err(StoreError::Closed)));
-}
-
-fn revoked(h: &str) -> EventKind {
-    EventKind::Revoked {
-        handle: h.to_owned(),
-    }
-}
-
-/// Appends an event through `a` and waits (500 ms) for `signal` (another store's, which only
-/// notifications move) to pass the cursor before it; retries up to `tries` times (a
-/// notification sent before the listener has subscribed is lost). Returns how long the
-/// successful round took from the append.
-async fn append_until_pushed(
-    a: &PostgresStore,
-    signal: &mut tokio::sync::watch::Receiver<u64>,
-    tries: usize,
-) -> Option<Duration> {
-    for _ in 0..tries {
-        let known = last_cursor(a).await;
-        let started = Instant::now();
-        a.append_events(&[revoked(&handle())], T0).await.unwrap();
-        if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
-            .await
-            .is_ok()
-        {
-            return Some(started.elapsed());
-        }
-    }
-    None
-}
-
-/// The last cursor in the log.
-async fn last_cursor(store: &PostgresStore) -> u64 {
-    let page = store.events_since(0, 100_000).await.unwrap();
-    page.events.last().map_or(0, |e| e.cursor)
 }
 
 /// An append through one store is pushed (`NOTIFY` at commit, `LISTEN` on a connection of

@@ -11,35 +11,35 @@ use std::time::Duration;
 
 use sessiond_core::StoreError;
 
-/// Parsed store options.
+/// What a Redis store URL asks for, checked: where to connect and how to behave there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// Node URLs (`redis://…`); several for a cluster.
     pub nodes: Vec<String>,
     /// Whether the nodes form a Redis Cluster.
     pub cluster: bool,
-    /// Key prefix.
+    /// The prefix of every key (`prefix=`), so deployments can share a server.
     pub prefix: String,
     /// Replicas a revocation must reach (`WAIT`), 0 for none.
     pub wait_replicas: u32,
-    /// How long to wait for them.
+    /// How long a revocation waits for those replicas before failing.
     pub wait_timeout: Duration,
-    /// Connection and response timeout.
+    /// How long to wait for a connection or a reply before failing (`timeout_ms=`).
     pub timeout: Duration,
 }
 
+/// A URL that can never work: a configuration error, which names the problem but never quotes
+/// the URL (it may hold a password).
 fn bad(msg: impl Into<String>) -> StoreError {
-    StoreError::unavailable(std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        msg.into(),
-    ))
+    StoreError::Config(msg.into())
 }
 
 impl RedisOptions {
-    /// Parses a store URL.
+    /// Parses `redis://…` or `redis+cluster://…` and its options, without connecting.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] with an `InvalidInput` source naming the problem.
+    /// [`StoreError::Config`] naming the problem (an unknown scheme or option, an invalid
+    /// value, no host), without the URL.
     pub fn parse(url: &str) -> Result<Self, StoreError> {
         let (cluster, rest) = if let Some(r) = url.strip_prefix("redis+cluster://") {
             (true, r)
@@ -129,6 +129,29 @@ mod tests {
             "redis://h?timeout_ms=x",
         ] {
             assert!(RedisOptions::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A URL that can never work is a configuration error, on a node or a cluster, from the
+    /// option parser or the Redis client's own URL parsing, and never quotes the password.
+    #[tokio::test]
+    async fn malformed_urls_are_configuration_errors() {
+        for bad in [
+            "redis://",
+            "http://:hunter2@x",
+            "redis://:hunter2@h?prefix=a{b}",
+            "redis://:hunter2@h?nope=1",
+            "redis://:hunter2@h?timeout_ms=x",
+            "redis://:hunter2@h?wait_replicas=99999999999",
+            "redis://:hunter2@h:99999",
+            "redis+cluster://",
+            "redis+cluster://:hunter2@h:1,h:2?nope=1",
+            "redis+cluster://:hunter2@h:99999,h:2",
+        ] {
+            match crate::RedisStore::connect(bad).await {
+                Err(StoreError::Config(msg)) => assert!(!msg.contains("hunter2"), "{bad}: {msg}"),
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 }

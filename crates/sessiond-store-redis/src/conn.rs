@@ -15,6 +15,17 @@ use crate::keys::slot;
 /// Concurrent requests a cluster fan-out keeps in flight.
 const CLUSTER_FANOUT: usize = 64;
 
+/// An error of the Redis client's own URL parsing (a bad port, database number or host) is a
+/// configuration error: the URL can never work. Its text is the client's, which names the
+/// problem and never quotes the URL.
+fn client_error(e: redis::RedisError) -> StoreError {
+    if e.kind() == redis::ErrorKind::InvalidClientConfig {
+        StoreError::Config(format!("invalid Redis store URL: {e}"))
+    } else {
+        StoreError::unavailable(e)
+    }
+}
+
 #[derive(Clone)]
 pub(crate) enum Conn {
     Single(ConnectionManager),
@@ -34,7 +45,7 @@ impl Conn {
                 .response_timeout(response_timeout)
                 .retries(2)
                 .build()
-                .map_err(unavailable)?;
+                .map_err(client_error)?;
             let conn = tokio::time::timeout(o.timeout * 3, client.get_async_connection())
                 .await
                 .map_err(|_| {
@@ -45,7 +56,7 @@ impl Conn {
                 .map_err(unavailable)?;
             Ok(Conn::Cluster(conn))
         } else {
-            let client = redis::Client::open(o.nodes[0].as_str()).map_err(unavailable)?;
+            let client = redis::Client::open(o.nodes[0].as_str()).map_err(client_error)?;
             let cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(o.timeout))
                 .set_response_timeout(Some(response_timeout))

@@ -14,10 +14,11 @@
 
 use sessiond_core::model::{USER_TAG_BITS, handle_tag, user_tag};
 
-/// Number of distinct tags.
+/// How many user tags there are (`2^USER_TAG_BITS`): the hash tags a prefix's sessions spread
+/// over.
 pub(crate) const TAGS: u16 = 1 << USER_TAG_BITS;
 
-/// Key names under one prefix.
+/// Builds every key name of one prefix, each with the hash tag that decides its cluster slot.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     prefix: String,
@@ -81,7 +82,7 @@ impl Keys {
     }
 }
 
-/// The tag of an (app, user) pair.
+/// The hash tag holding an (app, user) pair's sessions (the low bits of their handles).
 pub(crate) fn tag(app: &str, user: &str) -> u16 {
     user_tag(app, user)
 }
@@ -111,7 +112,8 @@ pub(crate) fn member_pattern(app: &str, user: &str) -> Vec<u8> {
     p
 }
 
-/// The handle of an index member.
+/// The handle in an index member (after its last NUL); `None` when there is no NUL or the
+/// handle is not UTF-8.
 pub(crate) fn handle_of_member(member: &[u8]) -> Option<String> {
     let pos = member.iter().rposition(|b| *b == 0)?;
     String::from_utf8(member[pos + 1..].to_vec()).ok()

@@ -34,10 +34,11 @@ use keys::{Keys, TAGS, handle_of_member, member, member_pattern, tag};
 /// How far past its absolute lifetime a session's Redis TTL lies: a backstop should the
 /// sweeper not run; expiry itself is checked on every read.
 const TTL_BACKSTOP_MS: i64 = 24 * 3600 * 1000;
-/// Tags per sweep pipeline.
+/// How many tags' indexes one sweep round trip covers (one pipeline of `SWEEP` calls).
 const SWEEP_CHUNK: u16 = 512;
 
-/// The Redis store.
+/// A store on one Redis node or one Redis Cluster, under one key prefix. Clones share the
+/// connections.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
@@ -69,7 +70,9 @@ impl RedisStore {
     /// Connects to the server(s) of `url` (see [`RedisOptions`]).
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] for a bad URL or an unreachable server.
+    /// [`StoreError::Config`] for a URL that can never work (see [`RedisOptions::parse`]; also
+    /// a host, port or database the Redis client cannot parse); [`StoreError::Unavailable`]
+    /// for an unreachable server.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let opts = RedisOptions::parse(url)?;
         let conn = Conn::connect(&opts, opts.timeout).await?;
@@ -96,7 +99,7 @@ impl RedisStore {
         Ok(store)
     }
 
-    /// The parsed options.
+    /// The options this store was connected with (its nodes, prefix and timeouts).
     pub fn options(&self) -> &RedisOptions {
         &self.opts
     }
@@ -115,21 +118,8 @@ impl RedisStore {
                 continue;
             }
             seen.push(slot);
-            let acked = self
-                .revoker
-                .wait(
-                    &self.keys.hash_tag(*t),
-                    self.opts.wait_replicas,
-                    self.opts.wait_timeout,
-                )
-                .await
-                .map_err(unavailable)?;
-            if acked < i64::from(self.opts.wait_replicas) {
-                return Err(StoreError::unavailable(std::io::Error::other(format!(
-                    "revocation reached {acked} of {} replicas in time",
-                    self.opts.wait_replicas
-                ))));
-            }
+            self.replicas_ack(&self.keys.hash_tag(*t), "revocation")
+                .await?;
         }
         Ok(())
     }
@@ -140,6 +130,12 @@ impl RedisStore {
         if self.opts.wait_replicas == 0 {
             return Ok(());
         }
+        self.replicas_ack(hash_tag, "revocation events").await
+    }
+
+    /// One `WAIT` on the node of `hash_tag`'s slot: [`StoreError::Unavailable`] unless the
+    /// configured replicas acknowledge `what` within `wait_timeout_ms`.
+    async fn replicas_ack(&self, hash_tag: &str, what: &str) -> StoreResult<()> {
         let acked = self
             .revoker
             .wait(hash_tag, self.opts.wait_replicas, self.opts.wait_timeout)
@@ -147,7 +143,7 @@ impl RedisStore {
             .map_err(unavailable)?;
         if acked < i64::from(self.opts.wait_replicas) {
             return Err(StoreError::unavailable(std::io::Error::other(format!(
-                "revocation events reached {acked} of {} replicas in time",
+                "{what} reached {acked} of {} replicas in time",
                 self.opts.wait_replicas
             ))));
         }

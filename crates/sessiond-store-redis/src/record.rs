@@ -160,8 +160,14 @@ pub(crate) fn decode(blob: Option<&[u8]>) -> Result<Option<SessionRecord>, Store
     Ok(Some(rec))
 }
 
+/// The frozen encoding of earlier builds, shared with the upgrade test.
+#[cfg(test)]
+#[path = "../tests/common/v1.rs"]
+mod v1;
+
 #[cfg(test)]
 mod tests {
+    use super::v1::encode_v1;
     use super::*;
 
     fn sample() -> SessionRecord {
@@ -189,42 +195,6 @@ mod tests {
             },
             recent_rotations: vec![1_900_000_000_120, 1_900_000_000_125],
         }
-    }
-
-    /// The encoder of records before rotation times (19 fields), frozen: what earlier builds
-    /// left in Redis.
-    fn encode_v1(r: &SessionRecord) -> Vec<u8> {
-        use rmp::encode::{write_array_len, write_sint, write_str, write_uint};
-        let mut b = Vec::new();
-        write_array_len(&mut b, 19).unwrap();
-        for s in [
-            &r.handle,
-            &r.app_id,
-            &r.tenant_id,
-            &r.user_id,
-            &r.recipe_user_id,
-            &r.public_data,
-            &r.private_data,
-        ] {
-            write_str(&mut b, s).unwrap();
-        }
-        for n in [
-            r.created_at,
-            r.last_active_at,
-            r.rotated_at,
-            r.expires_at,
-            r.absolute_expires_at,
-        ] {
-            write_sint(&mut b, n).unwrap();
-        }
-        write_uint(&mut b, r.generation).unwrap();
-        write_raw(&mut b, &r.refresh_hash);
-        write_raw(&mut b, r.access_hash.as_ref().map_or(&[][..], |h| &h[..]));
-        write_sint(&mut b, r.flags.bits()).unwrap();
-        write_uint(&mut b, r.version).unwrap();
-        write_str(&mut b, r.client.ip.as_deref().unwrap_or("")).unwrap();
-        write_str(&mut b, r.client.user_agent.as_deref().unwrap_or("")).unwrap();
-        b
     }
 
     #[test]

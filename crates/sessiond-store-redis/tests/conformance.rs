@@ -5,11 +5,13 @@
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
+mod common;
+
 use std::sync::Arc;
 
 use sessiond_core::Store;
 use sessiond_store_redis::RedisStore;
-use sessiond_store_tests::{StoreFactory, env, fixtures};
+use sessiond_store_tests::{StoreFactory, env};
 
 async fn open(url: String) -> Arc<dyn Store> {
     Arc::new(
@@ -21,18 +23,16 @@ async fn open(url: String) -> Arc<dyn Store> {
 
 /// Handles on a fresh prefix of the server named by `var`.
 fn stores(var: &str) -> Option<impl StoreFactory> {
-    let url = env::service_url(var)?;
-    let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());
-    let url = fixtures::with_param(&url, "prefix", &prefix);
+    let (url, _) = common::prefixed(&env::service_url(var)?);
     Some(move || open(url.clone()))
 }
 
 async fn on_node() -> Option<impl StoreFactory> {
-    stores("SESSIOND_TEST_REDIS_URL")
+    stores(common::NODE_VAR)
 }
 
 async fn on_cluster() -> Option<impl StoreFactory> {
-    stores("SESSIOND_TEST_REDIS_CLUSTER_URL")
+    stores(common::CLUSTER_VAR)
 }
 
 mod node {

@@ -7,94 +7,23 @@
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use redis::FromRedisValue;
+use common::{prefixed, raw, servers};
 use sessiond_core::Store;
 use sessiond_core::store::EventKind;
 use sessiond_store_redis::RedisStore;
-
-/// The configured servers' URLs (without options). Under `CI=true` both must be set.
-fn servers() -> Vec<String> {
-    ["SESSIOND_TEST_REDIS_URL", "SESSIOND_TEST_REDIS_CLUSTER_URL"]
-        .into_iter()
-        .filter_map(sessiond_store_tests::env::service_url)
-        .collect()
-}
-
-fn fresh_prefix() -> String {
-    format!("sdt-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn with_prefix(url: &str, prefix: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}prefix={prefix}")
-}
-
-/// Runs one command against the server(s) of `url`, routed by its key on a cluster.
-async fn raw<T: FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
-    let base = url.split('?').next().unwrap();
-    if let Some(hosts) = base.strip_prefix("redis+cluster://") {
-        let nodes: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
-        let mut c = redis::cluster::ClusterClient::new(nodes)
-            .unwrap()
-            .get_async_connection()
-            .await
-            .unwrap();
-        cmd.query_async(&mut c).await.unwrap()
-    } else {
-        let mut c = redis::Client::open(base)
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        cmd.query_async(&mut c).await.unwrap()
-    }
-}
-
-fn revoked(h: &str) -> EventKind {
-    EventKind::Revoked {
-        handle: h.to_owned(),
-    }
-}
-
-async fn last_cursor(store: &RedisStore) -> u64 {
-    let page = store.events_since(0, 100_000).await.unwrap();
-    page.events.last().map_or(0, |e| e.cursor)
-}
-
-/// Appends through `a` and waits (500 ms) for `signal` (another store's, which only its stream
-/// reader moves) to pass the cursor before it; retries up to `tries` times (an append made
-/// before the reader has started is found by the readers' poll, not pushed). Returns how long
-/// the successful round took from the append.
-async fn append_until_pushed(
-    a: &RedisStore,
-    signal: &mut tokio::sync::watch::Receiver<u64>,
-    tries: usize,
-) -> Option<Duration> {
-    for i in 0..tries {
-        let known = last_cursor(a).await;
-        let started = Instant::now();
-        a.append_events(&[revoked(&format!("pushed-{i}"))], 1_900_000_000_000)
-            .await
-            .unwrap();
-        if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
-            .await
-            .is_ok()
-        {
-            return Some(started.elapsed());
-        }
-    }
-    None
-}
+use sessiond_store_tests::fixtures::{append_until_pushed, last_cursor, revoked};
 
 /// An append through one store reaches another store's signal (as another process's) through
 /// its `XREAD BLOCK` reader, at once; while that reader blocks, the other store's own requests
 /// are not held up (the reader has a connection of its own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn appends_are_pushed_to_other_stores_without_blocking_them() {
-    for url in servers() {
-        let url = with_prefix(&url, &fresh_prefix());
+    for base in servers() {
+        let (url, _) = prefixed(&base);
         let a = RedisStore::connect(&url).await.unwrap();
         let b = RedisStore::connect(&url).await.unwrap();
         assert_eq!(b.event_poll_interval(), Duration::from_secs(1));
@@ -130,12 +59,9 @@ async fn appends_are_pushed_to_other_stores_without_blocking_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_lives_under_the_prefix_and_wipe_leaves_no_stream() {
     for base in servers() {
-        let prefix = fresh_prefix();
-        let url = with_prefix(&base, &prefix);
+        let (url, prefix) = prefixed(&base);
         let store = RedisStore::connect(&url).await.unwrap();
-        let other = RedisStore::connect(&with_prefix(&base, &fresh_prefix()))
-            .await
-            .unwrap();
+        let other = RedisStore::connect(&prefixed(&base).0).await.unwrap();
         store
             .append_events(&[revoked("h1"), EventKind::KeysReset], 1_900_000_000_000)
             .await

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -224,14 +226,11 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
 /// past its absolute lifetime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_drops_pointers_to_dead_linked_sessions() {
-    let Some(url) = env::service_url("SESSIOND_TEST_REDIS_URL") else {
+    let Some(url) = env::service_url(common::NODE_VAR) else {
         return;
     };
-    let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let store = RedisStore::connect(&format!("{url}{sep}prefix={prefix}"))
-        .await
-        .unwrap();
+    let (store_url, prefix) = common::prefixed(&url);
+    let store = RedisStore::connect(&store_url).await.unwrap();
     let now = now_ms();
     let short = record("primary-user", "login-method-1", now, now + 1_000);
     let long = record("primary-user", "login-method-1", now, now + 7_200_000);

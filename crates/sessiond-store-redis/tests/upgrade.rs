@@ -5,85 +5,18 @@
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
+mod common;
+
 use std::sync::Arc;
 
-use redis::FromRedisValue;
+use common::v1::encode_v1;
+use common::{raw, servers};
 use sessiond_core::model::handle_tag;
 use sessiond_core::store::UpdateOutcome;
 use sessiond_core::{KeyKind, KeyRecord, SessionRecord, Store, UserQuery};
 use sessiond_store_redis::RedisStore;
-use sessiond_store_tests::fixtures::{self, T0, handle_for, key, key_in, record};
+use sessiond_store_tests::fixtures::{T0, handle_for, key, key_in, record};
 use sessiond_store_tests::upgrade::{self, by_kid};
-
-/// The configured servers' URLs (without options). Under `CI=true` both must be set.
-fn servers() -> Vec<String> {
-    ["SESSIOND_TEST_REDIS_URL", "SESSIOND_TEST_REDIS_CLUSTER_URL"]
-        .into_iter()
-        .filter_map(sessiond_store_tests::env::service_url)
-        .collect()
-}
-
-/// Runs one command against the server(s) of `url`, routed by its key on a cluster.
-async fn raw<T: FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
-    let base = url.split('?').next().unwrap();
-    if let Some(hosts) = base.strip_prefix("redis+cluster://") {
-        let nodes: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
-        let mut c = redis::cluster::ClusterClient::new(nodes)
-            .unwrap()
-            .get_async_connection()
-            .await
-            .unwrap();
-        cmd.query_async(&mut c).await.unwrap()
-    } else {
-        let mut c = redis::Client::open(base)
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        cmd.query_async(&mut c).await.unwrap()
-    }
-}
-
-/// Binary data as a MessagePack string, as the store writes it.
-fn write_raw(b: &mut Vec<u8>, data: &[u8]) {
-    rmp::encode::write_str_len(b, u32::try_from(data.len()).unwrap()).unwrap();
-    b.extend_from_slice(data);
-}
-
-/// The session encoding of builds before rotation times (19 fields), frozen.
-fn encode_v1(r: &SessionRecord) -> Vec<u8> {
-    use rmp::encode::{write_array_len, write_sint, write_str, write_uint};
-    let mut b = Vec::new();
-    write_array_len(&mut b, 19).unwrap();
-    for s in [
-        &r.handle,
-        &r.app_id,
-        &r.tenant_id,
-        &r.user_id,
-        &r.recipe_user_id,
-        &r.public_data,
-        &r.private_data,
-    ] {
-        write_str(&mut b, s).unwrap();
-    }
-    for n in [
-        r.created_at,
-        r.last_active_at,
-        r.rotated_at,
-        r.expires_at,
-        r.absolute_expires_at,
-    ] {
-        write_sint(&mut b, n).unwrap();
-    }
-    write_uint(&mut b, r.generation).unwrap();
-    write_raw(&mut b, &r.refresh_hash);
-    write_raw(&mut b, r.access_hash.as_ref().map_or(&[][..], |h| &h[..]));
-    write_sint(&mut b, r.flags.bits()).unwrap();
-    write_uint(&mut b, r.version).unwrap();
-    write_str(&mut b, r.client.ip.as_deref().unwrap_or("")).unwrap();
-    write_str(&mut b, r.client.user_agent.as_deref().unwrap_or("")).unwrap();
-    b
-}
 
 /// The key record of builds before per-app keys (no `app_id`), frozen.
 fn old_key_json(k: &KeyRecord) -> String {
@@ -149,8 +82,7 @@ async fn default_app_keys(store: &RedisStore) -> Vec<KeyRecord> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_earlier_builds_are_read_and_carried_on() {
     for base in servers() {
-        let prefix = format!("sdt-{}", uuid::Uuid::new_v4().simple());
-        let url = fixtures::with_param(&base, "prefix", &prefix);
+        let (url, prefix) = common::prefixed(&base);
         let old = upgrade::earlier_build().await;
         let h = &old.session.handle;
         let store = Arc::new(RedisStore::connect(&url).await.unwrap());

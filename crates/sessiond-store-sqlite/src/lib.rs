@@ -77,15 +77,33 @@ fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Refuses a path that can never name a database file: an empty one (which SQLite would take
+/// for a private temporary database, lost on close) or one holding a NUL byte.
+fn check_path(path: &Path) -> StoreResult<()> {
+    if path.as_os_str().is_empty() {
+        return Err(StoreError::Config(
+            "the SQLite store needs a file path (sqlite://PATH)".to_owned(),
+        ));
+    }
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(StoreError::Config(
+            "the SQLite store path holds a NUL byte".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed, with a private parent folder) the database at `path` and
     /// brings its schema up to date.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] when the file cannot be opened, is not a SQLite database, or
-    /// has a newer schema than this build.
+    /// [`StoreError::Config`] when `path` can never name a database (it is empty or holds a NUL
+    /// byte); [`StoreError::Unavailable`] when the file cannot be opened, is not a SQLite
+    /// database, or has a newer schema than this build.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
+        check_path(&path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_dir(parent).map_err(StoreError::unavailable)?;
         }
@@ -134,7 +152,7 @@ impl SqliteStore {
         })
     }
 
-    /// The database file.
+    /// The database file this store opened (its `-wal` and `-shm` files lie beside it).
     pub fn path(&self) -> &Path {
         &self.path
     }

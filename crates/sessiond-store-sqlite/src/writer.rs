@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 /// Called once the batch's transaction has committed (`None`) or failed (`Some(reason)`).
 pub(crate) type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// A queued write.
+/// One write waiting for the writer thread, which runs it inside the next batch transaction.
 pub(crate) trait Job: Send {
     /// Runs inside the batch transaction; returns how to answer the caller once the batch ends.
     fn run(self: Box<Self>, conn: &Connection) -> Finish;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sessiond_core::tokens::refresh::RefreshToken;
 use sessiond_core::{
     KeyRecord, ManagerConfig, NewSession, RefreshOptions, SessionManager, SessionRecord, Store,
-    TokenFormat, b64, jose::Algorithm,
+    StoreError, TokenFormat, b64, jose::Algorithm,
 };
 use sessiond_store_sqlite::SqliteStore;
 use sessiond_store_tests::fixtures::{T0, handle, record};
@@ -102,16 +102,16 @@ async fn no_issued_secret_is_in_the_database_files() {
 async fn acknowledged_writes_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nested/dir/s.db");
-    let (handle, refresh, jwks) = {
+    let open_manager = || {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
-        let m = SessionManager::new(
-            store,
-            ManagerConfig {
-                algorithm: Algorithm::ES256,
-                ..ManagerConfig::default()
-            },
-        )
-        .unwrap();
+        let cfg = ManagerConfig {
+            algorithm: Algorithm::ES256,
+            ..ManagerConfig::default()
+        };
+        SessionManager::new(store, cfg).unwrap()
+    };
+    let (handle, refresh, jwks) = {
+        let m = open_manager();
         let s = m.create(NewSession::new("persist")).await.unwrap();
         // No stop(), no flush: an acknowledged create is already durable.
         (
@@ -131,15 +131,7 @@ async fn acknowledged_writes_survive_reopen() {
         let mode = std::fs::metadata(&db).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the database file is private");
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
-    let m = SessionManager::new(
-        store,
-        ManagerConfig {
-            algorithm: Algorithm::ES256,
-            ..ManagerConfig::default()
-        },
-    )
-    .unwrap();
+    let m = open_manager();
     assert_eq!(m.user_of(&handle).await.unwrap(), "persist");
     m.refresh(&refresh, RefreshOptions::default())
         .await
@@ -174,6 +166,17 @@ fn garbage_files_are_refused_with_an_error() {
     )
     .unwrap();
     assert!(SqliteStore::open(&db).is_err());
+}
+
+/// A path that can never name a database is a configuration error, not an outage.
+#[test]
+fn a_path_that_cannot_work_is_a_configuration_error() {
+    for bad in ["", "s\0.db"] {
+        match SqliteStore::open(bad) {
+            Err(StoreError::Config(msg)) => assert!(!msg.is_empty(), "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -4,6 +4,171 @@
 //! Every backend passes the same conformance suite (`sessiond-store-tests`). The guarantees it
 //! checks are written on each method below; a backend that cannot give one of them is not a
 //! sessiond store.
+//!
+//! # A store, in full
+//!
+//! Every method a backend writes, in a store that hands each operation to a [`MemoryStore`]
+//! where a real backend would send it to its server (as one statement, script or transaction
+//! that gives the method's guarantee). It is a complete store: a [`SessionManager`] runs on it.
+//!
+//! [`SessionManager`]: crate::SessionManager
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use async_trait::async_trait;
+//! use sessiond_core::jose::Algorithm;
+//! use sessiond_core::store::{
+//!     DataUpdate, EventKind, EventPage, Rotation, StoreResult, UpdateOutcome,
+//! };
+//! use sessiond_core::{
+//!     KeyKind, KeyRecord, ManagerConfig, MemoryStore, Millis, NewSession, SessionManager,
+//!     SessionRecord, Store, StoreError, UserQuery,
+//! };
+//!
+//! /// A backend's store: a connection (here, the memory store standing in for a server).
+//! struct MyStore {
+//!     server: MemoryStore,
+//! }
+//!
+//! impl MyStore {
+//!     /// Parses `url` and connects. A URL that can never work is [`StoreError::Config`]
+//!     /// (whose message must not quote the URL: it may hold a password); a server that cannot
+//!     /// be reached is [`StoreError::Unavailable`].
+//!     async fn connect(url: &str) -> StoreResult<Self> {
+//!         if url.strip_prefix("mystore://").is_none() {
+//!             return Err(StoreError::Config("a MyStore URL starts with mystore://".into()));
+//!         }
+//!         Ok(Self { server: MemoryStore::new() })
+//!     }
+//! }
+//!
+//! #[async_trait]
+//! impl Store for MyStore {
+//!     fn backend(&self) -> &'static str {
+//!         "mystore"
+//!     }
+//!     async fn create_session(&self, rec: &SessionRecord) -> StoreResult<()> {
+//!         self.server.create_session(rec).await
+//!     }
+//!     async fn load_session(
+//!         &self,
+//!         handle: &str,
+//!         now: Millis,
+//!     ) -> StoreResult<Option<SessionRecord>> {
+//!         self.server.load_session(handle, now).await
+//!     }
+//!     async fn rotate_refresh(&self, rot: &Rotation<'_>) -> StoreResult<bool> {
+//!         self.server.rotate_refresh(rot).await
+//!     }
+//!     async fn update_data(&self, upd: &DataUpdate<'_>) -> StoreResult<UpdateOutcome> {
+//!         self.server.update_data(upd).await
+//!     }
+//!     async fn touch_session(
+//!         &self,
+//!         handle: &str,
+//!         now: Millis,
+//!         expires_at: Millis,
+//!     ) -> StoreResult<()> {
+//!         self.server.touch_session(handle, now, expires_at).await
+//!     }
+//!     async fn delete_sessions(&self, handles: &[String]) -> StoreResult<Vec<String>> {
+//!         self.server.delete_sessions(handles).await
+//!     }
+//!     async fn delete_user_sessions(&self, query: &UserQuery) -> StoreResult<Vec<String>> {
+//!         self.server.delete_user_sessions(query).await
+//!     }
+//!     async fn list_user_sessions(
+//!         &self,
+//!         query: &UserQuery,
+//!         now: Millis,
+//!     ) -> StoreResult<Vec<SessionRecord>> {
+//!         self.server.list_user_sessions(query, now).await
+//!     }
+//!     async fn delete_expired(&self, now: Millis, limit: usize) -> StoreResult<usize> {
+//!         self.server.delete_expired(now, limit).await
+//!     }
+//!     async fn wipe(&self) -> StoreResult<()> {
+//!         self.server.wipe().await
+//!     }
+//!     async fn flush(&self) -> StoreResult<()> {
+//!         self.server.flush().await
+//!     }
+//!     async fn ping(&self) -> StoreResult<()> {
+//!         self.server.ping().await
+//!     }
+//!     async fn load_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+//!         self.server.load_keys().await
+//!     }
+//!     async fn insert_key_if_newest(
+//!         &self,
+//!         expected_newest: Option<&str>,
+//!         key: &KeyRecord,
+//!     ) -> StoreResult<KeyRecord> {
+//!         self.server.insert_key_if_newest(expected_newest, key).await
+//!     }
+//!     async fn replace_keys(
+//!         &self,
+//!         app_id: &str,
+//!         kinds: &[KeyKind],
+//!         keys: &[KeyRecord],
+//!     ) -> StoreResult<()> {
+//!         self.server.replace_keys(app_id, kinds, keys).await
+//!     }
+//!     async fn delete_keys(&self, kids: &[String]) -> StoreResult<()> {
+//!         self.server.delete_keys(kids).await
+//!     }
+//!     async fn append_events(&self, events: &[EventKind], at: Millis) -> StoreResult<()> {
+//!         self.server.append_events(events, at).await
+//!     }
+//!     async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
+//!         self.server.events_since(cursor, limit).await
+//!     }
+//!     async fn trim_events(&self, before: Millis) -> StoreResult<()> {
+//!         self.server.trim_events(before).await
+//!     }
+//!     // `event_signal` and `event_poll_interval` have defaults: override them when the
+//!     // backend can push appends to other processes (PostgreSQL `LISTEN`, Redis `XREAD`).
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sessiond_core::Error> {
+//! assert!(matches!(MyStore::connect("http://x").await, Err(StoreError::Config(_))));
+//! let store = Arc::new(MyStore::connect("mystore://local").await?);
+//! let config = ManagerConfig { algorithm: Algorithm::EdDSA, ..ManagerConfig::default() };
+//! let manager = SessionManager::new(store, config)?;
+//! let created = manager.create(NewSession::new("alice")).await?;
+//! assert_eq!(manager.user_of(&created.session.handle).await?, "alice");
+//! # Ok(()) }
+//! ```
+//!
+//! # Adding a backend: the checklist
+//!
+//! 1. **The trait.** A crate `crates/sessiond-store-NAME` (every folder under `crates/` is a
+//!    workspace member; name it in `[workspace.dependencies]` of the root `Cargo.toml`)
+//!    depending on `sessiond-core`, with a store like the one above. Map driver errors to
+//!    [`StoreError`]: `Unavailable` (driver error as source) when the operation may not have
+//!    happened, `Corrupt` for a row that does not decode, `Closed` after the store is closed,
+//!    `Duplicate` from `create_session`, `Config` for a URL or option that can never work.
+//! 2. **The conformance macro.** In `tests/conformance.rs`, with `sessiond-store-tests` as a
+//!    dev-dependency: an `async fn make() -> Option<impl StoreFactory>` that reads the test
+//!    server's URL with `sessiond_store_tests::env::service_url("SESSIOND_TEST_NAME_URL")?`
+//!    (a skip outside CI, a failure under `CI=true`) and returns a closure opening another
+//!    handle on a namespace of its own (a fresh schema, key prefix or file: see
+//!    `sessiond_store_tests::fixtures::with_param`), then
+//!    `sessiond_store_tests::conformance_tests!(make);`, one test per case. A backend whose
+//!    stored layout changes writes an upgrade test with `sessiond_store_tests::upgrade`.
+//! 3. **The store URL.** In `crates/sessiond-server/src/store_url.rs`: the scheme in
+//!    `open_store` (which opens it), in `check_store_url` (what can be checked without
+//!    connecting) and in the `StoreUrlError::Unsupported` message; the crate in
+//!    `crates/sessiond-server/Cargo.toml`. `retryable` there decides which open errors the
+//!    server retries: never `Config`.
+//! 4. **The bench.** In `crates/sessiond-bench`: a `--NAME` URL option in `Args`
+//!    (`src/main.rs`) beside `--redis` and `--postgres`, the store's raw round trip as the
+//!    baseline in `src/stores.rs` (like `postgres_raw`), measured with `stores::figures` and
+//!    reported with `report_store`; the crate in `crates/sessiond-bench/Cargo.toml`.
+//! 5. **CI.** In `.ci/run`: start the service when it is down (as for PostgreSQL and Redis),
+//!    export `SESSIOND_TEST_NAME_URL` before `cargo test --workspace`, and drop the tests'
+//!    namespaces in `cleanup`.
 
 mod events;
 mod memory;

@@ -5,116 +5,71 @@
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
-use std::process::Stdio;
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::http::Api;
+use common::{Serve, Spawned};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use sessiond_store_tests::{env, fixtures::with_param};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sessiond");
 /// The key-sync interval the processes run with: the documented propagation bound.
 const SYNC_SECS: u64 = 1;
 
 struct Node {
-    _child: Child,
-    url: String,
+    _server: Spawned,
+    api: Api,
 }
 
-async fn spawn(store: &str) -> Child {
-    Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            store,
-            "--log-format",
-            "json",
-        ])
-        .args(["--key-sync-interval", &SYNC_SECS.to_string()])
-        .env_remove("SESSIOND_API_KEYS")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+async fn node(store: &str) -> Node {
+    let server = Serve::new()
+        .store(store)
+        .args(&["--key-sync-interval", &SYNC_SECS.to_string()])
+        .default_algorithm()
         .spawn()
-        .unwrap()
-}
-
-async fn ready(mut child: Child) -> Node {
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v["message"] == "sessiond listening"
-            {
-                return v["addr"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("sessiond exited before listening");
-    })
-    .await
-    .expect("sessiond did not start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .await;
     Node {
-        _child: child,
-        url: format!("http://{addr}"),
+        api: server.api(),
+        _server: server,
     }
 }
 
 /// Three processes started at the same instant on an empty store.
 async fn three(store: &str) -> (Node, Node, Node) {
-    let (a, b, c) = tokio::join!(spawn(store), spawn(store), spawn(store));
-    let (a, b, c) = tokio::join!(ready(a), ready(b), ready(c));
-    (a, b, c)
+    tokio::join!(node(store), node(store), node(store))
 }
 
 async fn post(node: &Node, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", node.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{path}");
-    r.json().await.unwrap()
+    let (st, v) = node.api.post(path, body).await;
+    assert_eq!(st, 200, "{path}: {v}");
+    v
 }
 
 async fn get(node: &Node, path: &str) -> Value {
-    reqwest::get(format!("{}{path}", node.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    node.api.get(path).await.1
 }
 
 async fn create(node: &Node, user: &str) -> Value {
-    post(
-        node,
-        "/public/recipe/session",
-        json!({"userId": user, "enableAntiCsrf": false}),
-    )
-    .await
+    let (st, v) = node.api.create(user).await;
+    assert_eq!(st, 200, "create: {v}");
+    v
 }
 
-async fn verify(node: &Node, token: &Value, check_db: bool) -> String {
-    let v = post(
-        node,
-        "/recipe/session/verify",
-        json!({"accessToken": token, "doAntiCsrfCheck": false, "checkDatabase": check_db}),
-    )
-    .await;
+/// The status of a verify of `session`'s access token.
+async fn verify(node: &Node, session: &Value, check_db: bool) -> String {
+    let (st, v) = node.api.verify(session, check_db).await;
+    assert_eq!(st, 200, "verify: {v}");
     v["status"].as_str().unwrap().to_owned()
 }
 
-async fn refresh(node: &Node, token: &Value) -> Value {
-    post(
-        node,
-        "/recipe/session/refresh",
-        json!({"refreshToken": token, "enableAntiCsrf": false}),
-    )
-    .await
+async fn refresh(node: &Node, session: &Value) -> Value {
+    let (st, v) = node
+        .api
+        .refresh(session["refreshToken"]["token"].as_str().unwrap())
+        .await;
+    assert_eq!(st, 200, "refresh: {v}");
+    v
 }
 
 fn kid(token: &Value) -> String {
@@ -169,14 +124,14 @@ async fn scenario(store: &str) {
 
     // Create on A, verify (store check) on B, refresh on C, revoke on A: seen everywhere at once.
     let s = create(&a, "multi").await;
-    assert_eq!(verify(&b, &s["accessToken"]["token"], true).await, "OK");
-    let r = refresh(&c, &s["refreshToken"]["token"]).await;
+    assert_eq!(verify(&b, &s, true).await, "OK");
+    let r = refresh(&c, &s).await;
     assert_eq!(r["status"], "OK");
-    assert_eq!(verify(&a, &r["accessToken"]["token"], true).await, "OK");
+    assert_eq!(verify(&a, &r, true).await, "OK");
     let handle = s["session"]["handle"].clone();
     // Both watchers accept the token statelessly before the revoke…
     for node in [&b, &c] {
-        assert_eq!(verify(node, &r["accessToken"]["token"], false).await, "OK");
+        assert_eq!(verify(node, &r, false).await, "OK");
     }
     let removed = post(
         &a,
@@ -188,22 +143,13 @@ async fn scenario(store: &str) {
         removed["sessionHandlesRevoked"].as_array().unwrap().len(),
         1
     );
-    assert_eq!(
-        verify(&b, &r["accessToken"]["token"], true).await,
-        "UNAUTHORISED"
-    );
-    assert_eq!(
-        verify(&c, &r["accessToken"]["token"], true).await,
-        "UNAUTHORISED"
-    );
-    assert_eq!(
-        refresh(&b, &r["refreshToken"]["token"]).await["status"],
-        "UNAUTHORISED"
-    );
+    assert_eq!(verify(&b, &r, true).await, "UNAUTHORISED");
+    assert_eq!(verify(&c, &r, true).await, "UNAUTHORISED");
+    assert_eq!(refresh(&b, &r).await["status"], "UNAUTHORISED");
     // …and refuse it within a second after, without a store check: the revocation feed.
     let revoked_at = Instant::now();
     for node in [&b, &c] {
-        while verify(node, &r["accessToken"]["token"], false).await != "UNAUTHORISED" {
+        while verify(node, &r, false).await != "UNAUTHORISED" {
             assert!(
                 revoked_at.elapsed() < Duration::from_secs(1),
                 "a stateless verify on another process still accepts a revoked session"
@@ -214,8 +160,7 @@ async fn scenario(store: &str) {
 
     // One token refreshed on all three processes at once: one successor.
     let s = create(&b, "multi2").await;
-    let rt = s["refreshToken"]["token"].clone();
-    let (x, y, z) = tokio::join!(refresh(&a, &rt), refresh(&b, &rt), refresh(&c, &rt));
+    let (x, y, z) = tokio::join!(refresh(&a, &s), refresh(&b, &s), refresh(&c, &s));
     assert_eq!(x["refreshToken"]["token"], y["refreshToken"]["token"]);
     assert_eq!(x["refreshToken"]["token"], z["refreshToken"]["token"]);
 
@@ -232,8 +177,8 @@ async fn scenario(store: &str) {
             if kid(&t["accessToken"]["token"]) == new_kid {
                 // Tokens signed by the new key verify everywhere, statelessly and with the store.
                 for other in [&a, &b, &c] {
-                    assert_eq!(verify(other, &t["accessToken"]["token"], false).await, "OK");
-                    assert_eq!(verify(other, &t["accessToken"]["token"], true).await, "OK");
+                    assert_eq!(verify(other, &t, false).await, "OK");
+                    assert_eq!(verify(other, &t, true).await, "OK");
                 }
                 break;
             }
@@ -249,22 +194,11 @@ async fn scenario(store: &str) {
     // A reset through C: tokens issued before it stop verifying on A and B within the bound,
     // and new tokens from A verify everywhere.
     let before = create(&a, "r").await;
-    let (code, _) = {
-        let r = reqwest::Client::new()
-            .post(format!("{}/sessiond/v1/keys/reset", c.url))
-            .send()
-            .await
-            .unwrap();
-        (r.status(), ())
-    };
-    assert_eq!(code, 200);
-    assert_eq!(
-        verify(&c, &before["accessToken"]["token"], false).await,
-        "TRY_REFRESH_TOKEN"
-    );
+    post(&c, "/sessiond/v1/keys/reset", json!({})).await;
+    assert_eq!(verify(&c, &before, false).await, "TRY_REFRESH_TOKEN");
     let t0 = Instant::now();
     for node in [&a, &b] {
-        while verify(node, &before["accessToken"]["token"], false).await != "TRY_REFRESH_TOKEN" {
+        while verify(node, &before, false).await != "TRY_REFRESH_TOKEN" {
             assert!(t0.elapsed() < bound, "reset not picked up within {bound:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -272,19 +206,16 @@ async fn scenario(store: &str) {
     let reset_took = t0.elapsed();
     let after = loop {
         let t = create(&a, "r").await;
-        if verify(&c, &t["accessToken"]["token"], false).await == "OK" {
+        if verify(&c, &t, false).await == "OK" {
             break t;
         }
         assert!(t0.elapsed() < bound, "A still signs with reset keys");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     for node in [&a, &b, &c] {
-        assert_eq!(
-            verify(node, &after["accessToken"]["token"], true).await,
-            "OK"
-        );
+        assert_eq!(verify(node, &after, true).await, "OK");
     }
-    let r = refresh(&b, &before["refreshToken"]["token"]).await;
+    let r = refresh(&b, &before).await;
     assert_eq!(r["status"], "OK", "refresh tokens survive a reset: {r}");
     eprintln!(
         "rotation propagated to B and C in {rotation_took:?}, a reset to A and B in \
@@ -292,47 +223,26 @@ async fn scenario(store: &str) {
     );
 }
 
-fn url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) => Some(u),
-        Err(_) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but {var} is not set"
-            );
-            eprintln!("SKIP: {var} not set");
-            None
-        }
-    }
-}
-
-fn with_param(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
+/// The store URL in `var` with `param` (a Redis `prefix=` or a PostgreSQL `schema=`) set to a
+/// name of this run's own, or `None` when the test skips.
+fn own_namespace(var: &str, param: &str, prefix: &str) -> Option<String> {
+    let url = env::service_url(var)?;
+    let name = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+    Some(with_param(&url, param, &name))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_on_one_redis() {
-    let Some(u) = url("SESSIOND_TEST_REDIS_URL") else {
-        return;
-    };
-    scenario(&with_param(
-        &u,
-        &format!("prefix=sdt-mp-{}", uuid::Uuid::new_v4().simple()),
-    ))
-    .await;
+    if let Some(store) = own_namespace("SESSIOND_TEST_REDIS_URL", "prefix", "sdt-mp-") {
+        scenario(&store).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_on_one_redis_cluster() {
-    let Some(u) = url("SESSIOND_TEST_REDIS_CLUSTER_URL") else {
-        return;
-    };
-    scenario(&with_param(
-        &u,
-        &format!("prefix=sdt-mp-{}", uuid::Uuid::new_v4().simple()),
-    ))
-    .await;
+    if let Some(store) = own_namespace("SESSIOND_TEST_REDIS_CLUSTER_URL", "prefix", "sdt-mp-") {
+        scenario(&store).await;
+    }
 }
 
 /// SQLite is for one host: several processes may share the file (the README says so).
@@ -344,12 +254,7 @@ async fn three_processes_on_one_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_on_one_postgres() {
-    let Some(u) = url("SESSIOND_TEST_POSTGRES_URL") else {
-        return;
-    };
-    scenario(&with_param(
-        &u,
-        &format!("schema=sdt_mp_{}", uuid::Uuid::new_v4().simple()),
-    ))
-    .await;
+    if let Some(store) = own_namespace("SESSIOND_TEST_POSTGRES_URL", "schema", "sdt_mp_") {
+        scenario(&store).await;
+    }
 }

@@ -1,10 +1,10 @@
 //! `kill -9` of a PostgreSQL the test owns, under load: nothing acknowledged is lost, and
 //! sessiond recovers by itself.
 //!
-//! The test runs its own cluster, never the shared server on 5432: `initdb` into a temporary
-//! folder, `postgres` on a free loopback port, trust auth on 127.0.0.1, `fsync` on (the default:
-//! the point is the durability of acknowledged writes). A real `sessiond serve` uses it (store
-//! URL with `timeout_ms=500`). Four tasks create, refresh and revoke sessions. Mid-load every
+//! The test runs its own cluster ([`common::postgres::Cluster`]: never the shared server on
+//! 5432, `fsync` on). A real `sessiond serve` uses it (store URL with `timeout_ms=500`, so that
+//! calls fail fast while the cluster is dead and each load task goes through every kind of call
+//! several times meanwhile). Four tasks create, refresh and revoke sessions. Mid-load every
 //! process of the cluster, the postmaster and all its backends, gets SIGKILL at once, and the
 //! load keeps going:
 //!
@@ -24,24 +24,22 @@
 //!
 //! It takes 8–17 s here, of which 0.2–3.7 s is the restart's crash recovery.
 //!
-//! Needs the PostgreSQL server binaries (`/usr/lib/postgresql/<version>/bin`) and, as root,
-//! `runuser` and a `postgres` user (initdb and postgres refuse to run as root). Without them it
-//! prints a skip line, or fails under `CI=true`.
+//! Needs the PostgreSQL server binaries and, as root, `runuser` and a `postgres` user. Without
+//! them it prints a skip line, or fails under `CI=true`.
 
 #![allow(clippy::unwrap_used)] // tests report failures by panicking
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use serde_json::{Value, json};
+use common::Serve;
+use common::http::{Api, ok, store_down};
+use common::postgres::{self, Cluster};
+use serde_json::json;
 
 /// Load tasks.
 const WORKERS: usize = 4;
@@ -57,445 +55,6 @@ const AFTERWARDS: Duration = Duration::from_millis(1500);
 const REVOKE_AFTER: Duration = Duration::from_millis(150);
 /// The whole scenario after `initdb`.
 const SCENARIO_BOUND: Duration = Duration::from_secs(50);
-
-// ---------------------------------------------------------------------------------------------
-// The test's own cluster.
-
-/// What running a cluster of our own needs.
-struct Tools {
-    /// `/usr/lib/postgresql/<newest version>/bin`.
-    bin: PathBuf,
-    /// Running as root: initdb and postgres run as the `postgres` user through `runuser`.
-    as_root: bool,
-}
-
-fn effective_uid_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The tools, or why they are missing.
-fn find_tools() -> Result<Tools, String> {
-    const NEEDED: [&str; 3] = ["initdb", "postgres", "pg_isready"];
-    let bin = std::fs::read_dir("/usr/lib/postgresql")
-        .map_err(|e| {
-            format!("the PostgreSQL server binaries are not installed (/usr/lib/postgresql: {e})")
-        })?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let version: u32 = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            NEEDED
-                .iter()
-                .all(|p| bin.join(p).is_file())
-                .then_some((version, bin))
-        })
-        .max()
-        .map(|(_, bin)| bin)
-        .ok_or_else(|| {
-            format!(
-                "the PostgreSQL server binaries ({}) are not under \
-                 /usr/lib/postgresql/<version>/bin",
-                NEEDED.join(", ")
-            )
-        })?;
-    let as_root = effective_uid_is_root();
-    if as_root {
-        if !runs("runuser", &["--version"]) {
-            return Err(
-                "running as root, and `runuser` (util-linux) is not installed: \
-                 initdb and postgres must run as the `postgres` user"
-                    .to_owned(),
-            );
-        }
-        if !runs("id", &["-u", "postgres"]) {
-            return Err(
-                "running as root, and there is no `postgres` user to run initdb and postgres as"
-                    .to_owned(),
-            );
-        }
-    }
-    Ok(Tools { bin, as_root })
-}
-
-/// A PostgreSQL cluster in a temporary folder. Dropping it stops every process of the cluster
-/// and removes the folder, on failure too.
-struct Cluster {
-    tools: Tools,
-    port: u16,
-    /// The data folder (canonical: it is compared with the processes' working folders).
-    data: PathBuf,
-    /// The server's stderr, across restarts.
-    log: PathBuf,
-    /// `runuser` (whose only child is the postmaster) or, not as root, the postmaster.
-    server: Mutex<Option<Child>>,
-    /// Removed when the cluster is dropped, after its processes are gone.
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn command(&self, program: &str) -> Command {
-        as_postgres(&self.tools, &self.tools.bin.join(program))
-    }
-
-    /// `initdb` (trust auth, UTF8, C locale) into a new temporary folder.
-    fn init(tools: Tools) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("sessiond-pg-kill-")
-            .tempdir()
-            .unwrap();
-        if tools.as_root {
-            assert!(
-                runs(
-                    "chown",
-                    &["postgres:postgres", dir.path().to_str().unwrap()]
-                ),
-                "chown postgres {}",
-                dir.path().display()
-            );
-        }
-        let data = dir.path().join("data");
-        let out = as_postgres(&tools, &tools.bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self {
-            data: data.canonicalize().unwrap(),
-            log: dir.path().join("postgres.log"),
-            port: common::free_port(),
-            server: Mutex::new(None),
-            tools,
-            dir,
-        }
-    }
-
-    /// The store URL: `timeout_ms=500` (default 2000) so that calls fail fast while the cluster
-    /// is dead, and each load task goes through every kind of call several times meanwhile.
-    fn url(&self) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{}/postgres?timeout_ms=500",
-            self.port
-        )
-    }
-
-    /// Starts the postmaster on the data folder and waits (30 s at most) until it accepts
-    /// connections, crash recovery included. Returns how long that took.
-    fn start(&self) -> Duration {
-        let t0 = Instant::now();
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = self
-            .command("postgres")
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-p", &self.port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", self.data.display()))
-            // The defaults, spelled out: an acknowledged commit is on disk.
-            .args(["-c", "fsync=on", "-c", "synchronous_commit=on"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        *self.server.lock() = Some(child);
-        loop {
-            if runs(
-                self.tools.bin.join("pg_isready").to_str().unwrap(),
-                &[
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-t",
-                    "1",
-                ],
-            ) {
-                return t0.elapsed();
-            }
-            if let Some(status) = self.server.lock().as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "postgres exited ({status}) while starting:\n{}",
-                    self.log_tail()
-                );
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "PostgreSQL did not accept connections within 30 s:\n{}",
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The postmaster's pid, from `postmaster.pid` (stale after a kill).
-    fn postmaster_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.data.join("postmaster.pid"))
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    /// Every live process of this cluster: those working in its data folder. The postmaster
-    /// and every process it forks (backends, checkpointer, WAL writer, …) change into it; no
-    /// other process has a reason to, and zombies have no working folder any more. (A process
-    /// group would not do: each postmaster child calls `setsid`.)
-    fn processes(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == self.data)
-            })
-            .collect();
-        // The postmaster first, so that it forks nothing more.
-        let postmaster = self.postmaster_pid();
-        pids.sort_by_key(|p| Some(*p) != postmaster);
-        pids
-    }
-
-    /// SIGKILL to every process of the cluster at once, until none is left; reaps the server
-    /// child. Returns the pids killed.
-    ///
-    /// Every process is stopped (SIGSTOP, the postmaster first, so it forks nothing more; then
-    /// again for anything forked meanwhile) before any is killed: otherwise a backend would see
-    /// the postmaster die first and end its connection with a FATAL message, more gently than a
-    /// crash.
-    fn kill9(&self) -> BTreeSet<u32> {
-        let postmaster = self.postmaster_pid().expect("postmaster.pid");
-        let t0 = Instant::now();
-        let mut stopped = BTreeSet::new();
-        loop {
-            let new: Vec<u32> = self
-                .processes()
-                .into_iter()
-                .filter(|p| !stopped.contains(p))
-                .collect();
-            if new.is_empty() {
-                break;
-            }
-            signal("-STOP", &new);
-            stopped.extend(new);
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "the cluster keeps forking: {stopped:?}"
-            );
-        }
-        assert!(
-            stopped.contains(&postmaster),
-            "the postmaster {postmaster} is not among the cluster's processes: {stopped:?}"
-        );
-        let mut killed = stopped;
-        loop {
-            let pids = self.processes();
-            if pids.is_empty() {
-                break;
-            }
-            signal("-KILL", &pids);
-            killed.extend(pids.iter().copied());
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "processes of the cluster survive SIGKILL: {pids:?}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let child = self.server.lock().take().expect("the cluster was running");
-        // `runuser` stops itself when its child stops (job control): let it go on, see the
-        // postmaster's death and exit.
-        signal("-CONT", &[child.id()]);
-        reap(child, Duration::from_secs(10));
-        killed
-    }
-
-    /// The end of the server's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // An immediate shutdown (SIGQUIT to the postmaster) also removes its shared memory;
-        // SIGKILL for whatever is left after 5 s.
-        let pids = self.processes();
-        if let Some(pm) = self.postmaster_pid().filter(|pm| pids.contains(pm)) {
-            signal("-QUIT", &[pm]);
-        }
-        let t0 = Instant::now();
-        loop {
-            let pids = self.processes();
-            if pids.is_empty() {
-                break;
-            }
-            if t0.elapsed() > Duration::from_secs(5) {
-                signal("-KILL", &pids);
-            }
-            if t0.elapsed() > Duration::from_secs(10) {
-                eprintln!("processes of the test's cluster survive: {pids:?}");
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if let Some(child) = self.server.lock().take() {
-            reap(child, Duration::from_secs(5));
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- the test cluster's log ({}):\n{}",
-                self.dir.path().display(),
-                self.log_tail()
-            );
-        }
-        // `dir` is removed after this.
-    }
-}
-
-fn as_postgres(tools: &Tools, program: &Path) -> Command {
-    if tools.as_root {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-/// `kill <sig> <pids>`. Some may have exited since they were listed: the status does not
-/// matter, the caller's next scan does.
-fn signal(sig: &str, pids: &[u32]) {
-    let _ = Command::new("kill")
-        .arg(sig)
-        .args(pids.iter().map(u32::to_string))
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Waits for a child to exit (killing it after `within`).
-fn reap(mut child: Child, within: Duration) {
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > within {
-            let _ = child.kill();
-            let _ = child.wait();
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP.
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    /// (status, body); a request that gets no answer at all is status 0.
-    async fn send(&self, rb: reqwest::RequestBuilder) -> (u16, Value) {
-        match rb.send().await {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let text = r.text().await.unwrap_or_default();
-                (
-                    status,
-                    serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                )
-            }
-            Err(e) => (0, Value::String(e.to_string())),
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
-            .await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn session(&self, handle: &str) -> (u16, Value) {
-        self.send(
-            self.http
-                .get(format!("{}/recipe/session", self.base))
-                .query(&[("sessionHandle", handle)]),
-        )
-        .await
-    }
-
-    async fn refresh(&self, token: &str) -> (u16, Value) {
-        self.post(
-            "/recipe/session/refresh",
-            json!({"refreshToken": token, "enableAntiCsrf": false}),
-        )
-        .await
-    }
-
-    /// Polls `/readyz` until 200; returns how long it took.
-    async fn until_ready(&self, within: Duration) -> Duration {
-        let t0 = Instant::now();
-        loop {
-            let (st, v) = self.get("/readyz").await;
-            if st == 200 {
-                return t0.elapsed();
-            }
-            assert!(
-                t0.elapsed() < within,
-                "sessiond not ready within {within:?}: {st} {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-fn store_down(st: u16, v: &Value) -> bool {
-    st == 503 && v["code"] == "STORE_UNAVAILABLE"
-}
-
-fn ok(st: u16, v: &Value) -> bool {
-    st == 200 && v["status"] == "OK"
-}
 
 // ---------------------------------------------------------------------------------------------
 // Load.
@@ -717,16 +276,8 @@ async fn check_acknowledged(api: Arc<Api>, rec: Arc<Record>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_under_load_loses_nothing_acknowledged_and_sessiond_recovers_by_itself() {
-    let tools = match find_tools() {
-        Ok(t) => t,
-        Err(why) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but {why}: this test must run in CI, not skip"
-            );
-            eprintln!("SKIP: {why}");
-            return;
-        }
+    let Some(tools) = postgres::tools() else {
+        return;
     };
     let t0 = Instant::now();
     let cluster = tokio::task::block_in_place(|| {
@@ -745,14 +296,11 @@ async fn postgres_killed_under_load_loses_nothing_acknowledged_and_sessiond_reco
 }
 
 async fn scenario(cluster: &Cluster) {
-    let mut sd = common::spawn_serve(&["--store", &cluster.url()], &[]).await;
-    let api = Arc::new(Api {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-        base: sd.url(),
-    });
+    let mut sd = Serve::new()
+        .store(&cluster.url("timeout_ms=500"))
+        .spawn()
+        .await;
+    let api = Arc::new(Api::with_timeout(&sd.url(), Duration::from_secs(10)));
     api.until_ready(Duration::from_secs(15)).await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -766,13 +314,8 @@ async fn scenario(cluster: &Cluster) {
     let killed = tokio::task::block_in_place(|| cluster.kill9());
     let dead_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (st, v) = api.get("/readyz").await;
-    assert!(
-        store_down(st, &v),
-        "/readyz with the cluster dead: {st} {v}"
-    );
-    let (st, v) = api.get("/healthz").await;
-    assert_eq!(st, 200, "/healthz with the cluster dead: {v}");
+    api.assert_alive_without_store("with the cluster dead")
+        .await;
     tokio::time::sleep(OUTAGE.saturating_sub(dead_at.elapsed())).await;
 
     // The same folder and port again; sessiond is left alone.
@@ -881,13 +424,7 @@ async fn scenario(cluster: &Cluster) {
         "sessiond exited:\n{}",
         sd.text()
     );
-    let panics: Vec<String> = sd
-        .log
-        .lock()
-        .iter()
-        .filter(|l| l.contains("panicked"))
-        .cloned()
-        .collect();
+    let panics = sd.panics();
     assert!(panics.is_empty(), "sessiond panicked: {panics:?}");
 
     eprintln!(

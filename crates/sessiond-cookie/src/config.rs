@@ -218,65 +218,65 @@ pub struct Overrides {
     pub expires_in: Option<Duration>,
     /// Another `Path` (other than `/` drops the `__Host-` prefix).
     pub path: Option<String>,
-    /// Another `HttpOnly`.
+    /// Another `HttpOnly` (off lets scripts read the cookie).
     pub http_only: Option<bool>,
     /// Another `Secure` (off only in dev mode).
     pub secure: Option<bool>,
-    /// Another `SameSite`.
+    /// Another `SameSite` (`Lax` unless configured otherwise).
     pub same_site: Option<SameSite>,
     /// Another `Max-Age`.
     pub max_age: Option<Duration>,
 }
 
 impl Overrides {
-    /// No override.
+    /// Overrides that change nothing: the session's configuration as it is.
     pub fn none() -> Self {
         Self::default()
     }
 
-    /// Sets the cookie name.
+    /// Writes the cookie under another name for this call.
     #[must_use]
     pub fn name(mut self, n: impl Into<String>) -> Self {
         self.name = Some(n.into());
         self
     }
 
-    /// Sets the token lifetime.
+    /// Another token lifetime for this call.
     #[must_use]
     pub fn expires_in(mut self, d: Duration) -> Self {
         self.expires_in = Some(d);
         self
     }
 
-    /// Sets the `Path`.
+    /// Another `Path` for this call (other than `/` drops the `__Host-` prefix).
     #[must_use]
     pub fn path(mut self, p: impl Into<String>) -> Self {
         self.path = Some(p.into());
         self
     }
 
-    /// Sets `HttpOnly`.
+    /// Turns `HttpOnly` on or off for this call.
     #[must_use]
     pub fn http_only(mut self, on: bool) -> Self {
         self.http_only = Some(on);
         self
     }
 
-    /// Sets `Secure`.
+    /// Turns `Secure` on or off for this call (off is refused outside dev mode).
     #[must_use]
     pub fn secure(mut self, on: bool) -> Self {
         self.secure = Some(on);
         self
     }
 
-    /// Sets `SameSite`.
+    /// The `SameSite` attribute for this call.
     #[must_use]
     pub fn same_site(mut self, s: SameSite) -> Self {
         self.same_site = Some(s);
         self
     }
 
-    /// Sets `Max-Age`.
+    /// A `Max-Age` for this call's cookie.
     #[must_use]
     pub fn max_age(mut self, d: Duration) -> Self {
         self.max_age = Some(d);

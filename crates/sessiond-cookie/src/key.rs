@@ -220,7 +220,7 @@ impl KeyRing {
         self.keys.iter().map(|k| k.kid.as_str()).collect()
     }
 
-    /// The format tokens are written in.
+    /// Whether tokens are encrypted (JWE, the default) or signed (JWS).
     pub fn format(&self) -> Format {
         self.format
     }
@@ -231,18 +231,19 @@ impl KeyRing {
     }
 
     pub(crate) fn by_kid(&self, kid: &str) -> Option<(usize, &RingKey)> {
-        self.keys
-            .iter()
-            .enumerate()
-            .find(|(_, k)| k.kid == kid)
-            .map(|(i, k)| (i, &**k))
+        self.find(|k| k.kid == kid)
     }
 
     pub(crate) fn by_header(&self, header_b64: &str) -> Option<(usize, &RingKey)> {
+        self.find(|k| k.header_b64 == header_b64)
+    }
+
+    /// The first key `matches` accepts, with its place in the ring (0 is the sealing key).
+    fn find(&self, matches: impl Fn(&RingKey) -> bool) -> Option<(usize, &RingKey)> {
         self.keys
             .iter()
             .enumerate()
-            .find(|(_, k)| k.header_b64 == header_b64)
+            .find(|(_, k)| matches(k))
             .map(|(i, k)| (i, &**k))
     }
 }

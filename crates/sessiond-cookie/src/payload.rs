@@ -85,7 +85,7 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    /// The stable code.
+    /// The stable code the `error` field carries (`SESSION_MISSING`, `TOKEN_TAMPERED`, …).
     pub fn code(self) -> &'static str {
         match self {
             ReadError::Missing => "SESSION_MISSING",

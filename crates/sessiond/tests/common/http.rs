@@ -83,42 +83,29 @@ impl Api {
 
     /// A session for `user`, without anti-CSRF.
     pub async fn create(&self, user: &str) -> (u16, Value) {
-        self.post(
-            "/public/recipe/session",
-            json!({"userId": user, "enableAntiCsrf": false}),
-        )
-        .await
+        let body = json!({"userId": user, "enableAntiCsrf": false});
+        self.post("/public/recipe/session", body).await
     }
 
     /// Verifies the access token of `session` (a create's or a refresh's answer), with the
     /// store check or without.
     pub async fn verify(&self, session: &Value, check_db: bool) -> (u16, Value) {
-        self.post(
-            "/recipe/session/verify",
-            json!({
-                "accessToken": session["accessToken"]["token"],
-                "doAntiCsrfCheck": false,
-                "checkDatabase": check_db
-            }),
-        )
-        .await
+        let token = &session["accessToken"]["token"];
+        let body =
+            json!({"accessToken": token, "doAntiCsrfCheck": false, "checkDatabase": check_db});
+        self.post("/recipe/session/verify", body).await
     }
 
+    /// Refreshes with `token`, without anti-CSRF.
     pub async fn refresh(&self, token: &str) -> (u16, Value) {
-        self.post(
-            "/recipe/session/refresh",
-            json!({"refreshToken": token, "enableAntiCsrf": false}),
-        )
-        .await
+        let body = json!({"refreshToken": token, "enableAntiCsrf": false});
+        self.post("/recipe/session/refresh", body).await
     }
 
     /// `POST /recipe/session/remove` of these handles.
     pub async fn revoke(&self, handles: &[&Value]) -> (u16, Value) {
-        self.post(
-            "/recipe/session/remove",
-            json!({ "sessionHandles": handles }),
-        )
-        .await
+        let body = json!({ "sessionHandles": handles });
+        self.post("/recipe/session/remove", body).await
     }
 
     /// Polls `/readyz` until 200; returns how long it took.

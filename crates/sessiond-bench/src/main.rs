@@ -25,6 +25,9 @@ use report::Report;
 
 /// Benchmarks of create, verify and refresh, in process and over HTTP.
 #[derive(Debug, Parser)]
+#[command(after_help = "Other subcommands:
+  revocation-latency [FLAGS]  revocation latency across sessiond processes (its own --help)
+  serve-web SPEC              one web app of the web figures (the main run starts these)")]
 struct Args {
     /// Timed rounds per figure (the median is reported).
     #[arg(long, default_value_t = 5)]

@@ -286,6 +286,16 @@ async fn cookie_sessions(w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&
     }
 }
 
+/// How many times tower-sessions' rate sessiond-axum is to reach on `store`: (read with a store
+/// check, login).
+fn targets_vs_tower_sessions(store: &str) -> Option<(f64, f64)> {
+    match store {
+        "sqlite" => Some((3.0, 10.0)),
+        "redis" => Some((1.5, 1.2)),
+        _ => None,
+    }
+}
+
 /// Server-backed sessions (`sessiond-axum` on a manager, HS256) on `store` beside bare axum and
 /// tower-sessions on the same store.
 async fn server_sessions(
@@ -330,12 +340,7 @@ async fn server_sessions(
             Some((BARE_READ, bare_r)),
         );
         w.bar(&group, "tower-sessions", t.median);
-        let need = match store {
-            "sqlite" => Some(3.0),
-            "redis" => Some(1.5),
-            _ => None,
-        };
-        if let Some(need) = need {
+        if let Some((need, _)) = targets_vs_tower_sessions(store) {
             w.report.ratio_target(
                 format!(
                     "sessiond-axum read with a store check ({store}) >= {need}x tower-sessions"
@@ -366,12 +371,7 @@ async fn server_sessions(
     );
     if let Some(t) = l.get(1) {
         w.bar(&group, "tower-sessions", t.median);
-        let need = match store {
-            "sqlite" => Some(10.0),
-            "redis" => Some(1.2),
-            _ => None,
-        };
-        if let Some(need) = need {
+        if let Some((_, need)) = targets_vs_tower_sessions(store) {
             w.report.ratio_target(
                 format!("sessiond-axum login ({store}) >= {need}x tower-sessions"),
                 l[0].median,

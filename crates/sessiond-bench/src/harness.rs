@@ -165,3 +165,21 @@ where
     }
     Rate::of(samples)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
+
+    #[test]
+    fn a_skipped_rate_is_nan() {
+        assert!(Rate::skipped().median.is_nan());
+        assert_eq!(Rate::of(vec![5.0, 1.0, 9.0]).median, 5.0);
+    }
+}

@@ -84,3 +84,22 @@ fn print_row(what: &str, rate: &Rate, baseline: Option<(&str, f64)>) {
         None => println!("{:<52} {:>11.0} ops/s  [{spread}]", what, rate.median),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_target_is_met_at_the_factor_and_missed_on_nan() {
+        let mut r = Report::default();
+        r.ratio_target("met", 80.0, 0.8, 100.0);
+        r.ratio_target("missed", 79.0, 0.8, 100.0);
+        r.ratio_target("skipped", f64::NAN, 0.8, 100.0);
+        let got: Vec<_> = r
+            .targets
+            .iter()
+            .map(|(_, ok, d)| (*ok, d.as_str()))
+            .collect();
+        assert_eq!(got, [(true, "0.80x"), (false, "0.79x"), (false, "NaNx")]);
+    }
+}

@@ -329,3 +329,29 @@ pub(crate) fn with_param(url: &str, param: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{param}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_starts_or_extends_the_query() {
+        assert_eq!(
+            with_param("redis://h:1", "prefix=p"),
+            "redis://h:1?prefix=p"
+        );
+        assert_eq!(
+            with_param("postgres://h/db?sslmode=disable", "schema=s"),
+            "postgres://h/db?sslmode=disable&schema=s"
+        );
+    }
+
+    #[test]
+    fn the_cleanup_unlinks_every_raw_key_once() {
+        let keys: usize = raw_unlinks(5000)
+            .iter()
+            .map(|c| c.args_iter().count() - 1)
+            .sum();
+        assert_eq!(keys, 1024 + 5000);
+    }
+}

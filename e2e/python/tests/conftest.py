@@ -9,7 +9,7 @@ import os
 import uuid
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Iterable, Iterator, List, Optional, Union
 
 import pytest
 
@@ -18,10 +18,28 @@ from e2e_support.harness import Core, Sdk
 from e2e_support.observe import log_complaints, warning_complaints
 
 TESTS_DIR = Path(__file__).resolve().parent
+HEALTH_CHECKS = TESTS_DIR / "health_checks.py"
+
+
+class Profile(pytest.Dir):
+    """A profile directory (tests/<profile>/): its own test files, then the whole-process checks
+    that every profile shares (health_checks.py, one copy), collected as part of this directory so
+    that they see its conftest's ``sdk`` and run after everything else in the process."""
+
+    def collect(self) -> Iterable[Union[pytest.Item, pytest.Collector]]:
+        yield from super().collect()
+        yield pytest.Module.from_parent(self, path=HEALTH_CHECKS)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
+    if path.resolve().parent == TESTS_DIR:
+        return Profile.from_parent(parent, path=path)
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    profiles = {Path(str(item.fspath)).resolve().relative_to(TESTS_DIR).parts[0] for item in items}
+    profiles = {node.path.name for item in items for node in item.listchain() if isinstance(node, Profile)}
     if len(profiles) > 1:
         raise pytest.UsageError(
             f"tests from several profiles were collected ({sorted(profiles)}); the SDK's "

@@ -9,12 +9,10 @@ const jose = require("jose");
 const Session = require("supertokens-node/recipe/session");
 const { Querier } = require("supertokens-node/lib/build/querier");
 const { version, cdiSupported } = require("supertokens-node/lib/build/version");
-const { Browser } = require("../../node/lib/client");
+const { Browser, uid, ok } = require("../../node/lib/client");
 const { admin, jwks } = require("../../node/lib/sessiond");
 
 const ctx = setup();
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const DAY_MS = 24 * 3600 * 1000;
 // Core calls the proxy saw since `mark`, as "METHOD /path" (query dropped).
 const mark = () => ctx.proxy.requests.length;

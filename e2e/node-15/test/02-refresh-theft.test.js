@@ -7,14 +7,12 @@ const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
-const { Browser, sleep } = require("../../node/lib/client");
+const { Browser, uid, ok } = require("../../node/lib/client");
+const cases = require("../../node/lib/refresh-cases");
+const { GRACE_S, pastGrace } = cases;
 
-const GRACE_S = 2;
 const ctx = setup({ sessiond: { args: ["--refresh-grace", String(GRACE_S)] } });
-const pastGrace = () => sleep(GRACE_S * 1000 + 300);
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
-const thefts = () => ctx.app.events.filter((e) => e.kind === "TOKEN_THEFT_DETECTED");
+const thefts = () => cases.thefts(ctx);
 
 describe("supertokens-node 15.2.3: refresh-token reuse (own sessiond: --refresh-grace 2)", () => {
     test("replaying a superseded refresh token after the grace window: theft, 401, the session is revoked", async () => {
@@ -49,20 +47,7 @@ describe("supertokens-node 15.2.3: refresh-token reuse (own sessiond: --refresh-
         assert.deepEqual(victimRefresh.json, { message: "unauthorised" });
     });
 
-    test("within the grace window, a stale tab's refresh token gets the current successor, not theft", async () => {
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(uid("stale-tab"));
-        ok(login, "login");
-        const staleTab = b.clone();
-        ok(await b.refresh(), "refresh 1");
-        ok(await b.refresh(), "refresh 2");
-        const theftsBefore = thefts().length;
-        ok(await staleTab.refresh(), "the stale tab's refresh");
-        assert.equal(staleTab.refreshToken, b.refreshToken, "it got the current refresh token");
-        ok(await staleTab.get("/me-checked"), "the stale tab is signed in");
-        ok(await b.get("/me-checked"), "the other tab still is");
-        assert.equal(thefts().length, theftsBefore, "no theft");
-    });
+    test("within the grace window, a stale tab's refresh token gets the current successor, not theft", () => cases.staleTabGetsTheSuccessor(ctx));
 
     test("two tabs refreshing the same token at once both succeed with one successor", async () => {
         const userId = uid("tabs");
@@ -96,19 +81,7 @@ describe("supertokens-node 15.2.3: refresh-token reuse (own sessiond: --refresh-
         assert.equal(thefts().length, theftsBefore);
     });
 
-    test("header transfer: replaying a superseded refresh token after the grace window is theft as well", async () => {
-        const b = new Browser(ctx.app.url, { mode: "header" });
-        const login = await b.login(uid("hdr-theft"));
-        ok(login, "login");
-        const stolen = b.snapshot();
-        ok(await b.refresh(), "refresh 1");
-        ok(await b.refresh(), "refresh 2");
-        await pastGrace();
-        const r = await new Browser(ctx.app.url, { mode: "header" }).restore(stolen).refresh();
-        assert.equal(r.status, 401, r.text);
-        assert.deepEqual(r.json, { message: "token theft detected" });
-        assert.equal(await Session.getSessionInformation(login.json.handle), undefined);
-    });
+    test("header transfer: replaying a superseded refresh token after the grace window is theft as well", () => cases.headerReplayIsTheft(ctx, Session));
 
     compatibilityCheck(ctx);
 });

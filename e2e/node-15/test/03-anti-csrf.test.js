@@ -6,11 +6,9 @@
 const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
-const { Browser } = require("../../node/lib/client");
+const { Browser, uid, ok } = require("../../node/lib/client");
 
 const ctx = setup({ antiCsrf: "VIA_TOKEN" });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 
 describe("supertokens-node 15.2.3 with antiCsrf VIA_TOKEN", () => {
     test("the anti-csrf token: issued at sign-in, in the token, required on non-GET requests", async () => {

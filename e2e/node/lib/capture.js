@@ -1,59 +1,8 @@
 "use strict";
-// Captures everything the SDK could print during a test file: console.*, process warnings, and the
-// SDK's own debug output (the `debug` package under the "com.supertokens" namespace, which the app
-// enables with `supertokens.init({ debug: true })`). Nothing is echoed unless E2E_VERBOSE=1; the full
-// capture is written to $E2E_LOG_DIR/<test file>.log when the process exits.
+// The capture (lib/sdk-capture.js) for supertokens-node 24.0.3, which turns its debug log on with
+// `supertokens.init({ debug: true })` (app.js does). Load it before the SDK: { entries, problems, COMPAT_RE }.
 
-const fs = require("node:fs");
 const path = require("node:path");
-const util = require("node:util");
+const { installCapture } = require("./sdk-capture");
 
-const entries = []; // { source: "console.warn" | "debug" | "process.warning" | ..., text }
-const verbose = process.env.E2E_VERBOSE === "1";
-
-for (const level of ["log", "info", "warn", "error", "debug", "trace"]) {
-    const orig = console[level].bind(console);
-    console[level] = (...args) => {
-        entries.push({ source: `console.${level}`, text: util.format(...args) });
-        if (verbose) orig(...args);
-    };
-}
-
-process.on("warning", (w) => {
-    entries.push({ source: "process.warning", text: `${w.name}: ${w.message}` });
-});
-
-// The SDK's private copy of `debug` (supertokens-node/node_modules/debug, or a hoisted one).
-const sdkRoot = path.dirname(require.resolve("supertokens-node"));
-const debugMod = require(require.resolve("debug", { paths: [sdkRoot] }));
-debugMod.log = (...args) => {
-    entries.push({ source: "debug", text: util.format(...args) });
-    if (verbose) process.stderr.write(util.format(...args) + "\n");
-};
-
-process.on("exit", () => {
-    const dir = process.env.E2E_LOG_DIR;
-    if (!dir) return;
-    const name = (process.env.E2E_CAPTURE_NAME || path.basename(process.argv[1] || "unknown")) + ".log";
-    try {
-        fs.writeFileSync(path.join(dir, name), entries.map((e) => `[${e.source}] ${e.text}`).join("\n") + "\n");
-    } catch (_) {
-        /* best effort */
-    }
-});
-
-// What would count as the SDK complaining about the core it talks to.
-const COMPAT_RE = /not compatible|incompatib|compatibility|upgrade the supertokens core|core version|please use core/i;
-// console.warn/error/process warnings must not mention versions at all.
-const LOUD_VERSION_RE = /version|compatib/i;
-
-function problems() {
-    const bad = [];
-    for (const e of entries) {
-        if (COMPAT_RE.test(e.text)) bad.push(e);
-        else if (e.source !== "debug" && LOUD_VERSION_RE.test(e.text)) bad.push(e);
-    }
-    return bad;
-}
-
-module.exports = { entries, problems, COMPAT_RE };
+module.exports = installCapture({ sdkRoot: path.dirname(require.resolve("supertokens-node")) });

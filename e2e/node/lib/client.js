@@ -5,10 +5,21 @@
 
 // No dependencies beyond node itself: e2e/node-15 uses this file too.
 
+const assert = require("node:assert/strict");
+
 // A JWT's header or payload, decoded without verification.
 const decodeSegment = (token, i) => JSON.parse(Buffer.from(token.split(".")[i], "base64url").toString("utf8"));
 const decodeJwt = (token) => decodeSegment(token, 1);
 const decodeProtectedHeader = (token) => decodeSegment(token, 0);
+
+// A response body as JSON, or undefined when it is not JSON.
+function parseJson(text) {
+    try {
+        return JSON.parse(text);
+    } catch (_) {
+        return undefined;
+    }
+}
 
 function parseSetCookie(line) {
     const parts = line.split(";").map((s) => s.trim());
@@ -109,13 +120,7 @@ class Browser {
         });
         this._absorb(res);
         const text = await res.text();
-        let json;
-        try {
-            json = JSON.parse(text);
-        } catch (_) {
-            json = undefined;
-        }
-        return { status: res.status, headers: res.headers, setCookies: res.headers.getSetCookie(), text, json };
+        return { status: res.status, headers: res.headers, setCookies: res.headers.getSetCookie(), text, json: parseJson(text) };
     }
 
     _absorb(res) {
@@ -156,4 +161,10 @@ class Browser {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { Browser, parseSetCookie, sleep };
+// A fresh user id (prefix, process, random), so test files never see each other's sessions.
+const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+// Assert that a response of Browser (or any { status, text }) is 200, saying what was asked.
+const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
+
+module.exports = { Browser, parseSetCookie, parseJson, sleep, uid, ok };

@@ -12,17 +12,7 @@
 const { spawn } = require("node:child_process");
 const path = require("node:path");
 const readline = require("node:readline");
-
-const live = new Set();
-process.on("exit", () => {
-    for (const child of live) {
-        try {
-            child.kill("SIGKILL");
-        } catch (_) {
-            /* already gone */
-        }
-    }
-});
+const { killOnExit } = require("./child");
 
 async function startPeerApp({ connectionURI, apiKey, antiCsrf, session, name = "peer" }) {
     const child = spawn(process.execPath, [path.join(__dirname, "peer-main.js")], {
@@ -33,9 +23,8 @@ async function startPeerApp({ connectionURI, apiKey, antiCsrf, session, name = "
         },
         stdio: ["pipe", "pipe", "inherit"],
     });
-    live.add(child);
+    killOnExit(child);
     const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-    exited.then(() => live.delete(child));
 
     // The child writes JSON lines on stdout: {"url": …} once it listens, {"report": …} when asked to stop.
     const lines = [];

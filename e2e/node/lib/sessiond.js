@@ -5,38 +5,31 @@
 // different server settings starts its own instance with startSessiond({ args: [...] }); it needs
 // SESSIOND_BIN, which run.sh always exports.
 //
-// No dependencies beyond node itself: e2e/node-15 uses this file too.
+// No dependencies beyond node itself: e2e/node-15 and e2e/browser use this file too.
 
-const { spawn } = require("node:child_process");
+const { spawn, execFile } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
+const { killOnExit, stopChild } = require("./child");
+const { parseJson } = require("./client");
 
 const DEFAULT_API_KEY = "e2e-node-api-key-0123456789-abcdefghijklmnop";
-
-// Every sessiond this process started; killed on exit in case a test file dies before its `after` hook.
-const live = new Set();
-process.on("exit", () => {
-    for (const child of live) {
-        try {
-            child.kill("SIGKILL");
-        } catch (_) {
-            /* already gone */
-        }
-    }
-});
 
 function sessiondBin() {
     const bin = process.env.SESSIOND_BIN;
     if (!bin) {
-        throw new Error("SESSIOND_BIN is not set: run the suite through e2e/node/run.sh, or export SESSIOND_BIN");
+        throw new Error("SESSIOND_BIN is not set: run the suite through its run.sh, or export SESSIOND_BIN");
     }
     return bin;
 }
 
-// Start `sessiond serve` on a free loopback port with a fresh SQLite store.
-// Options: args (extra CLI flags), listen (address, default 127.0.0.1:0), dir (reuse a data dir).
+// Start `sessiond serve` on a free loopback port with a fresh SQLite store. Killed when this process
+// exits, if the test has not stopped it.
+// Options: args (extra CLI flags), listen (address, default 127.0.0.1:0), dir (reuse a data dir),
+//          store (a store URL instead of the SQLite file), apiKey, logDir (where sessiond-<pid>.log
+//          goes; default the data dir).
 async function startSessiond(opts = {}) {
     const apiKey = opts.apiKey || DEFAULT_API_KEY;
     // Under run.sh's work directory (removed after a passing run, kept after a failing one).
@@ -47,7 +40,7 @@ async function startSessiond(opts = {}) {
         "--listen",
         listen,
         "--store",
-        `sqlite://${path.join(dir, "s.db")}`,
+        opts.store || `sqlite://${path.join(dir, "s.db")}`,
         "--api-key",
         apiKey,
         "--log-format",
@@ -59,15 +52,13 @@ async function startSessiond(opts = {}) {
     for (const k of Object.keys(env)) {
         if (k.startsWith("SESSIOND_")) delete env[k];
     }
-    const child = spawn(sessiondBin(), args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    live.add(child);
-    child.once("exit", () => live.delete(child));
-    const logPath = path.join(dir, `sessiond-${child.pid}.log`);
+    const child = killOnExit(spawn(sessiondBin(), args, { env, stdio: ["ignore", "ignore", "pipe"] }));
+    const logPath = path.join(opts.logDir || dir, `sessiond-${child.pid}.log`);
     const logStream = fs.createWriteStream(logPath);
     const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 
     const addr = await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`sessiond did not start within 20 s; log: ${logPath}`)), 20000);
+        const timer = setTimeout(() => reject(new Error(`sessiond did not start within 30 s; log: ${logPath}`)), 30000);
         const rl = readline.createInterface({ input: child.stderr });
         rl.on("line", (line) => {
             logStream.write(line + "\n");
@@ -96,13 +87,14 @@ async function startSessiond(opts = {}) {
         logPath,
         pid: child.pid,
         exited,
-        async stop() {
-            if (child.exitCode !== null || child.signalCode !== null) return;
-            child.kill("SIGTERM");
-            const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-            await exited;
-            clearTimeout(t);
-        },
+        stop: () => stopChild(child),
+        // Runs the sessiond CLI against this server; resolves to { code, stdout, stderr }.
+        cli: (cliArgs) =>
+            new Promise((resolve) => {
+                execFile(sessiondBin(), [...cliArgs, "--url", url, "--api-key", apiKey], { env }, (err, stdout, stderr) =>
+                    resolve({ code: err ? err.code : 0, stdout, stderr })
+                );
+            }),
     };
 }
 
@@ -125,13 +117,7 @@ async function admin(sd, method, p, body) {
         body: body ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
-    let json;
-    try {
-        json = JSON.parse(text);
-    } catch (_) {
-        json = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json };
+    return { status: res.status, headers: res.headers, text, json: parseJson(text) };
 }
 
 // Prometheus text → { 'name{labels}': value }

@@ -1,56 +1,13 @@
 "use strict";
-// Shared set-up for the test files. Every test file runs in its own process (node --test), so each
-// one gets its own supertokens.init and its own app.
+// Set-up for this suite's test files: lib/sdk-suite.js (shared with e2e/node-15) with this
+// directory's capture and app. Every test file runs in its own process (node --test), so each one
+// gets its own supertokens.init and its own app.
+//
+//   const ctx = setup({ sessiond?, antiCsrf?, session?, basePath?, proxy? });  // see lib/sdk-suite.js
+//   compatibilityCheck(ctx, { allowAppErrors? });                              // the last test of a file
 
 const capture = require("./capture"); // must come before the SDK is loaded
-const assert = require("node:assert/strict");
-const { test, before, after } = require("node:test");
-const { startSessiond, sharedSessiond } = require("./sessiond");
-const { startRecordingProxy } = require("./proxy");
+const { makeSuite } = require("./sdk-suite");
 const { startApp } = require("../app");
 
-// ctx is filled in by the `before` hook: ctx.sd (sessiond), ctx.app.
-// options: sessiond: undefined → the shared instance from run.sh; an object → startSessiond(options)
-//          antiCsrf, session: passed to Session.init
-//          basePath: appended to sessiond's URL in connectionURI (e.g. "/appid-x")
-//          proxy: true → the SDK talks to sessiond through a recording proxy (ctx.proxy.requests)
-function setup(options = {}) {
-    const ctx = {};
-    before(async () => {
-        ctx.sd = options.sessiond ? await startSessiond(options.sessiond) : await sharedSessiond();
-        if (options.proxy) ctx.proxy = await startRecordingProxy(ctx.sd.url);
-        ctx.app = await startApp({
-            connectionURI: (ctx.proxy ? ctx.proxy.url : ctx.sd.url) + (options.basePath || ""),
-            apiKey: ctx.sd.apiKey,
-            antiCsrf: options.antiCsrf,
-            session: options.session,
-        });
-    });
-    after(async () => {
-        if (ctx.app) await ctx.app.close();
-        if (ctx.proxy) await ctx.proxy.close();
-        if (ctx.sd) await ctx.sd.stop();
-    });
-    return ctx;
-}
-
-// Last test of every file: the SDK printed nothing about versions/compatibility, and (unless the
-// file expects some) the app saw no unhandled errors.
-function compatibilityCheck(ctx, { allowAppErrors = false } = {}) {
-    test("the SDK logged no compatibility or version warnings (console, process warnings, debug log)", () => {
-        const debugLines = capture.entries.filter((e) => e.source === "debug");
-        assert.ok(debugLines.length > 0, "the SDK debug log was enabled and captured");
-        assert.deepEqual(capture.problems(), []);
-        const loud = capture.entries.filter((e) => ["console.warn", "console.error", "process.warning"].includes(e.source));
-        assert.deepEqual(loud, [], "nothing was written to console.warn/console.error or emitted as a process warning");
-        if (!allowAppErrors) {
-            assert.deepEqual(
-                ctx.app.events.filter((e) => e.kind === "APP_ERROR"),
-                [],
-                "no request failed with an error the SDK did not handle"
-            );
-        }
-    });
-}
-
-module.exports = { setup, compatibilityCheck, capture };
+module.exports = { ...makeSuite({ capture, startApp }), capture };

@@ -7,12 +7,10 @@ const { describe, test } = require("node:test");
 const jose = require("jose");
 const Session = require("supertokens-node/recipe/session");
 const { Querier } = require("supertokens-node/lib/build/querier");
-const { Browser } = require("../lib/client");
+const { Browser, uid, ok } = require("../lib/client");
 const { admin, requestCount, jwks } = require("../lib/sessiond");
 
 const ctx = setup();
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const DAY_MS = 24 * 3600 * 1000;
 
 describe("sessions: create, verify, refresh, information, data, payload, revocation", () => {

@@ -7,12 +7,10 @@ const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const jose = require("jose");
 const Session = require("supertokens-node/recipe/session");
-const { Browser, sleep } = require("../lib/client");
+const { Browser, sleep, uid, ok } = require("../lib/client");
 const { admin, jwks } = require("../lib/sessiond");
 
 const ctx = setup();
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const PRIVATE_JWK_PARAMS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 
 describe("signing keys: JWKS, rotation with live sessions, POST /recipe/jwt", () => {

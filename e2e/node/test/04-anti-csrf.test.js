@@ -5,12 +5,10 @@
 const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
-const { Browser } = require("../lib/client");
+const { Browser, uid, ok } = require("../lib/client");
 const { requestCount } = require("../lib/sessiond");
 
 const ctx = setup({ antiCsrf: "VIA_TOKEN" });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const TRY_REFRESH = { message: "try refresh token" };
 const UNAUTHORISED = { message: "unauthorised" };
 

@@ -7,12 +7,10 @@ const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const supertokens = require("supertokens-node");
 const Session = require("supertokens-node/recipe/session");
-const { Browser, sleep } = require("../lib/client");
+const { Browser, sleep, uid, ok } = require("../lib/client");
 const { requestCount } = require("../lib/sessiond");
 
 const ctx = setup({ sessiond: { args: ["--access-token-ttl", "3", "--refresh-grace", "1"] } });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const TRY_REFRESH = { message: "try refresh token" };
 
 async function waitUntilExpired(b) {

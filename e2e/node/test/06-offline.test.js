@@ -7,12 +7,10 @@ const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
-const { Browser } = require("../lib/client");
+const { Browser, uid, ok } = require("../lib/client");
 const { startSessiond } = require("../lib/sessiond");
 
 const ctx = setup({ sessiond: {} });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 
 describe("local verification with sessiond stopped (own sessiond, restarted)", () => {
     test("with sessiond stopped, verifySession() still accepts valid access tokens (local JWT verification)", async () => {

@@ -7,12 +7,10 @@ const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const jose = require("jose");
-const { Browser } = require("../lib/client");
+const { Browser, uid, ok } = require("../lib/client");
 const { admin, jwks } = require("../lib/sessiond");
 
 const ctx = setup({ session: { useDynamicAccessTokenSigningKey: false } });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 
 describe("static signing key (useDynamicAccessTokenSigningKey: false)", () => {
     test("useDynamicAccessTokenSigningKey=false: every token is signed by the static (non d-) key", async () => {

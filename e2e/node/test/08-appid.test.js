@@ -8,12 +8,10 @@ const assert = require("node:assert/strict");
 const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
 const { Querier } = require("supertokens-node/lib/build/querier");
-const { Browser } = require("../lib/client");
+const { Browser, uid, ok } = require("../lib/client");
 
 const APP_PATH = "/appid-e2e-node";
 const ctx = setup({ basePath: APP_PATH, proxy: true });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 
 describe("connectionURI with /appid-<appId>, traffic recorded by a proxy", () => {
     test("connectionURI …/appid-<appId>: sessions, local verification, refresh and admin calls work", async () => {

@@ -7,15 +7,13 @@ const { setup, compatibilityCheck } = require("../lib/suite");
 const assert = require("node:assert/strict");
 const { describe, test, before, after } = require("node:test");
 const { decodeProtectedHeader } = require("jose");
-const { Browser, sleep } = require("../lib/client");
+const { Browser, sleep, uid, ok } = require("../lib/client");
 const { admin, requestCount } = require("../lib/sessiond");
 const { startPeerApp } = require("../lib/peer");
 
 const APP_A = "/appid-e2e-node-a";
 const APP_B = "/appid-e2e-node-b";
 const ctx = setup({ basePath: APP_A });
-const uid = (p) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const ok = (r, what) => assert.equal(r.status, 200, `${what}: HTTP ${r.status} ${r.text}`);
 const kidOf = (token) => decodeProtectedHeader(token).kid;
 
 async function appJwks(appPath) {

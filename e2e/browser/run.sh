@@ -13,12 +13,12 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 START_S=$(date +%s)
+SUITE=browser
+# log, die, require_node, npm_ci_if_stale (node built-ins and npm only)
+# shellcheck source=../node/lib/run-common.sh
+source "$HERE/../node/lib/run-common.sh"
 
-log() { printf '[e2e/browser] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-command -v node >/dev/null || die "node is required (>= 20)"
-command -v npm >/dev/null || die "npm is required"
+require_node
 
 # --- Chromium -----------------------------------------------------------------------------------
 CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
@@ -48,21 +48,11 @@ export SESSIOND_DEMO_BIN SESSIOND_BIN
 
 # --- npm dependencies (npm ci only when node_modules is missing or stale) -----------------------
 cd "$HERE"
-LOCK_HASH="$(node -e 'const c=require("crypto").createHash("sha256");for(const f of ["package.json","package-lock.json"])c.update(require("fs").readFileSync(f));process.stdout.write(c.digest("hex"))')"
-STAMP="node_modules/.e2e-lock-hash"
-if [ ! -d node_modules ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_HASH" ]; then
-    log "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
-    echo "$LOCK_HASH" >"$STAMP"
-fi
+npm_ci_if_stale "$HERE"
 
 # The demo's /app/ page loads supertokens-web-js's bundle/ scripts from crates/sessiond-demo/web.
 WEB="$REPO_ROOT/crates/sessiond-demo/web"
-WEB_HASH="$(cd "$WEB" && node -e 'const c=require("crypto").createHash("sha256");for(const f of ["package.json","package-lock.json"])c.update(require("fs").readFileSync(f));process.stdout.write(c.digest("hex"))')"
-if [ ! -f "$WEB/node_modules/.e2e-lock-hash" ] || [ "$(cat "$WEB/node_modules/.e2e-lock-hash")" != "$WEB_HASH" ]; then
-    log "installing supertokens-web-js for the demo (npm ci in crates/sessiond-demo/web)"
-    (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error && echo "$WEB_HASH" >node_modules/.e2e-lock-hash)
-fi
+npm_ci_if_stale "$WEB" "supertokens-web-js for the demo (npm ci in crates/sessiond-demo/web)"
 export SESSIOND_DEMO_WEB_JS="$WEB/node_modules/supertokens-web-js/bundle"
 
 # --- the tests ----------------------------------------------------------------------------------

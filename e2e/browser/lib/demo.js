@@ -5,6 +5,7 @@ const { spawn } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
+const { killOnExit, stopChild } = require("../../node/lib/child");
 
 const BIN = process.env.SESSIOND_DEMO_BIN;
 const LOG_DIR = process.env.E2E_LOG_DIR || require("node:os").tmpdir();
@@ -27,7 +28,7 @@ async function startDemo(args = [], { key = newKey(), users = USERS, name = "dem
   for (const u of users) full.push("--user", u);
   const logPath = path.join(LOG_DIR, `${name}-${process.pid}-${Date.now()}.log`);
   const log = fs.openSync(logPath, "a");
-  const child = spawn(BIN, full, { stdio: ["ignore", "pipe", log] });
+  const child = killOnExit(spawn(BIN, full, { stdio: ["ignore", "pipe", log] }));
   const port = await new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`demo did not start; see ${logPath}`)), 15000);
@@ -50,10 +51,7 @@ async function startDemo(args = [], { key = newKey(), users = USERS, name = "dem
     url: `http://localhost:${port}`,
     async stop() {
       if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await stopChild(child, 3000);
       fs.closeSync(log);
     },
   };

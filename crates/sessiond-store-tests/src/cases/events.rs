@@ -12,6 +12,24 @@ use sessiond_core::{Millis, Store};
 use crate::StoreFactory;
 use crate::fixtures::{T0, handle, revoked};
 
+/// Takes one page read with `limit` after `cursor` as a follower does: checks that it holds at
+/// most `limit` events, each after the one before, moves `cursor` to its last event and
+/// appends its events to `out`. Returns whether the page was full (more may follow at once).
+fn follow(page: EventPage, limit: usize, cursor: &mut u64, out: &mut Vec<Event>) -> bool {
+    let n = page.events.len();
+    assert!(n <= limit, "{n} events for limit {limit}");
+    for e in page.events {
+        assert!(
+            e.cursor > *cursor,
+            "cursor {} is not after {cursor}",
+            e.cursor
+        );
+        *cursor = e.cursor;
+        out.push(e);
+    }
+    n == limit
+}
+
 /// Reads everything after `cursor`, `limit` at a time, following the returned cursors.
 /// Returns the events and whether every page was continuous.
 async fn read_all(store: &dyn Store, mut cursor: u64, limit: usize) -> (Vec<Event>, bool) {
@@ -19,23 +37,8 @@ async fn read_all(store: &dyn Store, mut cursor: u64, limit: usize) -> (Vec<Even
     let mut continuous = true;
     loop {
         let page = store.events_since(cursor, limit).await.unwrap();
-        assert!(
-            page.events.len() <= limit,
-            "{} events for limit {limit}",
-            page.events.len()
-        );
         continuous &= page.continuous;
-        let n = page.events.len();
-        for e in page.events {
-            assert!(
-                e.cursor > cursor,
-                "cursor {} is not after {cursor}",
-                e.cursor
-            );
-            cursor = e.cursor;
-            out.push(e);
-        }
-        if n < limit {
+        if !follow(page, limit, &mut cursor, &mut out) {
             return (out, continuous);
         }
     }
@@ -213,22 +216,12 @@ pub async fn concurrent_appenders_never_hide_events_from_a_follower(stores: Arc<
                 let last_round = finished.load(std::sync::atomic::Ordering::SeqCst);
                 let page = store.events_since(cursor, limit).await.unwrap();
                 assert!(page.continuous, "nothing is trimmed here");
-                assert!(page.events.len() <= limit);
-                let n = page.events.len();
-                for e in page.events {
-                    assert!(
-                        e.cursor > cursor,
-                        "cursor went from {cursor} to {}",
-                        e.cursor
-                    );
-                    cursor = e.cursor;
-                    seen.push(e);
-                }
+                let full = follow(page, limit, &mut cursor, &mut seen);
                 // One complete pass to the end after the appenders have all returned.
-                if last_round && n < limit {
+                if last_round && !full {
                     return seen;
                 }
-                if n < limit {
+                if !full {
                     tokio::task::yield_now().await;
                 }
             }

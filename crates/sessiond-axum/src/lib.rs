@@ -1,6 +1,11 @@
 //! # sessiond-axum
 //!
-//! sessiond for axum and tower web apps.
+//! Sessions for axum and tower apps, as a layer and extractors.
+//!
+//! **Server-backed sessions** speaking the SuperTokens frontend protocol, over a
+//! [`SessionManager`](sessiond_core::SessionManager) in this process or a remote
+//! `sessiond serve`: configure [`Sessions`] once, add [`Sessions::layer`], and take a
+//! [`Session`] (or [`MaybeSession`]) in any handler; [`SessionIssuer`] signs users in.
 //!
 //! **Stateless cookie sessions** (seed 003, no store): configure a
 //! [`CookieSessions`](sessiond_cookie::CookieSessions) once, add [`CookieSessionLayer`], and take

@@ -13,6 +13,7 @@ use sessiond_core::jose::{
     Algorithm, Jwks, JwsError, Segments, UnverifiedJws, VerifyingKey, access_header_b64,
 };
 use sessiond_core::tokens::access::VerifiedClaims;
+use sessiond_core::{Clock, SystemClock};
 
 use super::backend::BackendError;
 
@@ -34,12 +35,6 @@ pub(crate) struct JwksCache {
     refreshing: AtomicBool,
     refresh_every_ms: i64,
     fetch_lock: tokio::sync::Mutex<()>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A token whose signature verified, with the key that verified it.
@@ -90,13 +85,16 @@ impl JwksCache {
             set.by_kid.insert(jwk.kid.clone(), key);
         }
         self.keys.store(Arc::new(set));
-        self.fetched_at.store(now_ms(), Ordering::Relaxed);
+        self.fetched_at
+            .store(SystemClock.now_ms(), Ordering::Relaxed);
         Ok(())
     }
 
     /// Starts a background refetch when the set is older than `refresh_every`.
     fn refresh_if_stale(self: &Arc<Self>) {
-        let age = now_ms().saturating_sub(self.fetched_at.load(Ordering::Relaxed));
+        let age = SystemClock
+            .now_ms()
+            .saturating_sub(self.fetched_at.load(Ordering::Relaxed));
         if age < self.refresh_every_ms || self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -110,7 +108,7 @@ impl JwksCache {
     }
 
     fn may_refetch_on_miss(&self) -> bool {
-        let now = now_ms();
+        let now = SystemClock.now_ms();
         let last = self.last_miss_fetch.load(Ordering::Relaxed);
         now.saturating_sub(last) >= MISS_REFETCH_MS
             && self

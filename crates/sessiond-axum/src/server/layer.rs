@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 use serde_json::json;
 use sessiond_cookie::SameSite;
-use sessiond_core::{ClientInfo, SessionManager};
+use sessiond_core::{ClientInfo, Clock, SessionManager, SystemClock};
 use tower::{Layer, Service};
 
 use super::backend::{Backend, BackendError, CsrfCheck};
@@ -327,10 +327,9 @@ impl Ctx {
             .clear(self.protocol(), self.host(), transfer);
     }
 
+    /// Now, in seconds since the epoch (cookie expiry dates are written from it).
     pub(crate) fn now_s() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        SystemClock.now_ms() / 1000
     }
 }
 

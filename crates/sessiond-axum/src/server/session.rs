@@ -106,17 +106,18 @@ impl Session {
         &self.inner.identity.user_id
     }
 
-    /// The recipe user id.
+    /// The login method's user id (equal to [`user_id`](Self::user_id) without account
+    /// linking).
     pub fn recipe_user_id(&self) -> &str {
         &self.inner.identity.recipe_user_id
     }
 
-    /// The session handle.
+    /// The session handle: what revocation and the device list name a session by.
     pub fn handle(&self) -> &str {
         &self.inner.identity.handle
     }
 
-    /// The tenant.
+    /// The tenant the session belongs to.
     pub fn tenant_id(&self) -> &str {
         &self.inner.identity.tenant_id
     }

@@ -1,6 +1,13 @@
 //! Where sessions live: a [`SessionManager`] in this process (any store), or a running
 //! `sessiond serve` reached through `sessiond-client` (access tokens verified locally against
 //! its JWKS). The layer calls the same operations on either.
+//!
+//! This module holds the types the layer sees and the dispatch to either backend; `remote`
+//! holds what only the remote backend needs (its error mapping, the revocation stream it
+//! follows, its database-checked verify), and `tokens` the token helpers both share.
+
+mod remote;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,31 +15,34 @@ use std::time::Duration;
 use serde_json::Value;
 use sessiond_api::cdi::{
     CreateSessionRequest, RefreshSessionRequest, RefreshSessionResponse, RegenerateResponse,
-    RemoveSessionsRequest, VerifySessionRequest, VerifySessionResponse,
+    RemoveSessionsRequest,
 };
-use sessiond_client::{Client, ClientError};
+use sessiond_client::Client;
 use sessiond_core::cache::VerifiedCache;
-use sessiond_core::jose::UnverifiedJws;
 use sessiond_core::revocation::{RevocationFeed, Standing};
-use sessiond_core::tokens::access::VerifiedClaims;
 use sessiond_core::{
-    ClientInfo, Error as CoreError, JsonObject, NewSession, RefreshOptions, SessionManager,
-    SessionRef, UserField, UserQuery, VerifyOptions,
+    ClientInfo, Clock, Error as CoreError, JsonObject, NewSession, RefreshOptions, SessionManager,
+    SessionRef, SystemClock, UserField, UserQuery, VerifyOptions,
 };
 
+use self::remote::{Remote, from_client, issued_from_api};
+use self::tokens::{
+    Cached, claims_of, is_protected_claim, issued_from_core, jwt_payload, kid_of, merge_into,
+    tokens,
+};
 use super::jwks::JwksCache;
 
 /// Who a session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionIdentity {
-    /// The session handle.
+    /// The session handle: what revocation and the data calls take.
     pub handle: String,
     /// The (primary) user id.
     pub user_id: String,
-    /// The recipe user id.
+    /// The login method's user id (equal to `user_id` without account linking).
     pub recipe_user_id: String,
-    /// The tenant.
+    /// The tenant the session belongs to.
     pub tenant_id: String,
 }
 
@@ -71,7 +81,7 @@ pub(crate) struct Verified {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Device {
-    /// The session handle.
+    /// The device's session handle, to revoke it with.
     pub session_handle: String,
     /// Created (ms since the epoch).
     pub created_at: i64,
@@ -114,7 +124,7 @@ pub enum BackendError {
     /// A versioned write lost too many races.
     #[error("too many concurrent updates")]
     Conflict,
-    /// Anything else.
+    /// Any other failure (a bug, a key that cannot sign, an answer the layer does not expect).
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -129,65 +139,6 @@ fn from_core(e: CoreError, check_db: bool) -> BackendError {
         CoreError::InvalidInput(m) => BackendError::InvalidInput(m),
         CoreError::Conflict => BackendError::Conflict,
         e => BackendError::Internal(e.to_string()),
-    }
-}
-
-fn from_client(e: ClientError) -> BackendError {
-    match e {
-        ClientError::Http {
-            status: 400,
-            message,
-            ..
-        } => BackendError::InvalidInput(message),
-        ClientError::Http { status: 404, .. } => BackendError::Unauthorised { clear: true },
-        ClientError::Http { status: 409, .. } => BackendError::Conflict,
-        ClientError::Http { status, code, .. } if status >= 500 || code == "STORE_UNAVAILABLE" => {
-            BackendError::Unavailable(format!("sessiond answered {status} {code}"))
-        }
-        ClientError::Connect { .. } => BackendError::Unavailable(e.to_string()),
-        e => BackendError::Internal(e.to_string()),
-    }
-}
-
-/// The payload of a JWT, decoded without checking (the caller has verified it).
-pub(crate) fn jwt_payload(token: &str) -> Option<JsonObject> {
-    let seg = token.split('.').nth(1)?;
-    match serde_json::from_slice(&sessiond_core::b64::decode(seg)?).ok()? {
-        Value::Object(m) => Some(m),
-        _ => None,
-    }
-}
-
-/// The claims of a JWT whose signature the caller has verified.
-fn claims_of(token: &str) -> Option<VerifiedClaims> {
-    let seg = token.split('.').nth(1)?;
-    VerifiedClaims::parse(&sessiond_core::b64::decode(seg)?)
-}
-
-fn kid_of(token: &str) -> Option<String> {
-    UnverifiedJws::parse(token).ok().map(|j| j.kid().to_owned())
-}
-
-/// A verified token kept in the cache.
-#[derive(Debug)]
-struct Cached {
-    identity: Arc<SessionIdentity>,
-    payload: Arc<JsonObject>,
-    claims: VerifiedClaims,
-    kid: String,
-}
-
-impl Cached {
-    fn exp_ms(&self) -> i64 {
-        self.claims.exp.saturating_mul(1000)
-    }
-
-    fn verified(&self) -> Verified {
-        Verified {
-            identity: Arc::clone(&self.identity),
-            payload: Arc::clone(&self.payload),
-            reissued: None,
-        }
     }
 }
 
@@ -207,12 +158,6 @@ impl CsrfCheck<'_> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Sessions in this process.
 pub(crate) struct InProcess {
     pub(crate) manager: SessionManager,
@@ -220,110 +165,8 @@ pub(crate) struct InProcess {
     cache: VerifiedCache<Cached>,
 }
 
-/// Sessions in a remote `sessiond serve`.
-pub(crate) struct Remote {
-    pub(crate) client: Client,
-    pub(crate) jwks: Arc<JwksCache>,
-    cache: VerifiedCache<Cached>,
-    /// The service's revocations, followed over its event stream.
-    pub(crate) revocations: Arc<RevocationFeed>,
-    following: std::sync::atomic::AtomicBool,
-}
-
-impl Remote {
-    /// Starts following the service's revocation stream (once, on first use: it needs a
-    /// runtime).
-    fn follow(self: &Arc<Self>) {
-        if self
-            .following
-            .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
-            return;
-        }
-        self.revocations.set_active(true);
-        tokio::spawn(follow_remote(Arc::downgrade(self)));
-    }
-}
-
-/// Reads the service's revocation stream into the feed, reconnecting from the last cursor with
-/// backoff; while disconnected the feed is broken, so verification asks the service.
-async fn follow_remote(remote: std::sync::Weak<Remote>) {
-    use sessiond_api::v1::RevocationMessage;
-    use sessiond_core::store::{Event, EventKind, EventPage};
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let Some(r) = remote.upgrade() else { return };
-        let (client, feed, jwks) = (
-            r.client.clone(),
-            Arc::clone(&r.revocations),
-            Arc::clone(&r.jwks),
-        );
-        drop(r);
-        match client.revocations(feed.cursor()).await {
-            Ok(mut stream) => {
-                loop {
-                    // Wake up now and then to stop when the sessions are gone.
-                    let msg = tokio::select! {
-                        m = stream.next() => m,
-                        () = tokio::time::sleep(Duration::from_secs(30)) => {
-                            if remote.strong_count() == 0 {
-                                return;
-                            }
-                            continue;
-                        }
-                    };
-                    let Some(msg) = msg else { break };
-                    let from = feed.cursor();
-                    let page = |kind, cursor, at| EventPage {
-                        events: vec![Event { cursor, at, kind }],
-                        continuous: true,
-                    };
-                    match msg {
-                        Ok(RevocationMessage::Revoked { cursor, at, handle }) => {
-                            feed.apply(&page(EventKind::Revoked { handle }, cursor, at), from);
-                        }
-                        Ok(RevocationMessage::KeysReset { cursor, at }) => {
-                            feed.apply(&page(EventKind::KeysReset, cursor, at), from);
-                            if let Err(e) = jwks.fetch().await {
-                                tracing::warn!(error = %e, "refetching the JWKS after a key reset failed");
-                            }
-                        }
-                        Ok(RevocationMessage::Gap) => {
-                            feed.apply(
-                                &EventPage {
-                                    events: vec![],
-                                    continuous: false,
-                                },
-                                from.max(1),
-                            );
-                        }
-                        Ok(RevocationMessage::Current) => {
-                            feed.mark_current();
-                            backoff = Duration::from_millis(100);
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "the revocation stream failed");
-                            break;
-                        }
-                    }
-                    if remote.strong_count() == 0 {
-                        return;
-                    }
-                }
-                feed.mark_broken();
-            }
-            Err(e) => {
-                feed.mark_broken();
-                tracing::warn!(error = %e, "cannot open the revocation stream; checking sessions against the service until it works");
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// Either backend.
+/// Where the sessions live: this process's manager or a remote service; the layer calls one
+/// set of operations on either.
 #[derive(Clone)]
 pub(crate) enum Backend {
     InProcess(Arc<InProcess>),
@@ -332,56 +175,6 @@ pub(crate) enum Backend {
 
 /// How many verified tokens a backend keeps.
 pub(crate) const CACHE_CAPACITY: usize = 16_384;
-
-impl Remote {
-    /// A database-checked verify by the service.
-    async fn verify_checked(
-        &self,
-        token: &str,
-        csrf: CsrfCheck<'_>,
-    ) -> Result<Verified, BackendError> {
-        let req = VerifySessionRequest {
-            access_token: token.to_owned(),
-            anti_csrf_token: csrf.token.map(str::to_owned),
-            do_anti_csrf_check: csrf.check,
-            enable_anti_csrf: Some(csrf.check),
-            check_database: true,
-        };
-        match self
-            .client
-            .verify_session(&req)
-            .await
-            .map_err(from_client)?
-        {
-            VerifySessionResponse::Ok {
-                session,
-                access_token,
-            } => {
-                let identity = Arc::new(SessionIdentity {
-                    handle: session.handle,
-                    user_id: session.user_id,
-                    recipe_user_id: session.recipe_user_id,
-                    tenant_id: session.tenant_id,
-                });
-                let reissued =
-                    access_token.map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
-                let payload = match &reissued {
-                    Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
-                    None => jwt_payload(token).unwrap_or_default(),
-                };
-                Ok(Verified {
-                    identity,
-                    payload: Arc::new(payload),
-                    reissued,
-                })
-            }
-            VerifySessionResponse::Unauthorised { .. } => {
-                Err(BackendError::Unauthorised { clear: true })
-            }
-            VerifySessionResponse::TryRefreshToken { .. } => Err(BackendError::TryRefresh),
-        }
-    }
-}
 
 impl Backend {
     pub(crate) fn in_process(manager: SessionManager, app_id: String) -> Self {
@@ -402,10 +195,7 @@ impl Backend {
             jwks: Arc::new(JwksCache::new(client.clone(), jwks_refresh)),
             client,
             cache: VerifiedCache::new(CACHE_CAPACITY),
-            revocations: Arc::new(RevocationFeed::new(
-                hold,
-                Arc::new(sessiond_core::SystemClock),
-            )),
+            revocations: Arc::new(RevocationFeed::new(hold, Arc::new(SystemClock))),
             following: std::sync::atomic::AtomicBool::new(false),
         }))
     }
@@ -444,7 +234,7 @@ impl Backend {
         }
     }
 
-    /// Creates a session.
+    /// Creates a session for `user_id` with its public (access-token) and private data.
     pub(crate) async fn create(
         &self,
         user_id: &str,
@@ -466,19 +256,7 @@ impl Backend {
                     .create(new)
                     .await
                     .map_err(|e| from_core(e, false))?;
-                let t = s.tokens;
-                Ok(issued(
-                    SessionIdentity {
-                        handle: s.session.handle,
-                        user_id: s.session.user_id,
-                        recipe_user_id: s.session.recipe_user_id,
-                        tenant_id: s.session.tenant_id,
-                    },
-                    t.access.token.into_inner(),
-                    t.access.expires_at,
-                    Some((t.refresh.token.into_inner(), t.refresh.expires_at)),
-                    t.anti_csrf.map(sessiond_core::SecretString::into_inner),
-                ))
+                Ok(issued_from_core(s))
             }
             Backend::Remote(b) => {
                 let req = CreateSessionRequest {
@@ -558,7 +336,7 @@ impl Backend {
     /// The signature, structure and expiry check, through the cache (entries whose key has
     /// left the key set are not served).
     async fn verify_signed(&self, token: &str) -> Result<Arc<Cached>, BackendError> {
-        let now = now_ms();
+        let now = SystemClock.now_ms();
         if let Some(hit) = self.cache().get(token, now)
             && self.knows_kid(&hit.kid)
         {
@@ -608,7 +386,8 @@ impl Backend {
         Ok(cached)
     }
 
-    /// Rotates a refresh token.
+    /// Rotates a refresh token: a new access and refresh token for the same session, or
+    /// [`BackendError::Theft`] when a superseded refresh token is replayed.
     pub(crate) async fn refresh(
         &self,
         token: &str,
@@ -628,19 +407,7 @@ impl Backend {
                     }
                     e => from_core(e, true),
                 })?;
-                let t = s.tokens;
-                Ok(issued(
-                    SessionIdentity {
-                        handle: s.session.handle,
-                        user_id: s.session.user_id,
-                        recipe_user_id: s.session.recipe_user_id,
-                        tenant_id: s.session.tenant_id,
-                    },
-                    t.access.token.into_inner(),
-                    t.access.expires_at,
-                    Some((t.refresh.token.into_inner(), t.refresh.expires_at)),
-                    t.anti_csrf.map(sessiond_core::SecretString::into_inner),
-                ))
+                Ok(issued_from_core(s))
             }
             Backend::Remote(b) => {
                 let req = RefreshSessionRequest {
@@ -890,63 +657,4 @@ impl Backend {
             }
         }
     }
-}
-
-fn is_protected_claim(k: &str) -> bool {
-    sessiond_core::tokens::access::is_protected(k) || k == "iss"
-}
-
-/// RFC 7396 merge of `patch` into `target` at the top level and below (`null` removes).
-fn merge_into(target: &mut JsonObject, patch: &JsonObject) {
-    let mut t = Value::Object(std::mem::take(target));
-    sessiond_cookie::merge_patch(&mut t, Value::Object(patch.clone()));
-    if let Value::Object(m) = t {
-        *target = m;
-    }
-}
-
-fn tokens(
-    user_id: &str,
-    access: String,
-    access_exp_ms: i64,
-    refresh: Option<(String, i64)>,
-    anti_csrf: Option<String>,
-) -> Tokens {
-    let payload = jwt_payload(&access).map_or(Value::Null, Value::Object);
-    Tokens {
-        user_id: user_id.to_owned(),
-        access,
-        access_exp_ms,
-        payload,
-        refresh,
-        anti_csrf,
-    }
-}
-
-fn issued(
-    identity: SessionIdentity,
-    access: String,
-    access_exp_ms: i64,
-    refresh: Option<(String, i64)>,
-    anti_csrf: Option<String>,
-) -> Issued {
-    Issued {
-        tokens: tokens(&identity.user_id, access, access_exp_ms, refresh, anti_csrf),
-        identity,
-    }
-}
-
-fn issued_from_api(s: sessiond_api::cdi::IssuedSession) -> Issued {
-    issued(
-        SessionIdentity {
-            handle: s.session.handle,
-            user_id: s.session.user_id,
-            recipe_user_id: s.session.recipe_user_id,
-            tenant_id: s.session.tenant_id,
-        },
-        s.access_token.token,
-        s.access_token.expiry,
-        Some((s.refresh_token.token, s.refresh_token.expiry)),
-        s.anti_csrf_token,
-    )
 }

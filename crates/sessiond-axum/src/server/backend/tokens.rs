@@ -1,0 +1,118 @@
+//! Token helpers both backends share: reading a verified JWT's payload, claims and `kid`, the
+//! verified-token cache entry, and building the [`Tokens`] and [`Issued`] the layer sends.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sessiond_core::JsonObject;
+use sessiond_core::jose::UnverifiedJws;
+use sessiond_core::tokens::access::VerifiedClaims;
+
+use super::{Issued, SessionIdentity, Tokens, Verified};
+
+/// The payload of a JWT, decoded without checking (the caller has verified it).
+pub(super) fn jwt_payload(token: &str) -> Option<JsonObject> {
+    let seg = token.split('.').nth(1)?;
+    match serde_json::from_slice(&sessiond_core::b64::decode(seg)?).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The claims of a JWT whose signature the caller has verified.
+pub(super) fn claims_of(token: &str) -> Option<VerifiedClaims> {
+    let seg = token.split('.').nth(1)?;
+    VerifiedClaims::parse(&sessiond_core::b64::decode(seg)?)
+}
+
+/// The `kid` in a JWS header, unverified.
+pub(super) fn kid_of(token: &str) -> Option<String> {
+    UnverifiedJws::parse(token).ok().map(|j| j.kid().to_owned())
+}
+
+/// A verified token kept in the cache.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    pub(super) identity: Arc<SessionIdentity>,
+    pub(super) payload: Arc<JsonObject>,
+    pub(super) claims: VerifiedClaims,
+    pub(super) kid: String,
+}
+
+impl Cached {
+    pub(super) fn exp_ms(&self) -> i64 {
+        self.claims.exp.saturating_mul(1000)
+    }
+
+    pub(super) fn verified(&self) -> Verified {
+        Verified {
+            identity: Arc::clone(&self.identity),
+            payload: Arc::clone(&self.payload),
+            reissued: None,
+        }
+    }
+}
+
+/// A claim the service sets itself and a payload merge must not send back.
+pub(super) fn is_protected_claim(k: &str) -> bool {
+    sessiond_core::tokens::access::is_protected(k) || k == "iss"
+}
+
+/// RFC 7396 merge of `patch` into `target` at the top level and below (`null` removes).
+pub(super) fn merge_into(target: &mut JsonObject, patch: &JsonObject) {
+    let mut t = Value::Object(std::mem::take(target));
+    sessiond_cookie::merge_patch(&mut t, Value::Object(patch.clone()));
+    if let Value::Object(m) = t {
+        *target = m;
+    }
+}
+
+/// The tokens to send for an access token (and a refresh token, when one is issued).
+pub(super) fn tokens(
+    user_id: &str,
+    access: String,
+    access_exp_ms: i64,
+    refresh: Option<(String, i64)>,
+    anti_csrf: Option<String>,
+) -> Tokens {
+    let payload = jwt_payload(&access).map_or(Value::Null, Value::Object);
+    Tokens {
+        user_id: user_id.to_owned(),
+        access,
+        access_exp_ms,
+        payload,
+        refresh,
+        anti_csrf,
+    }
+}
+
+/// A new or refreshed session to send: who it is and its tokens.
+pub(super) fn issued(
+    identity: SessionIdentity,
+    access: String,
+    access_exp_ms: i64,
+    refresh: Option<(String, i64)>,
+    anti_csrf: Option<String>,
+) -> Issued {
+    Issued {
+        tokens: tokens(&identity.user_id, access, access_exp_ms, refresh, anti_csrf),
+        identity,
+    }
+}
+
+/// A session this process's manager created or refreshed, as the layer sends it.
+pub(super) fn issued_from_core(s: sessiond_core::IssuedSession) -> Issued {
+    let t = s.tokens;
+    issued(
+        SessionIdentity {
+            handle: s.session.handle,
+            user_id: s.session.user_id,
+            recipe_user_id: s.session.recipe_user_id,
+            tenant_id: s.session.tenant_id,
+        },
+        t.access.token.into_inner(),
+        t.access.expires_at,
+        Some((t.refresh.token.into_inner(), t.refresh.expires_at)),
+        t.anti_csrf.map(sessiond_core::SecretString::into_inner),
+    )
+}

@@ -119,9 +119,9 @@ pub struct Args {
 /// One `--user` flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSpec {
-    /// User name.
+    /// The name to sign in with.
     pub name: String,
-    /// Password.
+    /// The password (kept only as its SHA-256, compared in constant time).
     pub password: String,
     /// Role (`user` unless given).
     pub role: String,

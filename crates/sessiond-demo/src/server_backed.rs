@@ -81,7 +81,7 @@ impl Bundles {
 
 /// A running server-backed demo: its routes, and the manager to stop (embedded mode).
 pub struct ServerBacked {
-    /// The routes.
+    /// The app: the sign-in and API routes behind the session layer, and the `/app/` page.
     pub router: Router,
     /// Embedded mode: the manager, stopped (flushed) on shutdown.
     pub manager: Option<SessionManager>,

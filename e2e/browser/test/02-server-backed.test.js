@@ -161,13 +161,12 @@ for (const backend of ["embedded", "remote"]) {
       const handle = (await call(page, "GET", "/api/me")).body.sessionHandle;
       const cli = await sd.cli(["session", "delete", handle]);
       assert.equal(cli.code, 0, cli.stderr);
-      const seen = [];
-      page.on("response", async (r) => {
-        if (r.url().endsWith("/api/me/strict")) seen.push([r.status(), (await r.allHeaders())["front-token"]]);
-      });
+      // Wait for the response itself: reading its headers in a "response" listener raced the assertion.
+      const strictResponse = page.waitForResponse((r) => r.url().endsWith("/api/me/strict"));
       const strict = await call(page, "GET", "/api/me/strict");
       assert.equal(strict.status, 401);
-      assert.deepEqual(seen[0], [401, "remove"]);
+      const r = await strictResponse;
+      assert.deepEqual([r.status(), (await r.allHeaders())["front-token"]], [401, "remove"]);
       assert.equal(await page.evaluate(() => demo.exists()), false);
       await context.close();
     });

@@ -243,13 +243,15 @@ test("signed mode: the payload is a JWS any JOSE library verifies with the key",
 });
 
 test("expired sessions are refreshed by the callback within the absolute lifetime, not after it; disabled users go to /login", async () => {
-  // Tokens live 2 s, sessions 8 s (times in tokens are whole seconds).
-  const short = await startDemo(["--expires-in", "2", "--absolute-lifetime", "8"], { name: "short" });
+  // Tokens live 2 s, sessions 12 s (times in tokens are whole seconds). The steps before the
+  // last refresh take about 6 s; the margin keeps a busy machine from ending bob's session early.
+  const short = await startDemo(["--expires-in", "2", "--absolute-lifetime", "12"], { name: "short" });
   try {
     const bob = await newPage();
     const carol = await newPage();
     const admin = await newPage();
     await signIn(bob.page, short.url, "bob", "bob-pw");
+    const bobSignedIn = Date.now(); // bob's session started before this
     await signIn(carol.page, short.url, "carol", "carol-pw");
     const first = (await cookieMap(bob.context, short.url))[COOKIE].value;
 
@@ -279,7 +281,8 @@ test("expired sessions are refreshed by the callback within the absolute lifetim
     // bob keeps refreshing until the absolute lifetime, then no more.
     await bob.page.goto(`${short.url}/dashboard`);
     assert.equal(bob.page.url(), `${short.url}/dashboard`);
-    await sleep(4500);
+    assert.ok(Date.now() - bobSignedIn < 11000, "the last refresh came well inside the lifetime");
+    await sleep(Math.max(0, bobSignedIn + 12000 + 1500 - Date.now()));
     await bob.page.goto(`${short.url}/dashboard`);
     assert.equal(bob.page.url(), `${short.url}/login`, "past the absolute lifetime");
     for (const p of [bob, carol, admin]) await p.context.close();

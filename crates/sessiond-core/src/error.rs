@@ -113,6 +113,8 @@ codes! {
     InvalidField = "INVALID_FIELD", 400;
     /// The query string is malformed.
     InvalidQuery = "INVALID_QUERY", 400;
+    /// The request body broke off while it was read (the client's connection failed mid-body).
+    InvalidBody = "INVALID_BODY", 400;
     /// The `/appid-…` path segment is empty or malformed (never mapped to the public app).
     InvalidAppId = "INVALID_APP_ID", 400;
     /// The session is not valid and refreshing will not help: sign in again.

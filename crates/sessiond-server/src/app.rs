@@ -1,50 +1,41 @@
 //! The router: every endpoint, with the layers that make bad input a clean 4xx.
 //!
-//! One request: [`crate::scope::rewrite`] takes off `/appid-…/<tenant>` → the router matches
-//! the route → `track` (metrics, log) → `require_key` → a malformed app id is refused → the
-//! readiness gate (503 before the store is connected) → body limit → the handler, which calls
-//! the [`SessionManager`] and maps its result to a CDI status or an [`ApiError`].
+//! One request: `scope::rewrite` takes off `/appid-…/<tenant>` → the panic guard → the router
+//! matches the route → [`track`] (metrics, log, error detail) → [`require_key`] → a malformed
+//! app id is refused → the readiness gate (503 before the store is connected) → body limit →
+//! the handler, which calls the [`SessionManager`](sessiond_core::SessionManager) and maps its
+//! result to a CDI status or an [`ApiError`].
+//!
+//! The route table ([`route_paths`]) is the one list of endpoints: the router is built from it
+//! and a test holds it equal to the OpenAPI document ([`crate::openapi`]).
 
 use std::convert::Infallible;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
 use axum::{Router, middleware};
-use sessiond_core::SessionManager;
-use tower::{Layer, Service, ServiceExt as _};
+use sessiond_core::Code;
+use tower::{Layer, Service, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{ApiKeys, require_key};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
 use crate::handlers::{cdi, events, ops, v1};
+use crate::openapi;
 use crate::readiness::{self, Readiness};
 use crate::scope::InvalidAppId;
-use crate::telemetry::{Metrics, track};
+use crate::state::AppState;
+use crate::telemetry::{report_escaped, track};
 
-/// Everything a handler needs.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The session manager.
-    pub manager: SessionManager,
-    /// Issue anti-CSRF tokens when a create request does not say.
-    pub anti_csrf_default: bool,
-    /// Counters and the Prometheus renderer.
-    pub metrics: Metrics,
-    /// Cancelled when the server starts shutting down: long-lived responses (the revocation
-    /// stream) end then, so they do not hold the shutdown for its whole deadline.
-    pub stopping: tokio_util::sync::CancellationToken,
-}
-
-/// HTTP-level options.
+/// What the layers around the handlers enforce: body size, API keys, readiness.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
-    /// Largest accepted body, bytes.
+    /// Largest accepted request body, bytes; over it, 413 `PAYLOAD_TOO_LARGE`.
     pub body_limit: usize,
-    /// API keys (none: open).
+    /// The accepted API keys (none configured: every route is open).
     pub api_keys: ApiKeys,
     /// Whether the store is connected and the manager started; until then routes that need
     /// them answer 503 (default: ready).
@@ -106,7 +97,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/healthz", get(ops::healthz)),
         ("/readyz", get(ops::readyz)),
         ("/metrics", get(ops::metrics)),
-        ("/openapi.json", get(ops::openapi)),
+        ("/openapi.json", get(openapi::serve)),
     ]
 }
 
@@ -116,14 +107,17 @@ pub fn route_paths() -> Vec<&'static str> {
     routes().into_iter().map(|(p, _)| p).collect()
 }
 
-/// The routes, without the path-prefix rewrite (see [`service`]).
+/// The routes with their layers, without the `/appid-…/<tenant>` prefix rewrite and the panic
+/// guard (see [`service`]).
 pub fn router(state: AppState, opts: &HttpOptions) -> Router {
     let body_limit = opts.body_limit;
     routes()
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
-        .fallback(|| async { ApiError::NotFound("no such endpoint") })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(Code::MethodNotAllowed, "method not allowed")
+        })
         .layer(middleware::map_request(
             move |mut req: Request| async move {
                 req.extensions_mut().insert(BodyLimit(body_limit));
@@ -147,29 +141,35 @@ pub fn router(state: AppState, opts: &HttpOptions) -> Router {
 /// `INVALID_APP_ID`, before any handler (or the routing fallback) sees it.
 async fn refuse_invalid_app_id(req: Request, next: Next) -> Response {
     match req.extensions().get::<InvalidAppId>() {
-        Some(e) => ApiError::bad_request("INVALID_APP_ID", e.to_string()).into_response(),
+        Some(e) => ApiError::new(Code::InvalidAppId, e.to_string()).into_response(),
         None => next.run(req).await,
     }
 }
 
+/// The answer to a handler that panicked: 500 `INTERNAL`, the panic's message withheld.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    let mut resp =
-        ApiError::Internal(sessiond_core::Error::Crypto("handler panicked")).into_response();
-    resp.headers_mut()
-        .insert("connection", HeaderValue::from_static("close"));
-    resp
+    ApiError::Panicked.into_response()
 }
 
-/// The whole HTTP service: prefix rewrite, panic guard, router.
+/// `router` behind the panic guard: a handler that panics is answered 500 `INTERNAL` (the
+/// connection closed, the panic's message withheld) and logged by [`report_escaped`].
+/// [`service`] puts it around [`router`]; it takes any router, so a panic can be tested.
+pub fn guard(
+    router: Router,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+    ServiceExt::<Request>::map_response(
+        CatchPanicLayer::custom(panic_response).layer(router),
+        |r| report_escaped(r.into_response()),
+    )
+}
+
+/// The whole HTTP service: the `/appid-…/<tenant>` prefix rewrite, then [`guard`] around
+/// [`router`].
 pub fn service(
     state: AppState,
     opts: &HttpOptions,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
 {
-    let router = router(state, opts);
-    let guarded = CatchPanicLayer::custom(panic_response).layer(router);
-    tower::util::MapRequestLayer::new(crate::scope::rewrite)
-        .layer(guarded)
-        .map_response(IntoResponse::into_response)
+    tower::util::MapRequestLayer::new(crate::scope::rewrite).layer(guard(router(state, opts)))
 }

@@ -19,6 +19,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sessiond_core::Code;
 use sessiond_core::secret::sha256;
 use subtle::ConstantTimeEq;
 
@@ -110,7 +111,7 @@ impl std::fmt::Debug for ApiKeys {
 }
 
 impl ApiKeys {
-    /// Digests of `keys`.
+    /// Accepts any of `keys`, kept only as SHA-256 digests.
     pub fn new(keys: &[String]) -> Self {
         Self {
             digests: Arc::new(keys.iter().map(|k| sha256(k.as_bytes())).collect()),
@@ -161,7 +162,7 @@ pub async fn require_key(State(keys): State<ApiKeys>, req: Request, next: Next) 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     keys.refused.record(peer, missing);
-    ApiError::Unauthorized.into_response()
+    ApiError::new(Code::InvalidApiKey, "missing or invalid API key").into_response()
 }
 
 #[cfg(test)]

@@ -32,7 +32,16 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt as _};
 
-use crate::extract::BodyDeadline;
+/// When the body of a request must have arrived: [`serve`] puts one on every request (from
+/// [`ConnectionLimits::body_read_timeout`]), and the JSON body extractor answers 408
+/// `REQUEST_TIMEOUT` when it passes. Absent (a router driven without [`serve`]): no deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    /// The instant the body must be in by.
+    pub at: tokio::time::Instant,
+    /// The timeout it was computed from, seconds (for the error message).
+    pub secs: u64,
+}
 
 /// The limits of [`serve`].
 #[derive(Debug, Clone, Copy)]

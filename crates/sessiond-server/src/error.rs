@@ -1,136 +1,159 @@
-//! The one place errors become HTTP responses. Internals never leak: a 5xx says what kind of
-//! failure it was and nothing else; the detail goes to the log.
+//! The one place errors become HTTP responses.
+//!
+//! An [`ApiError`] has a [`Code`] from `sessiond-core`'s table ([`Code`]), which gives both
+//! the text on the wire and the HTTP status; nothing here chooses a status of its own.
+//! Internals never leak: a 5xx body says what kind of failure it was and nothing else.
+//!
+//! Turning an error into a response has no side effect. What went wrong inside travels with
+//! the response as an [`ErrorReport`] extension; the telemetry layer
+//! ([`crate::telemetry::track`]) logs it and takes it off before the response leaves.
+
+use std::borrow::Cow;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sessiond_api::ErrorBody;
-use sessiond_core::{Error, StoreError};
+use sessiond_core::{Code, Error, StoreError};
 
 /// An HTTP-level error: anything that is not a CDI status in a 200 body.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// The request is malformed (400) with a stable code.
+    /// The request cannot be served as sent (a 4xx): `code` says why, `message` what to fix.
     #[error("{message}")]
-    BadRequest {
-        /// Stable code.
-        code: &'static str,
-        /// What is wrong.
-        message: String,
+    Rejected {
+        /// The stable code; its HTTP status comes from the table.
+        code: Code,
+        /// What is wrong with the request, for the client.
+        message: Cow<'static, str>,
     },
-    /// The body exceeds the limit (413).
-    #[error("request body exceeds {limit} bytes")]
-    PayloadTooLarge {
-        /// The limit.
-        limit: usize,
-    },
-    /// The body did not arrive within the body-read timeout (408); the connection is closed.
-    #[error("the request body did not arrive within {secs} s")]
-    RequestTimeout {
-        /// The timeout, seconds.
-        secs: u64,
-    },
-    /// Missing or wrong API key (401).
-    #[error("missing or invalid API key")]
-    Unauthorized,
-    /// No such route or resource (404).
-    #[error("{0}")]
-    NotFound(&'static str),
-    /// No live session has this handle (in the request's app) (404).
-    #[error("session not found")]
-    SessionNotFound,
-    /// Wrong method for the route (405).
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// A write lost too many races with concurrent writers, or met a row it must not overwrite
-    /// (409); retrying is safe.
-    #[error("{0}")]
-    Conflict(&'static str),
-    /// The store failed: fail closed (503).
+    /// The store failed: fail closed (503 `STORE_UNAVAILABLE`).
     #[error("store unavailable")]
     StoreUnavailable(#[source] StoreError),
-    /// The store has not been reached yet since startup (503, `STORE_UNAVAILABLE`): the
+    /// The store has not been reached yet since startup (503 `STORE_UNAVAILABLE`): the
     /// server answers while it keeps trying in the background.
     #[error("the store is not connected yet; retrying")]
     NotReady,
-    /// Anything else (500).
+    /// The manager failed in a way the client cannot fix: 500 with the error's own code from
+    /// the table (`INTERNAL`, or `INVALID_CONFIGURATION` for a key this configuration cannot
+    /// open).
     #[error("internal error")]
     Internal(#[source] Error),
+    /// A request handler panicked: 500 `INTERNAL`, and the connection is closed. The panic's
+    /// message is neither sent nor logged (it may quote anything the handler held).
+    #[error("internal error")]
+    Panicked,
 }
 
 impl ApiError {
-    /// A 400 with `code`.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
+    /// A client error with `code` (a 4xx code of the table) and a message saying what to fix.
+    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Rejected {
             code,
             message: message.into(),
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str) {
+    /// The stable code of this error (its HTTP status is [`Code::http_status`]).
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
-            }
-            ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "INVALID_API_KEY"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            ApiError::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            ApiError::StoreUnavailable(_) | ApiError::NotReady => {
-                (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
-            }
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            ApiError::Rejected { code, .. } => *code,
+            ApiError::StoreUnavailable(_) | ApiError::NotReady => Code::StoreUnavailable,
+            ApiError::Internal(e) => match e.code() {
+                c if c.http_status() >= 500 && c != Code::StoreUnavailable => c,
+                _ => Code::Internal,
+            },
+            ApiError::Panicked => Code::Internal,
         }
+    }
+
+    /// What the log should say about a failure on this side; `None` for a client error.
+    fn failure(&self) -> Option<Failure> {
+        let (what, detail) = match self {
+            ApiError::StoreUnavailable(e) => ("store unavailable", chain(e)),
+            ApiError::Internal(e) => ("internal error", chain(e)),
+            ApiError::Panicked => (
+                "a request handler panicked",
+                "its message is not logged".to_owned(),
+            ),
+            ApiError::Rejected { .. } | ApiError::NotReady => return None,
+        };
+        Some(Failure { what, detail })
     }
 }
 
+/// `e` and its sources, `: `-separated.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 impl From<Error> for ApiError {
+    /// Maps a manager error through the table ([`Error::code`]): 503 keeps the store error,
+    /// other 5xx keep the whole error for the log, 4xx become a message for the client.
     fn from(e: Error) -> Self {
+        let code = e.code();
         match e {
+            Error::Store(s) if code == Code::StoreUnavailable => ApiError::StoreUnavailable(s),
+            e if code.http_status() >= 500 => ApiError::Internal(e),
             Error::Store(StoreError::Duplicate) => {
-                ApiError::Conflict("a session with this handle already exists; retry")
+                ApiError::new(code, "a session with this handle already exists; retry")
             }
-            Error::Store(s @ StoreError::Corrupt(_)) => ApiError::Internal(Error::Store(s)),
-            Error::Store(s) => ApiError::StoreUnavailable(s),
-            Error::InvalidInput(m) => ApiError::bad_request("INVALID_INPUT", m),
-            Error::SessionNotFound => ApiError::SessionNotFound,
-            Error::Conflict => ApiError::Conflict("too many concurrent updates; retry"),
-            e => ApiError::Internal(e),
+            Error::Conflict => ApiError::new(code, "too many concurrent updates; retry"),
+            Error::InvalidInput(m) => ApiError::new(code, m),
+            e => ApiError::new(code, e.to_string()),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        match &self {
-            ApiError::StoreUnavailable(e) => {
-                tracing::error!(error = %e, source = ?std::error::Error::source(e), "store unavailable");
-            }
-            ApiError::Internal(e) => tracing::error!(error = %e, "internal error"),
-            _ => {}
-        }
+        let code = self.code();
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: self.to_string(),
         };
         let mut resp = (status, Json(body)).into_response();
-        if matches!(self, ApiError::RequestTimeout { .. }) {
-            // The rest of the body may still be on its way: this connection is done.
-            resp.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                axum::http::HeaderValue::from_static("close"),
-            );
+        if matches!(code, Code::RequestTimeout) || matches!(self, ApiError::Panicked) {
+            // The rest of the body may still be on its way, or the handler left the request
+            // half read: this connection is done.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        resp.extensions_mut().insert(ErrorCode(code));
+        resp.extensions_mut().insert(ErrorReport {
+            code,
+            failure: self.failure(),
+        });
         resp
     }
 }
 
-/// Attached to error responses so logging and metrics can see the stable code.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
+/// Attached to every error response for the telemetry layer, which logs it and removes it:
+/// the stable code (for metrics and the request log) and, for a failure on this side, what to
+/// log about it.
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    /// The code the response carries.
+    pub code: Code,
+    /// For a 5xx other than a store that is not connected yet: the log line's message and the
+    /// error chain. Never sent to the client.
+    pub failure: Option<Failure>,
+}
+
+/// A failure on this side, as the log records it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// What failed: `store unavailable`, `internal error`, `a request handler panicked`.
+    pub what: &'static str,
+    /// The error and its sources (for a panic, only that its message is withheld).
+    pub detail: String,
+}

@@ -9,12 +9,15 @@ use axum::http::request::Parts;
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
+use sessiond_core::Code;
+
+use crate::connections::BodyDeadline;
 use crate::error::ApiError;
 use crate::scope::Scope;
 
 /// A JSON body of type `T`.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
@@ -32,18 +35,18 @@ where
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         match first {
             None => {
-                return Err(ApiError::bad_request(
-                    "INVALID_JSON",
+                return Err(ApiError::new(
+                    Code::InvalidJson,
                     "the request body is empty; expected a JSON object",
                 ));
             }
             Some(b'{') => {}
             Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
-                return Err(ApiError::bad_request("INVALID_JSON", "malformed JSON"));
+                return Err(ApiError::new(Code::InvalidJson, "malformed JSON"));
             }
             Some(_) => {
-                return Err(ApiError::bad_request(
-                    "INVALID_FIELD",
+                return Err(ApiError::new(
+                    Code::InvalidField,
                     "the request body must be a JSON object",
                 ));
             }
@@ -51,9 +54,9 @@ where
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             use serde_json::error::Category;
             match e.classify() {
-                Category::Data => ApiError::bad_request("INVALID_FIELD", e.to_string()),
+                Category::Data => ApiError::new(Code::InvalidField, e.to_string()),
                 Category::Syntax | Category::Eof | Category::Io => {
-                    ApiError::bad_request("INVALID_JSON", format!("malformed JSON: {e}"))
+                    ApiError::new(Code::InvalidJson, format!("malformed JSON: {e}"))
                 }
             }
         })
@@ -66,21 +69,16 @@ const DEFAULT_LIMIT: usize = 1024 * 1024;
 /// out, so the client gets to read the answer instead of a reset connection.
 const DRAIN_FACTOR: usize = 16;
 
-/// When the body of this request must have arrived (set per request by the server's
-/// connection handling from `body_read_timeout`); absent: no deadline.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyDeadline {
-    /// The instant.
-    pub at: tokio::time::Instant,
-    /// The timeout it was computed from, seconds (for the error message).
-    pub secs: u64,
-}
-
 async fn read_limited(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     match req.extensions().get::<BodyDeadline>().copied() {
         Some(d) => tokio::time::timeout_at(d.at, read_body(req, limit))
             .await
-            .map_err(|_| ApiError::RequestTimeout { secs: d.secs })?,
+            .map_err(|_| {
+                ApiError::new(
+                    Code::RequestTimeout,
+                    format!("the request body did not arrive within {} s", d.secs),
+                )
+            })?,
         None => read_body(req, limit).await,
     }
 }
@@ -90,9 +88,8 @@ async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| {
-            ApiError::bad_request("INVALID_BODY", "the request body could not be read")
-        })?;
+        let frame = frame
+            .map_err(|_| ApiError::new(Code::InvalidBody, "the request body could not be read"))?;
         if let Ok(data) = frame.into_data() {
             seen = seen.saturating_add(data.len());
             if seen <= limit {
@@ -103,18 +100,21 @@ async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
         }
     }
     if seen > limit {
-        return Err(ApiError::PayloadTooLarge { limit });
+        return Err(ApiError::new(
+            Code::PayloadTooLarge,
+            format!("request body exceeds {limit} bytes"),
+        ));
     }
     Ok(buf)
 }
 
 /// The configured body limit, made visible to [`JsonBody`] for its error message.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub(crate) struct BodyLimit(pub(crate) usize);
 
 /// Query parameters of type `T`.
 #[derive(Debug)]
-pub struct QueryParams<T>(pub T);
+pub(crate) struct QueryParams<T>(pub(crate) T);
 
 impl<S, T> FromRequestParts<S> for QueryParams<T>
 where
@@ -127,7 +127,7 @@ where
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| QueryParams(v))
-            .map_err(|e| ApiError::bad_request("INVALID_QUERY", e.body_text()))
+            .map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))
     }
 }
 
@@ -142,12 +142,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Scope {
 /// The CDI version a request was made with: SDKs send the one they negotiated through
 /// `/apiversion` in a `cdi-version` header. `None` when absent or unreadable (the latest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CdiVersion(pub Option<(u32, u32)>);
+pub(crate) struct CdiVersion(pub(crate) Option<(u32, u32)>);
 
 impl CdiVersion {
     /// Whether the request speaks a CDI before 4.0, whose access tokens have no `rsub` claim:
     /// SDKs of that time treat an `rsub` they find in a token as user data.
-    pub fn before_account_linking(self) -> bool {
+    pub(crate) fn before_account_linking(self) -> bool {
         self.0.is_some_and(|(major, _)| major < 4)
     }
 }

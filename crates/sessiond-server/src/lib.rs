@@ -5,6 +5,12 @@
 //! server loop that runs them, its settings and the store URLs. The `sessiond` binary (crate
 //! `sessiond`) is `serve` on top of this, plus the CLI client commands.
 //!
+//! Two ways in: [`start`] runs the whole server from [`Settings`] (listener, store, background
+//! start, graceful shutdown); [`router`] / [`service`] give the routes alone, around a
+//! [`SessionManager`](sessiond_core::SessionManager) you built, for your own server or for
+//! tests that drive them with `tower::ServiceExt::oneshot`. The crate's README has the module
+//! map, how a request flows, and the steps to add an endpoint.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), sessiond_server::ServeError> {
 //! let settings = sessiond_server::Settings::default(); // 127.0.0.1:3567, sqlite://sessiond-data/sessiond.db
@@ -18,19 +24,22 @@ pub mod auth;
 pub mod connections;
 pub mod deferred_store;
 pub mod error;
-pub mod extract;
-pub mod handlers;
+mod extract;
+mod handlers;
 pub mod openapi;
 pub mod readiness;
 pub mod redact;
-pub mod scope;
+mod scope;
 pub mod serve;
 pub mod settings;
+pub mod state;
 pub mod store_url;
 pub mod telemetry;
 
-pub use app::{AppState, HttpOptions, router, service};
+pub use app::{HttpOptions, route_paths, router, service};
 pub use error::ApiError;
 pub use serve::{ServeError, Server, start, termination_signal};
-pub use settings::Settings;
+pub use settings::{LogFormat, Settings};
+pub use state::AppState;
 pub use store_url::open_store;
+pub use telemetry::Metrics;

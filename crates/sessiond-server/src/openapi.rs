@@ -1,6 +1,8 @@
-//! The OpenAPI document (`GET /openapi.json`), built from the handlers' annotations and the
-//! wire types of `sessiond-api`, so it cannot drift from the code.
+//! The OpenAPI document and its endpoint, `GET /openapi.json`. The document is built from the
+//! handlers' `#[utoipa::path]` annotations and the wire types of `sessiond-api`, so it cannot
+//! drift from the code; a test holds its paths equal to the router's.
 
+use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -19,7 +21,7 @@ use crate::handlers::{cdi, events, ops, v1};
         cdi::create_jwt, cdi::jwt_jwks, v1::list_keys, v1::rotate_keys, v1::reset_keys, v1::user_sessions,
         v1::session_details, v1::set_private_data, events::revocations,
         v1::create_service_token, v1::verify_service_token, ops::healthz, ops::readyz,
-        ops::metrics, ops::openapi
+        ops::metrics, serve
     ),
     modifiers(&Security, &Limits),
     tags(
@@ -69,26 +71,18 @@ impl utoipa::Modify for Limits {
                 None => text,
             });
         };
-        field("CreateSessionRequest", "ip", &|p| {
-            p.max_length = Some(cdi::MAX_IP_LEN);
-            append(
-                p,
-                format!(
-                    "At most {} bytes; longer is 400 `INVALID_INPUT`.",
-                    cdi::MAX_IP_LEN
-                ),
-            );
-        });
-        field("CreateSessionRequest", "userAgent", &|p| {
-            p.max_length = Some(cdi::MAX_USER_AGENT_LEN);
-            append(
-                p,
-                format!(
-                    "At most {} bytes; longer is 400 `INVALID_INPUT`.",
-                    cdi::MAX_USER_AGENT_LEN
-                ),
-            );
-        });
+        for (name, max) in [
+            ("ip", cdi::MAX_IP_LEN),
+            ("userAgent", cdi::MAX_USER_AGENT_LEN),
+        ] {
+            field("CreateSessionRequest", name, &|p| {
+                p.max_length = Some(max);
+                append(
+                    p,
+                    format!("At most {max} bytes; longer is 400 `INVALID_INPUT`."),
+                );
+            });
+        }
         field("CreateJwtRequest", "validity", &|p| {
             p.minimum = Some(utoipa::Number::UInt(1));
             p.maximum = usize::try_from(cdi::MAX_JWT_VALIDITY_SECS)
@@ -105,7 +99,13 @@ impl utoipa::Modify for Limits {
     }
 }
 
-/// The document.
+/// The OpenAPI 3.1 document of every route [`crate::app::router`] serves.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "ops", responses((status = 200, description = "OpenAPI document", body = Object)))]
+pub(crate) async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
 }

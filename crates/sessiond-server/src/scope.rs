@@ -31,11 +31,11 @@ const ROOTS: &[&str] = &[
 
 /// App and tenant of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// App id (`public` unless `/appid-<app>` was given).
-    pub app_id: String,
+    pub(crate) app_id: String,
     /// Tenant id from the path, if one was given.
-    pub tenant_id: Option<String>,
+    pub(crate) tenant_id: Option<String>,
 }
 
 impl Default for Scope {
@@ -49,7 +49,7 @@ impl Default for Scope {
 
 impl Scope {
     /// The path's tenant, or `public`.
-    pub fn tenant(&self) -> String {
+    pub(crate) fn tenant(&self) -> String {
         self.tenant_id
             .clone()
             .unwrap_or_else(|| DEFAULT_TENANT.to_owned())
@@ -66,7 +66,7 @@ fn is_scope_id(s: &str) -> bool {
 /// A path whose `/appid-…` segment is not a valid app id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid app id in the path: after /appid- give 1 to 64 characters from [a-z0-9-]")]
-pub struct InvalidAppId;
+pub(crate) struct InvalidAppId;
 
 /// The prefix that marks an app id.
 const APP_PREFIX: &str = "appid-";
@@ -76,7 +76,7 @@ const APP_PREFIX: &str = "appid-";
 /// # Errors
 /// [`InvalidAppId`] when a scope segment starts with `appid-` but is not a valid app id (or
 /// names a second app).
-pub fn split(path: &str) -> Result<(Scope, String), InvalidAppId> {
+pub(crate) fn split(path: &str) -> Result<(Scope, String), InvalidAppId> {
     let mut scope = Scope::default();
     let mut rest = path;
     let first_segment = |p: &str| -> (String, usize) {
@@ -112,7 +112,7 @@ pub fn split(path: &str) -> Result<(Scope, String), InvalidAppId> {
 
 /// Rewrites a request: strips the prefix, records the [`Scope`] (or, for a malformed app id,
 /// [`InvalidAppId`], which the router answers with 400 `INVALID_APP_ID`).
-pub fn rewrite(mut req: Request) -> Request {
+pub(crate) fn rewrite(mut req: Request) -> Request {
     let (scope, path) = match split(req.uri().path()) {
         Ok(split) => split,
         Err(e) => {
@@ -178,50 +178,50 @@ mod tests {
 
     #[test]
     fn prefixes_are_split() {
-        assert_eq!(
-            split("/recipe/session"),
-            (s("public", None), "/recipe/session".into())
-        );
-        assert_eq!(
-            split("/public/recipe/session"),
-            (s("public", Some("public")), "/recipe/session".into())
-        );
-        assert_eq!(
-            split("/t1/recipe/session/user"),
-            (s("public", Some("t1")), "/recipe/session/user".into())
-        );
-        assert_eq!(
-            split("/appid-app1/recipe/session/verify"),
-            (s("app1", None), "/recipe/session/verify".into())
-        );
-        assert_eq!(
-            split("/appid-app1/t2/recipe/session"),
-            (s("app1", Some("t2")), "/recipe/session".into())
-        );
-        assert_eq!(
-            split("/appid-a/.well-known/jwks.json"),
-            (s("a", None), "/.well-known/jwks.json".into())
-        );
-        assert_eq!(
-            split("/appid-a/apiversion"),
-            (s("a", None), "/apiversion".into())
-        );
-        assert_eq!(
-            split("/apiversion"),
-            (s("public", None), "/apiversion".into())
-        );
-        assert_eq!(
-            split("/sessiond/v1/keys"),
-            (s("public", None), "/sessiond/v1/keys".into())
-        );
-        assert_eq!(split("/healthz"), (s("public", None), "/healthz".into()));
-        // A lone segment is a route, not a tenant.
-        assert_eq!(split("/nothing"), (s("public", None), "/nothing".into()));
-        // Upper case is not a tenant id.
-        assert_eq!(
-            split("/T1/recipe/session"),
-            (s("public", None), "/T1/recipe/session".into())
-        );
-        assert_eq!(split("/"), (s("public", None), "/".into()));
+        // (path, app, tenant, path routed)
+        for (path, app, tenant, routed) in [
+            ("/recipe/session", "public", None, "/recipe/session"),
+            (
+                "/public/recipe/session",
+                "public",
+                Some("public"),
+                "/recipe/session",
+            ),
+            (
+                "/t1/recipe/session/user",
+                "public",
+                Some("t1"),
+                "/recipe/session/user",
+            ),
+            (
+                "/appid-app1/recipe/session/verify",
+                "app1",
+                None,
+                "/recipe/session/verify",
+            ),
+            (
+                "/appid-app1/t2/recipe/session",
+                "app1",
+                Some("t2"),
+                "/recipe/session",
+            ),
+            (
+                "/appid-a/.well-known/jwks.json",
+                "a",
+                None,
+                "/.well-known/jwks.json",
+            ),
+            ("/appid-a/apiversion", "a", None, "/apiversion"),
+            ("/apiversion", "public", None, "/apiversion"),
+            ("/sessiond/v1/keys", "public", None, "/sessiond/v1/keys"),
+            ("/healthz", "public", None, "/healthz"),
+            // A lone segment is a route, not a tenant.
+            ("/nothing", "public", None, "/nothing"),
+            // Upper case is not a tenant id.
+            ("/T1/recipe/session", "public", None, "/T1/recipe/session"),
+            ("/", "public", None, "/"),
+        ] {
+            assert_eq!(split(path), (s(app, tenant), routed.into()), "{path}");
+        }
     }
 }

@@ -1,23 +1,35 @@
 //! `sessiond serve`: listen, open the store (now or, when it is down, in the background), start
 //! the manager, shut down gracefully within a deadline.
+//!
+//! When the store is down at startup the server listens anyway (see [`crate::readiness`]) and
+//! a background task retries with exponential backoff (100 ms doubling to 5 s, ±20 % jitter),
+//! logging one line per state change (unreachable, connected, ready), not one per attempt.
 
+use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sessiond_core::{SessionManager, StartOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::app::{AppState, HttpOptions, service};
+use crate::app::{HttpOptions, service};
 use crate::auth::ApiKeys;
 use crate::connections::{self, ConnectionLimits};
 use crate::deferred_store::DeferredStore;
-use crate::readiness::{Readiness, become_ready, describe};
-use crate::redact::redact_url;
+use crate::readiness::Readiness;
+use crate::redact::{describe, redact_url};
 use crate::settings::{Settings, SettingsError};
+use crate::state::AppState;
 use crate::store_url::{StoreUrlError, check_store_url, open_store};
 use crate::telemetry::Metrics;
+
+/// First retry delay of the background start.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+/// Longest retry delay of the background start.
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +52,9 @@ pub enum ServeError {
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
-        /// The address.
+        /// The address that could not be bound.
         addr: SocketAddr,
-        /// Why.
+        /// The OS error (address in use, permission denied…).
         #[source]
         source: std::io::Error,
     },
@@ -51,7 +63,7 @@ pub enum ServeError {
     Http(#[source] std::io::Error),
 }
 
-/// A running server.
+/// A running server: its address, its manager, and the handle to stop it.
 #[derive(Debug)]
 pub struct Server {
     /// The bound address (useful with port 0).
@@ -102,7 +114,7 @@ impl Server {
 /// The store is tried once before this returns. When it is down (unreachable, or an SQLite
 /// file that cannot be opened yet) the server starts anyway: `/healthz` answers, `/readyz` and
 /// every route that needs the store answer 503 `STORE_UNAVAILABLE`, and a background task
-/// retries (see [`crate::readiness`]) until the store is there and the keys are loaded.
+/// retries (see the module documentation) until the store is there and the keys are loaded.
 ///
 /// # Errors
 /// [`ServeError`] naming what could not be set up: a bad setting, an unreadable or
@@ -133,7 +145,7 @@ pub async fn start(
     let (manager, deferred) = match open_store(&url).await {
         Ok(store) => (SessionManager::new(store, config)?, None),
         Err(e) if e.is_retryable() => {
-            log_unreachable(&url, &e);
+            log_unreachable(&redact_url(&url), &describe(&e, &url));
             unreachable = true;
             let d = Arc::new(DeferredStore::new(DeferredStore::backend_of(&url)));
             let store: Arc<dyn sessiond_core::Store> = d.clone();
@@ -145,7 +157,7 @@ pub async fn start(
         match manager.start(StartOptions::default()).await {
             Ok(()) => readiness.set_ready(),
             Err(sessiond_core::Error::Store(e)) => {
-                log_unreachable(&url, &e);
+                log_unreachable(&redact_url(&url), &describe(&e, &url));
                 unreachable = true;
             }
             Err(e) => return Err(ServeError::Manager(e)),
@@ -225,12 +237,93 @@ pub async fn start(
     })
 }
 
-fn log_unreachable(url: &str, e: &dyn std::error::Error) {
+/// The one line logged when the store turns out to be unreachable (`store` redacted).
+fn log_unreachable(store: &str, error: &str) {
     tracing::warn!(
-        store = %redact_url(url),
-        error = describe(e, url),
+        store,
+        error,
         "store unreachable: answering 503 STORE_UNAVAILABLE and retrying in the background"
     );
+}
+
+/// The next delay after `current`: doubled, capped, with ±20 % jitter so that many
+/// processes waiting for one store do not retry in lockstep.
+fn next_delay(current: Duration) -> (Duration, Duration) {
+    let base = current.saturating_mul(2).min(RETRY_MAX);
+    let r = RandomState::new().hash_one(current.as_nanos()) % 1000;
+    let jittered = base.mul_f64(0.8 + 0.4 * (r as f64) / 1000.0);
+    (jittered.max(RETRY_MIN), base)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Unreachable,
+    Connected,
+}
+
+/// Gets the server ready in the background: connects `deferred` (when given) to the store at
+/// `url`, then starts `manager` (loads or creates the keys, starts key sync and the sweep),
+/// retrying with backoff; then marks `ready`.
+///
+/// # Errors
+/// A failure that retrying cannot fix (a store URL that can never work, keys that cannot be
+/// used with this configuration): the server should stop with it.
+async fn become_ready(
+    url: String,
+    deferred: Option<Arc<DeferredStore>>,
+    manager: SessionManager,
+    ready: Readiness,
+    already_unreachable: bool,
+) -> Result<(), ServeError> {
+    let store = redact_url(&url);
+    let mut phase = if already_unreachable {
+        Phase::Unreachable
+    } else {
+        Phase::Starting
+    };
+    let mut base = RETRY_MIN;
+    let mut delay = RETRY_MIN;
+    let note_unreachable = |phase: &mut Phase, error: String| {
+        if *phase != Phase::Unreachable {
+            log_unreachable(&store, &error);
+            *phase = Phase::Unreachable;
+        } else {
+            tracing::debug!(store = %store, error, "store still unreachable");
+        }
+    };
+    loop {
+        let step = async {
+            if let Some(d) = &deferred
+                && !d.is_connected()
+            {
+                match open_store(&url).await {
+                    Ok(s) => {
+                        d.connect(s);
+                        tracing::info!(store = %store, "store connected: loading the signing keys");
+                        phase = Phase::Connected;
+                    }
+                    Err(e) if e.is_retryable() => return Ok(Err(describe(&e, &url))),
+                    Err(e) => return Err(ServeError::Store(e)),
+                }
+            }
+            match manager.start(StartOptions::default()).await {
+                Ok(()) => Ok(Ok(())),
+                Err(sessiond_core::Error::Store(e)) => Ok(Err(describe(&e, &url))),
+                Err(e) => Err(ServeError::Manager(e)),
+            }
+        };
+        match step.await? {
+            Ok(()) => {
+                ready.set_ready();
+                tracing::info!(store = %store, "sessiond ready");
+                return Ok(());
+            }
+            Err(error) => note_unreachable(&mut phase, error),
+        }
+        tokio::time::sleep(delay).await;
+        (delay, base) = next_delay(base);
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -252,5 +345,25 @@ pub async fn termination_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter() {
+        let mut base = RETRY_MIN;
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            let d;
+            (d, base) = next_delay(base);
+            seen.push(d);
+            assert!(d >= RETRY_MIN && d <= RETRY_MAX.mul_f64(1.2), "{d:?}");
+        }
+        assert_eq!(base, RETRY_MAX);
+        assert!(seen[0] < Duration::from_millis(300), "{seen:?}");
+        assert!(*seen.last().unwrap_or(&Duration::ZERO) >= RETRY_MAX.mul_f64(0.8));
     }
 }

@@ -31,25 +31,25 @@ pub enum SettingsError {
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
-        /// The file.
+        /// The path given for the config file.
         path: String,
-        /// Why.
+        /// The I/O error (not found, permission denied…).
         #[source]
         source: std::io::Error,
     },
     /// The config file is not valid TOML for these settings.
     #[error("invalid config file {path}: {source}")]
     Parse {
-        /// The file.
+        /// The path of the config file.
         path: String,
-        /// Why (names the key).
+        /// The TOML error, naming the key and the line.
         #[source]
         source: toml::de::Error,
     },
     /// An API key file cannot be used.
     #[error("API key file {path}: {message}")]
     ApiKeyFile {
-        /// The file.
+        /// The path of the API key file.
         path: String,
         /// What is wrong.
         message: String,
@@ -71,7 +71,7 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> SettingsError {
     }
 }
 
-/// Log output format.
+/// How log lines are written: for people (`text`) or for a log pipeline (`json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -422,48 +422,24 @@ mod tests {
         assert!(e.contains("access_token_ttl"), "{e}");
     }
 
+    /// Asserts that each `(name, change)` makes [`Settings::manager_config`] fail naming it.
+    fn refused_naming_the_setting(cases: &[(&str, fn(&mut Settings))]) {
+        for (name, change) in cases {
+            let mut s = Settings::default();
+            change(&mut s);
+            let e = s.manager_config().unwrap_err().to_string();
+            assert!(e.contains(&format!("`{name}`")), "{name}: {e}");
+        }
+    }
+
     #[test]
     fn bad_values_name_the_setting() {
-        let s = Settings {
-            algorithm: "none".into(),
-            ..Settings::default()
-        };
-        assert!(
-            s.manager_config()
-                .unwrap_err()
-                .to_string()
-                .contains("`algorithm`")
-        );
-        let s = Settings {
-            access_token_ttl: 0,
-            ..Settings::default()
-        };
-        assert!(
-            s.manager_config()
-                .unwrap_err()
-                .to_string()
-                .contains("`access_token_ttl`")
-        );
-        let s = Settings {
-            master_key: Some("short".into()),
-            ..Settings::default()
-        };
-        assert!(
-            s.manager_config()
-                .unwrap_err()
-                .to_string()
-                .contains("`master_key`")
-        );
-        let s = Settings {
-            api_keys: vec!["short".into()],
-            ..Settings::default()
-        };
-        assert!(
-            s.manager_config()
-                .unwrap_err()
-                .to_string()
-                .contains("`api_keys`")
-        );
+        refused_naming_the_setting(&[
+            ("algorithm", |s| s.algorithm = "none".into()),
+            ("access_token_ttl", |s| s.access_token_ttl = 0),
+            ("master_key", |s| s.master_key = Some("short".into())),
+            ("api_keys", |s| s.api_keys = vec!["short".into()]),
+        ]);
     }
 
     #[test]
@@ -500,39 +476,12 @@ mod tests {
             ),
             (10, 30, 10_000, 30)
         );
-        for (name, s) in [
-            (
-                "header_read_timeout",
-                Settings {
-                    header_read_timeout: 0,
-                    ..Settings::default()
-                },
-            ),
-            (
-                "body_read_timeout",
-                Settings {
-                    body_read_timeout: 0,
-                    ..Settings::default()
-                },
-            ),
-            (
-                "max_connections",
-                Settings {
-                    max_connections: 0,
-                    ..Settings::default()
-                },
-            ),
-            (
-                "shutdown_timeout",
-                Settings {
-                    shutdown_timeout: 0,
-                    ..Settings::default()
-                },
-            ),
-        ] {
-            let e = s.manager_config().unwrap_err().to_string();
-            assert!(e.contains(&format!("`{name}`")), "{e}");
-        }
+        refused_naming_the_setting(&[
+            ("header_read_timeout", |s| s.header_read_timeout = 0),
+            ("body_read_timeout", |s| s.body_read_timeout = 0),
+            ("max_connections", |s| s.max_connections = 0),
+            ("shutdown_timeout", |s| s.shutdown_timeout = 0),
+        ]);
     }
 
     #[test]

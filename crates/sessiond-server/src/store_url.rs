@@ -1,11 +1,12 @@
-//! Opening a store from its URL.
+//! Opening a store from its URL, and telling a URL that can never work (a configuration
+//! error: stop) from a store that is down (retry).
 
 use std::sync::Arc;
 
 use sessiond_core::{MemoryStore, Store, StoreError};
 use sessiond_store_sqlite::SqliteStore;
 
-use crate::redact::{redact_url, scrub};
+use crate::redact::{describe, redact_url};
 
 /// Why a store URL could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -16,12 +17,23 @@ pub enum StoreUrlError {
         "unsupported store URL `{0}`: use sqlite://PATH, memory://, postgres://…, redis://… or redis+cluster://host:port,host:port"
     )]
     Unsupported(String),
-    /// The store could not be opened.
+    /// The URL names a known store but cannot work as written (malformed, an unknown or
+    /// out-of-range parameter): a configuration error, never retryable.
+    #[error("invalid store URL `{url}`")]
+    Invalid {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        #[source]
+        source: OpenError,
+    },
+    /// The store could not be opened ([`StoreUrlError::is_retryable`] when it is down or
+    /// unreachable).
     #[error("cannot open store `{url}`")]
     Open {
         /// The URL, password redacted.
         url: String,
-        /// Why.
+        /// The driver's explanation.
         #[source]
         source: OpenError,
     },
@@ -32,7 +44,7 @@ impl StoreUrlError {
     /// to a URL that can never work (unknown scheme, malformed or unknown parameters).
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreUrlError::Unsupported(_) => false,
+            StoreUrlError::Unsupported(_) | StoreUrlError::Invalid { .. } => false,
             StoreUrlError::Open { source, .. } => source.retryable,
         }
     }
@@ -52,33 +64,45 @@ pub struct OpenError {
 }
 
 impl OpenError {
-    fn new(e: &StoreError, url: &str, retryable: bool) -> Self {
-        let mut detail = e.to_string();
-        let mut cur = std::error::Error::source(e);
-        while let Some(c) = cur {
-            detail.push_str(": ");
-            detail.push_str(&c.to_string());
-            cur = c.source();
-        }
-        Self {
-            detail: scrub(&detail, url),
-            retryable,
-        }
-    }
-
+    /// Whether opening again later may succeed.
     /// Whether opening again later may succeed.
     pub fn is_retryable(&self) -> bool {
         self.retryable
     }
 }
 
-/// Whether `e` from opening a store is a passing condition (down, unreachable, refusing) rather
-/// than a URL that can never work.
-fn retryable(e: &StoreError) -> bool {
+/// Whether `e` says the store's configuration cannot work: [`StoreError::Config`] (a malformed
+/// URL, an unknown or invalid parameter), or PostgreSQL's refusal of a database it cannot use
+/// (a non-UTF8 database, a schema newer than this build).
+fn is_config(e: &StoreError) -> bool {
     match e {
-        StoreError::Unavailable(source) => !source.is::<sessiond_store_postgres::ConfigError>(),
-        StoreError::Closed => true,
+        StoreError::Config(_) => true,
+        StoreError::Unavailable(source) => source.is::<sessiond_store_postgres::ConfigError>(),
         _ => false,
+    }
+}
+
+/// The error of opening the store at `url`: [`StoreUrlError::Invalid`] for a configuration
+/// that cannot work, else [`StoreUrlError::Open`], retryable when the store is down or
+/// unreachable (`down_means_retry` widens that to every other failure, for SQLite).
+fn open_error(url: &str, e: &StoreError, down_means_retry: bool) -> StoreUrlError {
+    let retryable =
+        down_means_retry || matches!(e, StoreError::Unavailable(_) | StoreError::Closed);
+    let url_shown = redact_url(url);
+    let source = OpenError {
+        detail: describe(e, url),
+        retryable,
+    };
+    if is_config(e) {
+        StoreUrlError::Invalid {
+            url: url_shown,
+            source,
+        }
+    } else {
+        StoreUrlError::Open {
+            url: url_shown,
+            source,
+        }
     }
 }
 
@@ -90,10 +114,6 @@ fn retryable(e: &StoreError) -> bool {
 /// [`StoreUrlError`] naming the URL (with any password redacted);
 /// [`StoreUrlError::is_retryable`] tells a store that is down from a URL that cannot work.
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreUrlError> {
-    let open_err = |source: StoreError, retry: bool| StoreUrlError::Open {
-        url: redact_url(url),
-        source: OpenError::new(&source, url, retry),
-    };
     check_store_url(url)?;
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.to_owned();
@@ -101,8 +121,8 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreUrlError> {
         // become openable: every SQLite failure is worth retrying.
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
             .await
-            .map_err(|e| open_err(StoreError::unavailable(e), true))?
-            .map_err(|e| open_err(e, true))?;
+            .map_err(|e| open_error(url, &StoreError::unavailable(e), true))?
+            .map_err(|e| open_error(url, &e, true))?;
         return Ok(Arc::new(store));
     }
     if url == "memory://" || url == "memory:" {
@@ -111,18 +131,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreUrlError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = sessiond_store_postgres::PostgresStore::connect(url)
             .await
-            .map_err(|e| {
-                let r = retryable(&e);
-                open_err(e, r)
-            })?;
+            .map_err(|e| open_error(url, &e, false))?;
         return Ok(Arc::new(store));
     }
     let store = sessiond_store_redis::RedisStore::connect(url)
         .await
-        .map_err(|e| {
-            let r = retryable(&e);
-            open_err(e, r)
-        })?;
+        .map_err(|e| open_error(url, &e, false))?;
     Ok(Arc::new(store))
 }
 
@@ -149,10 +163,7 @@ pub fn check_store_url(url: &str) -> Result<(), StoreUrlError> {
     if url.starts_with("redis://") || url.starts_with("redis+cluster://") {
         return sessiond_store_redis::RedisOptions::parse(url)
             .map(|_| ())
-            .map_err(|e| StoreUrlError::Open {
-                url: redact_url(url),
-                source: OpenError::new(&e, url, false),
-            });
+            .map_err(|e| open_error(url, &e, false));
     }
     Err(StoreUrlError::Unsupported(redact_url(url)))
 }
@@ -206,6 +217,15 @@ mod tests {
         ] {
             let e = open_store(bad).await.err().unwrap();
             assert!(!e.is_retryable(), "{bad}: {e:?}");
+        }
+        // A malformed URL of a known store is a configuration error, not a store that is down.
+        for bad in [
+            "postgres://u@127.0.0.1:1/db?pool_size=0",
+            "redis://127.0.0.1:1?nope=1",
+            "redis+cluster://127.0.0.1:1?timeout_ms=x",
+        ] {
+            let e = open_store(bad).await.err().unwrap();
+            assert!(matches!(e, StoreUrlError::Invalid { .. }), "{bad}: {e:?}");
         }
     }
 }

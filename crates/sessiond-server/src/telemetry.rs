@@ -1,8 +1,15 @@
 //! Logs and Prometheus metrics for requests and session events.
 //!
+//! Every error is logged here, not where it is turned into a response: [`track`] reads the
+//! [`ErrorReport`] an [`ApiError`](crate::error::ApiError) attaches, logs a failure on this
+//! side at `error` with its detail, and removes the report before the response leaves.
+//! [`report_escaped`] does the same outside the panic guard, for the one response that never
+//! passes through [`track`]: the 500 that replaces a handler that panicked.
+//!
 //! # Security
-//! The request log records method, route template, status and latency — never the query
-//! string, headers or body, so tokens and keys cannot reach it.
+//! The request log records method, route template, status, error code and latency — never the
+//! query string, headers or body, so tokens and keys cannot reach it. The detail of a failure
+//! is the error chain of the store or the manager, whose errors never quote a token.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -15,8 +22,9 @@ use axum::response::Response;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use parking_lot::RwLock;
+use sessiond_core::Code;
 
-use crate::error::ErrorCode;
+use crate::error::ErrorReport;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -173,20 +181,27 @@ fn record(method: &'static str, route: &str, status: u16, secs: f64) {
     record(method, route, status, secs);
 }
 
-/// Middleware: counts and times every request by route template, logs it, and counts store
-/// errors.
+/// Middleware: counts and times every request by route template, logs it (and the detail of
+/// a failure on this side), and counts store errors.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let status = resp.status().as_u16();
     let secs = start.elapsed().as_secs_f64();
     record(method, route, status, secs);
-    let code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
-    if code == Some("STORE_UNAVAILABLE") {
+    let report = resp.extensions_mut().remove::<ErrorReport>();
+    let code = report.as_ref().map(|r| r.code.as_str());
+    if report
+        .as_ref()
+        .is_some_and(|r| r.code == Code::StoreUnavailable)
+    {
         metrics::counter!("sessiond_store_errors_total").increment(1);
+    }
+    if let Some(f) = report.and_then(|r| r.failure) {
+        tracing::error!(method, route, error = %f.detail, "{}", f.what);
     }
     if status >= 500 {
         tracing::warn!(
@@ -206,6 +221,19 @@ pub async fn track(req: Request, next: Next) -> Response {
             latency_ms = secs * 1000.0,
             "request"
         );
+    }
+    resp
+}
+
+/// Logs and removes an [`ErrorReport`] that no [`track`] layer took: the response to a handler
+/// that panicked, made outside the router by the panic guard.
+pub fn report_escaped(mut resp: Response) -> Response {
+    if let Some(f) = resp
+        .extensions_mut()
+        .remove::<ErrorReport>()
+        .and_then(|r| r.failure)
+    {
+        tracing::error!(error = %f.detail, "{}", f.what);
     }
     resp
 }

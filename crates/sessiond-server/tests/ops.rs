@@ -103,7 +103,7 @@ async fn openapi_describes_every_route() {
         .map(|p| p.strip_prefix("/{tenant}").unwrap_or(p))
         .collect();
     let routed: std::collections::BTreeSet<&str> =
-        sessiond_server::app::route_paths().into_iter().collect();
+        sessiond_server::route_paths().into_iter().collect();
     assert_eq!(documented, routed, "documented paths = routed paths");
     // Each documented operation exists on the router (no 404 / 405 from routing).
     for (path, ops) in paths {

@@ -19,33 +19,33 @@ use sessiond_api::cdi::{
 };
 use sessiond_api::{CDI_VERSIONS, ErrorBody};
 use sessiond_core::{
-    ClientInfo, Error, JsonObject, NewSession, RefreshOptions, SessionRef, UserField, UserQuery,
-    VerifyOptions,
+    ClientInfo, Code, Error, JsonObject, NewSession, RefreshOptions, SessionRef, UserField,
+    UserQuery, VerifyOptions,
 };
 
 use super::{issued, session, token};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{CdiVersion, JsonBody, QueryParams};
 use crate::scope::Scope;
+use crate::state::AppState;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 const SESSION_GONE: &str = "Session does not exist.";
 
 /// Longest `ip` a create request may give, in bytes (an IPv6 address with a zone fits).
-pub const MAX_IP_LEN: usize = 64;
+pub(crate) const MAX_IP_LEN: usize = 64;
 /// Longest `userAgent` a create request may give, in bytes.
-pub const MAX_USER_AGENT_LEN: usize = 512;
+pub(crate) const MAX_USER_AGENT_LEN: usize = 512;
 /// Longest validity of an id token from `POST /recipe/jwt`: 10 years, in seconds.
-pub const MAX_JWT_VALIDITY_SECS: u64 = 100 * 365 * 24 * 3600;
+pub(crate) const MAX_JWT_VALIDITY_SECS: u64 = 100 * 365 * 24 * 3600;
 
 /// Refuses a device-list field over its limit (it is stored with the session and shown in
 /// device lists, so it must stay small).
 fn check_len(field: &str, value: Option<&String>, max: usize) -> Result<(), ApiError> {
     match value {
-        Some(v) if v.len() > max => Err(ApiError::bad_request(
-            "INVALID_INPUT",
+        Some(v) if v.len() > max => Err(ApiError::new(
+            Code::InvalidInput,
             format!("{field} is {} bytes; at most {max} are accepted", v.len()),
         )),
         _ => Ok(()),
@@ -63,29 +63,30 @@ fn public_data_from(cdi: CdiVersion, mut data: JsonObject) -> JsonObject {
 }
 
 #[utoipa::path(get, path = "/apiversion", tag = "cdi", responses((status = 200, body = ApiVersion)))]
-/// `GET /apiversion`.
-pub async fn api_version() -> Json<ApiVersion> {
+/// `GET /apiversion`: the CDI versions this server speaks; an SDK picks one and sends it as
+/// `cdi-version`.
+pub(crate) async fn api_version() -> Json<ApiVersion> {
     Json(ApiVersion {
         versions: CDI_VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
     })
 }
 
 #[utoipa::path(get, path = "/hello", tag = "cdi", responses((status = 200, description = "Hello", content_type = "text/plain")))]
-/// `GET /hello`.
-pub async fn hello() -> &'static str {
+/// `GET /hello`: `Hello`, the SDKs' probe that the core is up (open, no API key).
+pub(crate) async fn hello() -> &'static str {
     "Hello\n"
 }
 
 #[utoipa::path(get, path = "/user/id", tag = "cdi", params(("userId" = String, Query, description = "user id")), responses((status = 200, body = UserIdResponse)))]
 /// `GET /user/id`: sessiond keeps no user records.
-pub async fn user_by_id() -> Json<UserIdResponse> {
+pub(crate) async fn user_by_id() -> Json<UserIdResponse> {
     Json(UserIdResponse::UnknownUserId)
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "cdi", responses((status = 200, description = "JWK set of the access-token and id-token keys", body = Object)))]
 /// `GET /.well-known/jwks.json`: the app's keys (each app has its own); open, no API key (the
 /// SDKs fetch it without headers).
-pub async fn jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
+pub(crate) async fn jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
     let jwks = s.manager.keys().jwks(&scope.app_id);
     (
         [(header::CACHE_CONTROL, "max-age=60, must-revalidate")],
@@ -95,14 +96,15 @@ pub async fn jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse 
 
 #[utoipa::path(get, path = "/recipe/jwt/jwks", tag = "cdi", responses((status = 200, description = "`{\"status\":\"OK\",\"keys\":[…]}`: the JWKS in the shape older SDKs' JWT recipe reads", body = Object), (status = 401, description = "missing or invalid API key", body = ErrorBody)))]
 /// `GET /recipe/jwt/jwks`: the JWKS with a `status`, for SDKs that still fetch it here.
-pub async fn jwt_jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
+pub(crate) async fn jwt_jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
     let jwks = s.manager.keys().jwks(&scope.app_id);
     Json(serde_json::json!({ "status": "OK", "keys": jwks.keys }))
 }
 
 #[utoipa::path(post, path = "/{tenant}/recipe/session", tag = "cdi", params(("tenant" = String, Path, description = "tenant id, `public` by default; the segment may be omitted")), request_body = CreateSessionRequest, responses((status = 200, body = CreateSessionResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for an `ip` over 64 bytes or a `userAgent` over 512 bytes", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST [/<tenant>]/recipe/session`.
-pub async fn create_session(
+/// `POST [/<tenant>]/recipe/session`: a new session for `userId`, with its access, refresh
+/// and (optionally) anti-CSRF tokens.
+pub(crate) async fn create_session(
     State(s): State<AppState>,
     scope: Scope,
     cdi: CdiVersion,
@@ -127,8 +129,9 @@ pub async fn create_session(
 }
 
 #[utoipa::path(post, path = "/recipe/session/verify", tag = "cdi", request_body = VerifySessionRequest, responses((status = 200, body = VerifySessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST /recipe/session/verify`.
-pub async fn verify_session(
+/// `POST /recipe/session/verify`: checks an access token (with `checkDatabase`, also that its
+/// session is still live); a token that refreshing can fix is `TRY_REFRESH_TOKEN`.
+pub(crate) async fn verify_session(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<VerifySessionRequest>,
@@ -157,7 +160,7 @@ pub async fn verify_session(
 
 #[utoipa::path(post, path = "/recipe/session/refresh", tag = "cdi", request_body = RefreshSessionRequest, responses((status = 200, body = RefreshSessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/session/refresh`: only `OK`, `UNAUTHORISED` or `TOKEN_THEFT_DETECTED`.
-pub async fn refresh_session(
+pub(crate) async fn refresh_session(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<RefreshSessionRequest>,
@@ -200,13 +203,14 @@ pub async fn refresh_session(
 /// Query of `GET /recipe/session`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HandleQuery {
+pub(crate) struct HandleQuery {
     session_handle: String,
 }
 
 #[utoipa::path(get, path = "/recipe/session", tag = "cdi", params(("sessionHandle" = String, Query, description = "session handle")), responses((status = 200, body = SessionInfoResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `GET /recipe/session?sessionHandle=`.
-pub async fn session_info(
+/// `GET /recipe/session?sessionHandle=`: a live session's data and times; an unknown handle
+/// is `UNAUTHORISED`, as the CDI answers it.
+pub(crate) async fn session_info(
     State(s): State<AppState>,
     scope: Scope,
     QueryParams(q): QueryParams<HandleQuery>,
@@ -236,7 +240,7 @@ pub async fn session_info(
 
 #[utoipa::path(post, path = "/recipe/session/remove", tag = "cdi", request_body = RemoveSessionsRequest, responses((status = 200, body = RemoveSessionsResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST [/<tenant>]/recipe/session/remove`: by handles, or by user.
-pub async fn remove_sessions(
+pub(crate) async fn remove_sessions(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<RemoveSessionsRequest>,
@@ -246,8 +250,8 @@ pub async fn remove_sessions(
             if req.revoke_across_all_tenants.is_some()
                 || req.revoke_sessions_for_linked_accounts.is_some()
             {
-                return Err(ApiError::bad_request(
-                    "INVALID_INPUT",
+                return Err(ApiError::new(
+                    Code::InvalidInput,
                     "revokeAcrossAllTenants and revokeSessionsForLinkedAccounts go with userId",
                 ));
             }
@@ -271,8 +275,8 @@ pub async fn remove_sessions(
             s.manager.revoke_all_for_user(&query).await?
         }
         _ => {
-            return Err(ApiError::bad_request(
-                "INVALID_INPUT",
+            return Err(ApiError::new(
+                Code::InvalidInput,
                 "give exactly one of sessionHandles and userId",
             ));
         }
@@ -285,7 +289,7 @@ pub async fn remove_sessions(
 /// Query of `GET /recipe/session/user`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserQueryParams {
+pub(crate) struct UserQueryParams {
     user_id: String,
     fetch_sessions_for_all_linked_accounts: Option<String>,
     fetch_across_all_tenants: Option<String>,
@@ -295,16 +299,16 @@ fn flag(v: Option<&str>, name: &str) -> Result<bool, ApiError> {
     match v.map(str::to_ascii_lowercase).as_deref() {
         None | Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(_) => Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        Some(_) => Err(ApiError::new(
+            Code::InvalidQuery,
             format!("{name} must be true or false"),
         )),
     }
 }
 
 #[utoipa::path(get, path = "/recipe/session/user", tag = "cdi", params(("userId" = String, Query), ("fetchSessionsForAllLinkedAccounts" = Option<bool>, Query), ("fetchAcrossAllTenants" = Option<bool>, Query)), responses((status = 200, body = UserSessionsResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `GET [/<tenant>]/recipe/session/user?userId=`.
-pub async fn user_sessions(
+/// `GET [/<tenant>]/recipe/session/user?userId=`: the handles of the user's live sessions.
+pub(crate) async fn user_sessions(
     State(s): State<AppState>,
     scope: Scope,
     QueryParams(q): QueryParams<UserQueryParams>,
@@ -334,8 +338,9 @@ pub async fn user_sessions(
 }
 
 #[utoipa::path(post, path = "/recipe/session/regenerate", tag = "cdi", request_body = RegenerateRequest, responses((status = 200, body = RegenerateResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST /recipe/session/regenerate`.
-pub async fn regenerate(
+/// `POST /recipe/session/regenerate`: a new access token for the same session, with new
+/// public data when given.
+pub(crate) async fn regenerate(
     State(s): State<AppState>,
     scope: Scope,
     cdi: CdiVersion,
@@ -374,7 +379,7 @@ fn data_result(r: Result<(), Error>) -> ApiResult<UpdateDataResponse> {
 
 #[utoipa::path(put, path = "/recipe/session/data", tag = "cdi", request_body = UpdateSessionDataRequest, responses((status = 200, body = UpdateDataResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /recipe/session/data`: replace private data.
-pub async fn update_session_data(
+pub(crate) async fn update_session_data(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<UpdateSessionDataRequest>,
@@ -391,7 +396,7 @@ pub async fn update_session_data(
 
 #[utoipa::path(put, path = "/recipe/jwt/data", tag = "cdi", request_body = UpdateJwtDataRequest, responses((status = 200, body = UpdateDataResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /recipe/jwt/data`: replace public data (access-token claims from the next issue).
-pub async fn update_jwt_data(
+pub(crate) async fn update_jwt_data(
     State(s): State<AppState>,
     scope: Scope,
     cdi: CdiVersion,
@@ -409,7 +414,7 @@ pub async fn update_jwt_data(
 
 #[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for a `validity` of 0 or over 3153600000 seconds (100 years, the SDKs' default)", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
-pub async fn create_jwt(
+pub(crate) async fn create_jwt(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<CreateJwtRequest>,
@@ -418,8 +423,8 @@ pub async fn create_jwt(
         return Ok(Json(CreateJwtResponse::UnsupportedAlgorithm));
     }
     if req.validity == 0 || req.validity > MAX_JWT_VALIDITY_SECS {
-        return Err(ApiError::bad_request(
-            "INVALID_INPUT",
+        return Err(ApiError::new(
+            Code::InvalidInput,
             format!("validity must be 1 to {MAX_JWT_VALIDITY_SECS} seconds (100 years)"),
         ));
     }

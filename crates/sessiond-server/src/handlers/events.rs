@@ -17,15 +17,15 @@ use serde::Deserialize;
 use sessiond_api::v1::RevocationMessage;
 use sessiond_core::store::EventKind;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Events read from the store per page.
 const PAGE: usize = 512;
 
 /// The query of the revocation stream.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// Resume after this cursor (0 or absent: from the oldest event kept).
     #[serde(default)]
     cursor: u64,
@@ -54,7 +54,7 @@ fn event(m: &RevocationMessage, cursor: Option<u64>) -> Event {
 
 #[utoipa::path(get, path = "/sessiond/v1/revocations", tag = "sessiond", params(Cursor), responses((status = 200, description = "server-sent events: each `data:` is a RevocationMessage (revoked, keys-reset, gap, current)", content_type = "text/event-stream", body = RevocationMessage), (status = 401, description = "missing or invalid API key", body = sessiond_api::ErrorBody), (status = 503, description = "store unavailable", body = sessiond_api::ErrorBody)))]
 /// `GET /sessiond/v1/revocations`: the revocation log, then new events as they happen.
-pub async fn revocations(
+pub(crate) async fn revocations(
     State(s): State<AppState>,
     Query(q): Query<Cursor>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {

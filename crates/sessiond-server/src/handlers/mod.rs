@@ -1,10 +1,10 @@
 //! Request handlers, grouped by API: [`cdi`] (SuperTokens Core Driver Interface),
 //! [`v1`] (`/sessiond/v1`), [`events`] (the revocation stream), [`ops`] (health, readiness).
 
-pub mod cdi;
-pub mod events;
-pub mod ops;
-pub mod v1;
+pub(crate) mod cdi;
+pub(crate) mod events;
+pub(crate) mod ops;
+pub(crate) mod v1;
 
 use sessiond_api::cdi as wire;
 use sessiond_core::{IssuedSession, IssuedToken, SessionSummary};

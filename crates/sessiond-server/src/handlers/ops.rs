@@ -1,4 +1,5 @@
-//! Operations endpoints: liveness, readiness, metrics.
+//! Operations endpoints: liveness (`/healthz`), readiness (`/readyz`), metrics (`/metrics`).
+//! (`/openapi.json` is served by [`crate::openapi`], which owns the document.)
 
 use axum::Json;
 use axum::extract::State;
@@ -6,19 +7,20 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use sessiond_api::ErrorBody;
+use sessiond_core::Code;
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is alive", body = Object)))]
 /// `GET /healthz`: the process is alive.
-pub async fn healthz() -> impl IntoResponse {
+pub(crate) async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "OK" }))
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "the store answers", body = Object), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /readyz`: the store answers (503 otherwise).
-pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     s.manager
         .store()
         .ping()
@@ -31,7 +33,7 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     match s.metrics.render() {
         Some(text) => (
             StatusCode::OK,
@@ -42,12 +44,8 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             text,
         )
             .into_response(),
-        None => ApiError::NotFound("metrics are not enabled in this process").into_response(),
+        None => {
+            ApiError::new(Code::NotFound, "metrics are not enabled in this process").into_response()
+        }
     }
-}
-
-/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document", body = Object)))]
-pub async fn openapi() -> impl IntoResponse {
-    Json(crate::openapi::document())
 }

@@ -9,12 +9,12 @@ use sessiond_api::v1::{
     CreateServiceToken, DataVersion, DeviceSession, Key, KeyList, Rotated, ServiceToken,
     ServiceTokenValidity, SessionDetails, SetPrivateData, UserSessions, VerifyServiceToken,
 };
-use sessiond_core::{KeyInfo, SessionRef, UserField, UserQuery};
+use sessiond_core::{Code, KeyInfo, SessionRef, UserField, UserQuery};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::scope::Scope;
+use crate::state::AppState;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -43,14 +43,14 @@ fn key_list(s: &AppState, app_id: &str) -> KeyList {
 
 #[utoipa::path(get, path = "/sessiond/v1/keys", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/keys`: the app's keys.
-pub async fn list_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<KeyList> {
+pub(crate) async fn list_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<KeyList> {
     s.manager.keys().reload().await?;
     Ok(Json(key_list(&s, &scope.app_id)))
 }
 
 #[utoipa::path(post, path = "/sessiond/v1/keys/rotate", tag = "sessiond", responses((status = 200, body = Rotated), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/keys/rotate`: the app's dynamic key.
-pub async fn rotate_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<Rotated> {
+pub(crate) async fn rotate_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<Rotated> {
     let k = s.manager.keys().rotate(&scope.app_id).await?;
     tracing::info!(kid = %k.kid, app = %scope.app_id, "signing key rotated");
     Ok(Json(Rotated { key: key(k) }))
@@ -59,7 +59,7 @@ pub async fn rotate_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<R
 #[utoipa::path(post, path = "/sessiond/v1/keys/reset", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/keys/reset`: every outstanding access, id and service token of the app
 /// fails.
-pub async fn reset_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<KeyList> {
+pub(crate) async fn reset_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<KeyList> {
     s.manager.keys().reset(&scope.app_id).await?;
     tracing::warn!(app = %scope.app_id, "all signing keys reset");
     Ok(Json(key_list(&s, &scope.app_id)))
@@ -67,7 +67,7 @@ pub async fn reset_keys(State(s): State<AppState>, scope: Scope) -> ApiResult<Ke
 
 #[utoipa::path(get, path = "/sessiond/v1/users/{user_id}/sessions", operation_id = "user_devices", tag = "sessiond", params(("user_id" = String, Path, description = "user id")), responses((status = 200, body = UserSessions), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/users/{userId}/sessions`: the user's live sessions with details.
-pub async fn user_sessions(
+pub(crate) async fn user_sessions(
     State(s): State<AppState>,
     scope: Scope,
     Path(user_id): Path<String>,
@@ -97,16 +97,17 @@ pub async fn user_sessions(
 }
 
 #[utoipa::path(post, path = "/sessiond/v1/service-tokens", tag = "sessiond", request_body = CreateServiceToken, responses((status = 200, body = ServiceToken), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST /sessiond/v1/service-tokens`.
-pub async fn create_service_token(
+/// `POST /sessiond/v1/service-tokens`: a service token for calls between services, expiring
+/// after `expiresIn` seconds when given; a key reset ends it either way.
+pub(crate) async fn create_service_token(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<CreateServiceToken>,
 ) -> ApiResult<ServiceToken> {
     let expires_in = req.expires_in.map(Duration::from_secs);
     if expires_in.is_some_and(|d| d.is_zero()) {
-        return Err(ApiError::bad_request(
-            "INVALID_INPUT",
+        return Err(ApiError::new(
+            Code::InvalidInput,
             "expiresIn must be positive",
         ));
     }
@@ -124,8 +125,8 @@ pub async fn create_service_token(
 }
 
 #[utoipa::path(post, path = "/sessiond/v1/service-tokens/verify", tag = "sessiond", request_body = VerifyServiceToken, responses((status = 200, body = ServiceTokenValidity), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
-/// `POST /sessiond/v1/service-tokens/verify`.
-pub async fn verify_service_token(
+/// `POST /sessiond/v1/service-tokens/verify`: whether a service token is valid for this app.
+pub(crate) async fn verify_service_token(
     State(s): State<AppState>,
     scope: Scope,
     JsonBody(req): JsonBody<VerifyServiceToken>,
@@ -140,7 +141,7 @@ pub async fn verify_service_token(
 
 #[utoipa::path(get, path = "/sessiond/v1/sessions/{handle}", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), responses((status = 200, body = SessionDetails), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app (SESSION_NOT_FOUND)", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
-pub async fn session_details(
+pub(crate) async fn session_details(
     State(s): State<AppState>,
     scope: Scope,
     Path(handle): Path<String>,
@@ -167,7 +168,7 @@ pub async fn session_details(
 
 #[utoipa::path(put, path = "/sessiond/v1/sessions/{handle}/private-data", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), request_body = SetPrivateData, responses((status = 200, body = DataVersion), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app (SESSION_NOT_FOUND)", body = ErrorBody), (status = 409, description = "the data version moved: read again and retry", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /sessiond/v1/sessions/{handle}/private-data`: compare-and-swap of the private data.
-pub async fn set_private_data(
+pub(crate) async fn set_private_data(
     State(s): State<AppState>,
     scope: Scope,
     Path(handle): Path<String>,
@@ -183,7 +184,8 @@ pub async fn set_private_data(
         .await?;
     match outcome {
         Some(version) => Ok(Json(DataVersion { version })),
-        None => Err(ApiError::Conflict(
+        None => Err(ApiError::new(
+            Code::Conflict,
             "the session's data version moved; read it again and retry",
         )),
     }

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::{s, start};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,31 +335,34 @@ async fn apps_cannot_reach_each_others_sessions() {
                 .await;
             assert!(refused(&v), "{app}: {v}");
         }
-        let (_, v) = t
-            .post(
-                &format!("{app}/recipe/session/refresh"),
-                json!({"refreshToken": refresh, "enableAntiCsrf": false}),
-            )
-            .await;
-        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
-        let (_, v) = t
-            .get(&format!("{app}/recipe/session?sessionHandle={h}"))
-            .await;
-        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
-        let (_, v) = t
-            .put(
-                &format!("{app}/recipe/session/data"),
-                json!({"sessionHandle": h, "userDataInDatabase": {"d": 2}}),
-            )
-            .await;
-        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
-        let (_, v) = t
-            .put(
-                &format!("{app}/recipe/jwt/data"),
-                json!({"sessionHandle": h, "userDataInJWT": {"r": 2}}),
-            )
-            .await;
-        assert_eq!(v["status"], "UNAUTHORISED", "{app}: {v}");
+        // Refresh, read and both data updates: UNAUTHORISED, as for a session that is not there.
+        for (method, path, body) in [
+            (
+                Method::POST,
+                "/recipe/session/refresh".to_owned(),
+                json!({"refreshToken": refresh, "enableAntiCsrf": false}).to_string(),
+            ),
+            (
+                Method::GET,
+                format!("/recipe/session?sessionHandle={h}"),
+                String::new(),
+            ),
+            (
+                Method::PUT,
+                "/recipe/session/data".to_owned(),
+                json!({"sessionHandle": h, "userDataInDatabase": {"d": 2}}).to_string(),
+            ),
+            (
+                Method::PUT,
+                "/recipe/jwt/data".to_owned(),
+                json!({"sessionHandle": h, "userDataInJWT": {"r": 2}}).to_string(),
+            ),
+        ] {
+            let (_, v) = t
+                .raw(method, &format!("{app}{path}"), body.into_bytes())
+                .await;
+            assert_eq!(v["status"], "UNAUTHORISED", "{app}{path}: {v}");
+        }
         let (_, v) = t
             .post(
                 &format!("{app}/recipe/session/regenerate"),

@@ -422,8 +422,11 @@ mod tests {
         assert!(e.contains("access_token_ttl"), "{e}");
     }
 
+    /// A setting's name and a change that makes it invalid.
+    type BadValue = (&'static str, fn(&mut Settings));
+
     /// Asserts that each `(name, change)` makes [`Settings::manager_config`] fail naming it.
-    fn refused_naming_the_setting(cases: &[(&str, fn(&mut Settings))]) {
+    fn refused_naming_the_setting(cases: &[BadValue]) {
         for (name, change) in cases {
             let mut s = Settings::default();
             change(&mut s);

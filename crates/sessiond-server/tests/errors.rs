@@ -436,55 +436,29 @@ fn small_bodies(o: &mut HttpOptions) {
     o.body_limit = 1024;
 }
 
-#[tokio::test]
-async fn a_store_outage_is_503_and_the_routes_work_again_after_it() {
-    store_outage_is_503_and_passes(&App::new(|_| {}).await).await;
+/// One test per case, each on a fresh [`App`] with the options it needs.
+macro_rules! case_tests {
+    ($($test:ident: $case:ident($adjust:expr);)*) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                $case(&App::new($adjust).await).await;
+            }
+        )*
+    };
 }
 
-#[tokio::test]
-async fn before_the_store_is_connected_routes_that_need_it_are_503() {
-    not_ready_is_503_for_store_routes_only(&App::new(not_ready).await).await;
-}
-
-#[tokio::test]
-async fn malformed_json_fields_queries_and_app_ids_are_400() {
-    malformed_requests_are_400(&App::new(|_| {}).await).await;
-}
-
-#[tokio::test]
-async fn garbage_tokens_are_a_cdi_unauthorised() {
-    garbage_tokens_are_cdi_statuses_not_errors(&App::new(|_| {}).await).await;
-}
-
-#[tokio::test]
-async fn a_missing_or_wrong_api_key_is_401() {
-    api_keys_are_401(&App::new(with_key).await).await;
-}
-
-#[tokio::test]
-async fn unknown_routes_methods_and_sessions() {
-    unknown_routes_methods_and_sessions_are_404_and_405(&App::new(|_| {}).await).await;
-}
-
-#[tokio::test]
-async fn a_data_version_that_moved_is_409() {
-    a_moved_data_version_is_409(&App::new(|_| {}).await).await;
-}
-
-#[tokio::test]
-async fn oversized_and_late_bodies() {
-    bodies_over_the_limit_or_late_are_413_and_408(&App::new(small_bodies).await).await;
-}
-
-#[tokio::test]
-async fn a_handler_panic() {
-    a_handler_panic_is_500_internal_without_detail(&App::new(|_| {}).await).await;
-}
-
-#[tokio::test]
-async fn a_key_sealed_with_a_master_key_this_process_lacks() {
-    a_key_this_configuration_cannot_open_is_500_invalid_configuration(&App::new(|_| {}).await)
-        .await;
+case_tests! {
+    a_store_outage_is_503_and_the_routes_work_again_after_it: store_outage_is_503_and_passes(|_| {});
+    before_the_store_is_connected_routes_that_need_it_are_503: not_ready_is_503_for_store_routes_only(not_ready);
+    malformed_json_fields_queries_and_app_ids_are_400: malformed_requests_are_400(|_| {});
+    garbage_tokens_are_a_cdi_unauthorised: garbage_tokens_are_cdi_statuses_not_errors(|_| {});
+    a_missing_or_wrong_api_key_is_401: api_keys_are_401(with_key);
+    unknown_routes_methods_and_sessions: unknown_routes_methods_and_sessions_are_404_and_405(|_| {});
+    a_data_version_that_moved_is_409: a_moved_data_version_is_409(|_| {});
+    oversized_and_late_bodies: bodies_over_the_limit_or_late_are_413_and_408(small_bodies);
+    a_handler_panic: a_handler_panic_is_500_internal_without_detail(|_| {});
+    a_key_sealed_with_a_master_key_this_process_lacks: a_key_this_configuration_cannot_open_is_500_invalid_configuration(|_| {});
 }
 
 #[tokio::test]

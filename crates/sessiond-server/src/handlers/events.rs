@@ -25,6 +25,7 @@ const PAGE: usize = 512;
 
 /// The query of the revocation stream.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Cursor {
     /// Resume after this cursor (0 or absent: from the oldest event kept).
     #[serde(default)]

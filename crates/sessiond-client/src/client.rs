@@ -134,18 +134,7 @@ impl Client {
             source,
         })?;
         if status != StatusCode::OK {
-            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(b) => (b.code, b.message),
-                Err(_) => (
-                    "HTTP_ERROR".to_owned(),
-                    String::from_utf8_lossy(&bytes).trim().to_owned(),
-                ),
-            };
-            return Err(ClientError::Http {
-                status: status.as_u16(),
-                code,
-                message,
-            });
+            return Err(http_error(status, &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
@@ -402,18 +391,7 @@ impl Client {
         let status = resp.status();
         if status != StatusCode::OK {
             let bytes = resp.bytes().await.unwrap_or_default();
-            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(b) => (b.code, b.message),
-                Err(_) => (
-                    "HTTP_ERROR".to_owned(),
-                    String::from_utf8_lossy(&bytes).trim().to_owned(),
-                ),
-            };
-            return Err(ClientError::Http {
-                status: status.as_u16(),
-                code,
-                message,
-            });
+            return Err(http_error(status, &bytes));
         }
         Ok(RevocationStream {
             resp,
@@ -538,6 +516,23 @@ fn encode_segment(s: &str) -> String {
         }
     }
     out
+}
+
+/// The error for a non-200 answer: the server's `{code, message}` body, or `HTTP_ERROR` with
+/// the body as text when it is not one.
+fn http_error(status: StatusCode, body: &[u8]) -> ClientError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => (b.code, b.message),
+        Err(_) => (
+            "HTTP_ERROR".to_owned(),
+            String::from_utf8_lossy(body).trim().to_owned(),
+        ),
+    };
+    ClientError::Http {
+        status: status.as_u16(),
+        code,
+        message,
+    }
 }
 
 #[cfg(test)]

@@ -71,8 +71,8 @@ impl ApiError {
     /// What the log should say about a failure on this side; `None` for a client error.
     fn failure(&self) -> Option<Failure> {
         let (what, detail) = match self {
-            ApiError::StoreUnavailable(e) => ("store unavailable", chain(e)),
-            ApiError::Internal(e) => ("internal error", chain(e)),
+            ApiError::StoreUnavailable(e) => ("store unavailable", error_chain(e)),
+            ApiError::Internal(e) => ("internal error", error_chain(e)),
             ApiError::Panicked => (
                 "a request handler panicked",
                 "its message is not logged".to_owned(),
@@ -83,8 +83,8 @@ impl ApiError {
     }
 }
 
-/// `e` and its sources, `: `-separated.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+/// `e` and its sources, `: `-separated (for log lines and start-up errors).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

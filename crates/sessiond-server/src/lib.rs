@@ -37,7 +37,7 @@ pub mod store_url;
 pub mod telemetry;
 
 pub use app::{HttpOptions, route_paths, router, service};
-pub use error::ApiError;
+pub use error::{ApiError, error_chain};
 pub use serve::{ServeError, Server, start, termination_signal};
 pub use settings::{LogFormat, Settings};
 pub use state::AppState;

@@ -187,17 +187,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(&settings)?;
     let server = sessiond_server::start(&settings, sessiond_server::termination_signal())
         .await
-        .map_err(|e| error_chain(&e))?;
-    server.wait().await.map_err(|e| error_chain(&e))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+        .map_err(|e| sessiond_server::error_chain(&e))?;
+    server
+        .wait()
+        .await
+        .map_err(|e| sessiond_server::error_chain(&e))
 }

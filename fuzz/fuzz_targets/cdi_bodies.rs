@@ -37,10 +37,7 @@ where
     if first != second {
         let a = serde_json::to_value(&first).expect("serializes");
         let b = serde_json::to_value(&second).expect("serializes");
-        assert!(
-            json_eq(&a, &b),
-            "{name}: round trip changed the value\nfirst:  {a}\nsecond: {b}"
-        );
+        assert!(json_eq(&a, &b), "{name}: round trip changed the value\nfirst:  {a}\nsecond: {b}");
     }
 }
 

@@ -46,32 +46,19 @@ fuzz_target!(|data: &[u8]| {
     for (name, value) in pairs(&header) {
         count += 1;
         assert!(!name.is_empty(), "empty name in {header:?}");
-        assert!(
-            !name.contains(';') && !name.contains('='),
-            "bad name {name:?}"
-        );
+        assert!(!name.contains(';') && !name.contains('='), "bad name {name:?}");
         assert!(
             !name.starts_with(char::is_whitespace) && !name.ends_with(char::is_whitespace),
             "untrimmed name {name:?}"
         );
         assert!(!value.contains(';'), "value {value:?} holds a ';'");
         let (n, v) = (name.as_ptr() as usize, value.as_ptr() as usize);
-        assert!(
-            n >= last && n + name.len() <= end,
-            "name is not a later slice of the header"
-        );
-        assert!(
-            v >= n + name.len() && v + value.len() <= end,
-            "value is not after its name"
-        );
+        assert!(n >= last && n + name.len() <= end, "name is not a later slice of the header");
+        assert!(v >= n + name.len() && v + value.len() <= end, "value is not after its name");
         last = v + value.len();
     }
     let parts = header.split(';').filter(|p| p.contains('=')).count();
     assert!(count <= parts, "{count} pairs from {parts} parts with '='");
     let got: Vec<_> = pairs(&header).collect();
-    assert_eq!(
-        got,
-        model(&header),
-        "pairs differ from the rule for {header:?}"
-    );
+    assert_eq!(got, model(&header), "pairs differ from the rule for {header:?}");
 });

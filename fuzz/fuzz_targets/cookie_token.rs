@@ -76,9 +76,8 @@ fn fixture(signed: bool) -> Fixture {
         .expires_in(Duration::from_secs(6 * 24 * 3600))
         .absolute_lifetime(Duration::from_secs(7 * 24 * 3600));
     let build = |capacity: usize| {
-        let builder = CookieSessions::builder([key.clone()])
-            .cache_capacity(capacity)
-            .session(config.clone());
+        let builder =
+            CookieSessions::builder([key.clone()]).cache_capacity(capacity).session(config.clone());
         let builder = if signed { builder.signed() } else { builder };
         builder.build().expect("valid configuration")
     };
@@ -95,35 +94,22 @@ fn fixture(signed: bool) -> Fixture {
         assert!(got.is_valid(), "the start-up token reads back: {got:?}");
         assert_eq!(got.payload, payload);
     }
-    Fixture {
-        sessions,
-        cached,
-        token,
-        payload,
-    }
+    Fixture { sessions, cached, token, payload }
 }
 
 fn fixtures() -> &'static Fixtures {
     static F: OnceLock<Fixtures> = OnceLock::new();
-    F.get_or_init(|| Fixtures {
-        encrypted: fixture(false),
-        signed: fixture(true),
-    })
+    F.get_or_init(|| Fixtures { encrypted: fixture(false), signed: fixture(true) })
 }
 
 /// Reads `header` with both instances and checks the oracle of modes 0 and 1.
 fn read_and_check(fx: &Fixture, header: &str) {
-    let expect_valid = pairs(header)
-        .filter(|(n, _)| *n == COOKIE)
-        .take(MAX_SAME_NAME)
-        .any(|(_, v)| v == fx.token);
+    let expect_valid =
+        pairs(header).filter(|(n, _)| *n == COOKIE).take(MAX_SAME_NAME).any(|(_, v)| v == fx.token);
     for (which, sessions) in [("uncached", &fx.sessions), ("cached", &fx.cached)] {
         let got = block_on(sessions.scope(Some(header)).get(Refresh::Never));
         if expect_valid {
-            assert!(
-                got.is_valid(),
-                "{which}: the start-up token did not read: {got:?}"
-            );
+            assert!(got.is_valid(), "{which}: the start-up token did not read: {got:?}");
             assert_eq!(got.payload, fx.payload);
         } else {
             assert!(
@@ -147,10 +133,7 @@ fn round_trip(fx: &Fixture, input: &[u8]) {
             let header = format!("{COOKIE}={token}");
             for (which, sessions) in [("cached", &fx.cached), ("uncached", &fx.sessions)] {
                 let got = block_on(sessions.scope(Some(&header)).get(Refresh::Never));
-                assert!(
-                    got.is_valid(),
-                    "{which}: a token just set does not read: {got:?}"
-                );
+                assert!(got.is_valid(), "{which}: a token just set does not read: {got:?}");
                 assert!(
                     json_eq(&got.payload, &value),
                     "{which}: payload changed in the cookie\nset: {value}\ngot: {}",
@@ -165,10 +148,7 @@ fn round_trip(fx: &Fixture, input: &[u8]) {
         Err(Error::CookieTooLarge { size }) => assert!(size > sessiond_cookie::MAX_COOKIE_BYTES),
         Err(e) => panic!("set refused {value} with {e:?}"),
     }
-    assert!(
-        !scope.has_changes(),
-        "a refused set left a Set-Cookie queued"
-    );
+    assert!(!scope.has_changes(), "a refused set left a Set-Cookie queued");
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -176,11 +156,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let fxs = fixtures();
-    let fx = if selector & 1 == 0 {
-        &fxs.encrypted
-    } else {
-        &fxs.signed
-    };
+    let fx = if selector & 1 == 0 { &fxs.encrypted } else { &fxs.signed };
     match (selector >> 1) % 3 {
         0 => {
             let value = String::from_utf8_lossy(input);

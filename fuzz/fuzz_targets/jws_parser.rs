@@ -43,10 +43,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(reparsed, jws.header);
             let key = VerifyingKey::hmac(&kid, &SECRET).expect("32-byte HMAC secret");
             let r = jws.verify(&key);
-            assert!(
-                r.is_err(),
-                "fuzz input verified under the fuzz key: {text:?}"
-            );
+            assert!(r.is_err(), "fuzz input verified under the fuzz key: {text:?}");
         }
         Err(JwsError::Malformed | JwsError::UnknownKey) => {}
         Err(e) => panic!("parse returned a verification error without verifying: {e:?}"),
@@ -58,10 +55,7 @@ fuzz_target!(|data: &[u8]| {
         let token = sign_compact(&signer, kind, data).expect("HMAC signing cannot fail");
         let key = VerifyingKey::hmac(KID, &SECRET).expect("32-byte HMAC secret");
         if token.len() > sessiond_core::jose::MAX_TOKEN_LEN {
-            assert_eq!(
-                UnverifiedJws::parse(&token).err(),
-                Some(JwsError::Malformed)
-            );
+            assert_eq!(UnverifiedJws::parse(&token).err(), Some(JwsError::Malformed));
             continue;
         }
         let seg = Segments::split(&token).expect("own token splits");

@@ -20,11 +20,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!t.handle.is_empty() && !t.handle.contains(';'));
         assert!(t.random.len() >= 22 && !t.random.contains(';'));
         let again = t.encode();
-        assert_eq!(
-            again.expose(),
-            &*text,
-            "decode accepted a non-canonical encoding"
-        );
+        assert_eq!(again.expose(), &*text, "decode accepted a non-canonical encoding");
         assert_eq!(OpaqueToken::decode(again.expose()).as_ref(), Some(&t));
     }
 

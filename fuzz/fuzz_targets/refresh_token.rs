@@ -41,9 +41,7 @@ fn keys() -> &'static Keys {
 }
 
 fn tag_under(key: &SigningKey, t: &RefreshToken) -> [u8; TAG_LEN] {
-    Chain::new(key)
-        .tag(&t.handle, t.generation, &t.secret)
-        .expect("HMAC cannot fail")
+    Chain::new(key).tag(&t.handle, t.generation, &t.secret).expect("HMAC cannot fail")
 }
 
 fn is_genuine(t: &RefreshToken) -> bool {
@@ -66,16 +64,9 @@ fuzz_target!(|data: &[u8]| {
             t.tag.is_some()
         );
         let again = t.encode();
-        assert_eq!(
-            again.expose(),
-            &*text,
-            "decode accepted a non-canonical encoding"
-        );
+        assert_eq!(again.expose(), &*text, "decode accepted a non-canonical encoding");
         assert_eq!(RefreshToken::decode(again.expose()).as_ref(), Some(&t));
-        assert!(
-            !is_genuine(&t),
-            "fuzz input carries a genuine chain tag: {text:?}"
-        );
+        assert!(!is_genuine(&t), "fuzz input carries a genuine chain tag: {text:?}");
     }
 
     // Structured: flags (1) ‖ generation (8) ‖ secret (32) ‖ tag (16) ‖ handle.
@@ -87,12 +78,7 @@ fuzz_target!(|data: &[u8]| {
         let given: [u8; TAG_LEN] = data[41..FIXED].try_into().expect("16 bytes");
         let handle = String::from_utf8_lossy(&data[FIXED..]).into_owned();
         let ok_handle = !handle.is_empty() && handle.len() <= MAX_HANDLE_LEN;
-        let mut t = RefreshToken {
-            handle,
-            generation,
-            secret,
-            tag: None,
-        };
+        let mut t = RefreshToken { handle, generation, secret, tag: None };
         let genuine = flags & 3 == 3;
         t.tag = match flags & 3 {
             3 => Some(tag_under(&keys().chain, &t)),
@@ -108,22 +94,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(d, t);
             assert_eq!(is_genuine(&d), genuine);
         } else {
-            assert_eq!(
-                decoded,
-                None,
-                "a token with handle length {} decoded",
-                t.handle.len()
-            );
+            assert_eq!(decoded, None, "a token with handle length {} decoded", t.handle.len());
         }
         if genuine {
             let tag = t.tag.expect("tagged");
             let mut u = t.clone();
             u.generation = u.generation.wrapping_add(1);
-            assert_ne!(
-                tag_under(&keys().chain, &u),
-                tag,
-                "tag ignores the generation"
-            );
+            assert_ne!(tag_under(&keys().chain, &u), tag, "tag ignores the generation");
             let mut u = t.clone();
             u.secret[usize::from(flags >> 3) % 32] ^= 1 << (flags & 7);
             assert_ne!(tag_under(&keys().chain, &u), tag, "tag ignores the secret");

@@ -69,10 +69,7 @@ fn paths() -> &'static Paths {
             .create(&dir)
             .expect("create the scratch folder");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod 700");
-        Paths {
-            input: dir.join("session.json"),
-            copy: dir.join("copy.json"),
-        }
+        Paths { input: dir.join("session.json"), copy: dir.join("copy.json") }
     })
 }
 
@@ -91,19 +88,11 @@ fuzz_target!(|data: &[u8]| {
     let tf = TokenFile::new(&p.input);
     match tf.read() {
         Ok(Some(session)) => {
-            assert_eq!(
-                session.version, 1,
-                "read accepted version {}",
-                session.version
-            );
+            assert_eq!(session.version, 1, "read accepted version {}", session.version);
             let copy = TokenFile::new(&p.copy);
             copy.write(&session).expect("write the session back");
             let again = copy.read().expect("read the written session");
-            assert_eq!(
-                again.as_ref(),
-                Some(&session),
-                "write/read changed the session"
-            );
+            assert_eq!(again.as_ref(), Some(&session), "write/read changed the session");
         }
         Ok(None) => panic!("read returned None for a file that exists"),
         Err(TokenFileError::Corrupt { .. }) => {}

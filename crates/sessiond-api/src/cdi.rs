@@ -51,11 +51,7 @@ pub struct CreateSessionRequest {
     /// The (recipe) user id.
     pub user_id: String,
     /// Custom access-token claims.
-    #[serde(
-        rename = "userDataInJWT",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "userDataInJWT", default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub user_data_in_jwt: Option<JsonObject>,
     /// Server-side session data.
@@ -281,11 +277,7 @@ pub struct RegenerateRequest {
     /// The current access token (may be expired).
     pub access_token: String,
     /// The complete new custom payload.
-    #[serde(
-        rename = "userDataInJWT",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "userDataInJWT", default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub user_data_in_jwt: Option<JsonObject>,
 }

@@ -38,11 +38,7 @@ fn session() -> Session {
 }
 
 fn token() -> TokenInfo {
-    TokenInfo {
-        token: "t".into(),
-        expiry: 2,
-        created_time: 1,
-    }
+    TokenInfo { token: "t".into(), expiry: 2, created_time: 1 }
 }
 
 const SESSION: &str = r#"{"handle":"h","userId":"u","recipeUserId":"r","userDataInJWT":{"role":"admin"},"tenantId":"public"}"#;
@@ -56,36 +52,24 @@ fn verify_and_regenerate_responses() {
             None => "}".to_owned(),
         };
         pinned(
-            &VerifySessionResponse::Ok {
-                session: session(),
-                access_token: token_out.clone(),
-            },
+            &VerifySessionResponse::Ok { session: session(), access_token: token_out.clone() },
             &format!(r#"{{"status":"OK","session":{SESSION}{tail}"#),
         );
         pinned(
-            &RegenerateResponse::Ok {
-                session: session(),
-                access_token: token_out,
-            },
+            &RegenerateResponse::Ok { session: session(), access_token: token_out },
             &format!(r#"{{"status":"OK","session":{SESSION}{tail}"#),
         );
     }
     pinned(
-        &VerifySessionResponse::Unauthorised {
-            message: "m".into(),
-        },
+        &VerifySessionResponse::Unauthorised { message: "m".into() },
         r#"{"status":"UNAUTHORISED","message":"m"}"#,
     );
     pinned(
-        &VerifySessionResponse::TryRefreshToken {
-            message: "m".into(),
-        },
+        &VerifySessionResponse::TryRefreshToken { message: "m".into() },
         r#"{"status":"TRY_REFRESH_TOKEN","message":"m"}"#,
     );
     pinned(
-        &RegenerateResponse::Unauthorised {
-            message: "m".into(),
-        },
+        &RegenerateResponse::Unauthorised { message: "m".into() },
         r#"{"status":"UNAUTHORISED","message":"m"}"#,
     );
 }
@@ -103,9 +87,7 @@ fn refresh_info_and_update_responses() {
         r#"{"status":"TOKEN_THEFT_DETECTED","session":{"handle":"h","userId":"u","recipeUserId":"r"}}"#,
     );
     pinned(
-        &RefreshSessionResponse::Unauthorised {
-            message: "m".into(),
-        },
+        &RefreshSessionResponse::Unauthorised { message: "m".into() },
         r#"{"status":"UNAUTHORISED","message":"m"}"#,
     );
     pinned(
@@ -122,16 +104,12 @@ fn refresh_info_and_update_responses() {
         r#"{"status":"OK","sessionHandle":"h","userId":"u","recipeUserId":"r","userDataInDatabase":{},"userDataInJWT":{"role":"admin"},"expiry":2,"timeCreated":1,"tenantId":"public"}"#,
     );
     pinned(
-        &SessionInfoResponse::Unauthorised {
-            message: "m".into(),
-        },
+        &SessionInfoResponse::Unauthorised { message: "m".into() },
         r#"{"status":"UNAUTHORISED","message":"m"}"#,
     );
     pinned(&UpdateDataResponse::Ok, r#"{"status":"OK"}"#);
     pinned(
-        &UpdateDataResponse::Unauthorised {
-            message: "m".into(),
-        },
+        &UpdateDataResponse::Unauthorised { message: "m".into() },
         r#"{"status":"UNAUTHORISED","message":"m"}"#,
     );
 }
@@ -139,10 +117,7 @@ fn refresh_info_and_update_responses() {
 #[test]
 fn create_request_omits_what_is_unset() {
     pinned(
-        &CreateSessionRequest {
-            user_id: "u".into(),
-            ..CreateSessionRequest::default()
-        },
+        &CreateSessionRequest { user_id: "u".into(), ..CreateSessionRequest::default() },
         r#"{"userId":"u"}"#,
     );
     pinned(
@@ -191,10 +166,7 @@ fn device_lists_and_session_details() {
         r#"{"handle":"h","userId":"u","recipeUserId":"r","tenantId":"public","publicData":{"role":"admin"},"privateData":{},"version":4,"createdAt":1,"lastActiveAt":2,"expiresAt":3,"ip":"::1"}"#,
     );
     pinned(
-        &ErrorBody {
-            code: "NOT_FOUND".into(),
-            message: "m".into(),
-        },
+        &ErrorBody { code: "NOT_FOUND".into(), message: "m".into() },
         r#"{"code":"NOT_FOUND","message":"m"}"#,
     );
 }

@@ -41,10 +41,7 @@ impl<S> Layer<S> for CookieSessionLayer {
     type Service = CookieSessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CookieSessionService {
-            inner,
-            sessions: self.sessions.clone(),
-        }
+        CookieSessionService { inner, sessions: self.sessions.clone() }
     }
 }
 
@@ -61,10 +58,7 @@ fn header_str(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) 
 
 /// The request's `Cookie` headers as one string (HTTP/2 may split them).
 fn cookie_header(headers: &HeaderMap) -> String {
-    let mut all = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
+    let mut all = headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
     let Some(first) = all.next() else {
         return String::new();
     };
@@ -112,8 +106,7 @@ where
             return Box::pin(async move { Ok(resp) });
         }
         let scope = Arc::new(self.sessions.scope_owned(cookie_header(headers)));
-        req.extensions_mut()
-            .insert(CookieSession(Arc::clone(&scope)));
+        req.extensions_mut().insert(CookieSession(Arc::clone(&scope)));
         // Called here, on the instance `poll_ready` readied: no clone of the inner service per
         // request; the future owns nothing of `self`.
         let fut = self.inner.call(req);
@@ -156,16 +149,12 @@ impl<S: Send + Sync> FromRequestParts<S> for CookieSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<CookieSession>()
-            .cloned()
-            .ok_or_else(|| {
-                json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "COOKIE_SESSION_LAYER_MISSING",
-                    "the route takes a CookieSession but no CookieSessionLayer is above it",
-                )
-            })
+        parts.extensions.get::<CookieSession>().cloned().ok_or_else(|| {
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "COOKIE_SESSION_LAYER_MISSING",
+                "the route takes a CookieSession but no CookieSessionLayer is above it",
+            )
+        })
     }
 }

@@ -14,38 +14,23 @@ use serde_json::json;
 
 use common::{Kind, Opts, harness};
 
-both!(
-    merge_reissues_the_token_and_front_token,
-    claims_and_private_data,
-);
+both!(merge_reissues_the_token_and_front_token, claims_and_private_data,);
 
 async fn merge_reissues_the_token_and_front_token(kind: Kind) {
     let h = harness(kind, Opts::default()).await;
     let (first, mut jar) = h.sign_in_cookie("fay", "user").await;
-    let r = h
-        .browser(
-            "POST",
-            "/api/me/payload",
-            &jar,
-            json!({"theme": "dark", "role": null}),
-        )
-        .await;
+    let r =
+        h.browser("POST", "/api/me/payload", &jar, json!({"theme": "dark", "role": null})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let front = r.front();
     assert_eq!(front["up"]["theme"], "dark");
     assert!(front["up"].get("role").is_none(), "null removes");
-    assert_eq!(
-        front["up"]["exp"],
-        first.front()["up"]["exp"],
-        "same expiry"
-    );
+    assert_eq!(front["up"]["exp"], first.front()["up"]["exp"], "same expiry");
     assert!(r.cookie("sAccessToken").is_some() && r.cookie("sRefreshToken").is_none());
     jar.take(&r);
     let me = h.get("/api/me", &jar).await;
     assert_eq!(me.body["accessTokenPayload"]["theme"], "dark");
-    let bad = h
-        .browser("POST", "/api/me/payload", &jar, json!({"sub": "mallory"}))
-        .await;
+    let bad = h.browser("POST", "/api/me/payload", &jar, json!({"sub": "mallory"})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     // The change reaches the next refresh too.
     let r = h.post("/auth/session/refresh", &jar).await;

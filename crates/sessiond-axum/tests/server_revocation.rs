@@ -25,19 +25,13 @@ async fn sign_out_revokes_and_clears(kind: Kind) {
     let h = harness(kind, Opts::default()).await;
     let (_, jar) = h.sign_in_cookie("dave", "user").await;
     let r = h.post("/auth/signout", &jar).await;
-    assert_eq!(
-        (r.status, r.body.clone()),
-        (StatusCode::OK, json!({"status": "OK"}))
-    );
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!({"status": "OK"})));
     assert!(r.cleared());
     assert_eq!(r.set_cookies().len(), 2);
     let r = h.get("/api/me/strict", &jar).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = h.post("/auth/signout", &Jar::default()).await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "unauthorised")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "unauthorised"));
 }
 
 async fn revocation_is_seen_by_routes_that_check_the_store(kind: Kind) {
@@ -47,10 +41,7 @@ async fn revocation_is_seen_by_routes_that_check_the_store(kind: Kind) {
     assert_eq!(h.get("/api/me/strict", &jar).await.status, 200);
     h.manager.revoke(handle.as_str()).await.unwrap();
     let r = h.get("/api/me/strict", &jar).await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "unauthorised")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "unauthorised"));
     assert!(r.cleared(), "front-token: remove");
 }
 
@@ -64,10 +55,7 @@ async fn revocation_reaches_the_stateless_path_within_a_second(kind: Kind) {
     assert_eq!(h.get("/api/me", &jar).await.status, 200);
     let started = Instant::now();
     while !h.sessions.revocations_current() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the feed never caught up"
-        );
+        assert!(started.elapsed() < Duration::from_secs(5), "the feed never caught up");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // From here a revoked session is refused by the feed, not by a store check: the routes
@@ -101,9 +89,6 @@ async fn devices_and_sign_out_other_devices(kind: Kind) {
     assert!(list[0]["createdAt"].is_i64() && list[0]["lastActiveAt"].is_i64());
     let r = h.post("/api/sessions/revoke-others", &laptop).await;
     assert_eq!(r.body["revoked"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        h.get("/api/me/strict", &phone).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(h.get("/api/me/strict", &phone).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.get("/api/me/strict", &laptop).await.status, 200);
 }

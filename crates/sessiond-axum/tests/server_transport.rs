@@ -38,15 +38,8 @@ async fn cookie_sign_in_sets_the_cookies_and_front_token(kind: Kind) {
     assert_eq!(front["uid"], "alice");
     assert_eq!(front["up"]["sub"], "alice");
     assert_eq!(front["up"]["role"], "user");
-    assert_eq!(
-        front["ate"].as_i64().unwrap(),
-        front["up"]["exp"].as_i64().unwrap() * 1000
-    );
-    assert!(
-        r.header("access-control-expose-headers")
-            .unwrap()
-            .contains("front-token")
-    );
+    assert_eq!(front["ate"].as_i64().unwrap(), front["up"]["exp"].as_i64().unwrap() * 1000);
+    assert!(r.header("access-control-expose-headers").unwrap().contains("front-token"));
     assert!(r.header("st-access-token").is_none());
     // The cookie carries the session.
     let me = h.get("/api/me", &jar).await;
@@ -73,10 +66,7 @@ async fn header_mode_uses_headers_only(kind: Kind) {
         assert!(expose.contains(name), "{expose}");
     }
     let me = h.bearer("POST", "/api/me", &access).await;
-    assert_eq!(
-        me.status, 200,
-        "header mode skips the cookie anti-CSRF check"
-    );
+    assert_eq!(me.status, 200, "header mode skips the cookie anti-CSRF check");
     assert_eq!(me.body["userId"], "hana");
     let r = h.bearer("POST", "/auth/session/refresh", &refresh).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -87,34 +77,18 @@ async fn header_mode_uses_headers_only(kind: Kind) {
     assert_eq!(r.front()["uid"], "hana");
     // A foreign Bearer value (an API key) is not a session.
     let r = h.bearer("GET", "/api/me", "not-a-jwt").await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "unauthorised")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "unauthorised"));
 }
 
 async fn anti_csrf_via_token(kind: Kind) {
-    let h = harness(
-        kind,
-        Opts::default().tweak(|b| b.anti_csrf(AntiCsrf::ViaToken)),
-    )
-    .await;
+    let h = harness(kind, Opts::default().tweak(|b| b.anti_csrf(AntiCsrf::ViaToken))).await;
     let (r, jar) = h.sign_in_cookie("ivy", "user").await;
-    let token = r
-        .header("anti-csrf")
-        .expect("an anti-csrf token in cookie mode");
-    assert!(
-        r.header("access-control-expose-headers")
-            .unwrap()
-            .contains("anti-csrf")
-    );
+    let token = r.header("anti-csrf").expect("an anti-csrf token in cookie mode");
+    assert!(r.header("access-control-expose-headers").unwrap().contains("anti-csrf"));
     assert_eq!(r.front()["up"]["antiCsrfToken"], token.as_str());
     // GET needs none; POST without it: try refresh; with it: fine.
     assert_eq!(h.get("/api/me", &jar).await.status, 200);
-    assert_eq!(
-        h.post("/api/me", &jar).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(h.post("/api/me", &jar).await.status, StatusCode::UNAUTHORIZED);
     let req = Request::post("/api/me")
         .header("cookie", jar.header("/api/me"))
         .header("anti-csrf", &token)
@@ -126,10 +100,7 @@ async fn anti_csrf_via_token(kind: Kind) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let (_, jar) = h.sign_in_cookie("ivy", "user").await;
     let me = h.get("/api/me", &jar).await;
-    let t2 = me.body["accessTokenPayload"]["antiCsrfToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t2 = me.body["accessTokenPayload"]["antiCsrfToken"].as_str().unwrap().to_owned();
     let req = Request::post("/auth/session/refresh")
         .header("cookie", jar.header("/auth/session/refresh"))
         .header("anti-csrf", &t2)
@@ -152,22 +123,10 @@ async fn cors_exposes_the_session_headers(kind: Kind) {
         .body(Body::empty())
         .unwrap();
     let r = h.send(pre).await;
-    assert_eq!(
-        r.header("access-control-allow-origin").as_deref(),
-        Some("http://localhost:3000")
-    );
-    assert_eq!(
-        r.header("access-control-allow-credentials").as_deref(),
-        Some("true")
-    );
+    assert_eq!(r.header("access-control-allow-origin").as_deref(), Some("http://localhost:3000"));
+    assert_eq!(r.header("access-control-allow-credentials").as_deref(), Some("true"));
     let allowed = r.header("access-control-allow-headers").unwrap();
-    for name in [
-        "rid",
-        "fdi-version",
-        "st-auth-mode",
-        "anti-csrf",
-        "authorization",
-    ] {
+    for name in ["rid", "fdi-version", "st-auth-mode", "anti-csrf", "authorization"] {
         assert!(allowed.contains(name), "{allowed}");
     }
     let req = Request::post("/auth/demo/signin")
@@ -182,11 +141,7 @@ async fn cors_exposes_the_session_headers(kind: Kind) {
         .get_all("access-control-expose-headers")
         .iter()
         .flat_map(|v| {
-            v.to_str()
-                .unwrap()
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect::<Vec<_>>()
+            v.to_str().unwrap().split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>()
         })
         .collect();
     assert!(exposed.iter().any(|e| e == "front-token"), "{exposed:?}");
@@ -195,10 +150,5 @@ async fn cors_exposes_the_session_headers(kind: Kind) {
         .header("access-control-request-method", "POST")
         .body(Body::empty())
         .unwrap();
-    assert!(
-        h.send(other)
-            .await
-            .header("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(h.send(other).await.header("access-control-allow-origin").is_none());
 }

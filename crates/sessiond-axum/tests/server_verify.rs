@@ -20,28 +20,19 @@ both!(verification_outcomes, refresh_rotates_and_replay_is_theft);
 async fn verification_outcomes(kind: Kind) {
     let h = harness(kind, Opts::default().access_ttl(1)).await;
     let none = h.get("/api/me", &Jar::default()).await;
-    assert_eq!(
-        none.outcome(),
-        message(StatusCode::UNAUTHORIZED, "unauthorised")
-    );
+    assert_eq!(none.outcome(), message(StatusCode::UNAUTHORIZED, "unauthorised"));
     assert!(!none.cleared(), "nothing to clear");
     let maybe = h.get("/api/maybe", &Jar::default()).await;
     assert_eq!(maybe.body, json!({"signedIn": false}));
     let (_, jar) = h.sign_in_cookie("bob", "user").await;
-    assert_eq!(
-        h.get("/api/maybe", &jar).await.body,
-        json!({"signedIn": true})
-    );
+    assert_eq!(h.get("/api/maybe", &jar).await.body, json!({"signedIn": true}));
     // Unsafe method without `rid` (VIA_CUSTOM_HEADER): try refresh.
     let req = Request::post("/api/me")
         .header("cookie", jar.header("/api/me"))
         .body(Body::empty())
         .unwrap();
     let r = h.send(req).await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "try refresh token")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "try refresh token"));
     assert_eq!(h.post("/api/me", &jar).await.status, 200);
     // A tampered token.
     let mut bad = jar.clone();
@@ -55,10 +46,7 @@ async fn verification_outcomes(kind: Kind) {
     // Expired: try refresh, then the refresh works.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let r = h.get("/api/me", &jar).await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "try refresh token")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "try refresh token"));
     let r = h.post("/auth/session/refresh", &jar).await;
     assert_eq!(r.status, 200);
     let mut jar = jar;
@@ -93,16 +81,9 @@ async fn refresh_rotates_and_replay_is_theft(kind: Kind) {
     let old = jar.clone();
     // No refresh token: unauthorised, everything cleared.
     let r = h.post("/auth/session/refresh", &Jar::default()).await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "unauthorised")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "unauthorised"));
     assert!(r.cleared());
-    assert!(
-        r.cookie("sAccessToken")
-            .unwrap()
-            .contains("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
-    );
+    assert!(r.cookie("sAccessToken").unwrap().contains("Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
     assert_eq!(r.header("st-access-token").as_deref(), Some(""));
     // Without `rid` (VIA_CUSTOM_HEADER): unauthorised.
     let req = Request::post("/auth/session/refresh")
@@ -111,10 +92,8 @@ async fn refresh_rotates_and_replay_is_theft(kind: Kind) {
         .unwrap();
     assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED);
     // Two tabs refreshing at once: both succeed, one lineage.
-    let (a, b) = tokio::join!(
-        h.post("/auth/session/refresh", &jar),
-        h.post("/auth/session/refresh", &jar)
-    );
+    let (a, b) =
+        tokio::join!(h.post("/auth/session/refresh", &jar), h.post("/auth/session/refresh", &jar));
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(
         value(&a.cookie("sRefreshToken").unwrap()),
@@ -125,10 +104,7 @@ async fn refresh_rotates_and_replay_is_theft(kind: Kind) {
     // The old refresh token replayed after the grace window: theft.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = h.post("/auth/session/refresh", &old).await;
-    assert_eq!(
-        r.outcome(),
-        message(StatusCode::UNAUTHORIZED, "token theft detected")
-    );
+    assert_eq!(r.outcome(), message(StatusCode::UNAUTHORIZED, "token theft detected"));
     assert!(r.cleared());
     // The session is gone for every route that asks the store, and for the next refresh.
     let r = h.get("/api/me/strict", &jar).await;

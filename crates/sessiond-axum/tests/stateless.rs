@@ -23,11 +23,8 @@ fn app() -> Router {
         .route(
             "/login",
             post(|s: CookieSession| async move {
-                s.set(json!({"userId": "alice"}), Overrides::none())
-                    .unwrap();
-                s.named("admin_session")
-                    .set(json!({"admin": true}), Overrides::none())
-                    .unwrap();
+                s.set(json!({"userId": "alice"}), Overrides::none()).unwrap();
+                s.named("admin_session").set(json!({"admin": true}), Overrides::none()).unwrap();
                 "ok"
             }),
         )
@@ -51,8 +48,7 @@ fn app() -> Router {
 }
 
 async fn call(
-    app: &Router,
-    req: Request<Body>,
+    app: &Router, req: Request<Body>,
 ) -> (StatusCode, Vec<String>, Value, Option<String>) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
@@ -62,10 +58,7 @@ async fn call(
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    let cache = resp
-        .headers()
-        .get(header::CACHE_CONTROL)
-        .map(|v| v.to_str().unwrap().to_owned());
+    let cache = resp.headers().get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap().to_owned());
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, cookies, body, cache)
@@ -85,24 +78,16 @@ fn post_from(path: &str, origin: Option<&str>, site: Option<&str>) -> Request<Bo
 #[tokio::test]
 async fn handlers_set_and_read_both_named_sessions() {
     let app = app();
-    let (status, cookies, _, cache) = call(
-        &app,
-        post_from("/login", Some("https://app.example"), Some("same-origin")),
-    )
-    .await;
+    let (status, cookies, _, cache) =
+        call(&app, post_from("/login", Some("https://app.example"), Some("same-origin"))).await;
     assert_eq!(status, 200);
     assert_eq!(cookies.len(), 2);
     assert!(cookies[0].starts_with("__Host-user_session="));
     assert!(cookies[1].starts_with("__Host-admin_session="));
     assert_eq!(cache.as_deref(), Some("no-store"));
-    let jar: Vec<&str> = cookies
-        .iter()
-        .map(|c| c.split(';').next().unwrap())
-        .collect();
-    let req = Request::get("/me")
-        .header(header::COOKIE, jar.join("; "))
-        .body(Body::empty())
-        .unwrap();
+    let jar: Vec<&str> = cookies.iter().map(|c| c.split(';').next().unwrap()).collect();
+    let req =
+        Request::get("/me").header(header::COOKIE, jar.join("; ")).body(Body::empty()).unwrap();
     let (status, cookies, body, cache) = call(&app, req).await;
     assert_eq!(status, 200);
     assert!(cookies.is_empty() && cache.is_none(), "reads set nothing");
@@ -140,10 +125,8 @@ async fn unsafe_requests_from_other_origins_are_refused_before_the_handler() {
         let (status, ..) = call(&app, post_from("/login", origin, site)).await;
         assert_eq!(status, 200, "{origin:?} {site:?}");
     }
-    let req = Request::get("/me")
-        .header("sec-fetch-site", "cross-site")
-        .body(Body::empty())
-        .unwrap();
+    let req =
+        Request::get("/me").header("sec-fetch-site", "cross-site").body(Body::empty()).unwrap();
     assert_eq!(call(&app, req).await.0, 200, "safe methods pass");
 }
 

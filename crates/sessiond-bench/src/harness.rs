@@ -27,10 +27,7 @@ pub(crate) struct Rate {
 impl Rate {
     /// The rate of rounds that measured `samples` operations per second each.
     pub(crate) fn of(samples: Vec<f64>) -> Self {
-        Self {
-            median: median(samples.clone()),
-            samples,
-        }
+        Self { median: median(samples.clone()), samples }
     }
 
     /// A figure that was not measured: NaN, so it prints as such and fails every target.
@@ -68,11 +65,7 @@ where
     let (mut sa, mut sb) = (Vec::new(), Vec::new());
     for _ in 0..plan.rounds {
         sa.push(round(plan, &a, &ia).await);
-        sb.push(if plan.baselines {
-            round(plan, &b, &ib).await
-        } else {
-            f64::NAN
-        });
+        sb.push(if plan.baselines { round(plan, &b, &ib).await } else { f64::NAN });
     }
     (Rate::of(sa), Rate::of(sb))
 }

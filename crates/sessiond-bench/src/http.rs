@@ -66,9 +66,7 @@ type Sender = http1::SendRequest<Full<Bytes>>;
 pub(crate) async fn connect(addr: SocketAddr) -> Sender {
     let stream = TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
+    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -127,10 +125,7 @@ async fn post_op(connections: usize, addr: SocketAddr, path: &'static str, body:
 
 /// A request with an empty body, and `cookie` if any.
 fn cookie_request(method: &str, path: &str, cookie: Option<&str>) -> hyper::Request<Full<Bytes>> {
-    let mut b = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1");
+    let mut b = hyper::Request::builder().method(method).uri(path).header("host", "127.0.0.1");
     if let Some(c) = cookie {
         b = b.header("cookie", c);
     }
@@ -141,23 +136,15 @@ fn cookie_request(method: &str, path: &str, cookie: Option<&str>) -> hyper::Requ
 
 /// Sends one request with an empty body (and `cookie`, if any) on `conn`.
 pub(crate) async fn send(
-    conn: &mut Sender,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
+    conn: &mut Sender, method: &str, path: &str, cookie: Option<&str>,
 ) -> hyper::Response<hyper::body::Incoming> {
     conn.ready().await.expect("connection ready");
-    conn.send_request(cookie_request(method, path, cookie))
-        .await
-        .expect("send")
+    conn.send_request(cookie_request(method, path, cookie)).await.expect("send")
 }
 
 /// An operation that sends `method path` with `cookies[i % len]` (none when empty).
 pub(crate) async fn cookie_op(
-    connections: usize,
-    addr: SocketAddr,
-    method: &'static str,
-    path: &'static str,
+    connections: usize, addr: SocketAddr, method: &'static str, path: &'static str,
     cookies: Arc<Vec<String>>,
 ) -> BoxedOp {
     request_op(connections, addr, move |i| {

@@ -29,9 +29,7 @@ impl StoreKind {
 
 /// A started manager of `alg` on a new store of `kind` (SQLite: a new file in `dir`).
 pub(crate) async fn manager(
-    kind: StoreKind,
-    alg: Algorithm,
-    dir: &std::path::Path,
+    kind: StoreKind, alg: Algorithm, dir: &std::path::Path,
 ) -> SessionManager {
     let store: Arc<dyn Store> = match kind {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
@@ -40,14 +38,7 @@ pub(crate) async fn manager(
                 .expect("open SQLite"),
         ),
     };
-    manager::start(
-        store,
-        ManagerConfig {
-            algorithm: alg,
-            ..ManagerConfig::default()
-        },
-    )
-    .await
+    manager::start(store, ManagerConfig { algorithm: alg, ..ManagerConfig::default() }).await
 }
 
 fn uuid_like() -> u64 {
@@ -98,10 +89,7 @@ fn skipped() -> Paired {
 /// Measures the hot paths that `ops` selects, each in rounds alternating with the raw
 /// signature it wraps (the others are skipped: NaN).
 pub(crate) async fn hot_paths(
-    plan: Plan,
-    m: &SessionManager,
-    ops: Ops,
-    alg: Algorithm,
+    plan: Plan, m: &SessionManager, ops: Ops, alg: Algorithm,
 ) -> HotPaths {
     let mm = m.clone();
     let create = if ops.create {
@@ -113,74 +101,39 @@ pub(crate) async fn hot_paths(
     let tokens = manager::access_tokens(m, 512, new_session).await;
     let verify = |check_database: bool| {
         let (m, tokens) = (m.clone(), Arc::clone(&tokens));
-        let opts = VerifyOptions {
-            app_id: None,
-            check_database,
-            ..VerifyOptions::default()
-        };
+        let opts = VerifyOptions { app_id: None, check_database, ..VerifyOptions::default() };
         move |_, i| manager::verify(m.clone(), Arc::clone(&tokens), i, opts)
     };
-    let verify_stateless = if ops.verify {
-        pair(plan, verify(false), raw::verify_op(alg)).await
-    } else {
-        skipped()
-    };
-    let verify_checked = if ops.checked {
-        pair(plan, verify(true), raw::verify_op(alg)).await
-    } else {
-        skipped()
-    };
+    let verify_stateless =
+        if ops.verify { pair(plan, verify(false), raw::verify_op(alg)).await } else { skipped() };
+    let verify_checked =
+        if ops.checked { pair(plan, verify(true), raw::verify_op(alg)).await } else { skipped() };
     let refresh = if ops.refresh {
-        let (mm, chains) = (
-            m.clone(),
-            manager::chains(m, plan.concurrency, new_session).await,
-        );
+        let (mm, chains) = (m.clone(), manager::chains(m, plan.concurrency, new_session).await);
         let op = move |task, _| manager::refresh(mm.clone(), Arc::clone(&chains), task);
         pair(plan, op, raw::sign_op(alg)).await
     } else {
         skipped()
     };
-    HotPaths {
-        create,
-        verify_stateless,
-        verify_checked,
-        refresh,
-    }
+    HotPaths { create, verify_stateless, verify_checked, refresh }
 }
 
 /// Prints the hot paths of `kind` and `alg` beside the raw signature they wrap, with the
 /// checked verification also beside `raw_select` (the raw SQLite PK select, NaN when not
 /// measured), and records their targets.
 pub(crate) fn report(
-    report: &mut Report,
-    kind: StoreKind,
-    alg: Algorithm,
-    hp: HotPaths,
-    raw_select: f64,
+    report: &mut Report, kind: StoreKind, alg: Algorithm, hp: HotPaths, raw_select: f64,
 ) {
     let store = kind.name();
     let sign = format!("raw {alg} sign (ring)");
     let verify = format!("raw {alg} verify (ring)");
-    let (create, create_base) = report.pair(
-        format!("create           {store:<6} {alg}"),
-        hp.create,
-        &sign,
-    );
-    let (stateless, verify_base) = report.pair(
-        format!("verify stateless {store:<6} {alg}"),
-        hp.verify_stateless,
-        &verify,
-    );
-    let (checked, _) = report.pair(
-        format!("verify checked   {store:<6} {alg}"),
-        hp.verify_checked,
-        &verify,
-    );
-    report.pair(
-        format!("refresh          {store:<6} {alg}"),
-        hp.refresh,
-        &sign,
-    );
+    let (create, create_base) =
+        report.pair(format!("create           {store:<6} {alg}"), hp.create, &sign);
+    let (stateless, verify_base) =
+        report.pair(format!("verify stateless {store:<6} {alg}"), hp.verify_stateless, &verify);
+    let (checked, _) =
+        report.pair(format!("verify checked   {store:<6} {alg}"), hp.verify_checked, &verify);
+    report.pair(format!("refresh          {store:<6} {alg}"), hp.refresh, &sign);
     if kind == StoreKind::Sqlite && !raw_select.is_nan() {
         println!(
             "{:<52} {:>11.0} ops/s  = {:.2}x raw SQLite PK select",
@@ -198,12 +151,7 @@ pub(crate) fn report(
         );
     }
     if kind == StoreKind::Sqlite && alg == Algorithm::RS256 && !create.is_nan() {
-        report.ratio_target(
-            "create SQLite RS256 >= 0.8x raw RS256 sign",
-            create,
-            0.8,
-            create_base,
-        );
+        report.ratio_target("create SQLite RS256 >= 0.8x raw RS256 sign", create, 0.8, create_base);
     }
     if kind == StoreKind::Sqlite && alg == Algorithm::HS256 {
         if !create.is_nan() {

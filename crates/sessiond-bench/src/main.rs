@@ -65,11 +65,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "memory,sqlite")]
     stores: Vec<String>,
     /// Hot paths to run (comma-separated): create, verify, checked, refresh.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "create,verify,checked,refresh"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "create,verify,checked,refresh")]
     ops: Vec<String>,
     /// Skip the raw SQLite baselines.
     #[arg(long)]
@@ -146,31 +142,16 @@ async fn main() {
     let mut raw_select = f64::NAN;
     if !args.no_sqlite_baselines {
         let insert1 = raw::sqlite_insert_rate(plan, dir.path(), 1);
-        report.add(
-            "raw SQLite insert (WAL, sync=FULL), 1 row/commit",
-            insert1,
-            None,
-        );
+        report.add("raw SQLite insert (WAL, sync=FULL), 1 row/commit", insert1, None);
         let insert_batch = raw::sqlite_insert_rate(plan, dir.path(), 256);
-        report.add(
-            "raw SQLite insert (WAL, sync=FULL), 256 rows/commit",
-            insert_batch,
-            None,
-        );
+        report.add("raw SQLite insert (WAL, sync=FULL), 256 rows/commit", insert_batch, None);
         let select = raw::sqlite_select_rate(plan, dir.path(), threads);
-        raw_select = report.add(
-            format!("raw SQLite PK select, {threads} threads"),
-            select,
-            None,
-        );
+        raw_select = report.add(format!("raw SQLite PK select, {threads} threads"), select, None);
     }
     let ops = inproc::Ops::parse(&args.ops);
 
-    let algorithms: Vec<Algorithm> = args
-        .algorithms
-        .iter()
-        .filter_map(|a| Algorithm::parse(a))
-        .collect();
+    let algorithms: Vec<Algorithm> =
+        args.algorithms.iter().filter_map(|a| Algorithm::parse(a)).collect();
     for alg in algorithms {
         println!();
         for kind in [StoreKind::Memory, StoreKind::Sqlite] {
@@ -190,31 +171,18 @@ async fn main() {
         }
     }
 
-    let store_plan = Plan {
-        concurrency: args.store_concurrency.max(1),
-        ..plan
-    };
+    let store_plan = Plan { concurrency: args.store_concurrency.max(1), ..plan };
     let store_alg = Algorithm::parse(&args.store_algorithm).unwrap_or(Algorithm::HS256);
     let id = std::process::id();
-    for (name, url, cluster) in [
-        ("redis", &args.redis, false),
-        ("redis-cluster", &args.redis_cluster, true),
-    ] {
+    for (name, url, cluster) in
+        [("redis", &args.redis, false), ("redis-cluster", &args.redis_cluster, true)]
+    {
         let Some(url) = url else { continue };
         let param = format!("prefix=bench-{id}");
-        let store = RedisStore::connect(&stores::with_param(url, &param))
-            .await
-            .expect("connect to Redis");
+        let store =
+            RedisStore::connect(&stores::with_param(url, &param)).await.expect("connect to Redis");
         let raw = stores::redis_raw(url, cluster).await;
-        stores::run(
-            &mut report,
-            store_plan,
-            name,
-            Arc::new(store),
-            raw,
-            store_alg,
-        )
-        .await;
+        stores::run(&mut report, store_plan, name, Arc::new(store), raw, store_alg).await;
     }
     if let Some(url) = &args.postgres {
         let schema = format!("bench_{id}");
@@ -222,15 +190,7 @@ async fn main() {
             .await
             .expect("connect to PostgreSQL");
         let raw = stores::postgres_raw(url, &schema).await;
-        stores::run(
-            &mut report,
-            store_plan,
-            "postgres",
-            Arc::new(store),
-            raw,
-            store_alg,
-        )
-        .await;
+        stores::run(&mut report, store_plan, "postgres", Arc::new(store), raw, store_alg).await;
     }
 
     report.print_targets();

@@ -18,21 +18,12 @@ pub(crate) async fn start(store: Arc<dyn Store>, config: ManagerConfig) -> Sessi
 
 /// The access tokens of sessions `new_session(0..n)`.
 pub(crate) async fn access_tokens(
-    m: &SessionManager,
-    n: u64,
-    new_session: fn(u64) -> NewSession,
+    m: &SessionManager, n: u64, new_session: fn(u64) -> NewSession,
 ) -> Arc<Vec<String>> {
     let mut tokens = Vec::new();
     for i in 0..n {
-        tokens.push(
-            m.create(new_session(i))
-                .await
-                .expect("create")
-                .tokens
-                .access
-                .token
-                .into_inner(),
-        );
+        tokens
+            .push(m.create(new_session(i)).await.expect("create").tokens.access.token.into_inner());
     }
     Arc::new(tokens)
 }
@@ -48,14 +39,9 @@ pub(crate) async fn create(m: SessionManager, session: NewSession) {
 
 /// Verifies `tokens[i % len]` with `opts` (the signature alone, or the store too).
 pub(crate) async fn verify(
-    m: SessionManager,
-    tokens: Arc<Vec<String>>,
-    i: u64,
-    opts: VerifyOptions<'static>,
+    m: SessionManager, tokens: Arc<Vec<String>>, i: u64, opts: VerifyOptions<'static>,
 ) {
-    m.verify(&tokens[(i as usize) % tokens.len()], opts)
-        .await
-        .expect("verify");
+    m.verify(&tokens[(i as usize) % tokens.len()], opts).await.expect("verify");
 }
 
 /// The refresh token of one session per task: each task refreshes its own chain.
@@ -63,9 +49,7 @@ pub(crate) type Chains = Arc<Vec<Mutex<String>>>;
 
 /// Sessions `new_session(0..tasks)`, one chain per task.
 pub(crate) async fn chains(
-    m: &SessionManager,
-    tasks: usize,
-    new_session: fn(u64) -> NewSession,
+    m: &SessionManager, tasks: usize, new_session: fn(u64) -> NewSession,
 ) -> Chains {
     let mut chains = Vec::new();
     for i in 0..tasks {
@@ -78,9 +62,6 @@ pub(crate) async fn chains(
 /// Refreshes `task`'s chain once.
 pub(crate) async fn refresh(m: SessionManager, chains: Chains, task: usize) {
     let mut slot = chains[task].lock().await;
-    let r = m
-        .refresh(&slot, RefreshOptions::default())
-        .await
-        .expect("refresh");
+    let r = m.refresh(&slot, RefreshOptions::default()).await.expect("refresh");
     *slot = r.tokens.refresh.token.into_inner();
 }

@@ -45,18 +45,14 @@ pub(crate) enum Announces {
 /// address in a line; the rest of the output is drained so the server never blocks on a full
 /// pipe.
 pub(crate) fn spawn(
-    mut cmd: Command,
-    on: Announces,
-    addr_in: impl Fn(&str) -> Option<SocketAddr>,
+    mut cmd: Command, on: Announces, addr_in: impl Fn(&str) -> Option<SocketAddr>,
 ) -> Result<ServerProcess, String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     match on {
         Announces::OnStdout => cmd.stdout(Stdio::piped()),
         Announces::OnStderr => cmd.stderr(Stdio::piped()),
     };
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
     let output: Box<dyn Read + Send> = match on {
         Announces::OnStdout => Box::new(child.stdout.take().ok_or("no stdout")?),
         Announces::OnStderr => Box::new(child.stderr.take().ok_or("no stderr")?),

@@ -15,12 +15,8 @@ pub(crate) fn message() -> Vec<u8> {
     let header =
         r#"{"alg":"RS256","typ":"JWT","kid":"d-0123456789abcdef0123456789abcdef","version":"5"}"#;
     let claims = r#"{"role":"user","sub":"user-000123","exp":1900000000,"iat":1899996400,"sessionHandle":"6f1c1f5e-8f9b-4b2a-9a57-6a0f8c1d2e3f","refreshTokenHash1":"0f3c2d1e0f3c2d1e0f3c2d1e0f3c2d1e0f3c2d1e0f3c2d1e0f3c2d1e0f3c2d1e","parentRefreshTokenHash1":null,"antiCsrfToken":null,"tId":"public","rsub":"user-000123"}"#;
-    format!(
-        "{}.{}",
-        sessiond_core::b64::encode(header),
-        sessiond_core::b64::encode(claims)
-    )
-    .into_bytes()
+    format!("{}.{}", sessiond_core::b64::encode(header), sessiond_core::b64::encode(claims))
+        .into_bytes()
 }
 
 enum Signer {
@@ -55,11 +51,7 @@ fn keys(alg: Algorithm) -> Keys {
             let kp = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&material)
                 .expect("Ed25519 key");
             let public = kp.public_key().as_ref().to_vec();
-            Keys {
-                signer: Signer::Ed(kp),
-                public,
-                rsa_public: None,
-            }
+            Keys { signer: Signer::Ed(kp), public, rsa_public: None }
         }
         Algorithm::ES256 => {
             let kp = signature::EcdsaKeyPair::from_pkcs8(
@@ -69,11 +61,7 @@ fn keys(alg: Algorithm) -> Keys {
             )
             .expect("P-256 key");
             let public = kp.public_key().as_ref().to_vec();
-            Keys {
-                signer: Signer::Ec(kp),
-                public,
-                rsa_public: None,
-            }
+            Keys { signer: Signer::Ec(kp), public, rsa_public: None }
         }
         Algorithm::HS256 => Keys {
             signer: Signer::Hmac(hmac::Key::new(hmac::HMAC_SHA256, &material)),
@@ -87,8 +75,7 @@ fn sign(k: &Keys, rng: &SystemRandom, msg: &[u8]) -> Vec<u8> {
     match &k.signer {
         Signer::Rsa(kp) => {
             let mut sig = vec![0u8; kp.public().modulus_len()];
-            kp.sign(&signature::RSA_PKCS1_SHA256, rng, msg, &mut sig)
-                .expect("sign");
+            kp.sign(&signature::RSA_PKCS1_SHA256, rng, msg, &mut sig).expect("sign");
             sig
         }
         Signer::Ed(kp) => kp.sign(msg).as_ref().to_vec(),
@@ -152,8 +139,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS t (handle TEXT PRIMARY KEY NOT 
 
 fn open(path: &std::path::Path) -> Connection {
     let c = Connection::open(path).expect("open");
-    c.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-        .expect("wal");
+    c.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).expect("wal");
     c.pragma_update(None, "synchronous", "FULL").expect("sync");
     c.execute_batch(SCHEMA).expect("schema");
     c
@@ -176,12 +162,8 @@ pub(crate) fn sqlite_insert_rate(plan: Plan, dir: &std::path::Path, batch: usize
                 .expect("prepare");
             for _ in 0..batch {
                 let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                st.execute(params![
-                    format!("h-{i:016}"),
-                    format!("u{}", i % 1000),
-                    &[7u8; 32][..]
-                ])
-                .expect("insert");
+                st.execute(params![format!("h-{i:016}"), format!("u{}", i % 1000), &[7u8; 32][..]])
+                    .expect("insert");
             }
         }
         c.execute_batch("COMMIT").expect("commit");
@@ -204,11 +186,8 @@ pub(crate) fn sqlite_select_rate(plan: Plan, dir: &std::path::Path, threads: usi
         }
         c.execute_batch("COMMIT").expect("commit");
     }
-    let conns: Arc<Vec<std::sync::Mutex<Connection>>> = Arc::new(
-        (0..threads)
-            .map(|_| std::sync::Mutex::new(open(&path)))
-            .collect(),
-    );
+    let conns: Arc<Vec<std::sync::Mutex<Connection>>> =
+        Arc::new((0..threads).map(|_| std::sync::Mutex::new(open(&path))).collect());
     rate_blocking(plan, threads, move |t| {
         let c = conns[t].lock().expect("lock");
         let mut st = c
@@ -216,10 +195,7 @@ pub(crate) fn sqlite_select_rate(plan: Plan, dir: &std::path::Path, threads: usi
             .expect("prepare");
         for i in 0..64u64 {
             let h = format!("h-{:016}", (i * 7919 + t as u64 * 31) % 10_000);
-            let n: usize = st
-                .query_map(params![h, 0], |_| Ok(()))
-                .expect("query")
-                .count();
+            let n: usize = st.query_map(params![h, 0], |_| Ok(())).expect("query").count();
             std::hint::black_box(n);
         }
         64

@@ -13,10 +13,7 @@ impl Report {
     /// Prints a figure, beside `baseline` (its name and ops/s) when there is one; returns its
     /// median.
     pub(crate) fn add(
-        &mut self,
-        what: impl Into<String>,
-        rate: Rate,
-        baseline: Option<(&str, f64)>,
+        &mut self, what: impl Into<String>, rate: Rate, baseline: Option<(&str, f64)>,
     ) -> f64 {
         print_row(&what.into(), &rate, baseline);
         rate.median
@@ -25,10 +22,7 @@ impl Report {
     /// Adds a measured figure and its interleaved baseline; returns both medians (NaN, and no
     /// row, when the figure was skipped).
     pub(crate) fn pair(
-        &mut self,
-        what: String,
-        (rate, base): Paired,
-        base_name: &str,
+        &mut self, what: String, (rate, base): Paired, base_name: &str,
     ) -> (f64, f64) {
         let b = base.median;
         if rate.median.is_nan() {
@@ -44,17 +38,9 @@ impl Report {
 
     /// Records the target `value >= factor × base`, with the ratio measured.
     pub(crate) fn ratio_target(
-        &mut self,
-        name: impl Into<String>,
-        value: f64,
-        factor: f64,
-        base: f64,
+        &mut self, name: impl Into<String>, value: f64, factor: f64, base: f64,
     ) {
-        self.target(
-            name,
-            value >= factor * base,
-            format!("{:.2}x", value / base),
-        );
+        self.target(name, value >= factor * base, format!("{:.2}x", value / base));
     }
 
     /// Prints the targets, each marked `ok` or `MISS`.
@@ -95,11 +81,7 @@ mod tests {
         r.ratio_target("met", 80.0, 0.8, 100.0);
         r.ratio_target("missed", 79.0, 0.8, 100.0);
         r.ratio_target("skipped", f64::NAN, 0.8, 100.0);
-        let got: Vec<_> = r
-            .targets
-            .iter()
-            .map(|(_, ok, d)| (*ok, d.as_str()))
-            .collect();
+        let got: Vec<_> = r.targets.iter().map(|(_, ok, d)| (*ok, d.as_str())).collect();
         assert_eq!(got, [(true, "0.80x"), (false, "0.79x"), (false, "NaNx")]);
     }
 }

@@ -52,14 +52,7 @@ const API_KEY: &str = "revocation-latency-bench-key-0123456789";
 fn serve(bin: &std::path::Path, store: &str) -> ServerProcess {
     let mut cmd = Command::new(bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--store", store])
-        .args([
-            "--api-key",
-            API_KEY,
-            "--algorithm",
-            "HS256",
-            "--log-format",
-            "json",
-        ])
+        .args(["--api-key", API_KEY, "--algorithm", "HS256", "--log-format", "json"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdout(Stdio::null());
@@ -94,11 +87,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Measures one store: three processes, `count` revocations on the first, refusal watched on
 /// the other two. Returns the latencies in ms.
 async fn latencies(
-    bin: &std::path::Path,
-    store: &str,
-    processes: usize,
-    count: usize,
-    concurrency: usize,
+    bin: &std::path::Path, store: &str, processes: usize, count: usize, concurrency: usize,
 ) -> Vec<f64> {
     let servers: Vec<ServerProcess> = (0..processes).map(|_| serve(bin, store)).collect();
     let http = reqwest::Client::new();
@@ -118,10 +107,7 @@ async fn latencies(
         .await;
         sessions.push((
             v["session"]["handle"].as_str().expect("handle").to_owned(),
-            v["accessToken"]["token"]
-                .as_str()
-                .expect("token")
-                .to_owned(),
+            v["accessToken"]["token"].as_str().expect("token").to_owned(),
         ));
     }
     // Every watcher verifies every token once first: all valid, and any key is known.
@@ -140,13 +126,8 @@ async fn latencies(
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, a, watchers, sessions, next) = (
-            http.clone(),
-            a.clone(),
-            watchers.clone(),
-            Arc::clone(&sessions),
-            Arc::clone(&next),
-        );
+        let (http, a, watchers, sessions, next) =
+            (http.clone(), a.clone(), watchers.clone(), Arc::clone(&sessions), Arc::clone(&next));
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -188,20 +169,14 @@ async fn latencies(
 async fn feed_cost(rounds: usize) {
     for alg in [Algorithm::HS256, Algorithm::EdDSA] {
         let mk = |feed: bool| async move {
-            let config = ManagerConfig {
-                algorithm: alg,
-                revocation_feed: feed,
-                ..ManagerConfig::default()
-            };
+            let config =
+                ManagerConfig { algorithm: alg, revocation_feed: feed, ..ManagerConfig::default() };
             let m = manager::start(Arc::new(MemoryStore::new()), config).await;
             let tokens =
                 manager::access_tokens(&m, 512, |i| NewSession::new(format!("u{i}"))).await;
             // A deny-set that is not empty: the check has something to look in.
             for i in 0..256 {
-                let s = m
-                    .create(NewSession::new(format!("gone{i}")))
-                    .await
-                    .expect("create");
+                let s = m.create(NewSession::new(format!("gone{i}"))).await.expect("create");
                 m.revoke(s.session.handle.as_str()).await.expect("revoke");
             }
             (m, tokens)
@@ -211,12 +186,7 @@ async fn feed_cost(rounds: usize) {
         let op = |m: SessionManager, t: Arc<Vec<String>>| {
             move |_, i| manager::verify(m.clone(), Arc::clone(&t), i, VerifyOptions::default())
         };
-        let plan = Plan {
-            rounds,
-            round: Duration::from_secs(1),
-            concurrency: 64,
-            baselines: true,
-        };
+        let plan = Plan { rounds, round: Duration::from_secs(1), concurrency: 64, baselines: true };
         let (with, without) =
             harness::pair(plan, op(on.clone(), on_t), op(off.clone(), off_t)).await;
         println!(
@@ -258,11 +228,9 @@ pub(crate) async fn run(argv: &[String]) {
                 format!("schema=bench_rl_{id}"),
                 "SESSIOND_BENCH_POSTGRES_URL",
             ),
-            "redis" => shared(
-                &args.redis,
-                format!("prefix=bench-rl-{id}"),
-                "SESSIOND_BENCH_REDIS_URL",
-            ),
+            "redis" => {
+                shared(&args.redis, format!("prefix=bench-rl-{id}"), "SESSIOND_BENCH_REDIS_URL")
+            }
             "redis-cluster" => shared(
                 &args.redis_cluster,
                 format!("prefix=bench-rl-{id}"),
@@ -278,14 +246,7 @@ pub(crate) async fn run(argv: &[String]) {
             continue;
         };
         eprintln!("[revocation-latency] {store}: {processes} processes");
-        let l = latencies(
-            &args.sessiond_bin,
-            &url,
-            processes,
-            args.count,
-            args.concurrency,
-        )
-        .await;
+        let l = latencies(&args.sessiond_bin, &url, processes, args.count, args.concurrency).await;
         println!(
             "{store:<14} refused on the other processes after: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} observations)",
             percentile(&l, 0.5),
@@ -306,9 +267,7 @@ async fn cleanup(store: &str, url: &str) {
     }
     if store == "postgres"
         && let Some((base, schema)) = url.split_once("schema=")
-        && schema
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
         let base = base.trim_end_matches(['?', '&']);
         if let Ok(pool) = sqlx::PgPool::connect(base).await {

@@ -82,10 +82,7 @@ pub(crate) async fn redis_raw(url: &str, cluster: bool) -> Raw {
             .map(|h| format!("redis://{h}"))
             .collect();
         let client = redis::cluster::ClusterClient::new(nodes).expect("cluster client");
-        let conn = client
-            .get_async_connection()
-            .await
-            .expect("cluster connection");
+        let conn = client.get_async_connection().await.expect("cluster connection");
         return redis_ops(conn).await;
     }
     let client = redis::Client::open(url.split('?').next().unwrap_or(url)).expect("redis client");
@@ -103,10 +100,8 @@ where
     let value = Arc::new(vec![b'x'; 300]);
     let mut c0 = conn.clone();
     for i in 0..1024 {
-        let _: () = raw_set(raw_key("bench-raw", i), &value)
-            .query_async(&mut c0)
-            .await
-            .expect("SET");
+        let _: () =
+            raw_set(raw_key("bench-raw", i), &value).query_async(&mut c0).await.expect("SET");
     }
     let c1 = conn.clone();
     let read: BoxedOp = Arc::new(move |_, i| {
@@ -137,19 +132,11 @@ where
         let v = Arc::clone(&value);
         let i = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::pin(async move {
-            let _: () = raw_set(raw_key("bench-raw-w", i), &v)
-                .query_async(&mut c)
-                .await
-                .expect("SET");
+            let _: () =
+                raw_set(raw_key("bench-raw-w", i), &v).query_async(&mut c).await.expect("SET");
         })
     });
-    Raw {
-        read,
-        write,
-        read_name: "raw Redis GET",
-        write_name: "raw Redis SET",
-        cleanup,
-    }
+    Raw { read, write, read_name: "raw Redis GET", write_name: "raw Redis SET", cleanup }
 }
 
 /// Raw primary-key `SELECT` / `INSERT` of a new row (a table shaped like the sessions table,
@@ -164,9 +151,7 @@ pub(crate) async fn postgres_raw(url: &str, schema: &str) -> Raw {
         .test_before_acquire(false)
         .after_connect(|c, _| {
             Box::pin(async move {
-                sqlx::query("SET synchronous_commit = on")
-                    .execute(c)
-                    .await?;
+                sqlx::query("SET synchronous_commit = on").execute(c).await?;
                 Ok(())
             })
         })
@@ -184,10 +169,7 @@ pub(crate) async fn postgres_raw(url: &str, schema: &str) -> Raw {
             "INSERT INTO {table} SELECT 'h' || g, 'u' || (g % 1000), repeat('x', 300), 0 FROM generate_series(0, 1023) g"
         ),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&pool)
-            .await
-            .expect("prepare the raw table");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.expect("prepare the raw table");
     }
     // The table name is made here from the process id: the dynamic SQL is safe.
     let select = format!("SELECT handle, user_id, data, expires_at FROM {table} WHERE handle = $1");
@@ -252,11 +234,7 @@ pub(crate) async fn figures(plan: Plan, m: &SessionManager, raw: &Raw) -> StoreF
 
     let tokens = manager::access_tokens(m, 512, new_session).await;
     let (mm, r) = (m.clone(), Arc::clone(&raw.read));
-    let opts = VerifyOptions {
-        app_id: None,
-        check_database: true,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions { app_id: None, check_database: true, ..VerifyOptions::default() };
     let checked = move |_, i| manager::verify(mm.clone(), Arc::clone(&tokens), i, opts);
     let checked_vs_read = pair(plan, checked, move |t, i| r(t, i)).await;
 
@@ -264,60 +242,33 @@ pub(crate) async fn figures(plan: Plan, m: &SessionManager, raw: &Raw) -> StoreF
     let (mm, w) = (m.clone(), Arc::clone(&raw.write));
     let refresh = move |task, _| manager::refresh(mm.clone(), Arc::clone(&chains), task);
     let refresh_vs_write = pair(plan, refresh, move |t, i| w(t, i)).await;
-    StoreFigures {
-        create_vs_write,
-        checked_vs_read,
-        refresh_vs_write,
-    }
+    StoreFigures { create_vs_write, checked_vs_read, refresh_vs_write }
 }
 
 /// Measures and prints the figures of `store` beside `raw` (its raw round trips), records their
 /// targets, then removes what the run left on the server.
 pub(crate) async fn run(
-    report: &mut Report,
-    plan: Plan,
-    name: &str,
-    store: Arc<dyn Store>,
-    raw: Raw,
-    alg: Algorithm,
+    report: &mut Report, plan: Plan, name: &str, store: Arc<dyn Store>, raw: Raw, alg: Algorithm,
 ) {
     println!("\n{name}, {} concurrent clients, {alg}:", plan.concurrency);
     let m = manager::start(
         Arc::clone(&store),
-        ManagerConfig {
-            algorithm: alg,
-            ..ManagerConfig::default()
-        },
+        ManagerConfig { algorithm: alg, ..ManagerConfig::default() },
     )
     .await;
     let f = figures(plan, &m, &raw).await;
-    let (create, write) = report.pair(
-        format!("create           {name} {alg}"),
-        f.create_vs_write,
-        raw.write_name,
-    );
-    let (checked, read) = report.pair(
-        format!("verify checked   {name} {alg}"),
-        f.checked_vs_read,
-        raw.read_name,
-    );
-    report.pair(
-        format!("refresh          {name} {alg}"),
-        f.refresh_vs_write,
-        raw.write_name,
-    );
+    let (create, write) =
+        report.pair(format!("create           {name} {alg}"), f.create_vs_write, raw.write_name);
+    let (checked, read) =
+        report.pair(format!("verify checked   {name} {alg}"), f.checked_vs_read, raw.read_name);
+    report.pair(format!("refresh          {name} {alg}"), f.refresh_vs_write, raw.write_name);
     report.ratio_target(
         format!("verify checked {name} >= 0.6x {}", raw.read_name),
         checked,
         0.6,
         read,
     );
-    report.ratio_target(
-        format!("create {name} >= 0.5x {}", raw.write_name),
-        create,
-        0.5,
-        write,
-    );
+    report.ratio_target(format!("create {name} >= 0.5x {}", raw.write_name), create, 0.5, write);
     m.stop().await.expect("stop");
     store.wipe().await.expect("clean up");
     drop((m, store));
@@ -336,10 +287,7 @@ mod tests {
 
     #[test]
     fn a_parameter_starts_or_extends_the_query() {
-        assert_eq!(
-            with_param("redis://h:1", "prefix=p"),
-            "redis://h:1?prefix=p"
-        );
+        assert_eq!(with_param("redis://h:1", "prefix=p"), "redis://h:1?prefix=p");
         assert_eq!(
             with_param("postgres://h/db?sslmode=disable", "schema=s"),
             "postgres://h/db?sslmode=disable&schema=s"
@@ -348,10 +296,7 @@ mod tests {
 
     #[test]
     fn the_cleanup_unlinks_every_raw_key_once() {
-        let keys: usize = raw_unlinks(5000)
-            .iter()
-            .map(|c| c.args_iter().count() - 1)
-            .sum();
+        let keys: usize = raw_unlinks(5000).iter().map(|c| c.args_iter().count() - 1).sum();
         assert_eq!(keys, 1024 + 5000);
     }
 }

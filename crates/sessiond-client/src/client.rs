@@ -103,11 +103,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| ClientError::Decode(e.to_string()))?;
-        Ok(Self {
-            http,
-            base,
-            api_key: api_key.map(str::to_owned),
-        })
+        Ok(Self { http, base, api_key: api_key.map(str::to_owned) })
     }
 
     /// The server's base URL.
@@ -124,15 +120,15 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T> {
-        let resp = rb.send().await.map_err(|source| ClientError::Connect {
-            url: self.base.clone(),
-            source,
-        })?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|source| ClientError::Connect { url: self.base.clone(), source })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|source| ClientError::Connect {
-            url: self.base.clone(),
-            source,
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Connect { url: self.base.clone(), source })?;
         if status != StatusCode::OK {
             return Err(http_error(status, &bytes));
         }
@@ -140,24 +136,19 @@ impl Client {
     }
 
     async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
+        &self, path: &str, body: &B,
     ) -> Result<T> {
         self.send(self.request(Method::POST, path).json(body)).await
     }
 
     async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
+        &self, path: &str, body: &B,
     ) -> Result<T> {
         self.send(self.request(Method::PUT, path).json(body)).await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T> {
-        self.send(self.request(Method::GET, path).query(query))
-            .await
+        self.send(self.request(Method::GET, path).query(query)).await
     }
 
     /// `GET /apiversion`.
@@ -173,9 +164,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors (`INVALID_INPUT` for a bad user id or protected claim).
     pub async fn create_session(
-        &self,
-        tenant: Option<&str>,
-        req: &CreateSessionRequest,
+        &self, tenant: Option<&str>, req: &CreateSessionRequest,
     ) -> Result<IssuedSession> {
         let path = format!("/{}/recipe/session", tenant.unwrap_or("public"));
         let CreateSessionResponse::Ok(s) = self.post(&path, req).await?;
@@ -187,8 +176,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors; an invalid token is a response variant, not an error.
     pub async fn verify_session(
-        &self,
-        req: &VerifySessionRequest,
+        &self, req: &VerifySessionRequest,
     ) -> Result<VerifySessionResponse> {
         self.post("/recipe/session/verify", req).await
     }
@@ -198,8 +186,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors; refusal and theft are response variants.
     pub async fn refresh_session(
-        &self,
-        req: &RefreshSessionRequest,
+        &self, req: &RefreshSessionRequest,
     ) -> Result<RefreshSessionResponse> {
         self.post("/recipe/session/refresh", req).await
     }
@@ -209,8 +196,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors; a missing session is a response variant.
     pub async fn session_info(&self, handle: &str) -> Result<SessionInfoResponse> {
-        self.get("/recipe/session", &[("sessionHandle", handle)])
-            .await
+        self.get("/recipe/session", &[("sessionHandle", handle)]).await
     }
 
     /// Revokes sessions by handle or by user; returns the revoked handles.
@@ -218,17 +204,13 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn remove_sessions(
-        &self,
-        tenant: Option<&str>,
-        req: &RemoveSessionsRequest,
+        &self, tenant: Option<&str>, req: &RemoveSessionsRequest,
     ) -> Result<Vec<String>> {
         let path = match tenant {
             Some(t) => format!("/{t}/recipe/session/remove"),
             None => "/recipe/session/remove".to_owned(),
         };
-        let RemoveSessionsResponse::Ok {
-            session_handles_revoked,
-        } = self.post(&path, req).await?;
+        let RemoveSessionsResponse::Ok { session_handles_revoked } = self.post(&path, req).await?;
         Ok(session_handles_revoked)
     }
 
@@ -237,9 +219,8 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn user_session_handles(&self, user_id: &str) -> Result<Vec<String>> {
-        let UserSessionsResponse::Ok { session_handles } = self
-            .get("/recipe/session/user", &[("userId", user_id)])
-            .await?;
+        let UserSessionsResponse::Ok { session_handles } =
+            self.get("/recipe/session/user", &[("userId", user_id)]).await?;
         Ok(session_handles)
     }
 
@@ -248,14 +229,10 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn regenerate(
-        &self,
-        access_token: &str,
-        data: Option<JsonObject>,
+        &self, access_token: &str, data: Option<JsonObject>,
     ) -> Result<RegenerateResponse> {
-        let req = RegenerateRequest {
-            access_token: access_token.to_owned(),
-            user_data_in_jwt: data,
-        };
+        let req =
+            RegenerateRequest { access_token: access_token.to_owned(), user_data_in_jwt: data };
         self.post("/recipe/session/regenerate", &req).await
     }
 
@@ -264,9 +241,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn update_session_data(
-        &self,
-        handle: &str,
-        data: JsonObject,
+        &self, handle: &str, data: JsonObject,
     ) -> Result<UpdateDataResponse> {
         let req = UpdateSessionDataRequest {
             session_handle: handle.to_owned(),
@@ -280,14 +255,10 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn update_jwt_data(
-        &self,
-        handle: &str,
-        data: JsonObject,
+        &self, handle: &str, data: JsonObject,
     ) -> Result<UpdateDataResponse> {
-        let req = UpdateJwtDataRequest {
-            session_handle: handle.to_owned(),
-            user_data_in_jwt: data,
-        };
+        let req =
+            UpdateJwtDataRequest { session_handle: handle.to_owned(), user_data_in_jwt: data };
         self.put("/recipe/jwt/data", &req).await
     }
 
@@ -320,8 +291,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn rotate_keys(&self) -> Result<Rotated> {
-        self.post("/sessiond/v1/keys/rotate", &serde_json::json!({}))
-            .await
+        self.post("/sessiond/v1/keys/rotate", &serde_json::json!({})).await
     }
 
     /// Replaces every signing key: all outstanding access, id and service tokens fail.
@@ -329,8 +299,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn reset_keys(&self) -> Result<KeyList> {
-        self.post("/sessiond/v1/keys/reset", &serde_json::json!({}))
-            .await
+        self.post("/sessiond/v1/keys/reset", &serde_json::json!({})).await
     }
 
     /// A user's live sessions with device details.
@@ -347,11 +316,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors.
     pub async fn create_service_token(&self, expires_in: Option<u64>) -> Result<ServiceToken> {
-        self.post(
-            "/sessiond/v1/service-tokens",
-            &CreateServiceToken { expires_in },
-        )
-        .await
+        self.post("/sessiond/v1/service-tokens", &CreateServiceToken { expires_in }).await
     }
 
     /// Verifies a service token.
@@ -362,9 +327,7 @@ impl Client {
         let r: ServiceTokenValidity = self
             .post(
                 "/sessiond/v1/service-tokens/verify",
-                &VerifyServiceToken {
-                    token: token.to_owned(),
-                },
+                &VerifyServiceToken { token: token.to_owned() },
             )
             .await?;
         Ok(r.valid)
@@ -384,20 +347,16 @@ impl Client {
             // connection is caught by `RevocationStream::next` instead; after a day the caller
             // reconnects from its cursor.
             .timeout(Duration::from_secs(24 * 3600));
-        let resp = rb.send().await.map_err(|source| ClientError::Connect {
-            url: self.base.clone(),
-            source,
-        })?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|source| ClientError::Connect { url: self.base.clone(), source })?;
         let status = resp.status();
         if status != StatusCode::OK {
             let bytes = resp.bytes().await.unwrap_or_default();
             return Err(http_error(status, &bytes));
         }
-        Ok(RevocationStream {
-            resp,
-            buf: Vec::new(),
-            url: self.base.clone(),
-        })
+        Ok(RevocationStream { resp, buf: Vec::new(), url: self.base.clone() })
     }
 
     /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
@@ -405,11 +364,7 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors (`SESSION_NOT_FOUND` when there is no such live session).
     pub async fn session_details(&self, handle: &str) -> Result<SessionDetails> {
-        self.get(
-            &format!("/sessiond/v1/sessions/{}", encode_segment(handle)),
-            &[],
-        )
-        .await
+        self.get(&format!("/sessiond/v1/sessions/{}", encode_segment(handle)), &[]).await
     }
 
     /// `PUT /sessiond/v1/sessions/{handle}/private-data`: replaces the private data if the data
@@ -419,19 +374,11 @@ impl Client {
     /// # Errors
     /// Transport and HTTP errors (`SESSION_NOT_FOUND` when there is no such live session).
     pub async fn set_private_data(
-        &self,
-        handle: &str,
-        data: &serde_json::Map<String, serde_json::Value>,
+        &self, handle: &str, data: &serde_json::Map<String, serde_json::Value>,
         expected_version: u64,
     ) -> Result<Option<u64>> {
-        let req = SetPrivateData {
-            private_data: data.clone(),
-            expected_version,
-        };
-        let path = format!(
-            "/sessiond/v1/sessions/{}/private-data",
-            encode_segment(handle)
-        );
+        let req = SetPrivateData { private_data: data.clone(), expected_version };
+        let path = format!("/sessiond/v1/sessions/{}/private-data", encode_segment(handle));
         match self.put::<_, DataVersion>(&path, &req).await {
             Ok(v) => Ok(Some(v.version)),
             Err(ClientError::Http { status: 409, .. }) => Ok(None),
@@ -495,10 +442,7 @@ impl RevocationStream {
                 Ok(Ok(Some(chunk))) => self.buf.extend_from_slice(&chunk),
                 Ok(Ok(None)) => return None,
                 Ok(Err(source)) => {
-                    return Some(Err(ClientError::Connect {
-                        url: self.url.clone(),
-                        source,
-                    }));
+                    return Some(Err(ClientError::Connect { url: self.url.clone(), source }));
                 }
             }
         }
@@ -523,16 +467,9 @@ fn encode_segment(s: &str) -> String {
 fn http_error(status: StatusCode, body: &[u8]) -> ClientError {
     let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
         Ok(b) => (b.code, b.message),
-        Err(_) => (
-            "HTTP_ERROR".to_owned(),
-            String::from_utf8_lossy(body).trim().to_owned(),
-        ),
+        Err(_) => ("HTTP_ERROR".to_owned(), String::from_utf8_lossy(body).trim().to_owned()),
     };
-    ClientError::Http {
-        status: status.as_u16(),
-        code,
-        message,
-    }
+    ClientError::Http { status: status.as_u16(), code, message }
 }
 
 #[cfg(test)]

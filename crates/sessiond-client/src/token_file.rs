@@ -98,11 +98,7 @@ pub struct TokenFileLock {
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TokenFileError {
     let path = path.display().to_string();
-    move |source| TokenFileError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| TokenFileError::Io { action, path, source }
 }
 
 #[cfg(unix)]
@@ -214,11 +210,9 @@ impl TokenFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("read", &self.path)(e)),
         };
-        let s: StoredSession =
-            serde_json::from_slice(&bytes).map_err(|e| TokenFileError::Corrupt {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let s: StoredSession = serde_json::from_slice(&bytes).map_err(|e| {
+            TokenFileError::Corrupt { path: self.path.display().to_string(), reason: e.to_string() }
+        })?;
         if s.version != 1 {
             return Err(TokenFileError::Corrupt {
                 path: self.path.display().to_string(),
@@ -234,10 +228,10 @@ impl TokenFile {
     /// [`TokenFileError`] on a non-private folder or I/O failure (the old file is then intact).
     pub fn write(&self, session: &StoredSession) -> Result<(), TokenFileError> {
         let folder = self.ensure_folder()?;
-        let name = self.path.file_name().map_or_else(
-            || "session.json".into(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| "session.json".into(), |n| n.to_string_lossy().into_owned());
         let tmp = folder.join(format!(
             ".{name}.tmp-{}-{}",
             std::process::id(),
@@ -336,16 +330,10 @@ mod tests {
         assert!(matches!(e, TokenFileError::NotPrivate { .. }), "{e}");
         assert!(e.to_string().contains("chmod 600"), "{e}");
         fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o600)).unwrap();
-        fs::set_permissions(
-            tf.path().parent().unwrap(),
-            fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
+        fs::set_permissions(tf.path().parent().unwrap(), fs::Permissions::from_mode(0o755))
+            .unwrap();
         assert!(matches!(tf.read(), Err(TokenFileError::NotPrivate { .. })));
-        assert!(matches!(
-            tf.write(&sample(2)),
-            Err(TokenFileError::NotPrivate { .. })
-        ));
+        assert!(matches!(tf.write(&sample(2)), Err(TokenFileError::NotPrivate { .. })));
     }
 
     #[test]

@@ -49,11 +49,8 @@ impl Claims {
             out.push(b',');
         }
         out.extend_from_slice(
-            format!(
-                "\"iat\":{},\"exp\":{},\"auth_time\":{}}}",
-                self.iat, self.exp, self.auth_time
-            )
-            .as_bytes(),
+            format!("\"iat\":{},\"exp\":{},\"auth_time\":{}}}", self.iat, self.exp, self.auth_time)
+                .as_bytes(),
         );
         out
     }
@@ -69,12 +66,7 @@ impl Claims {
         if payload.contains_key("nbf") || iat > exp || auth_time > iat || auth_time < 0 {
             return None;
         }
-        Some(Self {
-            payload,
-            iat,
-            exp,
-            auth_time,
-        })
+        Some(Self { payload, iat, exp, auth_time })
     }
 }
 
@@ -101,18 +93,9 @@ mod tests {
 
     #[test]
     fn reserved_names_and_non_objects_are_refused() {
-        assert!(matches!(
-            payload_object(json!({"exp": 1})),
-            Err(Error::ReservedClaim("exp"))
-        ));
-        assert!(matches!(
-            payload_object(json!([1])),
-            Err(Error::NotAnObject)
-        ));
-        assert!(matches!(
-            payload_object(json!("x")),
-            Err(Error::NotAnObject)
-        ));
+        assert!(matches!(payload_object(json!({"exp": 1})), Err(Error::ReservedClaim("exp"))));
+        assert!(matches!(payload_object(json!([1])), Err(Error::NotAnObject)));
+        assert!(matches!(payload_object(json!("x")), Err(Error::NotAnObject)));
     }
 
     #[test]

@@ -157,14 +157,9 @@ pub(crate) fn open(ring: &KeyRing, token: &str) -> Result<(Vec<u8>, usize), Open
 
 fn open_jwe(ring: &KeyRing, token: &str) -> Result<(Vec<u8>, usize), OpenError> {
     let mut parts = token.split('.');
-    let (Some(header), Some(ek), Some(iv), Some(ct), Some(tag), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let (Some(header), Some(ek), Some(iv), Some(ct), Some(tag), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(OpenError::Malformed);
     };
     if !ek.is_empty() {
@@ -172,9 +167,8 @@ fn open_jwe(ring: &KeyRing, token: &str) -> Result<(Vec<u8>, usize), OpenError> 
         return Err(OpenError::Malformed);
     }
     let (index, key) = key_for(ring, header)?;
-    let iv: [u8; NONCE_LEN] = b64::decode(iv)
-        .and_then(|v| v.try_into().ok())
-        .ok_or(OpenError::Malformed)?;
+    let iv: [u8; NONCE_LEN] =
+        b64::decode(iv).and_then(|v| v.try_into().ok()).ok_or(OpenError::Malformed)?;
     let tag = b64::decode(tag).ok_or(OpenError::Malformed)?;
     if tag.len() != TAG_LEN {
         return Err(OpenError::Malformed);
@@ -183,11 +177,7 @@ fn open_jwe(ring: &KeyRing, token: &str) -> Result<(Vec<u8>, usize), OpenError> 
     buf.extend_from_slice(&tag);
     let plain = key
         .aead
-        .open_in_place(
-            Nonce::assume_unique_for_key(iv),
-            Aad::from(header.as_bytes()),
-            &mut buf,
-        )
+        .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(header.as_bytes()), &mut buf)
         .map_err(|_| OpenError::Tampered)?;
     let n = plain.len();
     buf.truncate(n);

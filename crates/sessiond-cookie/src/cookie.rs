@@ -47,10 +47,7 @@ pub fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
             return None;
         }
         let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
         Some((name, value))
     })
 }
@@ -58,9 +55,7 @@ pub fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
 /// Whether `name` is a valid cookie name (an RFC 7230 token).
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether `v` may appear as an attribute value (`Path`, `Domain`): printable ASCII without `;`.
@@ -189,33 +184,17 @@ mod tests {
             "__Host-s=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax"
         );
         assert!(a.allows_host_prefix());
-        let sub = Attributes {
-            path: "/admin".to_owned(),
-            ..a
-        };
+        let sub = Attributes { path: "/admin".to_owned(), ..a };
         assert!(!sub.allows_host_prefix());
     }
 
     #[test]
     fn bad_attributes_are_config_errors() {
         for bad in [
-            Attributes {
-                path: "admin".to_owned(),
-                ..attrs()
-            },
-            Attributes {
-                path: "/a;b".to_owned(),
-                ..attrs()
-            },
-            Attributes {
-                same_site: SameSite::None,
-                secure: false,
-                ..attrs()
-            },
-            Attributes {
-                domain: Some(String::new()),
-                ..attrs()
-            },
+            Attributes { path: "admin".to_owned(), ..attrs() },
+            Attributes { path: "/a;b".to_owned(), ..attrs() },
+            Attributes { same_site: SameSite::None, secure: false, ..attrs() },
+            Attributes { domain: Some(String::new()), ..attrs() },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

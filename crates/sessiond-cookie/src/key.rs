@@ -34,9 +34,7 @@ pub struct CookieKey {
 
 impl fmt::Debug for CookieKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CookieKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("CookieKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -75,10 +73,7 @@ impl CookieKey {
             ));
         }
         let digest = sha256(&[b"sessiond-cookie-kid\0".as_slice(), &bytes].concat());
-        Ok(Self {
-            bytes,
-            kid: b64::encode(&digest[..9]),
-        })
+        Ok(Self { bytes, kid: b64::encode(&digest[..9]) })
     }
 
     /// Parses a key written as unpadded base64url (43 characters), the form
@@ -148,10 +143,7 @@ pub struct KeyRing {
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyRing")
-            .field("kids", &self.kids())
-            .field("format", &self.format)
-            .finish()
+        f.debug_struct("KeyRing").field("kids", &self.kids()).field("format", &self.format).finish()
     }
 }
 
@@ -166,10 +158,7 @@ impl KeyRing {
                 "a cookie session needs at least one key; there is no default key".to_owned(),
             ));
         }
-        let mut ring = Self {
-            keys: Vec::with_capacity(keys.len()),
-            format,
-        };
+        let mut ring = Self { keys: Vec::with_capacity(keys.len()), format };
         for k in &keys {
             ring.push(k)?;
         }
@@ -193,10 +182,7 @@ impl KeyRing {
 
     /// This ring with `key` in front (sealing from now on).
     pub(crate) fn with_front(&self, key: &CookieKey) -> Result<Self, Error> {
-        let mut ring = Self {
-            keys: Vec::with_capacity(self.keys.len() + 1),
-            format: self.format,
-        };
+        let mut ring = Self { keys: Vec::with_capacity(self.keys.len() + 1), format: self.format };
         ring.push(key)?;
         for k in &self.keys {
             if k.kid == key.kid {
@@ -240,11 +226,7 @@ impl KeyRing {
 
     /// The first key `matches` accepts, with its place in the ring (0 is the sealing key).
     fn find(&self, matches: impl Fn(&RingKey) -> bool) -> Option<(usize, &RingKey)> {
-        self.keys
-            .iter()
-            .enumerate()
-            .find(|(_, k)| matches(k))
-            .map(|(i, k)| (i, &**k))
+        self.keys.iter().enumerate().find(|(_, k)| matches(k)).map(|(i, k)| (i, &**k))
     }
 }
 

@@ -38,9 +38,7 @@ impl OriginPolicy {
     /// [`Error::Config`] when `origin` is not `http(s)://host[:port]`.
     pub fn trust(mut self, origin: &str) -> Result<Self, Error> {
         let o = normalise(origin);
-        let rest = o
-            .strip_prefix("https://")
-            .or_else(|| o.strip_prefix("http://"));
+        let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
         match rest {
             Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
                 self.trusted.push(o);
@@ -68,11 +66,7 @@ impl OriginPolicy {
     /// # Errors
     /// [`Error::CrossOrigin`] with the reason, for an unsafe request from another origin.
     pub fn check(
-        &self,
-        method: &str,
-        host: Option<&str>,
-        origin: Option<&str>,
-        sec_fetch_site: Option<&str>,
+        &self, method: &str, host: Option<&str>, origin: Option<&str>, sec_fetch_site: Option<&str>,
     ) -> Result<(), Error> {
         if matches!(method, "GET" | "HEAD" | "OPTIONS") {
             return Ok(());
@@ -85,17 +79,13 @@ impl OriginPolicy {
             {
                 Ok(())
             } else {
-                Err(Error::CrossOrigin(
-                    "Sec-Fetch-Site says the request comes from another origin",
-                ))
+                Err(Error::CrossOrigin("Sec-Fetch-Site says the request comes from another origin"))
             };
         }
         let Some(origin) = origin else {
             return Ok(());
         };
-        let origin_host = normalise(origin)
-            .split_once("://")
-            .map(|(_, h)| h.to_owned());
+        let origin_host = normalise(origin).split_once("://").map(|(_, h)| h.to_owned());
         let same = match (origin_host, host) {
             (Some(o), Some(h)) => {
                 let h = h.trim().to_ascii_lowercase();
@@ -105,11 +95,7 @@ impl OriginPolicy {
             }
             _ => false,
         };
-        if same {
-            Ok(())
-        } else {
-            Err(Error::CrossOrigin("Origin is not this site's origin"))
-        }
+        if same { Ok(()) } else { Err(Error::CrossOrigin("Origin is not this site's origin")) }
     }
 }
 
@@ -119,46 +105,22 @@ mod tests {
 
     #[test]
     fn the_decision_table() {
-        let p = OriginPolicy::same_origin()
-            .trust("http://localhost:3000/")
-            .unwrap();
+        let p = OriginPolicy::same_origin().trust("http://localhost:3000/").unwrap();
         let h = Some("localhost:8080");
         let ok = |m, o, s| p.check(m, h, o, s).is_ok();
         assert!(ok("GET", Some("http://evil"), Some("cross-site")));
         assert!(ok("POST", None, None), "not a browser");
         assert!(ok("POST", Some("http://localhost:8080"), None));
-        assert!(ok(
-            "POST",
-            Some("http://localhost:8080"),
-            Some("same-origin")
-        ));
+        assert!(ok("POST", Some("http://localhost:8080"), Some("same-origin")));
         assert!(ok("POST", None, Some("none")));
-        assert!(
-            ok("POST", Some("http://LOCALHOST:3000"), Some("same-site")),
-            "trusted"
-        );
-        assert!(!ok(
-            "POST",
-            Some("http://localhost:8081"),
-            Some("same-site")
-        ));
+        assert!(ok("POST", Some("http://LOCALHOST:3000"), Some("same-site")), "trusted");
+        assert!(!ok("POST", Some("http://localhost:8081"), Some("same-site")));
         assert!(!ok("POST", Some("http://localhost:8081"), None));
-        assert!(!ok(
-            "DELETE",
-            Some("http://evil.example"),
-            Some("cross-site")
-        ));
+        assert!(!ok("DELETE", Some("http://evil.example"), Some("cross-site")));
         assert!(!ok("POST", Some("null"), None));
         assert!(!ok("PUT", None, Some("cross-site")));
-        assert!(!ok(
-            "POST",
-            Some("http://localhost:8080"),
-            Some("cross-site")
-        ));
-        assert!(
-            p.check("POST", None, Some("http://x"), None).is_err(),
-            "no Host"
-        );
+        assert!(!ok("POST", Some("http://localhost:8080"), Some("cross-site")));
+        assert!(p.check("POST", None, Some("http://x"), None).is_err(), "no Host");
         let e = p.check("POST", h, Some("http://evil"), None).unwrap_err();
         assert_eq!(e.code(), "CROSS_ORIGIN_REQUEST");
     }

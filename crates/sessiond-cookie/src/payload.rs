@@ -42,11 +42,7 @@ impl PayloadInterface {
 
     /// The payload of a valid session, or `None`.
     pub fn valid_payload(&self) -> Option<&serde_json::Map<String, Value>> {
-        if self.is_valid() {
-            self.payload.as_object()
-        } else {
-            None
-        }
+        if self.is_valid() { self.payload.as_object() } else { None }
     }
 
     pub(crate) fn error(e: ReadError) -> Self {

@@ -47,19 +47,12 @@ impl std::fmt::Debug for Scope {
 
 impl Scope {
     pub(crate) fn new(sessions: CookieSessions, cookie_header: String) -> Self {
-        Self {
-            sessions,
-            cookie_header,
-            state: Mutex::new(State::default()),
-        }
+        Self { sessions, cookie_header, state: Mutex::new(State::default()) }
     }
 
     /// The default session (the first registered).
     pub fn session(&self) -> NamedSession<'_> {
-        NamedSession {
-            scope: self,
-            config: Cow::Borrowed(&self.sessions.inner.sessions[0]),
-        }
+        NamedSession { scope: self, config: Cow::Borrowed(&self.sessions.inner.sessions[0]) }
     }
 
     /// The session `name`: a registered one with its own configuration, or else a cookie of
@@ -92,10 +85,7 @@ impl Scope {
                 .prepare(self.sessions.dev_mode()),
             ),
         };
-        NamedSession {
-            scope: self,
-            config,
-        }
+        NamedSession { scope: self, config }
     }
 
     /// [`NamedSession::set`] on the default session.
@@ -140,10 +130,7 @@ impl Scope {
     /// Takes the `Set-Cookie` header values produced so far (in order, one per cookie name and
     /// path, the last write winning).
     pub fn set_cookie_headers(&self) -> Vec<String> {
-        std::mem::take(&mut self.state.lock().pending)
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()
+        std::mem::take(&mut self.state.lock().pending).into_iter().map(|(_, v)| v).collect()
     }
 
     /// Whether anything is waiting in [`Scope::set_cookie_headers`].
@@ -155,10 +142,7 @@ impl Scope {
     /// did not touch it (then the request's cookies count).
     fn own_write(&self, cookie_name: &str) -> Option<Option<String>> {
         let st = self.state.lock();
-        st.overlay
-            .iter()
-            .find(|(n, _)| n == cookie_name)
-            .map(|(_, v)| v.clone())
+        st.overlay.iter().find(|(n, _)| n == cookie_name).map(|(_, v)| v.clone())
     }
 
     /// The request's cookies named `cookie_name` (at most a few).
@@ -315,17 +299,9 @@ impl NamedSession<'_> {
     pub async fn clear_at(&self, path: Option<&str>) -> Result<(), Error> {
         let current = self.read(Refresh::Never, false).await;
         let now = self.sessions().now_s();
-        let auth_time = if current.is_valid() {
-            current.auth_time
-        } else {
-            now
-        };
-        let o = Overrides {
-            path: path.map(str::to_owned),
-            ..Overrides::default()
-        };
-        self.issue(serde_json::Map::new(), auth_time, now, &o)
-            .map(drop)
+        let auth_time = if current.is_valid() { current.auth_time } else { now };
+        let o = Overrides { path: path.map(str::to_owned), ..Overrides::default() };
+        self.issue(serde_json::Map::new(), auth_time, now, &o).map(drop)
     }
 
     /// Removes the cookie (seed `deleteToken`): an expired, empty cookie with the same name,
@@ -350,10 +326,7 @@ impl NamedSession<'_> {
 
     /// [`NamedSession::delete`] for the cookie at `path` (seed `deleteToken(name, path)`).
     pub fn delete_at(&self, path: Option<&str>) {
-        let o = Overrides {
-            path: path.map(str::to_owned),
-            ..Overrides::default()
-        };
+        let o = Overrides { path: path.map(str::to_owned), ..Overrides::default() };
         let attrs = match self.config.attributes(self.sessions().dev_mode(), &o) {
             Ok(a) => a,
             // A bad path cannot match any cookie this crate set.
@@ -366,11 +339,7 @@ impl NamedSession<'_> {
 
     /// Seals `payload` for a session started at `auth_time` and queues the cookie.
     fn issue(
-        &self,
-        payload: serde_json::Map<String, Value>,
-        auth_time: i64,
-        now: i64,
-        o: &Overrides,
+        &self, payload: serde_json::Map<String, Value>, auth_time: i64, now: i64, o: &Overrides,
     ) -> Result<PayloadInterface, Error> {
         let deadline = self.deadline(auth_time);
         if deadline <= now {
@@ -378,9 +347,7 @@ impl NamedSession<'_> {
         }
         let expires_in = o.expires_in.unwrap_or(self.config.expires_in);
         if expires_in.as_secs() == 0 {
-            return Err(Error::Config(
-                "expires_in must be at least one second".to_owned(),
-            ));
+            return Err(Error::Config("expires_in must be at least one second".to_owned()));
         }
         let claims = Claims {
             payload,
@@ -392,10 +359,7 @@ impl NamedSession<'_> {
     }
 
     fn seal_and_queue(
-        &self,
-        claims: Claims,
-        now: i64,
-        o: &Overrides,
+        &self, claims: Claims, now: i64, o: &Overrides,
     ) -> Result<PayloadInterface, Error> {
         let mut attrs: Attributes = self.config.attributes(self.sessions().dev_mode(), o)?;
         let left = self.deadline(claims.auth_time).saturating_sub(now);
@@ -403,9 +367,7 @@ impl NamedSession<'_> {
         attrs.max_age = Some(max_age.min(left));
         let base = o.name.as_deref().unwrap_or(&self.config.name);
         if !crate::cookie::valid_name(base) {
-            return Err(Error::Config(format!(
-                "cookie name {base:?} is not a token"
-            )));
+            return Err(Error::Config(format!("cookie name {base:?} is not a token")));
         }
         let name = self.config.cookie_name(base, &attrs);
         let ring = self.sessions().inner.ring.load();
@@ -424,10 +386,7 @@ impl NamedSession<'_> {
             refreshed: false,
         };
         let exp = claims.exp;
-        let opened = Arc::new(Opened {
-            claims,
-            kid: ring.primary().kid.clone(),
-        });
+        let opened = Arc::new(Opened { claims, kid: ring.primary().kid.clone() });
         self.sessions().inner.cache.insert(&token, opened, exp, now);
         self.scope.record(&name, &attrs.path, Some(token), header);
         Ok(result)
@@ -451,10 +410,7 @@ impl NamedSession<'_> {
         })?;
         let claims = Claims::parse(&json).ok_or(ReadError::InvalidClaims)?;
         let exp = claims.exp;
-        let opened = Arc::new(Opened {
-            claims,
-            kid: ring.keys[index].kid.clone(),
-        });
+        let opened = Arc::new(Opened { claims, kid: ring.keys[index].kid.clone() });
         inner.cache.insert(token, Arc::clone(&opened), exp, now);
         Ok((opened, index == 0))
     }
@@ -466,10 +422,7 @@ impl NamedSession<'_> {
         // This scope's own write if it made one, else the request's cookies (no allocation).
         let written = own.as_ref().map(|w| w.as_deref().into_iter());
         let from_request = own.is_none().then(|| self.scope.request_tokens(name));
-        let candidates = written
-            .into_iter()
-            .flatten()
-            .chain(from_request.into_iter().flatten());
+        let candidates = written.into_iter().flatten().chain(from_request.into_iter().flatten());
         let mut first_error = ReadError::Missing;
         let mut found = None;
         for (i, t) in candidates.enumerate() {
@@ -504,10 +457,7 @@ impl NamedSession<'_> {
             }
             return view(false);
         }
-        let expired = PayloadInterface {
-            expired: true,
-            ..view(false)
-        };
+        let expired = PayloadInterface { expired: true, ..view(false) };
         if now >= deadline {
             return expired;
         }

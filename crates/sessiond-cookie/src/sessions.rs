@@ -148,10 +148,7 @@ impl Builder {
         for (i, s) in sessions.iter().enumerate() {
             s.validate(self.dev_mode)?;
             if sessions[..i].iter().any(|o| o.name == s.name) {
-                return Err(Error::Config(format!(
-                    "session {} is registered twice",
-                    s.name
-                )));
+                return Err(Error::Config(format!("session {} is registered twice", s.name)));
             }
         }
         let mut origins = self.origins;
@@ -229,13 +226,7 @@ impl CookieSessions {
 
     /// The key ids, sealing key first.
     pub fn kids(&self) -> Vec<String> {
-        self.inner
-            .ring
-            .load()
-            .kids()
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        self.inner.ring.load().kids().into_iter().map(str::to_owned).collect()
     }
 
     /// Puts `key` in front of the ring: it seals from now on, and cookies opened with the

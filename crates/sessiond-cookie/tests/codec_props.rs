@@ -29,10 +29,7 @@ fn read(s: &CookieSessions, token: &str) -> sessiond_cookie::PayloadInterface {
 
 /// Runs a future that never waits (a read with no callback).
 fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(f)
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 }
 
 fn payloads() -> impl Strategy<Value = Value> {
@@ -160,10 +157,7 @@ fn algorithm_and_encryption_swaps_are_errors() {
     }
     // An unsecured JWT: header `none`, the same payload, no signature.
     let payload = token.split('.').nth(1).unwrap();
-    let none = format!(
-        "{}.{payload}.",
-        b64::encode(r#"{"alg":"none","typ":"JWT"}"#)
-    );
+    let none = format!("{}.{payload}.", b64::encode(r#"{"alg":"none","typ":"JWT"}"#));
     assert!(read(&jws, &none).error.is_some());
     // A JWS in place of a JWE and the other way round.
     assert_eq!(read(&jwe, &token).error, Some(ReadError::Malformed));

@@ -33,10 +33,7 @@ fn app_with(keys: Vec<CookieKey>, signed: bool) -> App {
     if signed {
         b = b.signed();
     }
-    App {
-        sessions: b.build().unwrap(),
-        clock,
-    }
+    App { sessions: b.build().unwrap(), clock }
 }
 
 fn app() -> App {
@@ -54,14 +51,7 @@ fn cookie_header(set_cookies: &[String]) -> String {
 }
 
 fn token_of(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned()
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
 }
 
 /// Logs in as `payload` and returns the cookie header a browser would send next.
@@ -81,10 +71,7 @@ async fn read(a: &App, cookies: &str, refresh: Refresh) -> (PayloadInterface, Ve
 async fn set_then_get_returns_the_payload_interface() {
     let a = app();
     let s = a.sessions.scope(None);
-    let set = s
-        .session()
-        .set(json!({"userId": 123, "role": "admin"}), Overrides::none())
-        .unwrap();
+    let set = s.session().set(json!({"userId": 123, "role": "admin"}), Overrides::none()).unwrap();
     assert_eq!(set.payload, json!({"userId": 123, "role": "admin"}));
     assert!(!set.expired && set.error.is_none());
     assert_eq!(set.exp - set.iat, 30 * 60);
@@ -94,13 +81,7 @@ async fn set_then_get_returns_the_payload_interface() {
     assert_eq!(headers.len(), 1);
     let h = &headers[0];
     assert!(h.starts_with("__Host-user_session="), "{h}");
-    for attr in [
-        "Path=/",
-        "HttpOnly",
-        "Secure",
-        "SameSite=Lax",
-        "Max-Age=604800",
-    ] {
+    for attr in ["Path=/", "HttpOnly", "Secure", "SameSite=Lax", "Max-Age=604800"] {
         assert!(h.contains(attr), "{attr} in {h}");
     }
     let (r, out) = read(&a, &cookie_header(&headers), Refresh::Never).await;
@@ -116,12 +97,8 @@ async fn set_then_get_returns_the_payload_interface() {
 async fn named_sessions_coexist_with_their_own_lifetimes() {
     let a = app();
     let s = a.sessions.scope(None);
-    s.named("user_session")
-        .set(json!({"userId": "u"}), Overrides::none())
-        .unwrap();
-    s.named("admin_session")
-        .set(json!({"admin": true}), Overrides::none())
-        .unwrap();
+    s.named("user_session").set(json!({"userId": "u"}), Overrides::none()).unwrap();
+    s.named("admin_session").set(json!({"admin": true}), Overrides::none()).unwrap();
     let cookies = cookie_header(&s.set_cookie_headers());
     a.clock.advance_secs(31 * 60);
     let next = a.sessions.scope(Some(&cookies));
@@ -181,18 +158,11 @@ async fn no_refresh_passes_the_absolute_lifetime() {
         refreshed += 1;
         cookies = cookie_header(&out);
     }
-    assert_eq!(
-        refreshed,
-        7 * 24 * 60 / 31,
-        "refreshed until the 7-day limit"
-    );
+    assert_eq!(refreshed, 7 * 24 * 60 / 31, "refreshed until the 7-day limit");
     let _ = start;
     // update cannot extend it either.
     let s = a.sessions.scope(Some(&cookies));
-    assert!(matches!(
-        s.session().update(json!({"x": 1})).await,
-        Err(Error::NoSession)
-    ));
+    assert!(matches!(s.session().update(json!({"x": 1})).await, Err(Error::NoSession)));
 }
 
 #[tokio::test]
@@ -238,15 +208,9 @@ async fn bad_cookies_are_errors_never_panics() {
         (String::new(), ReadError::Missing),
         (format!("{name}=garbage"), ReadError::Malformed),
         (format!("{name}="), ReadError::Malformed),
-        (
-            format!("{name}={}", &token[..token.len() - 3]),
-            ReadError::Malformed,
-        ),
+        (format!("{name}={}", &token[..token.len() - 3]), ReadError::Malformed),
         (format!("{name}={flipped}"), ReadError::Tampered),
-        (
-            format!("{name}={}", foreign.split_once('=').unwrap().1),
-            ReadError::UnknownKey,
-        ),
+        (format!("{name}={}", foreign.split_once('=').unwrap().1), ReadError::UnknownKey),
         (format!("user_session={token}"), ReadError::Missing),
     ];
     for (cookies, want) in cases {
@@ -280,19 +244,13 @@ async fn removing_a_key_flushes_what_it_opened() {
     let (old, new) = (key(), key());
     let a = app_with(vec![old.clone()], false);
     let cookies = login(&a, json!({"userId": 1}));
-    assert!(
-        read(&a, &cookies, Refresh::Never).await.0.is_valid(),
-        "cached now"
-    );
+    assert!(read(&a, &cookies, Refresh::Never).await.0.is_valid(), "cached now");
     a.sessions.add_key(&new).unwrap();
     assert_eq!(a.sessions.kids()[0], new.kid());
     a.sessions.remove_key(old.kid()).unwrap();
     let (r, _) = read(&a, &cookies, Refresh::Never).await;
     assert_eq!(r.error, Some(ReadError::UnknownKey));
-    assert!(
-        a.sessions.remove_key(new.kid()).is_err(),
-        "not the last key"
-    );
+    assert!(a.sessions.remove_key(new.kid()).is_err(), "not the last key");
     assert!(a.sessions.add_key(&new).is_err(), "not twice");
 }
 
@@ -313,29 +271,16 @@ async fn oversized_cookies_are_refused_and_the_old_one_stays() {
     let cookies = login(&a, json!({"userId": 1}));
     let s = a.sessions.scope(Some(&cookies));
     let big = "x".repeat(4000);
-    let e = s
-        .session()
-        .set(json!({"userId": 1, "blob": big}), Overrides::none())
-        .unwrap_err();
-    assert!(
-        matches!(e, Error::CookieTooLarge { size } if size > 4096),
-        "{e}"
-    );
+    let e = s.session().set(json!({"userId": 1, "blob": big}), Overrides::none()).unwrap_err();
+    assert!(matches!(e, Error::CookieTooLarge { size } if size > 4096), "{e}");
     let e = s.session().update(json!({"blob": big})).await.unwrap_err();
     assert_eq!(e.code(), "COOKIE_TOO_LARGE");
     assert!(s.set_cookie_headers().is_empty(), "nothing set");
-    assert_eq!(
-        s.session().get(Refresh::Never).await.payload,
-        json!({"userId": 1})
-    );
+    assert_eq!(s.session().get(Refresh::Never).await.payload, json!({"userId": 1}));
     // Just under the limit is fine.
     let s = a.sessions.scope(None);
     let mut n = 2000;
-    while s
-        .session()
-        .set(json!({"b": "y".repeat(n)}), Overrides::none())
-        .is_ok()
-    {
+    while s.session().set(json!({"b": "y".repeat(n)}), Overrides::none()).is_ok() {
         n += 50;
     }
     let h = s.set_cookie_headers();
@@ -345,10 +290,8 @@ async fn oversized_cookies_are_refused_and_the_old_one_stays() {
 #[tokio::test]
 async fn update_deep_merges_and_keeps_the_session_start() {
     let a = app();
-    let cookies = login(
-        &a,
-        json!({"userId": 1, "prefs": {"theme": "light", "lang": "en"}, "tags": [1, 2]}),
-    );
+    let cookies =
+        login(&a, json!({"userId": 1, "prefs": {"theme": "light", "lang": "en"}, "tags": [1, 2]}));
     a.clock.advance_secs(60);
     let s = a.sessions.scope(Some(&cookies));
     let before = s.session().get(Refresh::Never).await;
@@ -357,25 +300,16 @@ async fn update_deep_merges_and_keeps_the_session_start() {
         .update(json!({"prefs": {"theme": "dark"}, "tags": [3], "userId": null}))
         .await
         .unwrap();
-    assert_eq!(
-        r.payload,
-        json!({"prefs": {"theme": "dark", "lang": "en"}, "tags": [3]})
-    );
+    assert_eq!(r.payload, json!({"prefs": {"theme": "dark", "lang": "en"}, "tags": [3]}));
     assert_eq!(r.auth_time, before.auth_time);
     assert_eq!(r.iat, before.iat + 60);
     assert!(matches!(
         s.session().update(json!({"exp": 1})).await,
         Err(Error::ReservedClaim("exp"))
     ));
-    assert!(matches!(
-        s.session().update(json!(5)).await,
-        Err(Error::NotAnObject)
-    ));
+    assert!(matches!(s.session().update(json!(5)).await, Err(Error::NotAnObject)));
     let none = a.sessions.scope(None);
-    assert!(matches!(
-        none.session().update(json!({"a": 1})).await,
-        Err(Error::NoSession)
-    ));
+    assert!(matches!(none.session().update(json!({"a": 1})).await, Err(Error::NoSession)));
 }
 
 #[tokio::test]
@@ -391,10 +325,7 @@ async fn clear_keeps_an_empty_cookie_and_delete_removes_it() {
 
     let s = a.sessions.scope(Some(&cookies));
     s.session().delete();
-    assert_eq!(
-        s.session().get(Refresh::Never).await.error,
-        Some(ReadError::Missing)
-    );
+    assert_eq!(s.session().get(Refresh::Never).await.error, Some(ReadError::Missing));
     let out = s.set_cookie_headers();
     assert_eq!(
         out,
@@ -405,11 +336,7 @@ async fn clear_keeps_an_empty_cookie_and_delete_removes_it() {
     let s = a.sessions.scope(None);
     s.named("admin_session").delete_at(Some("/admin"));
     let out = s.set_cookie_headers();
-    assert!(
-        out[0].starts_with("admin_session=; Path=/admin;"),
-        "{}",
-        out[0]
-    );
+    assert!(out[0].starts_with("admin_session=; Path=/admin;"), "{}", out[0]);
 }
 
 #[tokio::test]
@@ -436,11 +363,7 @@ async fn overrides_apply_to_one_call() {
         s.session().set(json!({}), Overrides::none().secure(false)),
         Err(Error::InsecureOverride)
     ));
-    assert!(
-        s.session()
-            .set(json!({}), Overrides::none().path("nope"))
-            .is_err()
-    );
+    assert!(s.session().set(json!({}), Overrides::none().path("nope")).is_err());
     // The next call has the configuration back.
     s.session().set(json!({}), Overrides::none()).unwrap();
     assert!(s.set_cookie_headers()[0].starts_with("__Host-user_session="));
@@ -449,37 +372,25 @@ async fn overrides_apply_to_one_call() {
 #[tokio::test]
 async fn dev_mode_is_the_only_way_to_drop_secure() {
     assert!(matches!(
-        CookieSessions::builder([key()])
-            .session(SessionConfig::new("s").secure(false))
-            .build(),
+        CookieSessions::builder([key()]).session(SessionConfig::new("s").secure(false)).build(),
         Err(Error::InsecureOverride)
     ));
-    let dev = CookieSessions::builder([key()])
-        .insecure_dev_mode(true)
-        .build()
-        .unwrap();
+    let dev = CookieSessions::builder([key()]).insecure_dev_mode(true).build().unwrap();
     let s = dev.scope(None);
     s.session().set(json!({}), Overrides::none()).unwrap();
     let h = &s.set_cookie_headers()[0];
-    assert!(
-        h.starts_with("session_cookie=") && !h.contains("Secure"),
-        "{h}"
-    );
+    assert!(h.starts_with("session_cookie=") && !h.contains("Secure"), "{h}");
     for bad in [
         CookieSessions::builder(Vec::<CookieKey>::new()).build(),
         CookieSessions::builder([key()])
             .session(SessionConfig::new("a"))
             .session(SessionConfig::new("a"))
             .build(),
-        CookieSessions::builder([key()])
-            .session(SessionConfig::new("__Host-a"))
-            .build(),
+        CookieSessions::builder([key()]).session(SessionConfig::new("__Host-a")).build(),
         CookieSessions::builder([key()])
             .session(SessionConfig::new("a").expires_in(Duration::ZERO))
             .build(),
-        CookieSessions::builder([key()])
-            .trusted_origin("not an origin")
-            .build(),
+        CookieSessions::builder([key()]).trusted_origin("not an origin").build(),
     ] {
         assert!(bad.is_err());
     }
@@ -506,12 +417,9 @@ async fn signed_tokens_verify_with_an_independent_jwt_library() {
     claims["role"] = json!("user");
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(k.kid().to_owned());
-    let minted = jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(&secret),
-    )
-    .unwrap();
+    let minted =
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret))
+            .unwrap();
     let name = cookies.split_once('=').unwrap().0;
     let (r, _) = read(&a, &format!("{name}={minted}"), Refresh::Never).await;
     assert_eq!(r.payload["role"], "user");
@@ -523,10 +431,7 @@ async fn scoped_execution_outside_a_request() {
     let (payload, headers) = a
         .sessions
         .run(None, |scope| async move {
-            scope
-                .session()
-                .set(json!({"job": 1}), Overrides::none())
-                .unwrap()
+            scope.session().set(json!({"job": 1}), Overrides::none()).unwrap()
         })
         .await;
     assert_eq!(payload.payload["job"], 1);
@@ -549,9 +454,7 @@ async fn concurrent_requests_never_see_each_others_sessions() {
         tasks.push(tokio::spawn(async move {
             for round in 0..20 {
                 let s = a.sessions.scope(None);
-                s.session()
-                    .set(json!({"userId": i, "round": round}), Overrides::none())
-                    .unwrap();
+                s.session().set(json!({"userId": i, "round": round}), Overrides::none()).unwrap();
                 tokio::task::yield_now().await;
                 let cookies = cookie_header(&s.set_cookie_headers());
                 let next = a.sessions.scope(Some(&cookies));

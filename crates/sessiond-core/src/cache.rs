@@ -72,11 +72,7 @@ fn split(token: &str) -> (&str, &str) {
     let start = last.max(token.len().saturating_sub(SIGNATURE_CHARS));
     // `start` is on a character boundary unless the token holds multibyte characters, which no
     // verified token does; fall back to hashing the whole token.
-    if token.is_char_boundary(start) {
-        (&token[start..], &token[..start])
-    } else {
-        (token, "")
-    }
+    if token.is_char_boundary(start) { (&token[start..], &token[..start]) } else { (token, "") }
 }
 
 /// Verified tokens with their expiry (in whatever unit the owner uses consistently).
@@ -97,9 +93,7 @@ impl<T> VerifiedCache<T> {
     /// A cache of about `capacity` entries (0: no caching).
     pub fn new(capacity: usize) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::with_hasher(KeyHasher)))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::with_hasher(KeyHasher))).collect(),
             per_shard: capacity.div_ceil(SHARDS),
         }
     }
@@ -149,14 +143,7 @@ impl<T> VerifiedCache<T> {
                 shard.clear();
             }
         }
-        shard.insert(
-            key,
-            Entry {
-                exp,
-                rest: rest.into(),
-                value,
-            },
-        );
+        shard.insert(key, Entry { exp, rest: rest.into(), value });
     }
 
     /// Drops the entry for `token`.

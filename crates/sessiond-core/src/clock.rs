@@ -23,9 +23,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> Millis {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
     }
 }
@@ -39,9 +37,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock stopped at `start_ms`.
     pub fn new(start_ms: Millis) -> Self {
-        Self {
-            now: Arc::new(AtomicI64::new(start_ms)),
-        }
+        Self { now: Arc::new(AtomicI64::new(start_ms)) }
     }
 
     /// A clock stopped at the current system time.

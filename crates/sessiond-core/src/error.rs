@@ -168,10 +168,7 @@ mod tests {
         for c in Code::ALL {
             let t = c.as_str();
             assert!(seen.insert(t), "{t} twice");
-            assert!(
-                t.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
-                "{t}"
-            );
+            assert!(t.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'), "{t}");
             assert!((400..600).contains(&c.http_status()), "{t}");
         }
     }
@@ -184,20 +181,12 @@ mod tests {
             (Error::Store(StoreError::Duplicate), "CONFLICT", 409),
             (Error::Store(StoreError::Closed), "STORE_UNAVAILABLE", 503),
             (Error::Store(StoreError::Corrupt("x")), "INTERNAL", 500),
-            (
-                Error::Store(StoreError::Config("x".into())),
-                "INVALID_CONFIGURATION",
-                500,
-            ),
+            (Error::Store(StoreError::Config("x".into())), "INVALID_CONFIGURATION", 500),
             (Error::Crypto("x"), "INTERNAL", 500),
             (Error::InvalidInput("x".into()), "INVALID_INPUT", 400),
         ];
         for (e, text, status) in cases {
-            assert_eq!(
-                (e.code().as_str(), e.code().http_status()),
-                (text, status),
-                "{e}"
-            );
+            assert_eq!((e.code().as_str(), e.code().http_status()), (text, status), "{e}");
         }
     }
 }

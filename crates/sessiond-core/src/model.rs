@@ -42,11 +42,8 @@ pub fn handle_tag(handle: &str) -> Option<u16> {
 /// A new session handle: a UUIDv7 (time-ordered, so stores append) whose last 12 bits are
 /// [`user_tag`], suffixed `_<tenant>` outside the default tenant (as SuperTokens does).
 pub fn new_handle(app_id: &str, user_id: &str, tenant_id: &str) -> String {
-    let random: [u8; 10] = crate::secret::random_bytes().unwrap_or_else(|_| {
-        uuid::Uuid::new_v4().as_bytes()[..10]
-            .try_into()
-            .unwrap_or_default()
-    });
+    let random: [u8; 10] = crate::secret::random_bytes()
+        .unwrap_or_else(|_| uuid::Uuid::new_v4().as_bytes()[..10].try_into().unwrap_or_default());
     new_handle_with(app_id, user_id, tenant_id, now_ms(), &random)
 }
 
@@ -59,15 +56,10 @@ fn now_ms() -> u64 {
 /// [`new_handle`] with the time and the 10 random bytes given (the manager passes bytes from the
 /// same OS-randomness read as the refresh secret: one system call per session, not two).
 pub fn new_handle_with(
-    app_id: &str,
-    user_id: &str,
-    tenant_id: &str,
-    unix_ms: u64,
-    random: &[u8; 10],
+    app_id: &str, user_id: &str, tenant_id: &str, unix_ms: u64, random: &[u8; 10],
 ) -> String {
-    let mut bytes = *uuid::Builder::from_unix_timestamp_millis(unix_ms, random)
-        .into_uuid()
-        .as_bytes();
+    let mut bytes =
+        *uuid::Builder::from_unix_timestamp_millis(unix_ms, random).into_uuid().as_bytes();
     let tag = user_tag(app_id, user_id);
     bytes[14] = (bytes[14] & 0xF0) | ((tag >> 8) as u8 & 0x0F);
     bytes[15] = (tag & 0xFF) as u8;
@@ -85,11 +77,9 @@ mod handle_tests {
 
     #[test]
     fn handles_carry_their_users_tag() {
-        for (app, user, tenant) in [
-            ("public", "alice", "public"),
-            ("shop", "bob", "t1"),
-            ("public", "ünï", "public"),
-        ] {
+        for (app, user, tenant) in
+            [("public", "alice", "public"), ("shop", "bob", "t1"), ("public", "ünï", "public")]
+        {
             let h = new_handle(app, user, tenant);
             assert_eq!(handle_tag(&h), Some(user_tag(app, user)), "{h}");
             let u = uuid::Uuid::parse_str(&h[..36]).unwrap();
@@ -98,10 +88,7 @@ mod handle_tests {
                 assert!(h.ends_with(&format!("_{tenant}")));
             }
         }
-        assert_ne!(
-            new_handle("public", "a", "public"),
-            new_handle("public", "a", "public")
-        );
+        assert_ne!(new_handle("public", "a", "public"), new_handle("public", "a", "public"));
         assert!(user_tag("public", "x") < (1 << USER_TAG_BITS));
         assert_eq!(handle_tag("not-a-handle"), None);
         // Multibyte characters where the tag would be, or across the 36-byte boundary.
@@ -178,19 +165,13 @@ pub const MAX_RECENT_ROTATIONS: usize = 8;
 
 /// `times` as stores keep them: decimal milliseconds separated by commas.
 pub fn encode_rotations(times: &[Millis]) -> String {
-    times
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    times.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Parses [`encode_rotations`]; anything unreadable is dropped (the grace window then covers
 /// only what remains, which errs towards theft detection).
 pub fn decode_rotations(text: &str) -> Vec<Millis> {
-    text.split(',')
-        .filter_map(|t| t.trim().parse().ok())
-        .collect()
+    text.split(',').filter_map(|t| t.trim().parse().ok()).collect()
 }
 
 impl fmt::Debug for SessionRecord {
@@ -232,11 +213,7 @@ impl SessionFlags {
 
     /// Unpacks [`SessionFlags::bits`].
     pub fn from_bits(bits: i64) -> Self {
-        Self {
-            anti_csrf: bits & 1 != 0,
-            static_key: bits & 2 != 0,
-            opaque: bits & 4 != 0,
-        }
+        Self { anti_csrf: bits & 1 != 0, static_key: bits & 2 != 0, opaque: bits & 4 != 0 }
     }
 }
 
@@ -255,12 +232,8 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [KeyKind; 4] = [
-        KeyKind::Dynamic,
-        KeyKind::Static,
-        KeyKind::Service,
-        KeyKind::Chain,
-    ];
+    pub const ALL: [KeyKind; 4] =
+        [KeyKind::Dynamic, KeyKind::Static, KeyKind::Service, KeyKind::Chain];
 
     /// The kinds `reset` replaces at once: every key that signs a token a client holds. (The
     /// chain key is replaced by a reset too, but its predecessors are kept, retired, so the

@@ -95,11 +95,7 @@ impl RevocationFeed {
     pub fn standing(&self, handle: &str) -> Standing {
         let now = self.clock.now_ms();
         if self.any_denied.load(Ordering::Acquire)
-            && self
-                .denied
-                .read()
-                .get(handle)
-                .is_some_and(|until| *until > now)
+            && self.denied.read().get(handle).is_some_and(|until| *until > now)
         {
             return Standing::Revoked;
         }
@@ -143,8 +139,7 @@ impl RevocationFeed {
             self.cursor.fetch_max(e.cursor, Ordering::AcqRel);
         }
         if !page.events.is_empty() {
-            self.applied
-                .fetch_add(page.events.len() as u64, Ordering::Relaxed);
+            self.applied.fetch_add(page.events.len() as u64, Ordering::Relaxed);
             self.notify.send_replace(self.cursor());
         }
         reset
@@ -236,8 +231,7 @@ impl RevocationFeed {
 /// Follows the log until `cancel`: waits for the store's signal (or polls), catches up, reloads
 /// keys on a reset, trims old events now and then.
 pub(crate) async fn follow(
-    inner: std::sync::Weak<crate::manager::Inner>,
-    cancel: tokio_util::sync::CancellationToken,
+    inner: std::sync::Weak<crate::manager::Inner>, cancel: tokio_util::sync::CancellationToken,
 ) {
     let Some(first) = inner.upgrade() else { return };
     let store = Arc::clone(first.store());
@@ -271,11 +265,7 @@ pub(crate) async fn follow(
             }
         }
         drop(inner);
-        let wait = if backoff > Duration::from_millis(100) {
-            backoff
-        } else {
-            poll
-        };
+        let wait = if backoff > Duration::from_millis(100) { backoff } else { poll };
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
@@ -306,13 +296,7 @@ mod tests {
     }
 
     fn revoked(cursor: u64, at: Millis, handle: &str) -> Event {
-        Event {
-            cursor,
-            at,
-            kind: EventKind::Revoked {
-                handle: handle.to_owned(),
-            },
-        }
+        Event { cursor, at, kind: EventKind::Revoked { handle: handle.to_owned() } }
     }
 
     #[test]
@@ -320,10 +304,7 @@ mod tests {
         let clock = ManualClock::new(1_000_000);
         let f = feed(&clock);
         assert_eq!(f.standing("h"), Standing::Unknown, "nothing read yet");
-        let page = EventPage {
-            events: vec![revoked(1, 1_000_000, "h")],
-            continuous: true,
-        };
+        let page = EventPage { events: vec![revoked(1, 1_000_000, "h")], continuous: true };
         f.apply(&page, 0);
         f.mark_current();
         assert_eq!(f.standing("h"), Standing::Revoked);
@@ -331,11 +312,7 @@ mod tests {
         clock.advance_ms(10_001);
         assert_eq!(f.standing("h"), Standing::Clear, "its tokens have expired");
         f.set_active(false);
-        assert_eq!(
-            f.standing("x"),
-            Standing::Clear,
-            "an inactive feed changes nothing"
-        );
+        assert_eq!(f.standing("x"), Standing::Clear, "an inactive feed changes nothing");
     }
 
     #[test]
@@ -346,13 +323,7 @@ mod tests {
         f.mark_current();
         assert_eq!(f.standing("h"), Standing::Clear);
         // Events after cursor 5 were trimmed before we read them.
-        f.apply(
-            &EventPage {
-                events: vec![],
-                continuous: false,
-            },
-            5,
-        );
+        f.apply(&EventPage { events: vec![], continuous: false }, 5);
         f.mark_current();
         assert_eq!(f.standing("h"), Standing::Unknown, "degraded for the hold");
         clock.advance_ms(10_001);
@@ -370,10 +341,7 @@ mod tests {
         let f = feed(&clock);
         store
             .append_events(
-                &[
-                    EventKind::Revoked { handle: "a".into() },
-                    EventKind::KeysReset,
-                ],
+                &[EventKind::Revoked { handle: "a".into() }, EventKind::KeysReset],
                 1_000_000,
             )
             .await

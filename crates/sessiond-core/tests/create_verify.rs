@@ -30,35 +30,18 @@ async fn default_tokens_are_supertokens_v5_rs256() {
     assert_eq!(h["version"], "5");
     assert!(h["kid"].as_str().unwrap().starts_with("d-"));
     let c = claims(t);
-    for k in [
-        "sub",
-        "exp",
-        "iat",
-        "sessionHandle",
-        "refreshTokenHash1",
-        "tId",
-        "rsub",
-    ] {
+    for k in ["sub", "exp", "iat", "sessionHandle", "refreshTokenHash1", "tId", "rsub"] {
         assert!(c.get(k).is_some(), "missing claim {k}");
     }
     assert!(c["parentRefreshTokenHash1"].is_null());
     assert!(c["antiCsrfToken"].is_null());
     assert_eq!(c["iss"], "http://api/auth");
     assert_eq!(c["tId"], "public");
-    assert_eq!(
-        s.tokens.access.expires_at,
-        c["exp"].as_i64().unwrap() * 1000
-    );
-    assert_eq!(
-        s.tokens.access.created_at / 1000,
-        c["iat"].as_i64().unwrap()
-    );
+    assert_eq!(s.tokens.access.expires_at, c["exp"].as_i64().unwrap() * 1000);
+    assert_eq!(s.tokens.access.created_at / 1000, c["iat"].as_i64().unwrap());
     // The JWKS verifies it with an independent library.
     let jwk = published_jwk(&m, t);
-    assert_eq!(
-        (jwk.kty.as_str(), jwk.alg.as_str(), jwk.use_.as_str()),
-        ("RSA", "RS256", "sig")
-    );
+    assert_eq!((jwk.kty.as_str(), jwk.alg.as_str(), jwk.use_.as_str()), ("RSA", "RS256", "sig"));
     assert_eq!(decode_rs256(&jwk, t, None)["sub"], "u1");
 }
 
@@ -71,32 +54,18 @@ async fn static_key_sessions_sign_with_s_keys() {
     assert!(kid(s.tokens.access.token.expose()).starts_with("s-"));
     let r = refresh(&m, &s).await.unwrap();
     assert!(kid(r.tokens.access.token.expose()).starts_with("s-"));
-    m.verify(r.tokens.access.token.expose(), CHECK_DB)
-        .await
-        .unwrap();
+    m.verify(r.tokens.access.token.expose(), CHECK_DB).await.unwrap();
 }
 
 #[tokio::test]
 async fn anti_csrf_is_checked_on_verify_and_refresh() {
     let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
-    let s = m
-        .create(NewSession::new("u").anti_csrf(true))
-        .await
-        .unwrap();
+    let s = m.create(NewSession::new("u").anti_csrf(true)).await.unwrap();
     let csrf = s.tokens.anti_csrf.clone().expect("issued");
     let at = s.tokens.access.token.expose();
-    assert!(matches!(
-        m.verify(at, with_csrf(None)).await,
-        Err(Error::TryRefreshToken(_))
-    ));
-    assert!(matches!(
-        m.verify(at, with_csrf(Some("wrong"))).await,
-        Err(Error::TryRefreshToken(_))
-    ));
-    let ok = VerifyOptions {
-        check_database: true,
-        ..with_csrf(Some(csrf.expose()))
-    };
+    assert!(matches!(m.verify(at, with_csrf(None)).await, Err(Error::TryRefreshToken(_))));
+    assert!(matches!(m.verify(at, with_csrf(Some("wrong"))).await, Err(Error::TryRefreshToken(_))));
+    let ok = VerifyOptions { check_database: true, ..with_csrf(Some(csrf.expose())) };
     m.verify(at, ok).await.unwrap();
 
     let rt = s.tokens.refresh.token.expose();
@@ -104,25 +73,15 @@ async fn anti_csrf_is_checked_on_verify_and_refresh() {
         m.refresh(rt, refresh_with_csrf(Some("nope"))).await,
         Err(Error::Unauthorised(_))
     ));
-    assert!(matches!(
-        m.refresh(rt, refresh_with_csrf(None)).await,
-        Err(Error::Unauthorised(_))
-    ));
+    assert!(matches!(m.refresh(rt, refresh_with_csrf(None)).await, Err(Error::Unauthorised(_))));
     let good = refresh_with_csrf(Some(csrf.expose()));
     let r = m.refresh(rt, good).await.unwrap();
     let new_csrf = r.tokens.anti_csrf.clone().unwrap();
-    assert_ne!(
-        new_csrf.expose(),
-        csrf.expose(),
-        "a new generation gets a new anti-CSRF token"
-    );
+    assert_ne!(new_csrf.expose(), csrf.expose(), "a new generation gets a new anti-CSRF token");
     // A retry within the grace window gets the same tokens back, including anti-CSRF.
     let again = m.refresh(rt, good).await.unwrap();
     assert_eq!(again.tokens.anti_csrf.unwrap().expose(), new_csrf.expose());
-    assert_eq!(
-        again.tokens.refresh.token.expose(),
-        r.tokens.refresh.token.expose()
-    );
+    assert_eq!(again.tokens.refresh.token.expose(), r.tokens.refresh.token.expose());
     assert!(new_csrf.expose().len() >= 22, "at least 128 bits");
 }
 
@@ -139,18 +98,8 @@ async fn expired_and_tampered_access_tokens_are_rejected() {
         m.verify(&forged, VerifyOptions::default()).await,
         Err(Error::TryRefreshToken(_))
     ));
-    for garbage in [
-        "",
-        "abc",
-        "a.b.c",
-        "....",
-        "eyJhbGciOiJub25lIn0.e30.",
-        &"x".repeat(20_000),
-    ] {
-        assert!(
-            m.verify(garbage, VerifyOptions::default()).await.is_err(),
-            "{garbage:.20}"
-        );
+    for garbage in ["", "abc", "a.b.c", "....", "eyJhbGciOiJub25lIn0.e30.", &"x".repeat(20_000)] {
+        assert!(m.verify(garbage, VerifyOptions::default()).await.is_err(), "{garbage:.20}");
     }
     clock.advance_secs(61);
     assert!(matches!(
@@ -162,14 +111,8 @@ async fn expired_and_tampered_access_tokens_are_rejected() {
 #[tokio::test]
 async fn bad_input_is_rejected_with_invalid_input() {
     let (m, _c, _s) = setup(cfg(Algorithm::EdDSA));
-    assert!(matches!(
-        m.create(NewSession::new("")).await,
-        Err(Error::InvalidInput(_))
-    ));
-    assert!(matches!(
-        m.create(NewSession::new("a\u{0}b")).await,
-        Err(Error::InvalidInput(_))
-    ));
+    assert!(matches!(m.create(NewSession::new("")).await, Err(Error::InvalidInput(_))));
+    assert!(matches!(m.create(NewSession::new("a\u{0}b")).await, Err(Error::InvalidInput(_))));
     assert!(matches!(
         m.create(NewSession::new("x".repeat(201))).await,
         Err(Error::InvalidInput(_))
@@ -178,14 +121,7 @@ async fn bad_input_is_rejected_with_invalid_input() {
         m.create(NewSession::new("u").tenant("Bad Tenant")).await,
         Err(Error::InvalidInput(_))
     ));
-    for protected in [
-        "sub",
-        "exp",
-        "sessionHandle",
-        "tId",
-        "rsub",
-        "antiCsrfToken",
-    ] {
+    for protected in ["sub", "exp", "sessionHandle", "tId", "rsub", "antiCsrfToken"] {
         let mut d = JsonObject::new();
         d.insert(protected.into(), json!(1));
         assert!(matches!(
@@ -205,9 +141,7 @@ async fn public_data_must_fit_in_an_access_token() {
     let (m, _c, _s) = setup(ManagerConfig::default()); // RS256: the longest signatures
     let data = |len: usize| obj(json!({ "k": "a".repeat(len - 8) })); // {"k":"…"}
     assert_eq!(
-        serde_json::to_string(&data(sessiond_core::MAX_PUBLIC_DATA_LEN))
-            .unwrap()
-            .len(),
+        serde_json::to_string(&data(sessiond_core::MAX_PUBLIC_DATA_LEN)).unwrap().len(),
         sessiond_core::MAX_PUBLIC_DATA_LEN
     );
     let mut new = NewSession::new("\"".repeat(200)) // escapes to 400 bytes
@@ -217,31 +151,16 @@ async fn public_data_must_fit_in_an_access_token() {
     new.recipe_user_id = Some("\\".repeat(200));
     let s = m.create(new.clone()).await.unwrap();
     let at = s.tokens.access.token.expose();
-    assert!(
-        at.len() <= sessiond_core::jose::MAX_TOKEN_LEN,
-        "{}",
-        at.len()
-    );
+    assert!(at.len() <= sessiond_core::jose::MAX_TOKEN_LEN, "{}", at.len());
     let csrf = s.tokens.anti_csrf.clone().unwrap();
-    m.verify(
-        at,
-        VerifyOptions {
-            check_database: true,
-            ..with_csrf(Some(csrf.expose()))
-        },
-    )
-    .await
-    .unwrap();
+    m.verify(at, VerifyOptions { check_database: true, ..with_csrf(Some(csrf.expose())) })
+        .await
+        .unwrap();
     let r = m
-        .refresh(
-            s.tokens.refresh.token.expose(),
-            refresh_with_csrf(Some(csrf.expose())),
-        )
+        .refresh(s.tokens.refresh.token.expose(), refresh_with_csrf(Some(csrf.expose())))
         .await
         .unwrap();
-    m.verify(r.tokens.access.token.expose(), CHECK_DB)
-        .await
-        .unwrap();
+    m.verify(r.tokens.access.token.expose(), CHECK_DB).await.unwrap();
 
     let too_big = data(sessiond_core::MAX_PUBLIC_DATA_LEN + 1);
     assert!(matches!(
@@ -249,17 +168,13 @@ async fn public_data_must_fit_in_an_access_token() {
         Err(Error::InvalidInput(_))
     ));
     let h = s.session.handle.as_str();
-    assert!(matches!(
-        m.set_public_data(h, too_big.clone()).await,
-        Err(Error::InvalidInput(_))
-    ));
+    assert!(matches!(m.set_public_data(h, too_big.clone()).await, Err(Error::InvalidInput(_))));
     assert!(matches!(
         m.update_data_with(h, |p, _| *p = too_big.clone()).await,
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        m.regenerate(r.tokens.access.token.expose(), Some(too_big), None)
-            .await,
+        m.regenerate(r.tokens.access.token.expose(), Some(too_big), None).await,
         Err(Error::InvalidInput(_))
     ));
 }

@@ -24,9 +24,7 @@ async fn the_background_sweeper_deletes_expired_sessions_in_batches() {
     });
     m.start(StartOptions::default()).await.unwrap();
     for i in 0..30 {
-        m.create(NewSession::new(format!("sweep-{i}")))
-            .await
-            .unwrap();
+        m.create(NewSession::new(format!("sweep-{i}"))).await.unwrap();
     }
     clock.advance_secs(61);
     let live = m.create(NewSession::new("sweep-live")).await.unwrap();
@@ -48,9 +46,7 @@ async fn the_background_sweeper_deletes_expired_sessions_in_batches() {
         assert!(std::time::Instant::now() < deadline, "sweeper did not run");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    m.get(&live.session.handle)
-        .await
-        .expect("live sessions are kept");
+    m.get(&live.session.handle).await.expect("live sessions are kept");
     m.stop().await.unwrap();
 }
 
@@ -88,10 +84,8 @@ async fn database_checked_verifies_keep_a_session_from_idling_out() {
             .refresh(&refresh, RefreshOptions::default())
             .await
             .unwrap_or_else(|e| panic!("round {round}: the verify kept it alive: {e:?}"));
-        (at, refresh) = (
-            r.tokens.access.token.expose().to_owned(),
-            r.tokens.refresh.token.expose().to_owned(),
-        );
+        (at, refresh) =
+            (r.tokens.access.token.expose().to_owned(), r.tokens.refresh.token.expose().to_owned());
     }
     // No activity for longer than the idle timeout ends it.
     clock.advance_secs(61);

@@ -38,11 +38,7 @@ async fn id_tokens_verify_from_the_jwks() {
     let claims = decode_rs256(&jwk, t.expose(), Some("https://issuer"));
     assert_eq!(claims["role"], "admin");
     // An id token is not an access token.
-    assert!(
-        m.verify(t.expose(), VerifyOptions::default())
-            .await
-            .is_err()
-    );
+    assert!(m.verify(t.expose(), VerifyOptions::default()).await.is_err());
 }
 
 #[tokio::test]
@@ -53,21 +49,14 @@ async fn service_tokens_expire_and_die_with_a_key_reset() {
         async move { m.verify_service_token("public", &t).await.unwrap() }
     };
     let forever = m.create_service_token("public", None).await.unwrap();
-    let short = m
-        .create_service_token("public", Some(Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let short = m.create_service_token("public", Some(Duration::from_secs(30))).await.unwrap();
     assert!(valid(forever.expose().to_owned()).await);
     assert!(valid(short.expose().to_owned()).await);
     assert!(!valid("garbage".to_owned()).await);
     // A service token is not an access token and vice versa.
     let s = m.create(NewSession::new("u")).await.unwrap();
     assert!(!valid(s.tokens.access.token.expose().to_owned()).await);
-    assert!(
-        m.verify(forever.expose(), VerifyOptions::default())
-            .await
-            .is_err()
-    );
+    assert!(m.verify(forever.expose(), VerifyOptions::default()).await.is_err());
     clock.advance_secs(31);
     assert!(!valid(short.expose().to_owned()).await);
     assert!(valid(forever.expose().to_owned()).await);
@@ -85,21 +74,14 @@ async fn key_reset_fails_access_tokens_but_refresh_recovers() {
     m.keys().reset("public").await.unwrap();
     let after = m.keys().list(None);
     for k in before.iter().filter(|k| k.kind != "chain") {
-        assert!(
-            !after.iter().any(|a| a.kid == k.kid),
-            "{} survived the reset",
-            k.kid
-        );
+        assert!(!after.iter().any(|a| a.kid == k.kid), "{} survived the reset", k.kid);
     }
     assert!(matches!(
-        m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
-            .await,
+        m.verify(s.tokens.access.token.expose(), VerifyOptions::default()).await,
         Err(Error::TryRefreshToken(_))
     ));
     let r = refresh(&m, &s).await.unwrap();
-    m.verify(r.tokens.access.token.expose(), CHECK_DB)
-        .await
-        .unwrap();
+    m.verify(r.tokens.access.token.expose(), CHECK_DB).await.unwrap();
 }
 
 #[tokio::test]
@@ -116,37 +98,19 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
     assert_ne!(info.kid, old_kid);
     let s2 = m.create(NewSession::new("u")).await.unwrap();
     assert_eq!(kid(s2.tokens.access.token.expose()), info.kid);
-    m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
-    let dynamic = m
-        .keys()
-        .jwks("public")
-        .keys
-        .iter()
-        .filter(|k| k.kid.starts_with("d-"))
-        .count();
+    m.verify(s.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
+    let dynamic = m.keys().jwks("public").keys.iter().filter(|k| k.kid.starts_with("d-")).count();
     assert_eq!(dynamic, 2, "both dynamic keys published during the overlap");
     // Scheduled rotation after the interval.
     clock.advance_secs(3601);
     m.keys().maintain().await.unwrap();
-    let current = m
-        .keys()
-        .list(None)
-        .into_iter()
-        .find(|k| k.kind == "dynamic" && k.current)
-        .unwrap();
+    let current =
+        m.keys().list(None).into_iter().find(|k| k.kind == "dynamic" && k.current).unwrap();
     assert_ne!(current.kid, info.kid);
     // Retired keys are pruned once everything they signed has expired (ttl 60 s + 60 s skew).
     clock.advance_secs(121);
     m.keys().maintain().await.unwrap();
-    assert!(
-        m.keys()
-            .jwks("public")
-            .keys
-            .iter()
-            .all(|k| k.kid != old_kid)
-    );
+    assert!(m.keys().jwks("public").keys.iter().all(|k| k.kid != old_kid));
     m.stop().await.unwrap();
 }
 
@@ -181,15 +145,10 @@ async fn master_key_seals_private_material() {
     assert!(!keys.is_empty() && keys.iter().all(|k| k.sealed));
     // Another process with the same master key uses the keys; one without cannot sign.
     let m2 = manager_on(&store, sealed(), &clock);
-    m2.verify(s.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
+    m2.verify(s.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
     refresh(&m2, &s).await.unwrap();
     let m3 = manager_on(&store, cfg(Algorithm::EdDSA), &clock);
-    assert!(matches!(
-        m3.keys().signer("public", KeyKind::Dynamic).await,
-        Err(Error::Config(_))
-    ));
+    assert!(matches!(m3.keys().signer("public", KeyKind::Dynamic).await, Err(Error::Config(_))));
 }
 
 #[tokio::test]
@@ -197,13 +156,8 @@ async fn hs256_is_selectable_and_never_published() {
     let (m, _c, _s) = setup(cfg(Algorithm::HS256));
     let s = m.create(NewSession::new("u")).await.unwrap();
     assert_eq!(header(s.tokens.access.token.expose())["alg"], "HS256");
-    m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
-    assert!(
-        m.keys().jwks("public").keys.is_empty(),
-        "symmetric keys never appear in the JWKS"
-    );
+    m.verify(s.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
+    assert!(m.keys().jwks("public").keys.is_empty(), "symmetric keys never appear in the JWKS");
 }
 
 #[tokio::test]
@@ -213,12 +167,7 @@ async fn rotations_cannot_grow_the_jwks_without_bound() {
     for _ in 0..(MAX_DYNAMIC_KEYS + 6) {
         m.keys().rotate("public").await.unwrap();
     }
-    let dynamic = m
-        .keys()
-        .list(Some("public"))
-        .into_iter()
-        .filter(|k| k.kind == "dynamic")
-        .count();
+    let dynamic = m.keys().list(Some("public")).into_iter().filter(|k| k.kind == "dynamic").count();
     assert!(dynamic <= MAX_DYNAMIC_KEYS, "{dynamic} dynamic keys");
     assert!(m.keys().jwks("public").keys.len() <= MAX_DYNAMIC_KEYS + 1);
     m.stop().await.unwrap();

@@ -15,11 +15,7 @@ use common::{cfg, obj, opaque_cfg, refresh, setup, with_csrf};
 async fn opaque_tokens_are_checked_against_the_store() {
     let (m, clock, store) = setup(opaque_cfg());
     let s = m
-        .create(
-            NewSession::new("u")
-                .public_data(obj(json!({"r": 1})))
-                .anti_csrf(true),
-        )
+        .create(NewSession::new("u").public_data(obj(json!({"r": 1}))).anti_csrf(true))
         .await
         .unwrap();
     let at = s.tokens.access.token.expose().to_owned();
@@ -31,11 +27,7 @@ async fn opaque_tokens_are_checked_against_the_store() {
     m.verify(&at, with_csrf(Some(csrf.expose()))).await.unwrap();
     assert!(m.verify(&at, with_csrf(Some("x"))).await.is_err());
     // Only the hash is stored.
-    let rec = store
-        .load_session(&s.session.handle, m.now_ms())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = store.load_session(&s.session.handle, m.now_ms()).await.unwrap().unwrap();
     assert!(rec.access_hash.is_some());
     // Refresh supersedes the old opaque token at once.
     let r = refresh(&m, &s).await.unwrap();
@@ -43,22 +35,18 @@ async fn opaque_tokens_are_checked_against_the_store() {
         m.verify(&at, VerifyOptions::default()).await,
         Err(Error::TryRefreshToken(_))
     ));
-    m.verify(r.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
+    m.verify(r.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
     // Revocation is instant even without asking for a database check.
     m.revoke(&s.session.handle).await.unwrap();
     assert!(matches!(
-        m.verify(r.tokens.access.token.expose(), VerifyOptions::default())
-            .await,
+        m.verify(r.tokens.access.token.expose(), VerifyOptions::default()).await,
         Err(Error::Unauthorised(_))
     ));
     // Expiry.
     let s = m.create(NewSession::new("u")).await.unwrap();
     clock.advance_secs(61);
     assert!(matches!(
-        m.verify(s.tokens.access.token.expose(), VerifyOptions::default())
-            .await,
+        m.verify(s.tokens.access.token.expose(), VerifyOptions::default()).await,
         Err(Error::TryRefreshToken(_))
     ));
 }
@@ -69,26 +57,13 @@ async fn opaque_tokens_are_checked_against_the_store() {
 async fn regenerate_refuses_a_forged_opaque_token() {
     let forge = |handle: &str| b64::encode(format!("{handle};{};v0", b64::encode([7u8; 32])));
     for format in [TokenFormat::Opaque, TokenFormat::Jwt] {
-        let (m, _c, _s) = setup(ManagerConfig {
-            token_format: format,
-            ..cfg(Algorithm::EdDSA)
-        });
-        let s = m
-            .create(NewSession::new("victim").public_data(obj(json!({"r": 1}))))
-            .await
-            .unwrap();
+        let (m, _c, _s) = setup(ManagerConfig { token_format: format, ..cfg(Algorithm::EdDSA) });
+        let s =
+            m.create(NewSession::new("victim").public_data(obj(json!({"r": 1})))).await.unwrap();
         let h = s.session.handle.clone();
-        let r = m
-            .regenerate(&forge(&h), Some(obj(json!({"r": 2}))), None)
-            .await;
-        assert!(
-            matches!(r, Err(Error::Unauthorised(_))),
-            "{format:?}: {r:?}"
-        );
-        assert!(matches!(
-            m.regenerate(&forge(&h), None, None).await,
-            Err(Error::Unauthorised(_))
-        ));
+        let r = m.regenerate(&forge(&h), Some(obj(json!({"r": 2}))), None).await;
+        assert!(matches!(r, Err(Error::Unauthorised(_))), "{format:?}: {r:?}");
+        assert!(matches!(m.regenerate(&forge(&h), None, None).await, Err(Error::Unauthorised(_))));
         assert_eq!(
             m.get(&h).await.unwrap().summary.public_data,
             obj(json!({"r": 1})),
@@ -99,17 +74,10 @@ async fn regenerate_refuses_a_forged_opaque_token() {
     let (m, _c, _s) = setup(opaque_cfg());
     let s = m.create(NewSession::new("u")).await.unwrap();
     let r = m
-        .regenerate(
-            s.tokens.access.token.expose(),
-            Some(obj(json!({"r": 3}))),
-            None,
-        )
+        .regenerate(s.tokens.access.token.expose(), Some(obj(json!({"r": 3}))), None)
         .await
         .unwrap();
     assert!(r.access_token.is_none());
-    let v = m
-        .verify(s.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
+    let v = m.verify(s.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
     assert_eq!(v.session.public_data, obj(json!({"r": 3})));
 }

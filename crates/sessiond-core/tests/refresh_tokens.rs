@@ -36,25 +36,13 @@ async fn forged_tokens_on_a_real_handle_are_refused_without_revoking() {
     let handle = s.session.handle.clone();
     // Every generation below the current one, with a random secret and tag, and one with the
     // tag of another session: a forgery each time, answered after a MAC or two.
-    for (generation, tag) in [
-        (0, Some([7u8; 16])),
-        (39, Some([0u8; 16])),
-        (40, Some([1u8; 16])),
-        (0, None),
-        (38, None),
-    ] {
-        let forged = RefreshToken {
-            handle: handle.clone(),
-            generation,
-            secret: [9u8; 32],
-            tag,
-        }
-        .encode();
+    for (generation, tag) in
+        [(0, Some([7u8; 16])), (39, Some([0u8; 16])), (40, Some([1u8; 16])), (0, None), (38, None)]
+    {
+        let forged =
+            RefreshToken { handle: handle.clone(), generation, secret: [9u8; 32], tag }.encode();
         let r = m.refresh(forged.expose(), RefreshOptions::default()).await;
-        assert!(
-            matches!(r, Err(Error::Unauthorised(_))),
-            "{generation}: {r:?}"
-        );
+        assert!(matches!(r, Err(Error::Unauthorised(_))), "{generation}: {r:?}");
     }
     // The session is untouched.
     refresh(&m, &s).await.unwrap();
@@ -80,14 +68,8 @@ async fn the_grace_window_covers_every_token_superseded_within_it() {
     let r = refresh(&m, &g1).await.unwrap();
     assert_eq!(r.tokens.refresh.token, g2.tokens.refresh.token);
     let theft = refresh(&m, &g0).await;
-    assert!(
-        matches!(theft, Err(Error::TokenTheftDetected { .. })),
-        "{theft:?}"
-    );
-    assert!(
-        matches!(refresh(&m, &g2).await, Err(Error::Unauthorised(_))),
-        "revoked"
-    );
+    assert!(matches!(theft, Err(Error::TokenTheftDetected { .. })), "{theft:?}");
+    assert!(matches!(refresh(&m, &g2).await, Err(Error::Unauthorised(_))), "revoked");
 }
 
 #[tokio::test]
@@ -105,10 +87,7 @@ async fn theft_is_recognised_across_a_key_reset() {
     // ...and replaying it later is theft, not a forgery.
     clock.advance_secs(5);
     let theft = refresh(&m, &g0).await;
-    assert!(
-        matches!(theft, Err(Error::TokenTheftDetected { .. })),
-        "{theft:?}"
-    );
+    assert!(matches!(theft, Err(Error::TokenTheftDetected { .. })), "{theft:?}");
     assert!(refresh(&m, &g1).await.is_err());
     m.stop().await.unwrap();
 }

@@ -74,11 +74,7 @@ pub struct Args {
 
     /// Cookie key: 32 random bytes as unpadded base64url (`sessiond cookie-key` prints one).
     /// Repeat to rotate: the first seals, all open. There is no default.
-    #[arg(
-        long = "cookie-key",
-        env = "SESSIOND_DEMO_COOKIE_KEY",
-        value_delimiter = ','
-    )]
+    #[arg(long = "cookie-key", env = "SESSIOND_DEMO_COOKIE_KEY", value_delimiter = ',')]
     pub cookie_keys: Vec<String>,
 
     /// Sign cookies (JWS HS256, readable by the client) instead of encrypting them (JWE).
@@ -139,11 +135,7 @@ fn parse_user(s: &str) -> Result<UserSpec, String> {
     if name.contains('/') || name.chars().any(char::is_control) {
         return Err("NAME may not contain '/' or control characters".to_owned());
     }
-    Ok(UserSpec {
-        name: name.to_owned(),
-        password: password.to_owned(),
-        role: role.to_owned(),
-    })
+    Ok(UserSpec { name: name.to_owned(), password: password.to_owned(), role: role.to_owned() })
 }
 
 fn parse_anti_csrf(s: &str) -> Result<sessiond_axum::AntiCsrf, String> {
@@ -158,9 +150,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 90, 90s, 30m, 1h, 7d)"))?;
+    let n: u64 =
+        num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90, 90s, 30m, 1h, 7d)"))?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,

@@ -24,11 +24,9 @@ use users::Users;
 /// A message for a missing or weak key, or a bad trusted origin.
 pub fn cookie_sessions(args: &Args) -> Result<CookieSessions, String> {
     if args.cookie_keys.is_empty() {
-        return Err(
-            "no --cookie-key given, and there is no default key: create one with \
+        return Err("no --cookie-key given, and there is no default key: create one with \
              `sessiond-demo --new-cookie-key` (or `sessiond cookie-key`)"
-                .to_owned(),
-        );
+            .to_owned());
     }
     let keys = args
         .cookie_keys
@@ -36,11 +34,7 @@ pub fn cookie_sessions(args: &Args) -> Result<CookieSessions, String> {
         .map(|k| CookieKey::from_base64url(k).map_err(|e| format!("--cookie-key: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let mut b = CookieSessions::builder(keys)
-        .format(if args.signed {
-            Format::Signed
-        } else {
-            Format::Encrypted
-        })
+        .format(if args.signed { Format::Signed } else { Format::Encrypted })
         .insecure_dev_mode(args.insecure_dev_mode)
         .session(
             SessionConfig::new(stateless::USER_SESSION)

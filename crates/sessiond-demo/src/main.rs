@@ -41,19 +41,11 @@ async fn main() {
         }
     };
     let addr = listener.local_addr().map_or(args.listen, |a| a);
-    let security = if args.insecure_dev_mode {
-        "dev mode: no Secure"
-    } else {
-        "Secure cookies"
-    };
+    let security = if args.insecure_dev_mode { "dev mode: no Secure" } else { "Secure cookies" };
     match args.sessions {
         sessiond_demo::args::SessionsMode::Stateless => println!(
             "sessiond-demo listening on http://{addr} (stateless cookie sessions, {}, {security}, __Host- prefix)",
-            if args.signed {
-                "signed JWS"
-            } else {
-                "encrypted JWE"
-            },
+            if args.signed { "signed JWS" } else { "encrypted JWE" },
         ),
         mode => println!(
             "sessiond-demo listening on http://{addr} (server-backed sessions, {mode:?}, {security})"

@@ -47,10 +47,7 @@ impl Bundles {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Self::default();
         };
-        let mut b = Bundles {
-            dir: Some(dir),
-            ..Self::default()
-        };
+        let mut b = Bundles { dir: Some(dir), ..Self::default() };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !name.ends_with(".js") {
@@ -71,11 +68,7 @@ impl Bundles {
     }
 
     fn names(&self) -> Option<[&str; 3]> {
-        Some([
-            self.website.as_deref()?,
-            self.supertokens.as_deref()?,
-            self.session.as_deref()?,
-        ])
+        Some([self.website.as_deref()?, self.supertokens.as_deref()?, self.session.as_deref()?])
     }
 }
 
@@ -98,10 +91,7 @@ pub async fn build(args: &Args, users: Users) -> Result<ServerBacked, String> {
                 .await
                 .map_err(|e| format!("--store: {e}"))?;
             let algorithm = Algorithm::parse(&args.algorithm).ok_or_else(|| {
-                format!(
-                    "--algorithm {}: expected RS256, EdDSA, ES256 or HS256",
-                    args.algorithm
-                )
+                format!("--algorithm {}: expected RS256, EdDSA, ES256 or HS256", args.algorithm)
             })?;
             let manager = SessionManager::new(
                 store,
@@ -120,19 +110,15 @@ pub async fn build(args: &Args, users: Users) -> Result<ServerBacked, String> {
             (Sessions::in_process(manager.clone()), Some(manager))
         }
         SessionsMode::Remote => {
-            let url = args
-                .sessiond_url
-                .as_deref()
-                .ok_or("--sessions remote needs --sessiond-url")?;
+            let url =
+                args.sessiond_url.as_deref().ok_or("--sessions remote needs --sessiond-url")?;
             let b = Sessions::remote(url, args.sessiond_api_key.as_deref())
                 .map_err(|e| format!("--sessiond-url: {e}"))?;
             (b, None)
         }
         SessionsMode::Stateless => return Err("not a server-backed mode".to_owned()),
     };
-    let mut builder = builder
-        .anti_csrf(args.anti_csrf)
-        .insecure_dev_mode(args.insecure_dev_mode);
+    let mut builder = builder.anti_csrf(args.anti_csrf).insecure_dev_mode(args.insecure_dev_mode);
     for o in &args.website_origins {
         builder = builder.website_origin(o.clone());
     }
@@ -150,10 +136,7 @@ pub async fn build(args: &Args, users: Users) -> Result<ServerBacked, String> {
         .route("/", get(|| async { Redirect::to("/app/") }))
         .route("/auth/demo/signin", post(sign_in))
         .route("/api/me", get(me))
-        .route(
-            "/api/me/strict",
-            get(me).route_layer(VerifySession::new().check_database(true)),
-        )
+        .route("/api/me/strict", get(me).route_layer(VerifySession::new().check_database(true)))
         .route("/api/me/payload", post(merge_payload))
         .route(
             "/api/admin",
@@ -166,10 +149,7 @@ pub async fn build(args: &Args, users: Users) -> Result<ServerBacked, String> {
         .route("/app", get(|| async { Redirect::to("/app/") }))
         .route("/app/", get(app_page))
         .route("/app/st/{file}", get(bundle))
-        .with_state(App {
-            users,
-            bundles: Arc::new(bundles),
-        })
+        .with_state(App { users, bundles: Arc::new(bundles) })
         .layer(sessions.layer())
         .layer(sessions.cors());
     Ok(ServerBacked { router, manager })
@@ -185,8 +165,7 @@ struct SignIn {
 /// Wrong credentials are 200 `{"status":"WRONG_CREDENTIALS_ERROR"}`, as SuperTokens' sign-in
 /// answers them (a 401 would make the frontend SDK try a refresh).
 async fn sign_in(
-    State(app): State<App>,
-    issuer: SessionIssuer,
+    State(app): State<App>, issuer: SessionIssuer,
     body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Ok(Json(c)) = body else {
@@ -199,10 +178,7 @@ async fn sign_in(
     let Ok(role) = app.users.sign_in(&c.user, &c.password) else {
         return Json(json!({"status": "WRONG_CREDENTIALS_ERROR"})).into_response();
     };
-    match issuer
-        .create_new_session(&c.user, json!({"role": role}), json!({}))
-        .await
-    {
+    match issuer.create_new_session(&c.user, json!({"role": role}), json!({})).await {
         Ok(s) => Json(json!({"status": "OK", "userId": s.user_id(), "sessionHandle": s.handle()}))
             .into_response(),
         Err(e) => e.into_response(),

@@ -146,10 +146,7 @@ fn sign_in_failed(e: SignInError) -> Response {
         status,
         page(
             "Sign-in failed",
-            &format!(
-                "<p id=\"error\">{text}</p>{}",
-                login_form("/login", "Sign in", "login")
-            ),
+            &format!("<p id=\"error\">{text}</p>{}", login_form("/login", "Sign in", "login")),
         ),
     )
         .into_response()
@@ -168,10 +165,7 @@ async fn login(State(app): State<App>, session: CookieSession, c: Credentials) -
 }
 
 async fn dashboard(State(app): State<App>, session: CookieSession) -> Response {
-    let r = session
-        .named(USER_SESSION)
-        .get(refresh_from(&app.users))
-        .await;
+    let r = session.named(USER_SESSION).get(refresh_from(&app.users)).await;
     let Some(user) = user_id(&r) else {
         return Redirect::to("/login").into_response();
     };
@@ -200,11 +194,7 @@ async fn logout(session: CookieSession) -> Redirect {
 /// has expired (no refresh here).
 async fn me(session: CookieSession) -> Response {
     let r = session.named(USER_SESSION).get(Refresh::Never).await;
-    let status = if r.is_valid() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNAUTHORIZED
-    };
+    let status = if r.is_valid() { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
     (status, Json(r)).into_response()
 }
 
@@ -216,11 +206,7 @@ async fn prefs(session: CookieSession, body: Result<Json<Value>, JsonRejection>)
         Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_JSON", &e.body_text()),
     };
     let Some(obj) = body.as_object() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_INPUT",
-            "the body must be a JSON object",
-        );
+        return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", "the body must be a JSON object");
     };
     let patch = if obj.len() == 1 && obj.get("prefs").is_some_and(Value::is_object) {
         body
@@ -249,10 +235,7 @@ async fn admin_login(State(app): State<App>, session: CookieSession, c: Credenti
     if role != "admin" {
         return (
             StatusCode::FORBIDDEN,
-            page(
-                "Not an administrator",
-                "<p id=\"error\">Administrators only.</p>",
-            ),
+            page("Not an administrator", "<p id=\"error\">Administrators only.</p>"),
         )
             .into_response();
     }
@@ -308,10 +291,7 @@ async fn admin_page(State(app): State<App>, session: CookieSession) -> Response 
 }
 
 async fn disable_user(
-    State(app): State<App>,
-    session: CookieSession,
-    Path(name): Path<String>,
-    headers: HeaderMap,
+    State(app): State<App>, session: CookieSession, Path(name): Path<String>, headers: HeaderMap,
 ) -> Response {
     if current_admin(&app, &session).await.is_none() {
         return error(

@@ -37,17 +37,11 @@ impl Users {
             .map(|u| {
                 (
                     u.name.clone(),
-                    User {
-                        password_hash: sha256(u.password.as_bytes()),
-                        role: u.role.clone(),
-                    },
+                    User { password_hash: sha256(u.password.as_bytes()), role: u.role.clone() },
                 )
             })
             .collect();
-        Self {
-            users: Arc::new(users),
-            disabled: Arc::default(),
-        }
+        Self { users: Arc::new(users), disabled: Arc::default() }
     }
 
     /// Checks a name and password; returns the user's role.

@@ -25,9 +25,7 @@ impl Drop for Demo {
 }
 
 fn key() -> String {
-    sessiond_cookie::CookieKey::generate()
-        .unwrap()
-        .to_base64url()
+    sessiond_cookie::CookieKey::generate().unwrap().to_base64url()
 }
 
 fn start(extra: &[&str]) -> Demo {
@@ -50,9 +48,7 @@ fn start(extra: &[&str]) -> Demo {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr = line
         .split("http://")
         .nth(1)
@@ -70,10 +66,7 @@ fn start(extra: &[&str]) -> Demo {
 }
 
 fn set_cookies(h: &HeaderMap) -> Vec<String> {
-    h.get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    h.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
 }
 
 /// The `name=value` pairs a browser would send back.
@@ -87,10 +80,7 @@ fn jar(set: &[String]) -> String {
 
 impl Demo {
     async fn post_form(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        cookies: &str,
+        &self, path: &str, form: &[(&str, &str)], cookies: &str,
     ) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.base))
@@ -111,9 +101,7 @@ impl Demo {
     }
 
     async fn login(&self, user: &str, pw: &str) -> String {
-        let r = self
-            .post_form("/login", &[("user", user), ("password", pw)], "")
-            .await;
+        let r = self.post_form("/login", &[("user", user), ("password", pw)], "").await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         jar(&set_cookies(r.headers()))
     }
@@ -127,22 +115,14 @@ impl Demo {
 #[tokio::test]
 async fn login_sets_a_host_prefixed_cookie_and_the_dashboard_shows_the_user() {
     let d = start(&[]);
-    let r = d
-        .post_form("/login", &[("user", "alice"), ("password", "alice-pw")], "")
-        .await;
+    let r = d.post_form("/login", &[("user", "alice"), ("password", "alice-pw")], "").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()[LOCATION], "/dashboard");
     let set = set_cookies(r.headers());
     assert_eq!(set.len(), 1);
     let c = &set[0];
     assert!(c.starts_with("__Host-user_session=ey"), "{c}");
-    for attr in [
-        "; Path=/",
-        "; HttpOnly",
-        "; Secure",
-        "; SameSite=Lax",
-        "; Max-Age=604800",
-    ] {
+    for attr in ["; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax", "; Max-Age=604800"] {
         assert!(c.contains(attr), "{attr} in {c}");
     }
     let cookies = jar(&set);
@@ -156,19 +136,12 @@ async fn login_sets_a_host_prefixed_cookie_and_the_dashboard_shows_the_user() {
     );
     assert_eq!(me["expired"], false);
     assert_eq!(me["error"], Value::Null);
-    assert_eq!(
-        me["exp"].as_i64().unwrap() - me["iat"].as_i64().unwrap(),
-        1800
-    );
+    assert_eq!(me["exp"].as_i64().unwrap() - me["iat"].as_i64().unwrap(), 1800);
 
-    let r = d
-        .post_form("/login", &[("user", "alice"), ("password", "wrong")], "")
-        .await;
+    let r = d.post_form("/login", &[("user", "alice"), ("password", "wrong")], "").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(set_cookies(r.headers()).is_empty());
-    let r = d
-        .post_form("/login", &[("user", "nobody"), ("password", "x")], "")
-        .await;
+    let r = d.post_form("/login", &[("user", "nobody"), ("password", "x")], "").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = d.get("/dashboard", "").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -195,19 +168,13 @@ async fn prefs_merge_clear_and_logout() {
         cookies = jar(&set_cookies(r.headers()));
     }
     let (_, me) = d.me(&cookies).await;
-    assert_eq!(
-        me["payload"]["prefs"],
-        json!({"theme": "dark", "lang": "en", "font": "mono"})
-    );
+    assert_eq!(me["payload"]["prefs"], json!({"theme": "dark", "lang": "en", "font": "mono"}));
     assert_eq!(me["payload"]["userId"], "bob");
 
     let r = d.post_form("/api/clear", &[], &cookies).await;
     assert_eq!(r.status(), 200);
     let cleared = jar(&set_cookies(r.headers()));
-    assert!(
-        cleared.starts_with("__Host-user_session="),
-        "the cookie stays"
-    );
+    assert!(cleared.starts_with("__Host-user_session="), "the cookie stays");
     let (status, me) = d.me(&cleared).await;
     assert_eq!((status.as_u16(), me["payload"].clone()), (200, json!({})));
 
@@ -249,10 +216,7 @@ async fn cross_origin_posts_and_tampered_cookies_change_nothing() {
     let (status, me) = d.me(&tampered).await;
     assert_eq!(status, 401);
     assert_eq!(me["error"], "TOKEN_TAMPERED");
-    assert_eq!(
-        d.get("/dashboard", &tampered).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(d.get("/dashboard", &tampered).await.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
@@ -261,13 +225,7 @@ async fn refresh_by_the_callback_stops_at_the_absolute_lifetime_and_for_disabled
     let d = start(&["--expires-in", "2", "--absolute-lifetime", "8"]);
     let bob = d.login("bob", "bob-pw").await;
     let alice = d.login("alice", "alice-pw").await;
-    let r = d
-        .post_form(
-            "/admin/login",
-            &[("user", "alice"), ("password", "alice-pw")],
-            "",
-        )
-        .await;
+    let r = d.post_form("/admin/login", &[("user", "alice"), ("password", "alice-pw")], "").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let admin = jar(&set_cookies(r.headers()));
     assert!(admin.starts_with("__Host-admin_session="));
@@ -295,12 +253,8 @@ async fn refresh_by_the_callback_stops_at_the_absolute_lifetime_and_for_disabled
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let anonymous = d
-        .http
-        .post(format!("{}/admin/users/bob/disable", d.base))
-        .send()
-        .await
-        .unwrap();
+    let anonymous =
+        d.http.post(format!("{}/admin/users/bob/disable", d.base)).send().await.unwrap();
     assert_eq!(anonymous.status(), 401, "needs the admin session");
     assert_eq!(d.get("/dashboard", &bob2).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2500)).await;

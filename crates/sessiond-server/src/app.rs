@@ -60,10 +60,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/hello", get(cdi::hello)),
         ("/user/id", get(cdi::user_by_id)),
         ("/.well-known/jwks.json", get(cdi::jwks)),
-        (
-            "/recipe/session",
-            post(cdi::create_session).get(cdi::session_info),
-        ),
+        ("/recipe/session", post(cdi::create_session).get(cdi::session_info)),
         ("/recipe/session/verify", post(cdi::verify_session)),
         ("/recipe/session/refresh", post(cdi::refresh_session)),
         ("/recipe/session/remove", post(cdi::remove_sessions)),
@@ -76,24 +73,12 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/sessiond/v1/keys", get(v1::list_keys)),
         ("/sessiond/v1/keys/rotate", post(v1::rotate_keys)),
         ("/sessiond/v1/keys/reset", post(v1::reset_keys)),
-        (
-            "/sessiond/v1/users/{user_id}/sessions",
-            get(v1::user_sessions),
-        ),
+        ("/sessiond/v1/users/{user_id}/sessions", get(v1::user_sessions)),
         ("/sessiond/v1/revocations", get(events::revocations)),
         ("/sessiond/v1/sessions/{handle}", get(v1::session_details)),
-        (
-            "/sessiond/v1/sessions/{handle}/private-data",
-            put(v1::set_private_data),
-        ),
-        (
-            "/sessiond/v1/service-tokens",
-            post(v1::create_service_token),
-        ),
-        (
-            "/sessiond/v1/service-tokens/verify",
-            post(v1::verify_service_token),
-        ),
+        ("/sessiond/v1/sessions/{handle}/private-data", put(v1::set_private_data)),
+        ("/sessiond/v1/service-tokens", post(v1::create_service_token)),
+        ("/sessiond/v1/service-tokens/verify", post(v1::verify_service_token)),
         ("/healthz", get(ops::healthz)),
         ("/readyz", get(ops::readyz)),
         ("/metrics", get(ops::metrics)),
@@ -118,21 +103,13 @@ pub fn router(state: AppState, opts: &HttpOptions) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "method not allowed")
         })
-        .layer(middleware::map_request(
-            move |mut req: Request| async move {
-                req.extensions_mut().insert(BodyLimit(body_limit));
-                req
-            },
-        ))
-        .layer(middleware::from_fn_with_state(
-            opts.readiness.clone(),
-            readiness::gate,
-        ))
+        .layer(middleware::map_request(move |mut req: Request| async move {
+            req.extensions_mut().insert(BodyLimit(body_limit));
+            req
+        }))
+        .layer(middleware::from_fn_with_state(opts.readiness.clone(), readiness::gate))
         .layer(middleware::from_fn(refuse_invalid_app_id))
-        .layer(middleware::from_fn_with_state(
-            opts.api_keys.clone(),
-            require_key,
-        ))
+        .layer(middleware::from_fn_with_state(opts.api_keys.clone(), require_key))
         .layer(middleware::from_fn(track))
         .with_state(state)
 }
@@ -167,8 +144,7 @@ pub fn guard(
 /// The whole HTTP service: the `/appid-…/<tenant>` prefix rewrite, then [`guard`] around
 /// [`router`].
 pub fn service(
-    state: AppState,
-    opts: &HttpOptions,
+    state: AppState, opts: &HttpOptions,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
 {
     tower::util::MapRequestLayer::new(crate::scope::rewrite).layer(guard(router(state, opts)))

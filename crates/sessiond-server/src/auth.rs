@@ -55,9 +55,7 @@ struct Refusals {
 
 impl Refusals {
     fn log(&mut self, now: Instant) {
-        let peer = self
-            .last_peer
-            .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+        let peer = self.last_peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
         tracing::warn!(
             peer,
             attempts = self.missing + self.wrong,
@@ -139,10 +137,7 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("api-key") {
         return v.to_str().ok();
     }
-    let auth = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = auth.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -157,10 +152,7 @@ pub async fn require_key(State(keys): State<ApiKeys>, req: Request, next: Next) 
         Some(_) => false,
         None => true,
     };
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     keys.refused.record(peer, missing);
     ApiError::new(Code::InvalidApiKey, "missing or invalid API key").into_response()
 }
@@ -171,10 +163,7 @@ mod tests {
 
     #[test]
     fn any_configured_key_is_accepted() {
-        let keys = ApiKeys::new(&[
-            "first-key-0123456789".into(),
-            "second-key-0123456789".into(),
-        ]);
+        let keys = ApiKeys::new(&["first-key-0123456789".into(), "second-key-0123456789".into()]);
         assert!(keys.accepts("first-key-0123456789"));
         assert!(keys.accepts("second-key-0123456789"));
         assert!(!keys.accepts("first-key-012345678"));

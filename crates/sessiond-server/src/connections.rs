@@ -60,19 +60,13 @@ pub struct ConnectionLimits {
 /// than the process (out of file descriptors: the loop pauses).
 fn is_connection_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    )
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
 }
 
 /// Serves `svc` on `listener` within `limits` until `shutdown` resolves, then shuts down as the
 /// module documentation says. Returns once every connection is closed.
 pub async fn serve<S>(
-    listener: TcpListener,
-    svc: S,
-    limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()>,
+    listener: TcpListener, svc: S, limits: ConnectionLimits, shutdown: impl Future<Output = ()>,
 ) where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
@@ -81,9 +75,7 @@ pub async fn serve<S>(
     let (close_tx, close_rx) = watch::channel(false);
     let mut conns: JoinSet<()> = JoinSet::new();
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     let mut shutdown = pin!(shutdown);
     loop {
         // Finished connections leave the set here, so it only holds open ones.

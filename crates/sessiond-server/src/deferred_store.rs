@@ -43,10 +43,7 @@ impl std::fmt::Debug for DeferredStore {
 impl DeferredStore {
     /// A store that will be `backend` (what [`Store::backend`] says until then).
     pub fn new(backend: &'static str) -> Self {
-        Self {
-            backend,
-            inner: OnceLock::new(),
-        }
+        Self { backend, inner: OnceLock::new() }
     }
 
     /// The backend of a store URL, without connecting.
@@ -75,9 +72,7 @@ impl DeferredStore {
     }
 
     fn get(&self) -> StoreResult<&Arc<dyn Store>> {
-        self.inner
-            .get()
-            .ok_or_else(|| StoreError::unavailable(NotConnected))
+        self.inner.get().ok_or_else(|| StoreError::unavailable(NotConnected))
     }
 }
 
@@ -104,10 +99,7 @@ impl Store for DeferredStore {
     }
 
     async fn touch_session(
-        &self,
-        handle: &str,
-        now: Millis,
-        expires_at: Millis,
+        &self, handle: &str, now: Millis, expires_at: Millis,
     ) -> StoreResult<()> {
         self.get()?.touch_session(handle, now, expires_at).await
     }
@@ -121,9 +113,7 @@ impl Store for DeferredStore {
     }
 
     async fn list_user_sessions(
-        &self,
-        query: &UserQuery,
-        now: Millis,
+        &self, query: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
         self.get()?.list_user_sessions(query, now).await
     }
@@ -153,18 +143,13 @@ impl Store for DeferredStore {
     }
 
     async fn insert_key_if_newest(
-        &self,
-        expected_newest: Option<&str>,
-        key: &KeyRecord,
+        &self, expected_newest: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         self.get()?.insert_key_if_newest(expected_newest, key).await
     }
 
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()> {
         self.get()?.replace_keys(app_id, kinds, keys).await
     }

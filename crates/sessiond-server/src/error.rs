@@ -49,10 +49,7 @@ pub enum ApiError {
 impl ApiError {
     /// A client error with `code` (a 4xx code of the table) and a message saying what to fix.
     pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::Rejected {
-            code,
-            message: message.into(),
-        }
+        ApiError::Rejected { code, message: message.into() }
     }
 
     /// The stable code of this error (its HTTP status is [`Code::http_status`]).
@@ -73,10 +70,9 @@ impl ApiError {
         let (what, detail) = match self {
             ApiError::StoreUnavailable(e) => ("store unavailable", error_chain(e)),
             ApiError::Internal(e) => ("internal error", error_chain(e)),
-            ApiError::Panicked => (
-                "a request handler panicked",
-                "its message is not logged".to_owned(),
-            ),
+            ApiError::Panicked => {
+                ("a request handler panicked", "its message is not logged".to_owned())
+            }
             ApiError::Rejected { .. } | ApiError::NotReady => return None,
         };
         Some(Failure { what, detail })
@@ -118,21 +114,14 @@ impl IntoResponse for ApiError {
         let code = self.code();
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = ErrorBody {
-            code: code.as_str().to_owned(),
-            message: self.to_string(),
-        };
+        let body = ErrorBody { code: code.as_str().to_owned(), message: self.to_string() };
         let mut resp = (status, Json(body)).into_response();
         if matches!(code, Code::RequestTimeout) || matches!(self, ApiError::Panicked) {
             // The rest of the body may still be on its way, or the handler left the request
             // half read: this connection is done.
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        resp.extensions_mut().insert(ErrorReport {
-            code,
-            failure: self.failure(),
-        });
+        resp.extensions_mut().insert(ErrorReport { code, failure: self.failure() });
         resp
     }
 }

@@ -27,10 +27,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(DEFAULT_LIMIT, |l| l.0);
+        let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
         let bytes = read_limited(req, limit).await?;
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         match first {
@@ -71,14 +68,12 @@ const DRAIN_FACTOR: usize = 16;
 
 async fn read_limited(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     match req.extensions().get::<BodyDeadline>().copied() {
-        Some(d) => tokio::time::timeout_at(d.at, read_body(req, limit))
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    Code::RequestTimeout,
-                    format!("the request body did not arrive within {} s", d.secs),
-                )
-            })?,
+        Some(d) => tokio::time::timeout_at(d.at, read_body(req, limit)).await.map_err(|_| {
+            ApiError::new(
+                Code::RequestTimeout,
+                format!("the request body did not arrive within {} s", d.secs),
+            )
+        })?,
         None => read_body(req, limit).await,
     }
 }

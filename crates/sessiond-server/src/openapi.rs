@@ -71,23 +71,15 @@ impl utoipa::Modify for Limits {
                 None => text,
             });
         };
-        for (name, max) in [
-            ("ip", cdi::MAX_IP_LEN),
-            ("userAgent", cdi::MAX_USER_AGENT_LEN),
-        ] {
+        for (name, max) in [("ip", cdi::MAX_IP_LEN), ("userAgent", cdi::MAX_USER_AGENT_LEN)] {
             field("CreateSessionRequest", name, &|p| {
                 p.max_length = Some(max);
-                append(
-                    p,
-                    format!("At most {max} bytes; longer is 400 `INVALID_INPUT`."),
-                );
+                append(p, format!("At most {max} bytes; longer is 400 `INVALID_INPUT`."));
             });
         }
         field("CreateJwtRequest", "validity", &|p| {
             p.minimum = Some(utoipa::Number::UInt(1));
-            p.maximum = usize::try_from(cdi::MAX_JWT_VALIDITY_SECS)
-                .ok()
-                .map(utoipa::Number::UInt);
+            p.maximum = usize::try_from(cdi::MAX_JWT_VALIDITY_SECS).ok().map(utoipa::Number::UInt);
             append(
                 p,
                 format!(

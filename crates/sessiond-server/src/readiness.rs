@@ -18,14 +18,8 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 
 /// Routes that answer before the store is connected: they need neither the store nor keys.
-pub const WITHOUT_STORE: &[&str] = &[
-    "/healthz",
-    "/hello",
-    "/apiversion",
-    "/metrics",
-    "/openapi.json",
-    "/user/id",
-];
+pub const WITHOUT_STORE: &[&str] =
+    &["/healthz", "/hello", "/apiversion", "/metrics", "/openapi.json", "/user/id"];
 
 /// Whether the server is ready: its store connected and its manager started. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -60,10 +54,8 @@ pub async fn gate(State(ready): State<Readiness>, req: Request, next: Next) -> R
     if ready.is_ready() {
         return next.run(req).await;
     }
-    let needs_store = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|p| !WITHOUT_STORE.contains(&p.as_str()));
+    let needs_store =
+        req.extensions().get::<MatchedPath>().is_some_and(|p| !WITHOUT_STORE.contains(&p.as_str()));
     if needs_store {
         return ApiError::NotReady.into_response();
     }

@@ -59,11 +59,7 @@ fn redact_authorities(scheme: &str, head: &str, secrets: &mut Vec<String>) -> St
     // A cluster lists nodes, each possibly with its own user info. Only split when every node
     // has one, so that a password holding a comma is never cut in two.
     if scheme.contains("cluster") && head.split(',').all(|n| n.contains('@')) {
-        return head
-            .split(',')
-            .map(|n| redact_authority(n, secrets))
-            .collect::<Vec<_>>()
-            .join(",");
+        return head.split(',').map(|n| redact_authority(n, secrets)).collect::<Vec<_>>().join(",");
     }
     redact_authority(head, secrets)
 }
@@ -175,10 +171,7 @@ fn secret_pieces(url: &str) -> Vec<String> {
 /// `message` (a driver's explanation of a failure with `url`), or a placeholder when it quotes
 /// any piece of the URL's secrets.
 pub(crate) fn scrub(message: &str, url: &str) -> String {
-    if secret_pieces(url)
-        .iter()
-        .any(|p| message.contains(p.as_str()))
-    {
+    if secret_pieces(url).iter().any(|p| message.contains(p.as_str())) {
         "(the driver's message is withheld: it quotes part of the store URL's password)".to_owned()
     } else {
         message.to_owned()
@@ -201,10 +194,7 @@ mod tests {
             ("postgres://u:hunter2@db/x", "postgres://u:***@db/x"),
             ("postgres://u:p@ss@host/db", "postgres://u:***@host/db"),
             ("postgres://u:p%40ss@host/db", "postgres://u:***@host/db"),
-            (
-                "postgres://u:p@s@s@host:5432/db",
-                "postgres://u:***@host:5432/db",
-            ),
+            ("postgres://u:p@s@s@host:5432/db", "postgres://u:***@host:5432/db"),
             ("postgres://u:pa/ss@host/db", "postgres://u:***@host/db"),
             ("postgres://u:p:ss@host/db", "postgres://u:***@host/db"),
             ("postgres://u:p?ss@host/db", "postgres://***@host/db"),
@@ -217,16 +207,10 @@ mod tests {
                 "postgres://host/db?user=u&password=p@ss&schema=s",
                 "postgres://host/db?user=u&password=***&schema=s",
             ),
-            (
-                "redis://:pw@h:6379/0?prefix=x",
-                "redis://:***@h:6379/0?prefix=x",
-            ),
+            ("redis://:pw@h:6379/0?prefix=x", "redis://:***@h:6379/0?prefix=x"),
             ("redis://u@h:6379", "redis://u@h:6379"),
             ("redis://h:6379/0?prefix=x", "redis://h:6379/0?prefix=x"),
-            (
-                "redis+cluster://:a@h1:1,:b@h2:2",
-                "redis+cluster://:***@h1:1,:***@h2:2",
-            ),
+            ("redis+cluster://:a@h1:1,:b@h2:2", "redis+cluster://:***@h1:1,:***@h2:2"),
             ("redis+cluster://:a,b@h1:1", "redis+cluster://:***@h1:1"),
             ("sqlite:///var/lib/a@b.db", "sqlite:///var/lib/a@b.db"),
             ("sqlite://data/x.db", "sqlite://data/x.db"),
@@ -261,10 +245,7 @@ mod tests {
         let url = "postgres://u:p%40ss@host/db";
         assert!(!scrub("auth failed for p@ss", url).contains("p@ss"));
         assert_eq!(
-            scrub(
-                "Connection refused (os error 111)",
-                "postgres://u:hunter2@h/db"
-            ),
+            scrub("Connection refused (os error 111)", "postgres://u:hunter2@h/db"),
             "Connection refused (os error 111)"
         );
     }

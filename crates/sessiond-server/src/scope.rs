@@ -40,27 +40,21 @@ pub(crate) struct Scope {
 
 impl Default for Scope {
     fn default() -> Self {
-        Self {
-            app_id: DEFAULT_APP.to_owned(),
-            tenant_id: None,
-        }
+        Self { app_id: DEFAULT_APP.to_owned(), tenant_id: None }
     }
 }
 
 impl Scope {
     /// The path's tenant, or `public`.
     pub(crate) fn tenant(&self) -> String {
-        self.tenant_id
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TENANT.to_owned())
+        self.tenant_id.clone().unwrap_or_else(|| DEFAULT_TENANT.to_owned())
     }
 }
 
 fn is_scope_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A path whose `/appid-…` segment is not a valid app id.
@@ -102,11 +96,7 @@ pub(crate) fn split(path: &str) -> Result<(Scope, String), InvalidAppId> {
         scope.tenant_id = Some(seg);
         rest = remainder;
     }
-    let routed = if rest.is_empty() {
-        "/".to_owned()
-    } else {
-        rest.to_owned()
-    };
+    let routed = if rest.is_empty() { "/".to_owned() } else { rest.to_owned() };
     Ok((scope, routed))
 }
 
@@ -142,10 +132,7 @@ mod tests {
     use super::*;
 
     fn s(app: &str, tenant: Option<&str>) -> Scope {
-        Scope {
-            app_id: app.into(),
-            tenant_id: tenant.map(Into::into),
-        }
+        Scope { app_id: app.into(), tenant_id: tenant.map(Into::into) }
     }
 
     fn split(path: &str) -> (Scope, String) {
@@ -181,36 +168,11 @@ mod tests {
         // (path, app, tenant, path routed)
         for (path, app, tenant, routed) in [
             ("/recipe/session", "public", None, "/recipe/session"),
-            (
-                "/public/recipe/session",
-                "public",
-                Some("public"),
-                "/recipe/session",
-            ),
-            (
-                "/t1/recipe/session/user",
-                "public",
-                Some("t1"),
-                "/recipe/session/user",
-            ),
-            (
-                "/appid-app1/recipe/session/verify",
-                "app1",
-                None,
-                "/recipe/session/verify",
-            ),
-            (
-                "/appid-app1/t2/recipe/session",
-                "app1",
-                Some("t2"),
-                "/recipe/session",
-            ),
-            (
-                "/appid-a/.well-known/jwks.json",
-                "a",
-                None,
-                "/.well-known/jwks.json",
-            ),
+            ("/public/recipe/session", "public", Some("public"), "/recipe/session"),
+            ("/t1/recipe/session/user", "public", Some("t1"), "/recipe/session/user"),
+            ("/appid-app1/recipe/session/verify", "app1", None, "/recipe/session/verify"),
+            ("/appid-app1/t2/recipe/session", "app1", Some("t2"), "/recipe/session"),
+            ("/appid-a/.well-known/jwks.json", "a", None, "/.well-known/jwks.json"),
             ("/appid-a/apiversion", "a", None, "/apiversion"),
             ("/apiversion", "public", None, "/apiversion"),
             ("/sessiond/v1/keys", "public", None, "/sessiond/v1/keys"),

@@ -121,8 +121,7 @@ impl Server {
 /// world-readable API key file, a store URL that can never work, keys unusable with this
 /// configuration, an address that cannot be bound.
 pub async fn start(
-    settings: &Settings,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    settings: &Settings, stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Server, ServeError> {
     let config = settings.manager_config()?;
     let api_keys = settings.all_api_keys()?;
@@ -132,10 +131,7 @@ pub async fn start(
     check_store_url(&settings.store)?;
     let listener = TcpListener::bind(settings.listen)
         .await
-        .map_err(|source| ServeError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+        .map_err(|source| ServeError::Bind { addr: settings.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
     let url = settings.store.clone();
 
@@ -228,13 +224,7 @@ pub async fn start(
             None => stopped,
         }
     });
-    Ok(Server {
-        addr,
-        manager,
-        readiness,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(Server { addr, manager, readiness, shutdown: Some(tx), task })
 }
 
 /// The one line logged when the store turns out to be unreachable (`store` redacted).
@@ -270,18 +260,11 @@ enum Phase {
 /// A failure that retrying cannot fix (a store URL that can never work, keys that cannot be
 /// used with this configuration): the server should stop with it.
 async fn become_ready(
-    url: String,
-    deferred: Option<Arc<DeferredStore>>,
-    manager: SessionManager,
-    ready: Readiness,
+    url: String, deferred: Option<Arc<DeferredStore>>, manager: SessionManager, ready: Readiness,
     already_unreachable: bool,
 ) -> Result<(), ServeError> {
     let store = redact_url(&url);
-    let mut phase = if already_unreachable {
-        Phase::Unreachable
-    } else {
-        Phase::Starting
-    };
+    let mut phase = if already_unreachable { Phase::Unreachable } else { Phase::Starting };
     let mut base = RETRY_MIN;
     let mut delay = RETRY_MIN;
     let note_unreachable = |phase: &mut Phase, error: String| {

@@ -65,10 +65,7 @@ pub enum SettingsError {
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid {
-        setting,
-        message: message.into(),
-    }
+    SettingsError::Invalid { setting, message: message.into() }
 }
 
 /// How log lines are written: for people (`text`) or for a log pipeline (`json`).
@@ -160,10 +157,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("store", &redact_url(&self.store))
-            .field(
-                "api_keys",
-                &format_args!("<{} redacted>", self.api_keys.len()),
-            )
+            .field("api_keys", &format_args!("<{} redacted>", self.api_keys.len()))
             .field("api_key_file", &self.api_key_file)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -178,10 +172,7 @@ impl fmt::Debug for Settings {
             .field("body_limit", &self.body_limit)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
-            .field(
-                "master_key",
-                &self.master_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("master_key", &self.master_key.as_ref().map(|_| "<redacted>"))
             .field("sweep_interval", &self.sweep_interval)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
@@ -197,9 +188,7 @@ impl Default for Settings {
     fn default() -> Self {
         let m = ManagerConfig::default();
         Self {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .unwrap_or_else(|_| ([127, 0, 0, 1], 3567).into()),
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| ([127, 0, 0, 1], 3567).into()),
             store: DEFAULT_STORE.to_owned(),
             api_keys: Vec::new(),
             api_key_file: Vec::new(),
@@ -232,14 +221,10 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Read`] / [`SettingsError::Parse`] naming the file and key.
     pub fn from_file(path: &Path) -> Result<Self, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| SettingsError::Parse {
-            path: path.display().to_string(),
-            source,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SettingsError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text)
+            .map_err(|source| SettingsError::Parse { path: path.display().to_string(), source })
     }
 
     /// Checks every value and builds the manager's policy.
@@ -257,20 +242,14 @@ impl Settings {
         let algorithm = Algorithm::parse(&self.algorithm).ok_or_else(|| {
             invalid(
                 "algorithm",
-                format!(
-                    "`{}` is not one of RS256, EdDSA, ES256, HS256",
-                    self.algorithm
-                ),
+                format!("`{}` is not one of RS256, EdDSA, ES256, HS256", self.algorithm),
             )
         })?;
         let token_format = match self.token_format.as_str() {
             "jwt" => TokenFormat::Jwt,
             "opaque" => TokenFormat::Opaque,
             other => {
-                return Err(invalid(
-                    "token_format",
-                    format!("`{other}` is not `jwt` or `opaque`"),
-                ));
+                return Err(invalid("token_format", format!("`{other}` is not `jwt` or `opaque`")));
             }
         };
         let master_key = self
@@ -320,8 +299,7 @@ impl Settings {
             sweep_interval: secs("sweep_interval", self.sweep_interval)?,
             ..ManagerConfig::default()
         };
-        cfg.validate()
-            .map_err(|e| invalid("refresh_grace", e.to_string()))?;
+        cfg.validate().map_err(|e| invalid("refresh_grace", e.to_string()))?;
         Ok(cfg)
     }
 }
@@ -366,10 +344,7 @@ impl Settings {
 
 fn read_api_key_file(path: &Path) -> Result<String, SettingsError> {
     let shown = path.display().to_string();
-    let err = |message: String| SettingsError::ApiKeyFile {
-        path: shown.clone(),
-        message,
-    };
+    let err = |message: String| SettingsError::ApiKeyFile { path: shown.clone(), message };
     let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read it: {e}")))?;
     if !meta.is_file() {
         return Err(err("not a regular file".to_owned()));
@@ -412,13 +387,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_types_name_the_key() {
-        let e = toml::from_str::<Settings>("acces_token_ttl = 5")
-            .unwrap_err()
-            .to_string();
+        let e = toml::from_str::<Settings>("acces_token_ttl = 5").unwrap_err().to_string();
         assert!(e.contains("acces_token_ttl"), "{e}");
-        let e = toml::from_str::<Settings>("access_token_ttl = \"soon\"")
-            .unwrap_err()
-            .to_string();
+        let e = toml::from_str::<Settings>("access_token_ttl = \"soon\"").unwrap_err().to_string();
         assert!(e.contains("access_token_ttl"), "{e}");
     }
 
@@ -459,24 +430,14 @@ mod tests {
                 s.max_connections,
                 s.shutdown_timeout()
             ),
-            (
-                Duration::from_secs(5),
-                Duration::from_secs(6),
-                7,
-                Duration::from_secs(8)
-            )
+            (Duration::from_secs(5), Duration::from_secs(6), 7, Duration::from_secs(8))
         );
         assert_eq!(s.api_key_file, vec![PathBuf::from("/run/secrets/k")]);
         let s: Settings = toml::from_str("api_key_file = [\"/a\", \"/b\"]").unwrap();
         assert_eq!(s.api_key_file.len(), 2);
         let d = Settings::default();
         assert_eq!(
-            (
-                d.header_read_timeout,
-                d.body_read_timeout,
-                d.max_connections,
-                d.shutdown_timeout
-            ),
+            (d.header_read_timeout, d.body_read_timeout, d.max_connections, d.shutdown_timeout),
             (10, 30, 10_000, 30)
         );
         refused_naming_the_setting(&[
@@ -500,20 +461,12 @@ mod tests {
             !d.contains("super-secret") && !d.contains("abab") && !d.contains("hunter2"),
             "{d}"
         );
-        for store in [
-            "postgres://u:p@ss@host/db",
-            "postgres://u:p%40ss@host/db",
-            "redis://:p@ss@host:6379",
-        ] {
-            let s = Settings {
-                store: store.into(),
-                ..Settings::default()
-            };
+        for store in
+            ["postgres://u:p@ss@host/db", "postgres://u:p%40ss@host/db", "redis://:p@ss@host:6379"]
+        {
+            let s = Settings { store: store.into(), ..Settings::default() };
             let d = format!("{s:?}");
-            assert!(
-                !d.contains("p@ss") && !d.contains("p%40ss") && !d.contains("ss@"),
-                "{d}"
-            );
+            assert!(!d.contains("p@ss") && !d.contains("p%40ss") && !d.contains("ss@"), "{d}");
             assert!(d.contains("***@host"), "{d}");
         }
     }

@@ -89,20 +89,11 @@ fn open_error(url: &str, e: &StoreError, down_means_retry: bool) -> StoreUrlErro
     let retryable =
         down_means_retry || matches!(e, StoreError::Unavailable(_) | StoreError::Closed);
     let url_shown = redact_url(url);
-    let source = OpenError {
-        detail: describe(e, url),
-        retryable,
-    };
+    let source = OpenError { detail: describe(e, url), retryable };
     if is_config(e) {
-        StoreUrlError::Invalid {
-            url: url_shown,
-            source,
-        }
+        StoreUrlError::Invalid { url: url_shown, source }
     } else {
-        StoreUrlError::Open {
-            url: url_shown,
-            source,
-        }
+        StoreUrlError::Open { url: url_shown, source }
     }
 }
 
@@ -199,15 +190,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_that_is_down_is_retryable_a_bad_url_is_not() {
-        let down = open_store("postgres://u@127.0.0.1:1/db")
-            .await
-            .err()
-            .unwrap();
+        let down = open_store("postgres://u@127.0.0.1:1/db").await.err().unwrap();
         assert!(down.is_retryable(), "{down:?}");
-        let down = open_store("redis://127.0.0.1:1?timeout_ms=200")
-            .await
-            .err()
-            .unwrap();
+        let down = open_store("redis://127.0.0.1:1?timeout_ms=200").await.err().unwrap();
         assert!(down.is_retryable(), "{down:?}");
         for bad in [
             "postgres://u@127.0.0.1:1/db?pool_size=0",

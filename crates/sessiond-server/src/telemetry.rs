@@ -32,28 +32,19 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// first request on.
 fn describe() {
     use metrics::{Unit, describe_counter, describe_histogram};
-    describe_counter!(
-        "sessiond_http_requests_total",
-        "HTTP requests by method, route and status"
-    );
+    describe_counter!("sessiond_http_requests_total", "HTTP requests by method, route and status");
     describe_histogram!(
         "sessiond_http_request_duration_seconds",
         Unit::Seconds,
         "HTTP request latency by method and route"
     );
     describe_counter!("sessiond_sessions_created_total", "sessions created");
-    describe_counter!(
-        "sessiond_refreshes_total",
-        "successful refresh-token rotations"
-    );
+    describe_counter!("sessiond_refreshes_total", "successful refresh-token rotations");
     describe_counter!(
         "sessiond_thefts_detected_total",
         "replayed refresh tokens detected (the session was revoked)"
     );
-    describe_counter!(
-        "sessiond_store_errors_total",
-        "requests that failed because the store did"
-    );
+    describe_counter!("sessiond_store_errors_total", "requests that failed because the store did");
     for name in [
         "sessiond_sessions_created_total",
         "sessiond_refreshes_total",
@@ -85,9 +76,7 @@ impl Metrics {
             describe();
             handle
         });
-        Self {
-            handle: handle.clone(),
-        }
+        Self { handle: handle.clone() }
     }
 
     /// The Prometheus text exposition, if metrics are installed.
@@ -140,10 +129,7 @@ fn record(method: &'static str, route: &str, status: u16, secs: f64) {
     {
         let guard = map.read();
         if let Some(h) = guard.get(route) {
-            let counter = h
-                .counters
-                .iter()
-                .find(|(m, s, _)| *m == method && *s == status);
+            let counter = h.counters.iter().find(|(m, s, _)| *m == method && *s == status);
             let histogram = h.histograms.iter().find(|(m, _)| *m == method);
             if let (Some((_, _, c)), Some((_, hist))) = (counter, histogram) {
                 c.increment(1);
@@ -154,11 +140,7 @@ fn record(method: &'static str, route: &str, status: u16, secs: f64) {
     }
     let mut guard = map.write();
     let h = guard.entry(route.to_owned()).or_default();
-    if !h
-        .counters
-        .iter()
-        .any(|(m, s, _)| *m == method && *s == status)
-    {
+    if !h.counters.iter().any(|(m, s, _)| *m == method && *s == status) {
         let labels = [
             ("method", method.to_owned()),
             ("route", route.to_owned()),
@@ -172,10 +154,8 @@ fn record(method: &'static str, route: &str, status: u16, secs: f64) {
     }
     if !h.histograms.iter().any(|(m, _)| *m == method) {
         let labels = [("method", method.to_owned()), ("route", route.to_owned())];
-        h.histograms.push((
-            method,
-            metrics::histogram!("sessiond_http_request_duration_seconds", &labels),
-        ));
+        h.histograms
+            .push((method, metrics::histogram!("sessiond_http_request_duration_seconds", &labels)));
     }
     drop(guard);
     record(method, route, status, secs);
@@ -194,33 +174,16 @@ pub async fn track(req: Request, next: Next) -> Response {
     record(method, route, status, secs);
     let report = resp.extensions_mut().remove::<ErrorReport>();
     let code = report.as_ref().map(|r| r.code.as_str());
-    if report
-        .as_ref()
-        .is_some_and(|r| r.code == Code::StoreUnavailable)
-    {
+    if report.as_ref().is_some_and(|r| r.code == Code::StoreUnavailable) {
         metrics::counter!("sessiond_store_errors_total").increment(1);
     }
     if let Some(f) = report.and_then(|r| r.failure) {
         tracing::error!(method, route, error = %f.detail, "{}", f.what);
     }
     if status >= 500 {
-        tracing::warn!(
-            method,
-            route,
-            status,
-            code,
-            latency_ms = secs * 1000.0,
-            "request failed"
-        );
+        tracing::warn!(method, route, status, code, latency_ms = secs * 1000.0, "request failed");
     } else {
-        tracing::debug!(
-            method,
-            route,
-            status,
-            code,
-            latency_ms = secs * 1000.0,
-            "request"
-        );
+        tracing::debug!(method, route, status, code, latency_ms = secs * 1000.0, "request");
     }
     resp
 }
@@ -228,11 +191,7 @@ pub async fn track(req: Request, next: Next) -> Response {
 /// Logs and removes an [`ErrorReport`] that no [`track`] layer took: the response to a handler
 /// that panicked, made outside the router by the panic guard.
 pub fn report_escaped(mut resp: Response) -> Response {
-    if let Some(f) = resp
-        .extensions_mut()
-        .remove::<ErrorReport>()
-        .and_then(|r| r.failure)
-    {
+    if let Some(f) = resp.extensions_mut().remove::<ErrorReport>().and_then(|r| r.failure) {
         tracing::error!(error = %f.detail, "{}", f.what);
     }
     resp

@@ -39,9 +39,7 @@ async fn malformed_bodies_are_400_with_stable_codes() {
     }
     // PUT endpoints too.
     for path in ["/recipe/session/data", "/recipe/jwt/data"] {
-        let (status, v) = t
-            .raw(Method::PUT, path, b"{\"sessionHandle\":1}".to_vec())
-            .await;
+        let (status, v) = t.raw(Method::PUT, path, b"{\"sessionHandle\":1}".to_vec()).await;
         assert_eq!(
             (status, v["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("INVALID_FIELD")),
@@ -55,21 +53,12 @@ async fn malformed_bodies_are_400_with_stable_codes() {
         (StatusCode::BAD_REQUEST, Some("INVALID_QUERY")),
         "{v}"
     );
-    let (status, _) = t
-        .get("/recipe/session/user?userId=x&fetchAcrossAllTenants=maybe")
-        .await;
+    let (status, _) = t.get("/recipe/session/user?userId=x&fetchAcrossAllTenants=maybe").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Unknown fields on sessiond's own strict endpoints.
-    let (status, v) = t
-        .post(
-            "/sessiond/v1/service-tokens",
-            json!({"expiresIn": 5, "admin": true}),
-        )
-        .await;
-    assert_eq!(
-        (status, v["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("INVALID_FIELD"))
-    );
+    let (status, v) =
+        t.post("/sessiond/v1/service-tokens", json!({"expiresIn": 5, "admin": true})).await;
+    assert_eq!((status, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_FIELD")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,9 +68,7 @@ async fn oversized_bodies_are_413() {
         "{{\"userId\":\"u\",\"userDataInDatabase\":{{\"blob\":\"{}\"}}}}",
         "x".repeat(2 * 1024 * 1024)
     );
-    let (status, v) = t
-        .raw(Method::POST, "/public/recipe/session", big.into_bytes())
-        .await;
+    let (status, v) = t.raw(Method::POST, "/public/recipe/session", big.into_bytes()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     assert_eq!(v["code"], "PAYLOAD_TOO_LARGE");
     // Just under the limit is fine.
@@ -89,9 +76,7 @@ async fn oversized_bodies_are_413() {
         "{{\"userId\":\"u\",\"userDataInDatabase\":{{\"blob\":\"{}\"}}}}",
         "x".repeat(900 * 1024)
     );
-    let (status, v) = t
-        .raw(Method::POST, "/public/recipe/session", ok.into_bytes())
-        .await;
+    let (status, v) = t.raw(Method::POST, "/public/recipe/session", ok.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
 }
 
@@ -118,13 +103,7 @@ async fn garbage_tokens_are_unauthorised_not_errors() {
             )
             .await;
         assert_eq!(code, StatusCode::OK, "{g:.20}: {v}");
-        assert!(
-            matches!(
-                v["status"].as_str(),
-                Some("UNAUTHORISED" | "TRY_REFRESH_TOKEN")
-            ),
-            "{v}"
-        );
+        assert!(matches!(v["status"].as_str(), Some("UNAUTHORISED" | "TRY_REFRESH_TOKEN")), "{v}");
         // Refresh, regenerate and a read by handle: a CDI UNAUTHORISED in a 200.
         for (method, path, body) in [
             (
@@ -137,11 +116,7 @@ async fn garbage_tokens_are_unauthorised_not_errors() {
                 "/recipe/session/regenerate".to_owned(),
                 json!({"accessToken": g}).to_string(),
             ),
-            (
-                Method::GET,
-                format!("/recipe/session?sessionHandle={}", urlencode(g)),
-                String::new(),
-            ),
+            (Method::GET, format!("/recipe/session?sessionHandle={}", urlencode(g)), String::new()),
         ] {
             let (code, v) = t.raw(method, &path, body.into_bytes()).await;
             assert_eq!(
@@ -150,24 +125,13 @@ async fn garbage_tokens_are_unauthorised_not_errors() {
                 "{path}: {v}"
             );
         }
-        let (code, v) = t
-            .post("/sessiond/v1/service-tokens/verify", json!({"token": g}))
-            .await;
+        let (code, v) = t.post("/sessiond/v1/service-tokens/verify", json!({"token": g})).await;
         assert_eq!((code, v["valid"].as_bool()), (StatusCode::OK, Some(false)));
     }
-    let (code, v) = t
-        .post("/public/recipe/session", json!({"userId": ""}))
-        .await;
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("INVALID_INPUT"))
-    );
-    let (code, _) = t
-        .post(
-            "/public/recipe/session",
-            json!({"userId": "u", "userDataInJWT": {"exp": 1}}),
-        )
-        .await;
+    let (code, v) = t.post("/public/recipe/session", json!({"userId": ""})).await;
+    assert_eq!((code, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_INPUT")));
+    let (code, _) =
+        t.post("/public/recipe/session", json!({"userId": "u", "userDataInJWT": {"exp": 1}})).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
 }
 
@@ -179,13 +143,8 @@ fn urlencode(s: &str) -> String {
 async fn unknown_routes_and_methods_are_json_errors() {
     let t = start(|_| {}).await;
     let (code, v) = t.get("/no/such/thing").await;
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
-    );
-    let (code, v) = t
-        .raw(Method::DELETE, "/recipe/session/verify", vec![])
-        .await;
+    assert_eq!((code, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")));
+    let (code, v) = t.raw(Method::DELETE, "/recipe/session/verify", vec![]).await;
     assert_eq!(
         (code, v["code"].as_str()),
         (StatusCode::METHOD_NOT_ALLOWED, Some("METHOD_NOT_ALLOWED"))
@@ -231,10 +190,7 @@ async fn random_bodies_never_cause_a_5xx_and_the_server_keeps_serving() {
             v.to_string().into_bytes()
         };
         let (code, v) = t.raw(Method::POST, path, body).await;
-        assert!(
-            code.is_success() || code.is_client_error(),
-            "{path} gave {code}: {v}"
-        );
+        assert!(code.is_success() || code.is_client_error(), "{path} gave {code}: {v}");
     }
     // Still serving, and the earlier session is intact.
     let (code, _) = t.get("/healthz").await;
@@ -263,12 +219,8 @@ async fn malformed_app_ids_are_refused_never_mapped_to_the_public_app() {
     ] {
         for tenant in ["", "/public", "/t1"] {
             let path = format!("{prefix}{tenant}/recipe/session");
-            let (status, v) = t
-                .post(
-                    &path,
-                    json!({"userId": "app-id-intruder", "enableAntiCsrf": false}),
-                )
-                .await;
+            let (status, v) =
+                t.post(&path, json!({"userId": "app-id-intruder", "enableAntiCsrf": false})).await;
             assert_eq!(
                 (status, v["code"].as_str()),
                 (StatusCode::BAD_REQUEST, Some("INVALID_APP_ID")),
@@ -294,10 +246,7 @@ async fn malformed_app_ids_are_refused_never_mapped_to_the_public_app() {
     assert_eq!(list["sessionHandles"], json!([]), "{list}");
     // Valid prefixes still work.
     let v = t
-        .ok(
-            "/appid-shop-2/t1/recipe/session",
-            json!({"userId": "fine", "enableAntiCsrf": false}),
-        )
+        .ok("/appid-shop-2/t1/recipe/session", json!({"userId": "fine", "enableAntiCsrf": false}))
         .await;
     assert_eq!(v["session"]["tenantId"], "t1");
 }
@@ -308,12 +257,8 @@ async fn malformed_app_ids_are_refused_never_mapped_to_the_public_app() {
 async fn ip_and_user_agent_have_size_limits() {
     let t = start(|_| {}).await;
     let create = |ip: String, ua: String| json!({"userId": "device", "ip": ip, "userAgent": ua});
-    let (status, v) = t
-        .post(
-            "/public/recipe/session",
-            create("i".repeat(64), "u".repeat(512)),
-        )
-        .await;
+    let (status, v) =
+        t.post("/public/recipe/session", create("i".repeat(64), "u".repeat(512))).await;
     assert_eq!(status, StatusCode::OK, "at the limits: {v}");
     for (ip, ua, field) in [
         ("i".repeat(65), "u".to_owned(), "ip"),
@@ -332,12 +277,7 @@ async fn ip_and_user_agent_have_size_limits() {
     let props = &doc["components"]["schemas"]["CreateSessionRequest"]["properties"];
     assert_eq!(props["ip"]["maxLength"], 64, "{props}");
     assert_eq!(props["userAgent"]["maxLength"], 512, "{props}");
-    assert!(
-        props["ip"]["description"]
-            .as_str()
-            .unwrap()
-            .contains("INVALID_INPUT")
-    );
+    assert!(props["ip"]["description"].as_str().unwrap().contains("INVALID_INPUT"));
 }
 
 /// `POST /recipe/jwt`: `validity` is 1 s to 100 years (what the SDKs ask for by default); 0 and
@@ -349,11 +289,7 @@ async fn id_token_validity_is_capped_at_a_hundred_years() {
     let cap: u64 = 100 * 365 * 24 * 3600;
     for ok in [1, 3600, cap] {
         let (status, v) = t.post("/recipe/jwt", jwt(ok)).await;
-        assert_eq!(
-            (status, v["status"].as_str()),
-            (StatusCode::OK, Some("OK")),
-            "{ok}: {v}"
-        );
+        assert_eq!((status, v["status"].as_str()), (StatusCode::OK, Some("OK")), "{ok}: {v}");
     }
     for bad in [0, cap + 1, u64::from(u32::MAX) * 10, u64::MAX] {
         let (status, v) = t.post("/recipe/jwt", jwt(bad)).await;

@@ -46,10 +46,7 @@ async fn create_verify_refresh_refresh_then_reuse_is_theft() {
     // Within the grace window, a superseded token (a stale tab's) gets the current one again.
     let again = t.refresh(&rt0).await;
     assert_eq!(again["status"], "OK", "{again}");
-    assert_eq!(
-        again["refreshToken"]["token"], r2["refreshToken"]["token"],
-        "{again}"
-    );
+    assert_eq!(again["refreshToken"]["token"], r2["refreshToken"]["token"], "{again}");
     // After it, rt0 is a replayed ancestor: theft, and the session is gone.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let theft = t.refresh(&rt0).await;
@@ -100,19 +97,11 @@ async fn jwks_verifies_access_tokens_with_an_independent_library() {
     let header = jsonwebtoken::decode_header(token).unwrap();
     let kid = header.kid.unwrap();
     assert!(kid.starts_with("d-"));
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap();
+    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap();
     for field in ["kty", "kid", "n", "e", "alg", "use"] {
         assert!(jwk.get(field).is_some(), "JWK lacks {field}");
     }
-    assert!(
-        jwk.get("d").is_none() && jwk.get("k").is_none(),
-        "no private material"
-    );
+    assert!(jwk.get("d").is_none() && jwk.get("k").is_none(), "no private material");
     let key = jsonwebtoken::DecodingKey::from_rsa_components(s(&jwk["n"]), s(&jwk["e"])).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_aud = false;
@@ -142,9 +131,8 @@ async fn remove_get_list_and_data_endpoints() {
 
     let (_, list) = t.get("/recipe/session/user?userId=dave&fetchSessionsForAllLinkedAccounts=true&fetchAcrossAllTenants=true").await;
     assert_eq!(list["sessionHandles"], json!([ha.clone(), hb.clone()]));
-    let (_, list) = t
-        .get("/public/recipe/session/user?userId=dave&fetchAcrossAllTenants=false")
-        .await;
+    let (_, list) =
+        t.get("/public/recipe/session/user?userId=dave&fetchAcrossAllTenants=false").await;
     assert_eq!(list["sessionHandles"].as_array().unwrap().len(), 2);
 
     let v = t
@@ -155,10 +143,7 @@ async fn remove_get_list_and_data_endpoints() {
         .await;
     assert_eq!(v.1["status"], "OK", "{:?}", v);
     let v = t
-        .put(
-            "/recipe/jwt/data",
-            json!({"sessionHandle": ha, "userDataInJWT": {"role": "admin"}}),
-        )
+        .put("/recipe/jwt/data", json!({"sessionHandle": ha, "userDataInJWT": {"role": "admin"}}))
         .await;
     assert_eq!(v.1["status"], "OK");
     let (_, info) = t.get(&format!("/recipe/session?sessionHandle={ha}")).await;
@@ -170,30 +155,19 @@ async fn remove_get_list_and_data_endpoints() {
     assert!(v["accessToken"]["token"].is_string(), "{v}");
     // Protected claims are refused with a 400.
     let (code, v) = t
-        .put(
-            "/recipe/jwt/data",
-            json!({"sessionHandle": ha, "userDataInJWT": {"sub": "x"}}),
-        )
+        .put("/recipe/jwt/data", json!({"sessionHandle": ha, "userDataInJWT": {"sub": "x"}}))
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
 
     // Remove: present, then missing.
-    let r = t
-        .ok("/recipe/session/remove", json!({"sessionHandles": [ha]}))
-        .await;
+    let r = t.ok("/recipe/session/remove", json!({"sessionHandles": [ha]})).await;
     assert_eq!(r["sessionHandlesRevoked"], json!([ha.clone()]));
-    let r = t
-        .ok("/recipe/session/remove", json!({"sessionHandles": [ha]}))
-        .await;
+    let r = t.ok("/recipe/session/remove", json!({"sessionHandles": [ha]})).await;
     assert_eq!(r["sessionHandlesRevoked"], json!([]));
     let (_, info) = t.get(&format!("/recipe/session?sessionHandle={ha}")).await;
     assert_eq!(info["status"], "UNAUTHORISED");
-    let v = t
-        .put(
-            "/recipe/session/data",
-            json!({"sessionHandle": ha, "userDataInDatabase": {}}),
-        )
-        .await;
+    let v =
+        t.put("/recipe/session/data", json!({"sessionHandle": ha, "userDataInDatabase": {}})).await;
     assert_eq!(v.1["status"], "UNAUTHORISED");
 
     // By user.
@@ -215,16 +189,8 @@ async fn regenerate_and_id_tokens() {
         )
         .await;
     assert_eq!(r["session"]["userDataInJWT"], json!({"role": "owner"}));
-    assert_eq!(
-        r["accessToken"]["expiry"], c["accessToken"]["expiry"],
-        "same expiry"
-    );
-    let (_, v) = t
-        .post(
-            "/recipe/session/regenerate",
-            json!({"accessToken": "garbage"}),
-        )
-        .await;
+    assert_eq!(r["accessToken"]["expiry"], c["accessToken"]["expiry"], "same expiry");
+    let (_, v) = t.post("/recipe/session/regenerate", json!({"accessToken": "garbage"})).await;
     assert_eq!(v["status"], "UNAUTHORISED");
 
     let j = t.ok("/recipe/jwt", json!({"payload": {"name": "erin"}, "validity": 3600, "useStaticSigningKey": true, "algorithm": "RS256", "jwksDomain": "https://api.example"})).await;
@@ -232,31 +198,19 @@ async fn regenerate_and_id_tokens() {
     let kid = jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
     assert!(kid.starts_with("s-"));
     let (_, jwks) = t.get("/.well-known/jwks.json").await;
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap();
+    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap();
     let key = jsonwebtoken::DecodingKey::from_rsa_components(s(&jwk["n"]), s(&jwk["e"])).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_aud = false;
     validation.set_issuer(&["https://api.example"]);
     let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation).unwrap();
     assert_eq!(data.claims["name"], "erin");
-    let (_, v) = t
-        .post(
-            "/recipe/jwt",
-            json!({"payload": {}, "validity": 60, "algorithm": "HS512"}),
-        )
-        .await;
+    let (_, v) =
+        t.post("/recipe/jwt", json!({"payload": {}, "validity": 60, "algorithm": "HS512"})).await;
     assert_eq!(v["status"], "UNSUPPORTED_ALGORITHM_ERROR");
 
     let (code, v) = t.get("/user/id?userId=erin").await;
-    assert_eq!(
-        (code, v["status"].clone()),
-        (StatusCode::OK, json!("UNKNOWN_USER_ID_ERROR"))
-    );
+    assert_eq!((code, v["status"].clone()), (StatusCode::OK, json!("UNKNOWN_USER_ID_ERROR")));
     let (code, v) = t.get("/hello").await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(v, Value::String("Hello\n".into()));
@@ -277,9 +231,8 @@ async fn app_and_tenant_prefixes() {
     assert_eq!(list["sessionHandles"].as_array().unwrap().len(), 1);
     let (_, list) = t.get("/recipe/session/user?userId=frank").await;
     assert_eq!(list["sessionHandles"].as_array().unwrap().len(), 0);
-    let (_, list) = t
-        .get("/appid-shop/t2/recipe/session/user?userId=frank&fetchAcrossAllTenants=false")
-        .await;
+    let (_, list) =
+        t.get("/appid-shop/t2/recipe/session/user?userId=frank&fetchAcrossAllTenants=false").await;
     assert_eq!(list["sessionHandles"].as_array().unwrap().len(), 0);
     let (code, jwks) = t.get("/appid-shop/.well-known/jwks.json").await;
     assert_eq!(code, StatusCode::OK);
@@ -342,11 +295,7 @@ async fn apps_cannot_reach_each_others_sessions() {
                 "/recipe/session/refresh".to_owned(),
                 json!({"refreshToken": refresh, "enableAntiCsrf": false}).to_string(),
             ),
-            (
-                Method::GET,
-                format!("/recipe/session?sessionHandle={h}"),
-                String::new(),
-            ),
+            (Method::GET, format!("/recipe/session?sessionHandle={h}"), String::new()),
             (
                 Method::PUT,
                 "/recipe/session/data".to_owned(),
@@ -358,9 +307,7 @@ async fn apps_cannot_reach_each_others_sessions() {
                 json!({"sessionHandle": h, "userDataInJWT": {"r": 2}}).to_string(),
             ),
         ] {
-            let (_, v) = t
-                .raw(method, &format!("{app}{path}"), body.into_bytes())
-                .await;
+            let (_, v) = t.raw(method, &format!("{app}{path}"), body.into_bytes()).await;
             assert_eq!(v["status"], "UNAUTHORISED", "{app}{path}: {v}");
         }
         let (_, v) = t
@@ -370,17 +317,10 @@ async fn apps_cannot_reach_each_others_sessions() {
             )
             .await;
         assert!(refused(&v), "{app}: {v}");
-        let v = t
-            .ok(
-                &format!("{app}/recipe/session/remove"),
-                json!({"sessionHandles": [h]}),
-            )
-            .await;
+        let v = t.ok(&format!("{app}/recipe/session/remove"), json!({"sessionHandles": [h]})).await;
         assert_eq!(v["sessionHandlesRevoked"], json!([]), "{app}: {v}");
     }
-    let (_, info) = t
-        .get(&format!("/appid-shop/recipe/session?sessionHandle={h}"))
-        .await;
+    let (_, info) = t.get(&format!("/appid-shop/recipe/session?sessionHandle={h}")).await;
     assert_eq!(info["status"], "OK", "{info}");
     assert_eq!(info["userDataInJWT"], json!({"r": 1}));
     assert_eq!(info["userDataInDatabase"], json!({"d": 1}));
@@ -391,12 +331,7 @@ async fn apps_cannot_reach_each_others_sessions() {
         )
         .await;
     assert!(r["accessToken"]["token"].is_string());
-    let v = t
-        .ok(
-            "/appid-shop/recipe/session/remove",
-            json!({"sessionHandles": [h]}),
-        )
-        .await;
+    let v = t.ok("/appid-shop/recipe/session/remove", json!({"sessionHandles": [h]})).await;
     assert_eq!(v["sessionHandlesRevoked"], json!([h]));
 }
 
@@ -437,11 +372,7 @@ async fn oversized_public_data_is_refused() {
     let (code, v) = t
         .post("/public/recipe/session", json!({"userId": "jay", "userDataInJWT": big, "userDataInDatabase": {}, "enableAntiCsrf": false}))
         .await;
-    assert_eq!(
-        (code, v["code"].clone()),
-        (StatusCode::BAD_REQUEST, json!("INVALID_INPUT")),
-        "{v}"
-    );
+    assert_eq!((code, v["code"].clone()), (StatusCode::BAD_REQUEST, json!("INVALID_INPUT")), "{v}");
     let c = t.create("jay").await;
     let (code, _) = t
         .put(
@@ -490,26 +421,16 @@ async fn opaque_access_tokens_over_http() {
     assert_eq!(v["status"], "OK", "{v}");
     assert_eq!(v["session"]["userDataInJWT"], json!({"role": "user"}));
     let r = t.refresh(s(&c["refreshToken"]["token"])).await;
-    assert_eq!(
-        t.verify(&access, false).await["status"],
-        "TRY_REFRESH_TOKEN"
-    );
+    assert_eq!(t.verify(&access, false).await["status"], "TRY_REFRESH_TOKEN");
     let access2 = s(&r["accessToken"]["token"]).to_owned();
     assert_eq!(t.verify(&access2, false).await["status"], "OK");
     let (code, _) = t.post("/sessiond/v1/keys/reset", json!({})).await;
     assert_eq!(code, StatusCode::OK);
-    assert_eq!(
-        t.verify(&access2, false).await["status"],
-        "TRY_REFRESH_TOKEN"
-    );
+    assert_eq!(t.verify(&access2, false).await["status"], "TRY_REFRESH_TOKEN");
     let r = t.refresh(s(&r["refreshToken"]["token"])).await;
     let access3 = s(&r["accessToken"]["token"]).to_owned();
     assert_eq!(t.verify(&access3, false).await["status"], "OK");
-    t.ok(
-        "/recipe/session/remove",
-        json!({"sessionHandles": [c["session"]["handle"]]}),
-    )
-    .await;
+    t.ok("/recipe/session/remove", json!({"sessionHandles": [c["session"]["handle"]]})).await;
     assert_eq!(t.verify(&access3, false).await["status"], "UNAUTHORISED");
 }
 
@@ -540,10 +461,7 @@ async fn cdi_3_clients_may_echo_the_rsub_claim() {
         &sessiond_core::b64::decode(token.split('.').nth(1).unwrap()).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        claims["rsub"], "lena",
-        "the token's own claim, not the echoed one"
-    );
+    assert_eq!(claims["rsub"], "lena", "the token's own claim, not the echoed one");
     for v in ["4.0", "5.4"] {
         let r = t
             .http
@@ -594,14 +512,8 @@ async fn private_data_compare_and_swap_never_loses_an_update() {
         let (base, http, path) = (t.base.clone(), t.http.clone(), path.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let d: Value = http
-                    .get(format!("{base}{path}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let d: Value =
+                    http.get(format!("{base}{path}")).send().await.unwrap().json().await.unwrap();
                 let n = d["privateData"]["cart"].as_i64().unwrap();
                 let resp = http
                     .put(format!("{base}{path}/private-data"))
@@ -621,15 +533,9 @@ async fn private_data_compare_and_swap_never_loses_an_update() {
     }
     assert_eq!(t.get(&path).await.1["privateData"]["cart"], 10);
     let (code, r) = t.get("/sessiond/v1/sessions/no-such-handle").await;
-    assert_eq!(
-        (code, r["code"].clone()),
-        (StatusCode::NOT_FOUND, json!("SESSION_NOT_FOUND"))
-    );
+    assert_eq!((code, r["code"].clone()), (StatusCode::NOT_FOUND, json!("SESSION_NOT_FOUND")));
     let (code, _) = t
-        .put(
-            &format!("{path}/private-data"),
-            json!({"privateData": [], "expectedVersion": 0}),
-        )
+        .put(&format!("{path}/private-data"), json!({"privateData": [], "expectedVersion": 0}))
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     // Another app cannot see it.

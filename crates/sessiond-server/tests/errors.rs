@@ -30,14 +30,8 @@ use tower::ServiceExt as _;
 
 /// Codes of the table that this server never puts in an error body, and why.
 const NOT_ERROR_BODIES: &[(Code, &str)] = &[
-    (
-        Code::TryRefreshToken,
-        "a CDI status in a 200 body (tests/cdi.rs)",
-    ),
-    (
-        Code::TokenTheftDetected,
-        "a CDI status in a 200 body (tests/cdi.rs)",
-    ),
+    (Code::TryRefreshToken, "a CDI status in a 200 body (tests/cdi.rs)"),
+    (Code::TokenTheftDetected, "a CDI status in a 200 body (tests/cdi.rs)"),
     (Code::InvalidClaim, "the axum layer's"),
     (Code::CrossOriginRequest, "the cookie layer's"),
     (Code::SessionLayerMissing, "the axum layer's"),
@@ -56,30 +50,18 @@ struct App {
 
 impl App {
     async fn new(adjust: impl FnOnce(&mut HttpOptions)) -> Self {
-        Self::on(
-            Arc::new(MemoryStore::new()),
-            ManagerConfig::default(),
-            adjust,
-        )
-        .await
+        Self::on(Arc::new(MemoryStore::new()), ManagerConfig::default(), adjust).await
     }
 
     async fn on(
-        inner: Arc<dyn Store>,
-        config: ManagerConfig,
-        adjust: impl FnOnce(&mut HttpOptions),
+        inner: Arc<dyn Store>, config: ManagerConfig, adjust: impl FnOnce(&mut HttpOptions),
     ) -> Self {
         let store = Arc::new(Switchable::new(inner));
         let manager = SessionManager::new(store.clone(), config).unwrap();
         manager.start(StartOptions::default()).await.unwrap();
         let mut opts = HttpOptions::default();
         adjust(&mut opts);
-        Self {
-            store,
-            manager,
-            opts,
-            met: Mutex::default(),
-        }
+        Self { store, manager, opts, met: Mutex::default() }
     }
 
     fn state(&self) -> AppState {
@@ -92,10 +74,7 @@ impl App {
     }
 
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value, header::HeaderMap) {
-        let resp = service(self.state(), &self.opts)
-            .oneshot(req)
-            .await
-            .unwrap();
+        let resp = service(self.state(), &self.opts).oneshot(req).await.unwrap();
         read(resp).await
     }
 
@@ -118,8 +97,7 @@ impl App {
 
     /// A session of user `u`, made through the service.
     async fn create(&self) -> Value {
-        self.expect_ok(post("/public/recipe/session", json!({"userId": "u"})))
-            .await
+        self.expect_ok(post("/public/recipe/session", json!({"userId": "u"}))).await
     }
 }
 
@@ -141,11 +119,7 @@ fn check(status: StatusCode, body: &Value, code: Code, what: &str) {
 }
 
 fn request(method: Method, path: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .body(body.into())
-        .unwrap()
+    Request::builder().method(method).uri(path).body(body.into()).unwrap()
 }
 
 fn get_(path: &str) -> Request<Body> {
@@ -168,28 +142,19 @@ fn store_backed(handle: &str, refresh: &str, access: &str) -> Vec<Request<Body>>
             "/recipe/session/verify",
             json!({"accessToken": access, "doAntiCsrfCheck": false, "checkDatabase": true}),
         ),
-        post(
-            "/recipe/session/refresh",
-            json!({"refreshToken": refresh, "enableAntiCsrf": false}),
-        ),
+        post("/recipe/session/refresh", json!({"refreshToken": refresh, "enableAntiCsrf": false})),
         get_(&format!("/recipe/session?sessionHandle={handle}")),
         get_("/recipe/session/user?userId=u"),
         put(
             "/recipe/session/data",
             json!({"sessionHandle": handle, "userDataInDatabase": {"a": 1}}),
         ),
-        put(
-            "/recipe/jwt/data",
-            json!({"sessionHandle": handle, "userDataInJWT": {"a": 1}}),
-        ),
+        put("/recipe/jwt/data", json!({"sessionHandle": handle, "userDataInJWT": {"a": 1}})),
         get_("/sessiond/v1/keys"),
         get_("/sessiond/v1/users/u/sessions"),
         get_(&format!("/sessiond/v1/sessions/{handle}")),
         get_("/readyz"),
-        post(
-            "/recipe/session/remove",
-            json!({"sessionHandles": [handle]}),
-        ),
+        post("/recipe/session/remove", json!({"sessionHandles": [handle]})),
     ]
 }
 
@@ -207,8 +172,7 @@ async fn store_outage_is_503_and_passes(app: &App) {
         assert!(!body.to_string().contains("switched off"), "{body}");
     }
     // The revocation stream reads its first page before answering.
-    app.expect(get_("/sessiond/v1/revocations"), Code::StoreUnavailable)
-        .await;
+    app.expect(get_("/sessiond/v1/revocations"), Code::StoreUnavailable).await;
     // Routes that need no store still answer.
     for path in ["/healthz", "/hello", "/apiversion", "/openapi.json"] {
         app.expect_ok(get_(path)).await;
@@ -230,9 +194,7 @@ async fn store_outage_is_503_and_passes(app: &App) {
 }
 
 async fn not_ready_is_503_for_store_routes_only(app: &App) {
-    let body = app
-        .expect(get_("/sessiond/v1/keys"), Code::StoreUnavailable)
-        .await;
+    let body = app.expect(get_("/sessiond/v1/keys"), Code::StoreUnavailable).await;
     assert_eq!(body["message"], "the store is not connected yet; retrying");
     app.expect(get_("/readyz"), Code::StoreUnavailable).await;
     app.expect_ok(get_("/healthz")).await;
@@ -241,15 +203,12 @@ async fn not_ready_is_503_for_store_routes_only(app: &App) {
 async fn malformed_requests_are_400(app: &App) {
     let verify = "/recipe/session/verify";
     for body in ["{not json", "", "   "] {
-        app.expect(request(Method::POST, verify, body), Code::InvalidJson)
-            .await;
+        app.expect(request(Method::POST, verify, body), Code::InvalidJson).await;
     }
     for body in ["[1,2]", "\"text\"", "{\"accessToken\": 5}", "{}"] {
-        app.expect(request(Method::POST, verify, body), Code::InvalidField)
-            .await;
+        app.expect(request(Method::POST, verify, body), Code::InvalidField).await;
     }
-    app.expect(get_("/recipe/session"), Code::InvalidQuery)
-        .await;
+    app.expect(get_("/recipe/session"), Code::InvalidQuery).await;
     app.expect(
         get_("/recipe/session/user?userId=x&fetchAcrossAllTenants=maybe"),
         Code::InvalidQuery,
@@ -263,23 +222,15 @@ async fn malformed_requests_are_400(app: &App) {
     ] {
         app.expect(post(path, json!({})), Code::InvalidAppId).await;
     }
-    app.expect(
-        post("/recipe/session/remove", json!({})),
-        Code::InvalidInput,
-    )
-    .await;
-    app.expect(
-        post("/sessiond/v1/service-tokens", json!({"expiresIn": 0})),
-        Code::InvalidInput,
-    )
-    .await;
+    app.expect(post("/recipe/session/remove", json!({})), Code::InvalidInput).await;
+    app.expect(post("/sessiond/v1/service-tokens", json!({"expiresIn": 0})), Code::InvalidInput)
+        .await;
     // A body that breaks off with an error while it is read.
     let broken = Body::from_stream(futures_util::stream::iter([
         Ok(axum::body::Bytes::from_static(b"{\"access")),
         Err(std::io::Error::other("connection reset")),
     ]));
-    app.expect(request(Method::POST, verify, broken), Code::InvalidBody)
-        .await;
+    app.expect(request(Method::POST, verify, broken), Code::InvalidBody).await;
 }
 
 async fn garbage_tokens_are_cdi_statuses_not_errors(app: &App) {
@@ -290,28 +241,19 @@ async fn garbage_tokens_are_cdi_statuses_not_errors(app: &App) {
         ))
         .await;
     assert_eq!(body["status"], Code::Unauthorised.as_str());
-    let body = app
-        .expect_ok(post(
-            "/recipe/session/refresh",
-            json!({"refreshToken": "garbage"}),
-        ))
-        .await;
+    let body =
+        app.expect_ok(post("/recipe/session/refresh", json!({"refreshToken": "garbage"}))).await;
     assert_eq!(body["status"], Code::Unauthorised.as_str());
     app.met.lock().unwrap().insert(Code::Unauthorised.as_str());
 }
 
 async fn api_keys_are_401(app: &App) {
-    app.expect(get_("/sessiond/v1/keys"), Code::InvalidApiKey)
-        .await;
+    app.expect(get_("/sessiond/v1/keys"), Code::InvalidApiKey).await;
     let mut wrong = get_("/sessiond/v1/keys");
-    wrong
-        .headers_mut()
-        .insert("api-key", "wrong-0123456789abcdefghij".parse().unwrap());
+    wrong.headers_mut().insert("api-key", "wrong-0123456789abcdefghij".parse().unwrap());
     app.expect(wrong, Code::InvalidApiKey).await;
     let mut right = get_("/sessiond/v1/keys");
-    right
-        .headers_mut()
-        .insert("api-key", API_KEY.parse().unwrap());
+    right.headers_mut().insert("api-key", API_KEY.parse().unwrap());
     app.expect_ok(right).await;
     app.expect_ok(get_("/healthz")).await;
 }
@@ -323,11 +265,7 @@ async fn unknown_routes_methods_and_sessions_are_404_and_405(app: &App) {
         Code::MethodNotAllowed,
     )
     .await;
-    app.expect(
-        get_("/sessiond/v1/sessions/no-such-handle"),
-        Code::SessionNotFound,
-    )
-    .await;
+    app.expect(get_("/sessiond/v1/sessions/no-such-handle"), Code::SessionNotFound).await;
     app.expect(
         put(
             "/sessiond/v1/sessions/no-such-handle/private-data",
@@ -365,21 +303,13 @@ async fn bodies_over_the_limit_or_late_are_413_and_408(app: &App) {
     let mut late = request(
         Method::POST,
         "/recipe/session/verify",
-        Body::from_stream(futures_util::stream::pending::<
-            Result<Vec<u8>, std::io::Error>,
-        >()),
+        Body::from_stream(futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>()),
     );
-    late.extensions_mut().insert(BodyDeadline {
-        at: tokio::time::Instant::now(),
-        secs: 0,
-    });
+    late.extensions_mut().insert(BodyDeadline { at: tokio::time::Instant::now(), secs: 0 });
     let (status, body, headers) = app.send(late).await;
     check(status, &body, Code::RequestTimeout, "late body");
     assert_eq!(headers[header::CONNECTION], "close");
-    app.met
-        .lock()
-        .unwrap()
-        .insert(Code::RequestTimeout.as_str());
+    app.met.lock().unwrap().insert(Code::RequestTimeout.as_str());
 }
 
 /// A handler that panics, behind the same guard [`service`] uses: 500 `INTERNAL`, nothing of
@@ -413,15 +343,10 @@ async fn a_key_this_configuration_cannot_open_is_500_invalid_configuration(app: 
     .unwrap();
     sealing.start(StartOptions::default()).await.unwrap();
     sealing.keys().rotate("public").await.unwrap();
-    let body = plain
-        .expect(get_("/sessiond/v1/keys"), Code::InvalidConfiguration)
-        .await;
+    let body = plain.expect(get_("/sessiond/v1/keys"), Code::InvalidConfiguration).await;
     assert_eq!(body["message"], "internal error");
     assert!(!body.to_string().contains("master"), "{body}");
-    app.met
-        .lock()
-        .unwrap()
-        .extend(plain.met.lock().unwrap().iter());
+    app.met.lock().unwrap().extend(plain.met.lock().unwrap().iter());
 }
 
 fn not_ready(o: &mut HttpOptions) {
@@ -481,10 +406,7 @@ async fn every_code_of_the_table_is_accounted_for() {
     a_handler_panic_is_500_internal_without_detail(open).await;
     a_key_this_configuration_cannot_open_is_500_invalid_configuration(open).await;
 
-    let met: BTreeSet<&str> = apps
-        .iter()
-        .flat_map(|a| a.met.lock().unwrap().clone())
-        .collect();
+    let met: BTreeSet<&str> = apps.iter().flat_map(|a| a.met.lock().unwrap().clone()).collect();
     let elsewhere: BTreeSet<&str> = NOT_ERROR_BODIES.iter().map(|(c, _)| c.as_str()).collect();
     for code in Code::ALL {
         assert!(

@@ -28,12 +28,9 @@ async fn api_keys_guard_everything_but_the_open_paths() {
         ("/readyz", "GET"),
         ("/openapi.json", "GET"),
     ] {
-        for key in [
-            None,
-            Some("wrong-key-0123456789abcdef"),
-            Some(""),
-            Some(&KEY_A[..KEY_A.len() - 1]),
-        ] {
+        for key in
+            [None, Some("wrong-key-0123456789abcdef"), Some(""), Some(&KEY_A[..KEY_A.len() - 1])]
+        {
             let mut rb = if method == "GET" {
                 http.get(url(path))
             } else {
@@ -43,11 +40,7 @@ async fn api_keys_guard_everything_but_the_open_paths() {
                 rb = rb.header("api-key", k);
             }
             let r = rb.send().await.unwrap();
-            assert_eq!(
-                r.status(),
-                StatusCode::UNAUTHORIZED,
-                "{method} {path} with {key:?}"
-            );
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path} with {key:?}");
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["code"], "INVALID_API_KEY");
         }
@@ -62,12 +55,7 @@ async fn api_keys_guard_everything_but_the_open_paths() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        let r = http
-            .get(url("/apiversion"))
-            .bearer_auth(k)
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(url("/apiversion")).bearer_auth(k).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
     let r = http
@@ -78,12 +66,7 @@ async fn api_keys_guard_everything_but_the_open_paths() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // The open paths need no key (the SDKs fetch the JWKS without headers).
-    for path in [
-        "/hello",
-        "/healthz",
-        "/.well-known/jwks.json",
-        "/appid-x/.well-known/jwks.json",
-    ] {
+    for path in ["/hello", "/healthz", "/.well-known/jwks.json", "/appid-x/.well-known/jwks.json"] {
         let r = http.get(url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
@@ -98,27 +81,18 @@ async fn openapi_describes_every_route() {
     let paths = doc["paths"].as_object().unwrap();
     // Every route the router has is documented, and nothing else is (`/{tenant}` is an optional
     // prefix the router never sees).
-    let documented: std::collections::BTreeSet<&str> = paths
-        .keys()
-        .map(|p| p.strip_prefix("/{tenant}").unwrap_or(p))
-        .collect();
+    let documented: std::collections::BTreeSet<&str> =
+        paths.keys().map(|p| p.strip_prefix("/{tenant}").unwrap_or(p)).collect();
     let routed: std::collections::BTreeSet<&str> =
         sessiond_server::route_paths().into_iter().collect();
     assert_eq!(documented, routed, "documented paths = routed paths");
     // Each documented operation exists on the router (no 404 / 405 from routing).
     for (path, ops) in paths {
-        let concrete = path
-            .replace("{tenant}", "public")
-            .replace("{user_id}", "someone");
+        let concrete = path.replace("{tenant}", "public").replace("{user_id}", "someone");
         for method in ops.as_object().unwrap().keys() {
             if path == "/sessiond/v1/revocations" {
                 // A stream that never ends: check that it opens, without reading it to the end.
-                let resp = t
-                    .http
-                    .get(format!("{}{path}", t.base))
-                    .send()
-                    .await
-                    .unwrap();
+                let resp = t.http.get(format!("{}{path}", t.base)).send().await.unwrap();
                 assert_eq!(resp.status(), StatusCode::OK);
                 assert_eq!(resp.headers()["content-type"], "text/event-stream");
                 continue;
@@ -183,10 +157,7 @@ async fn metrics_count_requests_and_session_events() {
 async fn readiness_reports_the_store() {
     let t = start(|_| {}).await;
     let (code, v) = t.get("/readyz").await;
-    assert_eq!(
-        (code, v["store"].as_str()),
-        (StatusCode::OK, Some("sqlite"))
-    );
+    assert_eq!((code, v["store"].as_str()), (StatusCode::OK, Some("sqlite")));
     let (code, _) = t.get("/healthz").await;
     assert_eq!(code, StatusCode::OK);
 }

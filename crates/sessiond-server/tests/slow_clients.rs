@@ -91,12 +91,7 @@ async fn a_thousand_stalled_connections_neither_block_others_nor_stay_open() {
     // Fresh connections are served at once, authenticated reads and writes alike.
     let http = reqwest::Client::new();
     let t0 = Instant::now();
-    let r = http
-        .get(format!("{}/hello", t.base))
-        .header("api-key", KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("{}/hello", t.base)).header("api-key", KEY).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let hello = t0.elapsed();
     let t0 = Instant::now();
@@ -131,10 +126,7 @@ async fn a_thousand_stalled_connections_neither_block_others_nor_stay_open() {
             open += 1;
         }
     }
-    assert_eq!(
-        open, 0,
-        "{open} of 1,000 stalled connections still open after 12 s"
-    );
+    assert_eq!(open, 0, "{open} of 1,000 stalled connections still open after 12 s");
     eprintln!(
         "1,000 stalled: /hello {hello:?}, create {create:?}, all closed {:?} after opening",
         opened.elapsed()
@@ -219,9 +211,7 @@ async fn connections_over_the_cap_wait_without_hurting_served_ones() {
         assert!(t0.elapsed() < Duration::from_secs(2));
     }
     assert!(
-        read_response(&mut waiting, Duration::from_millis(300))
-            .await
-            .is_none_or(|r| r.is_empty()),
+        read_response(&mut waiting, Duration::from_millis(300)).await.is_none_or(|r| r.is_empty()),
         "a connection over the cap was served while 8 were open"
     );
     // The stalled and idle ones are closed by the 5 s header timeout; then it is served.

@@ -83,8 +83,7 @@ pub(crate) fn valid_schema(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && (b[0].is_ascii_lowercase() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
         && !name.starts_with("pg_")
 }
 
@@ -146,15 +145,14 @@ pub(crate) fn parse(url: &str) -> Result<Config, ConfigError> {
                 pool_size = Some(n);
             }
             "timeout_ms" => {
-                let n = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=600_000).contains(n))
-                    .ok_or_else(|| {
-                        ConfigError::new(format!(
-                            "timeout_ms `{value}` is not a whole number from 1 to 600000"
-                        ))
-                    })?;
+                let n =
+                    value.parse::<u64>().ok().filter(|n| (1..=600_000).contains(n)).ok_or_else(
+                        || {
+                            ConfigError::new(format!(
+                                "timeout_ms `{value}` is not a whole number from 1 to 600000"
+                            ))
+                        },
+                    )?;
                 timeout_ms = Some(n);
             }
             k if DRIVER_PARAMS.contains(&k) || (k.starts_with("options[") && k.ends_with(']')) => {
@@ -202,10 +200,7 @@ mod tests {
 
         let c = parse("postgresql://db/app?sslmode=require&schema=s_1&pool_size=4&options[x]=y")
             .unwrap();
-        assert_eq!(
-            c.driver_url,
-            "postgresql://db/app?sslmode=require&options[x]=y"
-        );
+        assert_eq!(c.driver_url, "postgresql://db/app?sslmode=require&options[x]=y");
         assert_eq!(c.schema, "s_1");
         assert_eq!(c.pool_size, 4);
 

@@ -106,10 +106,7 @@ impl PostgresStore {
             .after_connect(move |conn, _meta| {
                 let search_path = search_path.clone();
                 Box::pin(async move {
-                    sqlx::query(CONNECTION_SETTINGS)
-                        .bind(search_path)
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlx::query(CONNECTION_SETTINGS).bind(search_path).execute(&mut *conn).await?;
                     Ok(())
                 })
             })

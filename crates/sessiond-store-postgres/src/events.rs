@@ -82,12 +82,7 @@ impl Push {
         if stop.is_none() {
             let rt = tokio::runtime::Handle::try_current().ok()?;
             let (tx, rx) = oneshot::channel();
-            rt.spawn(listen(
-                self.pool.clone(),
-                self.channel.clone(),
-                Arc::clone(&self.signal),
-                rx,
-            ));
+            rt.spawn(listen(self.pool.clone(), self.channel.clone(), Arc::clone(&self.signal), rx));
             *stop = Some(tx);
         }
         Some(self.signal.subscribe())
@@ -107,10 +102,7 @@ impl Push {
 /// subscription with backoff whenever it fails. Each time it is (re)subscribed it wakes the
 /// readers once, since notifications sent meanwhile are lost.
 async fn listen(
-    pool: PgPool,
-    channel: String,
-    signal: Arc<watch::Sender<u64>>,
-    mut stop: oneshot::Receiver<()>,
+    pool: PgPool, channel: String, signal: Arc<watch::Sender<u64>>, mut stop: oneshot::Receiver<()>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {

@@ -73,20 +73,14 @@ impl PostgresStore {
     /// `Unavailable` means. The bound is twice `timeout_ms`: one `timeout_ms` to get a pooled
     /// connection, one for the statements.
     async fn bounded<T>(
-        &self,
-        op: impl std::future::Future<Output = StoreResult<T>>,
+        &self, op: impl std::future::Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        tokio::time::timeout(self.op_timeout, op)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::unavailable(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "no answer from PostgreSQL within {} ms",
-                        self.op_timeout.as_millis()
-                    ),
-                )))
-            })
+        tokio::time::timeout(self.op_timeout, op).await.unwrap_or_else(|_| {
+            Err(StoreError::unavailable(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer from PostgreSQL within {} ms", self.op_timeout.as_millis()),
+            )))
+        })
     }
 
     /// The schema holding this store's tables.
@@ -109,18 +103,12 @@ impl PostgresStore {
     /// Begins a transaction holding the key-table lock of this schema.
     async fn key_transaction(&self) -> StoreResult<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query(KEY_LOCK)
-            .bind(&self.keys_lock)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        sqlx::query(KEY_LOCK).bind(&self.keys_lock).execute(&mut *tx).await.map_err(store_error)?;
         Ok(tx)
     }
 
     async fn insert_key(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        k: &KeyRecord,
+        &self, tx: &mut Transaction<'static, Postgres>, k: &KeyRecord,
     ) -> StoreResult<()> {
         sqlx::query(self.sql.insert_key.clone())
             .bind(&k.kid)
@@ -187,11 +175,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(store_error)?;
             // ON CONFLICT DO NOTHING: an existing row (live or expired) is never overwritten.
-            if done.rows_affected() == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::Duplicate)
-            }
+            if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::Duplicate) }
         })
         .await
     }
@@ -246,11 +230,7 @@ impl Store for PostgresStore {
                     .bind(upd.now)
             };
             // Fast path: one conditional UPDATE, serialised by the row lock like rotation.
-            if let Some(row) = update()
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(store_error)?
-            {
+            if let Some(row) = update().fetch_optional(&self.pool).await.map_err(store_error)? {
                 return Ok(UpdateOutcome::Updated(version_of(&row)?));
             }
             // Nothing written: tell a missing session from a stale version under the row lock, so
@@ -265,11 +245,7 @@ impl Store for PostgresStore {
             let outcome = match current {
                 None => UpdateOutcome::NotFound,
                 Some(v) if v != expected => UpdateOutcome::VersionMismatch,
-                Some(_) => match update()
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                {
+                Some(_) => match update().fetch_optional(&mut *tx).await.map_err(store_error)? {
                     Some(row) => UpdateOutcome::Updated(version_of(&row)?),
                     // Cannot happen while we hold the row lock; nothing was written either way.
                     None => UpdateOutcome::VersionMismatch,
@@ -282,10 +258,7 @@ impl Store for PostgresStore {
     }
 
     async fn touch_session(
-        &self,
-        handle: &str,
-        now: Millis,
-        expires_at: Millis,
+        &self, handle: &str, now: Millis, expires_at: Millis,
     ) -> StoreResult<()> {
         self.bounded(async move {
             // An UPDATE never creates a row, and `expires_at > now` is re-checked after any wait
@@ -318,11 +291,7 @@ impl Store for PostgresStore {
                 .collect::<Result<HashSet<_>, _>>()
                 .map_err(store_error)?;
             // In the caller's order, each once.
-            Ok(handles
-                .iter()
-                .filter(|h| gone.remove(h.as_str()))
-                .cloned()
-                .collect())
+            Ok(handles.iter().filter(|h| gone.remove(h.as_str())).cloned().collect())
         })
         .await
     }
@@ -346,9 +315,7 @@ impl Store for PostgresStore {
     }
 
     async fn list_user_sessions(
-        &self,
-        query: &UserQuery,
-        now: Millis,
+        &self, query: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
         self.bounded(async move {
             let stmt = match query.field {
@@ -391,10 +358,7 @@ impl Store for PostgresStore {
             // TRUNCATE takes the tables' exclusive locks (no row-lock ordering to deadlock on) and
             // the key lock keeps it from interleaving with a key transaction.
             let mut tx = self.key_transaction().await?;
-            sqlx::query(self.sql.wipe.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
+            sqlx::query(self.sql.wipe.clone()).execute(&mut *tx).await.map_err(store_error)?;
             tx.commit().await.map_err(store_error)
         })
         .await
@@ -444,9 +408,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_key_if_newest(
-        &self,
-        expected_newest: Option<&str>,
-        key: &KeyRecord,
+        &self, expected_newest: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         self.bounded(async move {
             // Under the advisory lock, read-then-insert is isolated from every other key writer
@@ -476,10 +438,7 @@ impl Store for PostgresStore {
     }
 
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()> {
         self.bounded(async move {
             let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
@@ -545,10 +504,7 @@ impl Store for PostgresStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(store_error)?;
-            let mut page = EventPage {
-                events: Vec::with_capacity(rows.len()),
-                continuous: true,
-            };
+            let mut page = EventPage { events: Vec::with_capacity(rows.len()), continuous: true };
             for row in &rows {
                 let trimmed: i64 = row.try_get(0).map_err(store_error)?;
                 page.continuous = from >= trimmed;

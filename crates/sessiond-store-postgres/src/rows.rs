@@ -16,8 +16,7 @@ pub(crate) const KEY_COLUMNS: &str =
     "kid, kind, alg, material, sealed, public_jwk, created_at, app_id";
 
 fn hash(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    v.try_into()
-        .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes"))
+    v.try_into().map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes"))
 }
 
 fn u64_col(row: &PgRow, i: usize) -> Result<u64, StoreError> {

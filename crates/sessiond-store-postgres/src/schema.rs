@@ -33,9 +33,8 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
         .execute(&mut *tx)
         .await?;
 
-    let encoding: String = sqlx::query_scalar("SELECT current_setting('server_encoding')")
-        .fetch_one(&mut *tx)
-        .await?;
+    let encoding: String =
+        sqlx::query_scalar("SELECT current_setting('server_encoding')").fetch_one(&mut *tx).await?;
     if encoding != "UTF8" {
         return Err(MigrateError::Refused(ConfigError::new(format!(
             "the database's encoding is {encoding}; sessiond needs UTF8"
@@ -51,9 +50,7 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
         .is_some();
     if !exists {
         tracing::info!(schema, "creating PostgreSQL schema");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {quoted}")))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {quoted}"))).execute(&mut *tx).await?;
     }
     let has_version_table = sqlx::query("SELECT to_regclass($1) IS NOT NULL AS present")
         .bind(format!("{quoted}.schema_version"))
@@ -71,11 +68,10 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
         .execute(&mut *tx)
         .await?;
     }
-    let current: i32 = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT version FROM {quoted}.schema_version"
-    )))
-    .fetch_one(&mut *tx)
-    .await?;
+    let current: i32 =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT version FROM {quoted}.schema_version")))
+            .fetch_one(&mut *tx)
+            .await?;
     if current > CURRENT_VERSION {
         return Err(MigrateError::Refused(ConfigError::new(format!(
             "schema `{schema}` is at version {current}, newer than this sessiond \
@@ -90,15 +86,11 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
     for (i, ddl) in MIGRATIONS.iter().enumerate().skip(done) {
         let to = i + 1;
         tracing::info!(schema, version = to, "migrating PostgreSQL schema");
-        sqlx::raw_sql(AssertSqlSafe(ddl.replace("{s}", &quoted)))
+        sqlx::raw_sql(AssertSqlSafe(ddl.replace("{s}", &quoted))).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(format!("UPDATE {quoted}.schema_version SET version = $1")))
+            .bind(i32::try_from(to).unwrap_or(i32::MAX))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {quoted}.schema_version SET version = $1"
-        )))
-        .bind(i32::try_from(to).unwrap_or(i32::MAX))
-        .execute(&mut *tx)
-        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -123,9 +123,7 @@ impl Sql {
                  FROM (SELECT 1 FROM {keys} LIMIT 1) AS readable RIGHT JOIN (VALUES (1)) AS one \
                  ON true"
             )),
-            load_keys: sql(format!(
-                "SELECT {KEY_COLUMNS} FROM {keys} ORDER BY created_at, kid"
-            )),
+            load_keys: sql(format!("SELECT {KEY_COLUMNS} FROM {keys} ORDER BY created_at, kid")),
             // `$1` app, `$2` kind: another app's keys are never this app's newest.
             newest_key: sql(format!(
                 "SELECT {KEY_COLUMNS} FROM {keys} WHERE app_id = $1 AND kind = $2 \

@@ -14,10 +14,7 @@ fn server_url() -> Option<String> {
 fn fresh_url(base: &str, extra: &str) -> (String, String) {
     let schema = format!(
         "sdt_{}_unit{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
         std::process::id()
     );
     let schema = format!("{schema}_{}", rand_suffix());
@@ -69,10 +66,7 @@ async fn queries_use_their_indexes() {
     let (url, _schema) = fresh_url(&base, "&pool_size=1");
     let store = PostgresStore::connect(&url).await.unwrap();
     let mut conn = store.pool.acquire().await.unwrap();
-    sqlx::query("SET enable_seqscan = off")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
     enum P {
         Text,
         Texts,
@@ -83,35 +77,19 @@ async fn queries_use_their_indexes() {
     let sql = &store.sql;
     let cases: [(&SqlStr, &[P], &[&str]); 10] = [
         (&sql.load_session, &[Text, Int], &["sessions_pkey"]),
-        (
-            &sql.list_by_user,
-            &[Text, Text, NoTenant, Int],
-            &["sessions_by_user"],
-        ),
+        (&sql.list_by_user, &[Text, Text, NoTenant, Int], &["sessions_by_user"]),
         (
             &sql.list_by_recipe_user,
             &[Text, Text, NoTenant, Int],
             &["sessions_by_user", "sessions_by_linked_recipe_user"],
         ),
-        (
-            &sql.delete_by_user,
-            &[Text, Text, NoTenant],
-            &["sessions_by_user", "sessions_pkey"],
-        ),
+        (&sql.delete_by_user, &[Text, Text, NoTenant], &["sessions_by_user", "sessions_pkey"]),
         (
             &sql.delete_by_recipe_user,
             &[Text, Text, NoTenant],
-            &[
-                "sessions_by_user",
-                "sessions_by_linked_recipe_user",
-                "sessions_pkey",
-            ],
+            &["sessions_by_user", "sessions_by_linked_recipe_user", "sessions_pkey"],
         ),
-        (
-            &sql.delete_expired,
-            &[Int, Int],
-            &["sessions_by_expiry", "sessions_pkey"],
-        ),
+        (&sql.delete_expired, &[Int, Int], &["sessions_by_expiry", "sessions_pkey"]),
         (&sql.delete_sessions, &[Texts], &["sessions_pkey"]),
         (&sql.newest_key, &[Text, Text], &["keys_by_app_kind"]),
         (&sql.events_since, &[Int, Int], &["events_pkey"]),
@@ -136,11 +114,7 @@ async fn queries_use_their_indexes() {
             .collect();
         let plan = plan.join("\n");
         for index in indexes {
-            assert!(
-                plan.contains(index),
-                "{}\nshould use {index}:\n{plan}",
-                stmt.as_str()
-            );
+            assert!(plan.contains(index), "{}\nshould use {index}:\n{plan}", stmt.as_str());
         }
     }
 }

@@ -96,31 +96,13 @@ async fn bad_urls_are_refused_with_a_clear_error() {
     for (url, expect) in [
         ("mysql://u:hunter2@db/app", "is not postgres://"),
         ("u:hunter2@db/app", "expected postgres://"),
-        (
-            "postgres://u:hunter2@db/app?schema=Bad-Name",
-            "schema `Bad-Name` is not a valid name",
-        ),
-        (
-            "postgres://u:hunter2@db/app?schema=pg_x",
-            "is not a valid name",
-        ),
+        ("postgres://u:hunter2@db/app?schema=Bad-Name", "schema `Bad-Name` is not a valid name"),
+        ("postgres://u:hunter2@db/app?schema=pg_x", "is not a valid name"),
         ("postgres://u:hunter2@db/app?pool_size=0", "pool_size `0`"),
-        (
-            "postgres://u:hunter2@db/app?pool_size=lots",
-            "pool_size `lots`",
-        ),
-        (
-            "postgres://u:hunter2@db/app?shema=x",
-            "unknown parameter `shema`",
-        ),
-        (
-            "postgres://u:hunter2@db/app?sslmode=bogus",
-            "the driver refused it",
-        ),
-        (
-            "postgres://u:hunter2@db:notaport/app",
-            "the driver refused it",
-        ),
+        ("postgres://u:hunter2@db/app?pool_size=lots", "pool_size `lots`"),
+        ("postgres://u:hunter2@db/app?shema=x", "unknown parameter `shema`"),
+        ("postgres://u:hunter2@db/app?sslmode=bogus", "the driver refused it"),
+        ("postgres://u:hunter2@db:notaport/app", "the driver refused it"),
     ] {
         let err = PostgresStore::connect(url).await.unwrap_err();
         assert!(matches!(err, StoreError::Config(_)), "{url}: {err:?}");
@@ -135,9 +117,8 @@ async fn bad_urls_are_refused_with_a_clear_error() {
 #[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     let started = Instant::now();
-    let err = PostgresStore::connect("postgres://postgres:hunter2@127.0.0.1:1/test")
-        .await
-        .unwrap_err();
+    let err =
+        PostgresStore::connect("postgres://postgres:hunter2@127.0.0.1:1/test").await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     let msg = chain(&err);
     assert!(msg.contains("store unavailable: "), "{msg}");
@@ -163,10 +144,7 @@ async fn a_newer_schema_is_refused() {
     admin.close().await;
     let err = PostgresStore::connect(&url).await.unwrap_err();
     let msg = chain(&err);
-    assert!(
-        msg.contains("version 99, newer than this sessiond"),
-        "{msg}"
-    );
+    assert!(msg.contains("version 99, newer than this sessiond"), "{msg}");
 }
 
 /// Connections the server dropped while they sat idle in the pool (a server restart, a
@@ -181,10 +159,7 @@ async fn idle_connections_the_server_dropped_are_replaced() {
     );
     let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
     let h = handle();
-    store
-        .create_session(&record(&h, "alice", T0))
-        .await
-        .unwrap();
+    store.create_session(&record(&h, "alice", T0)).await.unwrap();
     // Open all four pooled connections.
     let loads: Vec<_> = (0..16)
         .map(|_| {
@@ -217,12 +192,7 @@ async fn ping_fails_on_a_read_only_server() {
     let base = server_or_skip!();
     let schema = common::fresh_schema();
     let url = common::url_with(&base, &schema, Some(1));
-    PostgresStore::connect(&url)
-        .await
-        .unwrap()
-        .ping()
-        .await
-        .unwrap();
+    PostgresStore::connect(&url).await.unwrap().ping().await.unwrap();
     let read_only = format!("{url}&options=-c%20default_transaction_read_only%3Don");
     let store = PostgresStore::connect(&read_only).await.unwrap();
     let err = store.ping().await.unwrap_err();
@@ -239,10 +209,7 @@ async fn a_closed_store_says_so() {
     assert_eq!(store.pool_size(), 2);
     store.ping().await.unwrap();
     store.close().await;
-    assert!(matches!(
-        store.load_session(&handle(), T0).await,
-        Err(StoreError::Closed)
-    ));
+    assert!(matches!(store.load_session(&handle(), T0).await, Err(StoreError::Closed)));
     assert!(matches!(store.flush().await, Err(StoreError::Closed)));
     assert!(matches!(store.ping().await, Err(StoreError::Closed)));
 }
@@ -260,14 +227,12 @@ async fn appends_are_pushed_to_other_stores_and_the_listener_reconnects() {
     let b = PostgresStore::connect(&url).await.unwrap();
     assert_eq!(b.event_poll_interval(), Duration::from_secs(1));
     let mut signal = b.event_signal().expect("PostgreSQL pushes");
-    let took = append_until_pushed(&a, &mut signal, 10)
-        .await
-        .expect("B's signal reaches A's cursor");
+    let took =
+        append_until_pushed(&a, &mut signal, 10).await.expect("B's signal reaches A's cursor");
     eprintln!("pushed to the other store in {took:?}");
     // Pushed, not polled: well within the poll interval.
-    let took = append_until_pushed(&a, &mut signal, 1)
-        .await
-        .expect("the next append is pushed at once");
+    let took =
+        append_until_pushed(&a, &mut signal, 1).await.expect("the next append is pushed at once");
     assert!(took < Duration::from_millis(500), "{took:?}");
 
     // Kill the listener's connection; it comes back by itself.
@@ -309,10 +274,7 @@ async fn old_schema(admin: &sqlx::PgPool, schema: &str, version: usize) {
     for migration in &OLD_MIGRATIONS[..version] {
         ddl.push_str(&migration.replace("{s}", &q));
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(admin)
-        .await
-        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl)).execute(admin).await.unwrap();
 }
 
 /// Writes a session in the old layout (no rotation times).
@@ -416,10 +378,7 @@ async fn a_version_2_schema_gains_per_app_keys_and_rotation_times_in_place() {
         insert_old_key(&admin, &schema, k).await;
     }
     let events = upgrade::TWO_OLD_EVENTS_SQL.replace("{s}", &format!("\"{schema}\"."));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(events))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(events)).execute(&admin).await.unwrap();
     assert_eq!(key_indexes(&admin, &schema).await, vec!["keys_by_kind"]);
 
     let stores = connect_at_once(&url, 3).await;

@@ -46,9 +46,7 @@ impl RedisOptions {
         } else if let Some(r) = url.strip_prefix("redis://") {
             (false, r)
         } else {
-            return Err(bad(
-                "a Redis store URL starts with redis:// or redis+cluster://",
-            ));
+            return Err(bad("a Redis store URL starts with redis:// or redis+cluster://"));
         };
         let (hosts, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut opts = RedisOptions {
@@ -73,9 +71,7 @@ impl RedisOptions {
                             .bytes()
                             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
                     {
-                        return Err(bad(
-                            "Redis URL option prefix must be 1-64 of [A-Za-z0-9_.-]",
-                        ));
+                        return Err(bad("Redis URL option prefix must be 1-64 of [A-Za-z0-9_.-]"));
                     }
                     opts.prefix = v.to_owned();
                 }

@@ -35,8 +35,7 @@ pub(crate) enum Conn {
 impl Conn {
     /// Connects with `o.timeout` to connect and `response_timeout` for each reply.
     pub(crate) async fn connect(
-        o: &RedisOptions,
-        response_timeout: Duration,
+        o: &RedisOptions, response_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let unavailable = StoreError::unavailable;
         if o.cluster {
@@ -86,8 +85,7 @@ impl Conn {
     /// node; on a cluster (where a pipeline may not cross slots) concurrent requests, at most
     /// [`CLUSTER_FANOUT`] in flight.
     pub(crate) async fn each<T: FromRedisValue + Send + 'static>(
-        &self,
-        cmds: Vec<Cmd>,
+        &self, cmds: Vec<Cmd>,
     ) -> RedisResult<Vec<T>> {
         match self {
             Conn::Single(c) => {
@@ -126,8 +124,7 @@ impl Conn {
     }
 
     pub(crate) async fn invoke<T: FromRedisValue>(
-        &self,
-        inv: &ScriptInvocation<'_>,
+        &self, inv: &ScriptInvocation<'_>,
     ) -> RedisResult<T> {
         match self {
             Conn::Single(c) => inv.invoke_async(&mut c.clone()).await,
@@ -137,14 +134,10 @@ impl Conn {
 
     /// `WAIT replicas timeout` on the node that owns `hash_tag`'s slot.
     pub(crate) async fn wait(
-        &self,
-        hash_tag: &str,
-        replicas: u32,
-        timeout: Duration,
+        &self, hash_tag: &str, replicas: u32, timeout: Duration,
     ) -> RedisResult<i64> {
         let mut cmd = redis::cmd("WAIT");
-        cmd.arg(replicas)
-            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        cmd.arg(replicas).arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         match self {
             Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
             Conn::Cluster(c) => {

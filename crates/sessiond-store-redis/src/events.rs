@@ -208,15 +208,8 @@ pub(crate) fn page(reply: &Value, cursor: u64) -> Result<EventPage, StoreError> 
         return Err(bad);
     };
     let trimmed = cursor_of(&text(trimmed).ok_or(StoreError::Corrupt("bad trim mark"))?)?;
-    let events = array(entries)
-        .ok_or(bad)?
-        .iter()
-        .map(entry)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(EventPage {
-        events,
-        continuous: cursor >= trimmed,
-    })
+    let events = array(entries).ok_or(bad)?.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    Ok(EventPage { events, continuous: cursor >= trimmed })
 }
 
 /// The id of the last entry in an `XREAD` reply (`None` for a timeout or no entries).
@@ -246,13 +239,7 @@ pub(crate) struct Push {
 
 impl Push {
     pub(crate) fn new(opts: RedisOptions, log: String, meta: String) -> Self {
-        Self {
-            signal: Arc::new(watch::channel(0).0),
-            opts,
-            log,
-            meta,
-            stop: Mutex::new(None),
-        }
+        Self { signal: Arc::new(watch::channel(0).0), opts, log, meta, stop: Mutex::new(None) }
     }
 
     /// An append through this store reached `cursor`.
@@ -284,10 +271,7 @@ impl Push {
 /// store's shared, multiplexed connection would stall every request queued behind it), until
 /// `stop` fires or is dropped (the store is gone).
 async fn read_stream(
-    opts: RedisOptions,
-    log: String,
-    meta: String,
-    signal: Arc<watch::Sender<u64>>,
+    opts: RedisOptions, log: String, meta: String, signal: Arc<watch::Sender<u64>>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut backoff = Duration::from_millis(100);

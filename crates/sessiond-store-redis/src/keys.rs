@@ -26,9 +26,7 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-        }
+        Self { prefix: prefix.to_owned() }
     }
 
     fn tagged(&self, tag: u16, rest: &str) -> String {
@@ -125,11 +123,7 @@ pub(crate) fn slot(hash_tag: &str) -> u16 {
     for &b in hash_tag.as_bytes() {
         crc ^= u16::from(b) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
         }
     }
     crc % 16384
@@ -161,14 +155,8 @@ mod tests {
 
     #[test]
     fn member_patterns_escape_globs() {
-        assert_eq!(
-            member_pattern("public", "a*b"),
-            b"public\0a\\*b\0*".to_vec()
-        );
-        assert_eq!(
-            member_pattern("public", "[x]?\\"),
-            b"public\0\\[x\\]\\?\\\\\0*".to_vec()
-        );
+        assert_eq!(member_pattern("public", "a*b"), b"public\0a\\*b\0*".to_vec());
+        assert_eq!(member_pattern("public", "[x]?\\"), b"public\0\\[x\\]\\?\\\\\0*".to_vec());
         let m = member("public", "al", "h1").into_bytes();
         assert_eq!(handle_of_member(&m).as_deref(), Some("h1"));
     }

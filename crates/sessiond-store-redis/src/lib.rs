@@ -88,13 +88,7 @@ impl RedisStore {
             keys.events_log(),
             keys.events_meta(),
         ));
-        let store = Self {
-            conn,
-            revoker,
-            keys,
-            opts,
-            push,
-        };
+        let store = Self { conn, revoker, keys, opts, push };
         store.ping().await?;
         Ok(store)
     }
@@ -118,8 +112,7 @@ impl RedisStore {
                 continue;
             }
             seen.push(slot);
-            self.replicas_ack(&self.keys.hash_tag(*t), "revocation")
-                .await?;
+            self.replicas_ack(&self.keys.hash_tag(*t), "revocation").await?;
         }
         Ok(())
     }
@@ -205,13 +198,7 @@ impl RedisStore {
 
     /// Deletes matching sessions among `handles` of tag `t`; returns their handles.
     async fn delete_matching(
-        &self,
-        t: u16,
-        handles: &[String],
-        app: &str,
-        id: &str,
-        tenant: Option<&str>,
-        field: &str,
+        &self, t: u16, handles: &[String], app: &str, id: &str, tenant: Option<&str>, field: &str,
     ) -> StoreResult<Vec<String>> {
         if handles.is_empty() {
             return Ok(Vec::new());
@@ -270,11 +257,7 @@ fn tenant_ok(q: &UserQuery, r: &SessionRecord) -> bool {
 #[async_trait]
 impl Store for RedisStore {
     fn backend(&self) -> &'static str {
-        if self.opts.cluster {
-            "redis-cluster"
-        } else {
-            "redis"
-        }
+        if self.opts.cluster { "redis-cluster" } else { "redis" }
     }
 
     async fn create_session(&self, rec: &SessionRecord) -> StoreResult<()> {
@@ -293,10 +276,7 @@ impl Store for RedisStore {
             self.conn
                 .query::<i64>(
                     redis::cmd("ZADD")
-                        .arg(
-                            self.keys
-                                .recipe_index(tag(&rec.app_id, &rec.recipe_user_id)),
-                        )
+                        .arg(self.keys.recipe_index(tag(&rec.app_id, &rec.recipe_user_id)))
                         .arg(rec.absolute_expires_at)
                         .arg(member(&rec.app_id, &rec.recipe_user_id, &rec.handle)),
                 )
@@ -323,11 +303,7 @@ impl Store for RedisStore {
             .arg(rec.absolute_expires_at.saturating_add(TTL_BACKSTOP_MS));
         let (set,): (Option<String>,) = self.conn.pipeline(&p).await.map_err(unavailable)?;
         let created = set.is_some();
-        if created {
-            Ok(())
-        } else {
-            Err(StoreError::Duplicate)
-        }
+        if created { Ok(()) } else { Err(StoreError::Duplicate) }
     }
 
     async fn load_session(&self, handle: &str, now: Millis) -> StoreResult<Option<SessionRecord>> {
@@ -373,10 +349,7 @@ impl Store for RedisStore {
     }
 
     async fn touch_session(
-        &self,
-        handle: &str,
-        now: Millis,
-        expires_at: Millis,
+        &self, handle: &str, now: Millis, expires_at: Millis,
     ) -> StoreResult<()> {
         let mut inv = scripts::TOUCH.prepare_invoke();
         inv.key(self.keys.session(handle))
@@ -410,18 +383,14 @@ impl Store for RedisStore {
             UserField::RecipeUser => ("r", query.tenant_id.as_deref()),
         };
         // Sessions in the tag's user index (for recipe-user queries: the unlinked ones).
-        let handles = self
-            .members(&self.keys.index(t), &query.app_id, &query.user_id)
-            .await?;
+        let handles = self.members(&self.keys.index(t), &query.app_id, &query.user_id).await?;
         gone.extend(
-            self.delete_matching(t, &handles, &query.app_id, &query.user_id, tenant, field)
-                .await?,
+            self.delete_matching(t, &handles, &query.app_id, &query.user_id, tenant, field).await?,
         );
         // Account-linked sessions of a recipe user live under their primary user's tag.
         if query.field == UserField::RecipeUser {
-            let linked = self
-                .members(&self.keys.recipe_index(t), &query.app_id, &query.user_id)
-                .await?;
+            let linked =
+                self.members(&self.keys.recipe_index(t), &query.app_id, &query.user_id).await?;
             for h in linked {
                 let ht = Keys::tag_of_handle(&h);
                 let deleted = self
@@ -438,8 +407,7 @@ impl Store for RedisStore {
                     // Dangling or not matching the tenant: drop the pointer only if the session
                     // is gone.
                     if self.load_session(&h, Millis::MIN).await?.is_none() {
-                        self.forget_linked(&query.app_id, &query.user_id, &h)
-                            .await?;
+                        self.forget_linked(&query.app_id, &query.user_id, &h).await?;
                     }
                 } else {
                     gone.push(h);
@@ -452,18 +420,13 @@ impl Store for RedisStore {
     }
 
     async fn list_user_sessions(
-        &self,
-        query: &UserQuery,
-        now: Millis,
+        &self, query: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
         let t = tag(&query.app_id, &query.user_id);
-        let mut handles = self
-            .members(&self.keys.index(t), &query.app_id, &query.user_id)
-            .await?;
+        let mut handles = self.members(&self.keys.index(t), &query.app_id, &query.user_id).await?;
         if query.field == UserField::RecipeUser {
             handles.extend(
-                self.members(&self.keys.recipe_index(t), &query.app_id, &query.user_id)
-                    .await?,
+                self.members(&self.keys.recipe_index(t), &query.app_id, &query.user_id).await?,
             );
         }
         let mut recs: Vec<SessionRecord> = self
@@ -547,11 +510,7 @@ impl Store for RedisStore {
             start = end;
         }
         self.conn
-            .query::<i64>(
-                redis::cmd("DEL")
-                    .arg(self.keys.signing_keys())
-                    .arg(self.keys.ping()),
-            )
+            .query::<i64>(redis::cmd("DEL").arg(self.keys.signing_keys()).arg(self.keys.ping()))
             .await
             .map_err(unavailable)?;
         // The revocation log's stream goes too, so a wiped prefix leaves no stream behind. Its
@@ -576,13 +535,7 @@ impl Store for RedisStore {
         // (out of memory, min-replicas not met), is not ready to hold sessions.
         let _: Value = self
             .conn
-            .query(
-                redis::cmd("SET")
-                    .arg(self.keys.ping())
-                    .arg(1)
-                    .arg("PX")
-                    .arg(60_000),
-            )
+            .query(redis::cmd("SET").arg(self.keys.ping()).arg(1).arg("PX").arg(60_000))
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -598,9 +551,7 @@ impl Store for RedisStore {
     }
 
     async fn insert_key_if_newest(
-        &self,
-        expected_newest: Option<&str>,
-        key: &KeyRecord,
+        &self, expected_newest: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         // One script over the one hash that holds every app's keys: atomic on the node that
         // owns its slot, so nothing changes the keys between the script's read of the app's
@@ -617,15 +568,10 @@ impl Store for RedisStore {
     }
 
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()> {
         let mut inv = scripts::REPLACE_KEYS.prepare_invoke();
-        inv.key(self.keys.signing_keys())
-            .arg(app_id)
-            .arg(kinds.len());
+        inv.key(self.keys.signing_keys()).arg(app_id).arg(kinds.len());
         for k in kinds {
             inv.arg(k.as_str());
         }
@@ -653,10 +599,7 @@ impl Store for RedisStore {
         }
         // One script: the whole batch, atomically, under ids above every earlier one.
         let mut inv = events::APPEND.prepare_invoke();
-        inv.key(self.keys.events_log())
-            .key(self.keys.events_meta())
-            .arg(events::id_ms(at))
-            .arg(at);
+        inv.key(self.keys.events_log()).key(self.keys.events_meta()).arg(events::id_ms(at)).arg(at);
         for e in events {
             inv.arg(e.name()).arg(e.subject());
         }
@@ -683,9 +626,7 @@ impl Store for RedisStore {
             return Ok(());
         }
         let mut inv = events::TRIM.prepare_invoke();
-        inv.key(self.keys.events_log())
-            .key(self.keys.events_meta())
-            .arg(before);
+        inv.key(self.keys.events_log()).key(self.keys.events_meta()).arg(before);
         self.conn.invoke::<i64>(&inv).await.map_err(unavailable)?;
         Ok(())
     }
@@ -702,9 +643,7 @@ impl Store for RedisStore {
 impl RedisStore {
     /// Deletes one session by handle, whatever its user; returns whether it existed.
     async fn delete_matching_any(&self, t: u16, handle: &str) -> StoreResult<bool> {
-        let deleted = self
-            .delete_matching(t, &[handle.to_owned()], "", "", None, "*")
-            .await?;
+        let deleted = self.delete_matching(t, &[handle.to_owned()], "", "", None, "*").await?;
         Ok(!deleted.is_empty())
     }
 }

@@ -47,13 +47,7 @@ pub(crate) fn encode(r: &SessionRecord) -> Vec<u8> {
     ] {
         let _ = write_str(&mut b, s);
     }
-    for n in [
-        r.created_at,
-        r.last_active_at,
-        r.rotated_at,
-        r.expires_at,
-        r.absolute_expires_at,
-    ] {
+    for n in [r.created_at, r.last_active_at, r.rotated_at, r.expires_at, r.absolute_expires_at] {
         let _ = write_sint(&mut b, n);
     }
     let _ = write_uint(&mut b, r.generation);
@@ -147,15 +141,8 @@ pub(crate) fn decode(blob: Option<&[u8]>) -> Result<Option<SessionRecord>, Store
         },
         flags: SessionFlags::from_bits(int(rd)?),
         version: uint(rd)?,
-        client: ClientInfo {
-            ip: opt_text(rd)?,
-            user_agent: opt_text(rd)?,
-        },
-        recent_rotations: if fields == FIELDS {
-            decode_rotations(&text(rd)?)
-        } else {
-            Vec::new()
-        },
+        client: ClientInfo { ip: opt_text(rd)?, user_agent: opt_text(rd)? },
+        recent_rotations: if fields == FIELDS { decode_rotations(&text(rd)?) } else { Vec::new() },
     };
     Ok(Some(rec))
 }
@@ -189,10 +176,7 @@ mod tests {
             access_hash: Some([0; 32]),
             flags: SessionFlags::from_bits(5),
             version: 3,
-            client: ClientInfo {
-                ip: Some("::1".into()),
-                user_agent: None,
-            },
+            client: ClientInfo { ip: Some("::1".into()), user_agent: None },
             recent_rotations: vec![1_900_000_000_120, 1_900_000_000_125],
         }
     }
@@ -206,10 +190,7 @@ mod tests {
         // The new encoding differs only by the appended field.
         let new = encode(&r);
         assert_eq!(&new[3..], &[&old[3..], &[0xa0][..]].concat()[..]);
-        assert_eq!(
-            (&old[..3], &new[..3]),
-            (&[0xdc, 0, 19][..], &[0xdc, 0, 20][..])
-        );
+        assert_eq!((&old[..3], &new[..3]), (&[0xdc, 0, 19][..], &[0xdc, 0, 20][..]));
         // Neither more nor fewer fields than either layout.
         let mut short = encode_v1(&r);
         short[2] = 18;

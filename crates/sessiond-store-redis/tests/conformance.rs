@@ -14,11 +14,7 @@ use sessiond_store_redis::RedisStore;
 use sessiond_store_tests::{StoreFactory, env};
 
 async fn open(url: String) -> Arc<dyn Store> {
-    Arc::new(
-        RedisStore::connect(&url)
-            .await
-            .expect("connect to the test Redis"),
-    )
+    Arc::new(RedisStore::connect(&url).await.expect("connect to the test Redis"))
 }
 
 /// Handles on a fresh prefix of the server named by `var`.

@@ -81,10 +81,7 @@ async fn the_log_lives_under_the_prefix_and_wipe_leaves_no_stream() {
         let ttl: i64 = raw(&url, redis::cmd("PTTL").arg(&meta)).await;
         assert!(ttl > 0, "{url}: the meta hash expires unless used ({ttl})");
         // A reader that had read everything is current; cursors go on growing.
-        store
-            .append_events(&[revoked("h2")], 1_900_000_000_000)
-            .await
-            .unwrap();
+        store.append_events(&[revoked("h2")], 1_900_000_000_000).await.unwrap();
         let page = store.events_since(c, 10).await.unwrap();
         assert!(page.continuous);
         assert_eq!(page.events.len(), 1);

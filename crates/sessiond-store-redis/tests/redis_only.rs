@@ -18,19 +18,12 @@ use sessiond_store_redis::RedisStore;
 use sessiond_store_tests::env;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
+    let out =
+        Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -68,13 +61,7 @@ impl Server {
     }
 
     fn signal(&self, sig: &str) {
-        assert!(
-            Command::new("kill")
-                .args([sig, &self.pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("kill").args([sig, &self.pid]).status().unwrap().success());
     }
 }
 
@@ -111,19 +98,13 @@ fn record(user: &str, recipe: &str, now: i64, absolute: i64) -> SessionRecord {
 
 fn now_ms() -> i64 {
     i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
     )
     .unwrap()
 }
 
 fn have_redis_server() -> bool {
-    let installed = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
+    let installed = Command::new("redis-server").arg("--version").output().is_ok();
     env::prerequisite(installed, "redis-server is not installed")
 }
 
@@ -144,10 +125,7 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
     );
     let t0 = Instant::now();
     while !cli(replica.port, &["info", "replication"]).contains("master_link_status:up") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "replica never synced"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(10), "replica never synced");
         std::thread::sleep(Duration::from_millis(50));
     }
     // A read-only replica is not a store sessiond can use: the readiness check (also run by
@@ -167,24 +145,13 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
 
     // Acknowledged only once the replica has it.
     assert_eq!(
-        store
-            .delete_sessions(std::slice::from_ref(&a.handle))
-            .await
-            .unwrap(),
+        store.delete_sessions(std::slice::from_ref(&a.handle)).await.unwrap(),
         vec![a.handle.clone()]
     );
     let key = format!("{{wr:{:03x}}}:s:{}", user_tag("public", "ann"), a.handle);
     assert_eq!(cli(replica.port, &["exists", &key]).trim(), "0");
     // So is the revocation event announcing it.
-    store
-        .append_events(
-            &[EventKind::Revoked {
-                handle: a.handle.clone(),
-            }],
-            now,
-        )
-        .await
-        .unwrap();
+    store.append_events(&[EventKind::Revoked { handle: a.handle.clone() }], now).await.unwrap();
     assert_eq!(cli(replica.port, &["xlen", "{wr:events}:log"]).trim(), "1");
 
     // The replica hangs: the revocation cannot be confirmed, and says so.
@@ -203,10 +170,7 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
     for _ in 0..20 {
         let t = Instant::now();
         store.load_session(&b.handle, now).await.unwrap();
-        store
-            .touch_session(&b.handle, now + 1, now + 3_600_000)
-            .await
-            .unwrap();
+        store.touch_session(&b.handle, now + 1, now + 3_600_000).await.unwrap();
         assert!(
             t.elapsed() < Duration::from_millis(300),
             "a request waited {:?} behind a WAIT",
@@ -215,10 +179,7 @@ async fn revocations_wait_for_replicas_without_stalling_other_requests() {
     }
     let (r, took) = revoker.await.unwrap();
     assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
-    assert!(
-        took >= Duration::from_millis(1400) && took < Duration::from_secs(3),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(1400) && took < Duration::from_secs(3), "{took:?}");
     replica.signal("-CONT");
 }
 
@@ -241,16 +202,9 @@ async fn the_sweep_drops_pointers_to_dead_linked_sessions() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let pointers = format!(
-        "{{{prefix}:{:03x}}}:r",
-        user_tag("public", "login-method-1")
-    );
+    let pointers = format!("{{{prefix}:{:03x}}}:r", user_tag("public", "login-method-1"));
     let zcard = async |c: &mut redis::aio::MultiplexedConnection| {
-        redis::cmd("ZCARD")
-            .arg(&pointers)
-            .query_async::<i64>(c)
-            .await
-            .unwrap()
+        redis::cmd("ZCARD").arg(&pointers).query_async::<i64>(c).await.unwrap()
     };
     assert_eq!(zcard(&mut redis).await, 2);
     store.delete_expired(now + 2_000, 1000).await.unwrap();
@@ -284,14 +238,8 @@ async fn the_event_reader_reconnects_after_its_connection_is_killed() {
                 continue;
             };
             let known = page.events.last().map_or(0, |e| e.cursor);
-            let appended = a
-                .append_events(
-                    &[EventKind::Revoked {
-                        handle: format!("h{n}"),
-                    }],
-                    now_ms(),
-                )
-                .await;
+            let appended =
+                a.append_events(&[EventKind::Revoked { handle: format!("h{n}") }], now_ms()).await;
             if appended.is_err() {
                 continue;
             }
@@ -305,10 +253,8 @@ async fn the_event_reader_reconnects_after_its_connection_is_killed() {
         false
     };
     assert!(pushed(&mut signal).await, "pushed before");
-    let xreads = cli(server.port, &["client", "list"])
-        .lines()
-        .filter(|l| l.contains("cmd=xread"))
-        .count();
+    let xreads =
+        cli(server.port, &["client", "list"]).lines().filter(|l| l.contains("cmd=xread")).count();
     assert_eq!(xreads, 1, "one blocking reader, on its own connection");
     cli(server.port, &["client", "kill", "type", "normal"]);
     // A's own connection reconnects by itself too; give the reader its backoff.

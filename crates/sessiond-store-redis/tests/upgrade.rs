@@ -33,10 +33,7 @@ fn old_key_json(k: &KeyRecord) -> String {
 }
 
 fn session_key(prefix: &str, handle: &str) -> String {
-    format!(
-        "{{{prefix}:{:03x}}}:s:{handle}",
-        handle_tag(handle).unwrap()
-    )
+    format!("{{{prefix}:{:03x}}}:s:{handle}", handle_tag(handle).unwrap())
 }
 
 /// Writes a session as an earlier build did: its index entry, then the 19-field record.
@@ -99,11 +96,7 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
         write_old_session(&url, &prefix, &old.session).await;
         assert_eq!(stored_fields(&url, &prefix, h).await, 19);
         upgrade::a_manager_carries_on(Arc::clone(&store) as Arc<dyn Store>, &old).await;
-        assert_eq!(
-            stored_fields(&url, &prefix, h).await,
-            20,
-            "the rotation appended the field"
-        );
+        assert_eq!(stored_fields(&url, &prefix, h).await, 20, "the rotation appended the field");
 
         // An old record through every script: data update, touch, listing, deletion.
         let plain = handle_for("plain");
@@ -116,40 +109,22 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
             private_data: None,
             now: T0,
         };
-        assert_eq!(
-            store.update_data(&upd).await.unwrap(),
-            UpdateOutcome::Updated(1)
-        );
-        store
-            .touch_session(&plain, T0 + 10, T0 + 3_700_000)
-            .await
-            .unwrap();
+        assert_eq!(store.update_data(&upd).await.unwrap(), UpdateOutcome::Updated(1));
+        store.touch_session(&plain, T0 + 10, T0 + 3_700_000).await.unwrap();
         assert_eq!(stored_fields(&url, &prefix, &plain).await, 19);
-        let listed = store
-            .list_user_sessions(&UserQuery::user("plain"), T0 + 10)
-            .await
-            .unwrap();
+        let listed = store.list_user_sessions(&UserQuery::user("plain"), T0 + 10).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].public_data, r#"{"v":1}"#);
         assert!(listed[0].recent_rotations.is_empty());
         assert_eq!(
-            store
-                .delete_user_sessions(&UserQuery::user("plain"))
-                .await
-                .unwrap(),
+            store.delete_user_sessions(&UserQuery::user("plain")).await.unwrap(),
             vec![plain.clone()]
         );
 
         // Old key records are the default app's to the key scripts too.
-        let dynamic = old
-            .keys
-            .iter()
-            .find(|k| k.kind == KeyKind::Dynamic)
-            .unwrap();
-        let got = store
-            .insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-never", T0))
-            .await
-            .unwrap();
+        let dynamic = old.keys.iter().find(|k| k.kind == KeyKind::Dynamic).unwrap();
+        let got =
+            store.insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-never", T0)).await.unwrap();
         assert_eq!(got, *dynamic, "the old key is the default app's newest");
         let got = store
             .insert_key_if_newest(None, &key_in("c", KeyKind::Dynamic, "c-d", T0))
@@ -159,23 +134,12 @@ async fn records_of_earlier_builds_are_read_and_carried_on() {
         store.replace_keys("c", &KeyKind::RESET, &[]).await.unwrap();
         assert_eq!(default_app_keys(&store).await, old.keys);
         store
-            .replace_keys(
-                "public",
-                &[KeyKind::Dynamic],
-                &[key(KeyKind::Dynamic, "d-new", T0)],
-            )
+            .replace_keys("public", &[KeyKind::Dynamic], &[key(KeyKind::Dynamic, "d-new", T0)])
             .await
             .unwrap();
-        let now: Vec<String> = default_app_keys(&store)
-            .await
-            .into_iter()
-            .map(|k| k.kid)
-            .collect();
+        let now: Vec<String> = default_app_keys(&store).await.into_iter().map(|k| k.kid).collect();
         assert!(now.contains(&"d-new".to_owned()));
-        assert!(
-            !now.contains(&dynamic.kid),
-            "the old dynamic key was replaced"
-        );
+        assert!(!now.contains(&dynamic.kid), "the old dynamic key was replaced");
         assert_eq!(now.len(), old.keys.len());
         store.wipe().await.unwrap();
     }

@@ -18,17 +18,15 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(50);
 /// Starts the checkpointer on `conn`; it stops when the returned sender is dropped.
 pub(crate) fn spawn(conn: Connection) -> std::io::Result<mpsc::Sender<()>> {
     let (stop, rx) = mpsc::channel::<()>();
-    thread::Builder::new()
-        .name("sessiond-sqlite-checkpoint".to_owned())
-        .spawn(move || {
-            // Runs until the store is dropped (the sender disconnects).
-            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(INTERVAL) {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "SQLite checkpoint skipped");
-                }
+    thread::Builder::new().name("sessiond-sqlite-checkpoint".to_owned()).spawn(move || {
+        // Runs until the store is dropped (the sender disconnects).
+        while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(INTERVAL) {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "SQLite checkpoint skipped");
             }
-            // A last full checkpoint so a stopped store leaves a compact file.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        })?;
+        }
+        // A last full checkpoint so a stopped store leaves a compact file.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    })?;
     Ok(stop)
 }

@@ -49,9 +49,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -86,9 +84,7 @@ fn check_path(path: &Path) -> StoreResult<()> {
         ));
     }
     if path.as_os_str().as_encoded_bytes().contains(&0) {
-        return Err(StoreError::Config(
-            "the SQLite store path holds a NUL byte".to_owned(),
-        ));
+        return Err(StoreError::Config("the SQLite store path holds a NUL byte".to_owned()));
     }
     Ok(())
 }
@@ -112,9 +108,8 @@ impl SqliteStore {
         // reach the database.
         create_private_file(&path).map_err(StoreError::unavailable)?;
         let mut conn = Connection::open(&path).map_err(store_error)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(store_error)?;
+        let mode: String =
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(store_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::unavailable(std::io::Error::other(format!(
                 "SQLite refused WAL mode (got {mode})"
@@ -136,9 +131,7 @@ impl SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(store_error)?;
         let checkpoint_conn = Connection::open(&path).map_err(store_error)?;
-        checkpoint_conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(store_error)?;
+        checkpoint_conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
         let wal = wal_file(&path).map_err(StoreError::unavailable)?;
         let writer = writer::spawn(conn, wal).map_err(StoreError::unavailable)?;
         let checkpointer = checkpoint::spawn(checkpoint_conn).map_err(StoreError::unavailable)?;
@@ -178,9 +171,7 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        self.writer
-            .send(Box::new(Write { body, reply }))
-            .map_err(|_| StoreError::Closed)?;
+        self.writer.send(Box::new(Write { body, reply })).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -228,8 +219,7 @@ fn restrict_files(db: &Path) {
 
 /// Runs `f` in a savepoint so a multi-statement write is all-or-nothing inside its batch.
 fn atomically<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    conn: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> StoreResult<T> {
     conn.execute_batch("SAVEPOINT job").map_err(store_error)?;
     match f(conn) {
@@ -352,11 +342,7 @@ impl Store for SqliteStore {
     async fn rotate_refresh(&self, rot: &Rotation<'_>) -> StoreResult<bool> {
         let handle = rot.handle.to_owned();
         let rot = *rot;
-        let (from, to, access) = (
-            rot.from_refresh_hash,
-            rot.to_refresh_hash,
-            rot.to_access_hash,
-        );
+        let (from, to, access) = (rot.from_refresh_hash, rot.to_refresh_hash, rot.to_access_hash);
         let (generation, now, expires_at) = (i64_of(rot.from_generation), rot.now, rot.expires_at);
         let recent = encode_rotations(rot.recent_rotations);
         self.write(move |c| {
@@ -409,20 +395,13 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT 1 FROM sessions WHERE handle = ?1 AND expires_at > ?2")
                 .and_then(|mut s| s.exists(params![handle, now]))
                 .map_err(store_error)?;
-            Ok(if exists {
-                UpdateOutcome::VersionMismatch
-            } else {
-                UpdateOutcome::NotFound
-            })
+            Ok(if exists { UpdateOutcome::VersionMismatch } else { UpdateOutcome::NotFound })
         })
         .await
     }
 
     async fn touch_session(
-        &self,
-        handle: &str,
-        now: Millis,
-        expires_at: Millis,
+        &self, handle: &str, now: Millis, expires_at: Millis,
     ) -> StoreResult<()> {
         let handle = handle.to_owned();
         self.write(move |c| {
@@ -459,10 +438,8 @@ impl Store for SqliteStore {
         let q = query.clone();
         self.write(move |c| {
             atomically(c, |c| {
-                let sql = format!(
-                    "DELETE FROM sessions WHERE {} RETURNING handle",
-                    user_filter(q.field)
-                );
+                let sql =
+                    format!("DELETE FROM sessions WHERE {} RETURNING handle", user_filter(q.field));
                 let mut stmt = c.prepare_cached(&sql)?;
                 let handles = stmt
                     .query_map(params![q.app_id, q.user_id, q.tenant_id], |r| r.get(0))?
@@ -474,9 +451,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_user_sessions(
-        &self,
-        query: &UserQuery,
-        now: Millis,
+        &self, query: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
         self.read(|c| {
             let sql = format!(
@@ -508,9 +483,7 @@ impl Store for SqliteStore {
 
     async fn wipe(&self) -> StoreResult<()> {
         self.write(|c| {
-            atomically(c, |c| {
-                c.execute_batch("DELETE FROM sessions; DELETE FROM keys;")
-            })
+            atomically(c, |c| c.execute_batch("DELETE FROM sessions; DELETE FROM keys;"))
         })
         .await
     }
@@ -519,10 +492,8 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(&'static str, String)> = events
-            .iter()
-            .map(|e| (e.name(), e.subject().to_owned()))
-            .collect();
+        let rows: Vec<(&'static str, String)> =
+            events.iter().map(|e| (e.name(), e.subject().to_owned())).collect();
         // Through the writer like every write: acknowledged once committed and the WAL is
         // fsynced. The counter row is bumped inside the write transaction, which holds the
         // database's write lock (one writer at a time, across processes), so cursors are handed
@@ -549,8 +520,7 @@ impl Store for SqliteStore {
                 })
             })
             .await?;
-        self.events
-            .send_replace(u64::try_from(last).unwrap_or_default());
+        self.events.send_replace(u64::try_from(last).unwrap_or_default());
         Ok(())
     }
 
@@ -566,10 +536,7 @@ impl Store for SqliteStore {
                  ORDER BY id LIMIT ?2) AS e ON 1 ORDER BY e.id",
             )?;
             let mut rows = stmt.query(params![from, limit])?;
-            let mut page = EventPage {
-                events: Vec::new(),
-                continuous: true,
-            };
+            let mut page = EventPage { events: Vec::new(), continuous: true };
             while let Some(row) = rows.next()? {
                 let trimmed: i64 = row.get(0)?;
                 page.continuous = from >= trimmed;
@@ -590,8 +557,7 @@ impl Store for SqliteStore {
                      WHERE singleton = 1",
                 )?
                 .execute([before])?;
-                c.prepare_cached("DELETE FROM events WHERE at < ?1")?
-                    .execute([before])?;
+                c.prepare_cached("DELETE FROM events WHERE at < ?1")?.execute([before])?;
                 Ok(())
             })
         })
@@ -613,11 +579,10 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         // Both paths must work: a read, and a no-op through the writer and the WAL flusher.
         self.read(|c| {
-            c.query_row("SELECT 1 FROM keys LIMIT 1", [], |_| Ok(()))
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(()),
-                    e => Err(e),
-                })
+            c.query_row("SELECT 1 FROM keys LIMIT 1", [], |_| Ok(())).or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(()),
+                e => Err(e),
+            })
         })?;
         self.write(|_| Ok(())).await
     }
@@ -631,9 +596,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_key_if_newest(
-        &self,
-        expected_newest: Option<&str>,
-        key: &KeyRecord,
+        &self, expected_newest: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         let expected = expected_newest.map(str::to_owned);
         let key = key.clone();
@@ -656,10 +619,7 @@ impl Store for SqliteStore {
     }
 
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()> {
         let app = app_id.to_owned();
         let kinds = kinds.to_vec();

@@ -48,10 +48,7 @@ pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         access_hash: row.get::<_, Option<Vec<u8>>>(14)?.map(hash).transpose()?,
         flags: SessionFlags::from_bits(row.get(15)?),
         version: u64_col(row, 16)?,
-        client: ClientInfo {
-            ip: row.get(17)?,
-            user_agent: row.get(18)?,
-        },
+        client: ClientInfo { ip: row.get(17)?, user_agent: row.get(18)? },
         recent_rotations: decode_rotations(&row.get::<_, String>(19)?),
     })
 }
@@ -94,11 +91,7 @@ pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Option<Event>> {
             "unknown event kind".into(),
         )
     })?;
-    Ok(Some(Event {
-        cursor,
-        at: row.get(2)?,
-        kind,
-    }))
+    Ok(Some(Event { cursor, at: row.get(2)?, kind }))
 }
 
 /// Maps a driver error: decoding failures are corruption, everything else unavailability.

@@ -78,10 +78,7 @@ fn flush(wal: &File, rx: &mpsc::Receiver<Vec<Finish>>) {
         while let Ok(more) = rx.try_recv() {
             ready.extend(more);
         }
-        let failure = wal
-            .sync_data()
-            .err()
-            .map(|e| format!("fsync of the WAL failed: {e}"));
+        let failure = wal.sync_data().err().map(|e| format!("fsync of the WAL failed: {e}"));
         if let Some(f) = &failure {
             tracing::error!(error = %f, "SQLite: acknowledging writes as failed");
         }
@@ -136,7 +133,5 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>, flusher: &mpsc::Sen
 
 /// The error a caller gets when its batch did not commit.
 fn commit_error(reason: &str) -> StoreError {
-    StoreError::unavailable(std::io::Error::other(format!(
-        "SQLite write failed: {reason}"
-    )))
+    StoreError::unavailable(std::io::Error::other(format!("SQLite write failed: {reason}")))
 }

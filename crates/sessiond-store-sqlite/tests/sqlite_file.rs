@@ -44,10 +44,7 @@ async fn no_issued_secret_is_in_the_database_files() {
         };
         let m = SessionManager::new(Arc::clone(&store), cfg).unwrap();
         for i in 0..20 {
-            let s = m
-                .create(NewSession::new(format!("user{i}")).anti_csrf(true))
-                .await
-                .unwrap();
+            let s = m.create(NewSession::new(format!("user{i}")).anti_csrf(true)).await.unwrap();
             let r = m
                 .refresh(
                     s.tokens.refresh.token.expose(),
@@ -84,17 +81,11 @@ async fn no_issued_secret_is_in_the_database_files() {
     let bytes = files_bytes(&db);
     assert!(bytes.len() > 10_000, "the database holds the sessions");
     for s in &secrets {
-        assert!(
-            !contains(&bytes, s),
-            "an issued secret was found in the database files"
-        );
+        assert!(!contains(&bytes, s), "an issued secret was found in the database files");
     }
     // The check itself works: a handle (not secret) is found.
     let store = SqliteStore::open(&db).unwrap();
-    let any = store
-        .list_user_sessions(&sessiond_core::UserQuery::user("user3"), 0)
-        .await
-        .unwrap();
+    let any = store.list_user_sessions(&sessiond_core::UserQuery::user("user3"), 0).await.unwrap();
     assert!(contains(&bytes, any[0].handle.as_bytes()));
 }
 
@@ -104,38 +95,26 @@ async fn acknowledged_writes_survive_reopen() {
     let db = dir.path().join("nested/dir/s.db");
     let open_manager = || {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
-        let cfg = ManagerConfig {
-            algorithm: Algorithm::ES256,
-            ..ManagerConfig::default()
-        };
+        let cfg = ManagerConfig { algorithm: Algorithm::ES256, ..ManagerConfig::default() };
         SessionManager::new(store, cfg).unwrap()
     };
     let (handle, refresh, jwks) = {
         let m = open_manager();
         let s = m.create(NewSession::new("persist")).await.unwrap();
         // No stop(), no flush: an acknowledged create is already durable.
-        (
-            s.session.handle,
-            s.tokens.refresh.token.expose().to_owned(),
-            m.keys().jwks("public"),
-        )
+        (s.session.handle, s.tokens.refresh.token.expose().to_owned(), m.keys().jwks("public"))
     };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(db.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(db.parent().unwrap()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "the data folder is private");
         let mode = std::fs::metadata(&db).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the database file is private");
     }
     let m = open_manager();
     assert_eq!(m.user_of(&handle).await.unwrap(), "persist");
-    m.refresh(&refresh, RefreshOptions::default())
-        .await
-        .unwrap();
+    m.refresh(&refresh, RefreshOptions::default()).await.unwrap();
     assert_eq!(*m.keys().jwks("public"), *jwks, "keys persist");
 }
 
@@ -152,19 +131,14 @@ fn a_newer_schema_is_refused() {
 fn set_user_version(db: &std::path::Path, v: i64) {
     drop(SqliteStore::open(db).expect("create the database"));
     let conn = rusqlite::Connection::open(db).expect("open it behind the store's back");
-    conn.pragma_update(None, "user_version", v)
-        .expect("bump the version");
+    conn.pragma_update(None, "user_version", v).expect("bump the version");
 }
 
 #[test]
 fn garbage_files_are_refused_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("garbage.db");
-    std::fs::write(
-        &db,
-        b"this is not a database, it is a text file of some length...",
-    )
-    .unwrap();
+    std::fs::write(&db, b"this is not a database, it is a text file of some length...").unwrap();
     assert!(SqliteStore::open(&db).is_err());
 }
 
@@ -187,11 +161,8 @@ fn per_user_queries_and_the_sweep_use_indexes() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let plan = |sql: &str| -> String {
         let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows: Vec<String> = st
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let rows: Vec<String> =
+            st.query_map([], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
         rows.join(" | ")
     };
     for sql in [
@@ -201,10 +172,7 @@ fn per_user_queries_and_the_sweep_use_indexes() {
         "SELECT * FROM sessions WHERE handle = 'h' AND expires_at > 0",
     ] {
         let p = plan(sql);
-        assert!(
-            !p.contains("SCAN sessions"),
-            "full scan in: {sql}\nplan: {p}"
-        );
+        assert!(!p.contains("SCAN sessions"), "full scan in: {sql}\nplan: {p}");
     }
     // The newest key of an app and kind: through the (app, kind, created, kid) index, read
     // backwards, without sorting.
@@ -238,10 +206,7 @@ async fn database_wal_and_shm_files_are_private_in_an_open_folder() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
     let m = SessionManager::new(
         Arc::clone(&store),
-        ManagerConfig {
-            algorithm: Algorithm::EdDSA,
-            ..ManagerConfig::default()
-        },
+        ManagerConfig { algorithm: Algorithm::EdDSA, ..ManagerConfig::default() },
     )
     .unwrap();
     m.start(Default::default()).await.unwrap();
@@ -249,10 +214,8 @@ async fn database_wal_and_shm_files_are_private_in_an_open_folder() {
     for suffix in ["", "-wal", "-shm"] {
         let mut p = db.as_os_str().to_owned();
         p.push(suffix);
-        let mode = std::fs::metadata(&p)
-            .unwrap_or_else(|e| panic!("{suffix}: {e}"))
-            .permissions()
-            .mode();
+        let mode =
+            std::fs::metadata(&p).unwrap_or_else(|e| panic!("{suffix}: {e}")).permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "s.db{suffix} is private");
     }
     m.stop().await.unwrap();
@@ -268,14 +231,11 @@ const OLD_MIGRATIONS: [&str; 2] = [
 /// A database as a build of schema `version` (1 or 2) left it, in WAL mode like the store's.
 fn old_database(db: &std::path::Path, version: usize) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let _: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .unwrap();
+    let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).unwrap();
     for migration in &OLD_MIGRATIONS[..version] {
         conn.execute_batch(migration).unwrap();
     }
-    conn.pragma_update(None, "user_version", version as i64)
-        .unwrap();
+    conn.pragma_update(None, "user_version", version as i64).unwrap();
     conn
 }
 
@@ -341,10 +301,7 @@ fn key_indexes(db: &std::path::Path) -> Vec<String> {
     let mut st = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'keys' AND sql IS NOT NULL ORDER BY name")
         .unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
 /// A database of the first schema version (sessions and keys, no revocation log) is upgraded
@@ -379,8 +336,7 @@ async fn a_version_2_database_gains_per_app_keys_and_rotation_times_in_place() {
         for k in &old.keys {
             insert_old_key(&conn, k);
         }
-        conn.execute_batch(&upgrade::TWO_OLD_EVENTS_SQL.replace("{s}", ""))
-            .unwrap();
+        conn.execute_batch(&upgrade::TWO_OLD_EVENTS_SQL.replace("{s}", "")).unwrap();
         assert_eq!(key_indexes(&db), vec!["keys_by_kind"]);
     }
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());

@@ -54,10 +54,7 @@ pub fn prerequisite(present: bool, what: &str) -> bool {
     if present {
         return true;
     }
-    assert!(
-        !in_ci(),
-        "CI=true but {what}: this test must run in CI, not skip"
-    );
+    assert!(!in_ci(), "CI=true but {what}: this test must run in CI, not skip");
     eprintln!("SKIP: {what}");
     false
 }

@@ -111,9 +111,7 @@ pub fn manager_with(store: Arc<dyn Store>, cfg: ManagerConfig) -> (SessionManage
 
 /// The revocation event of the session `handle`.
 pub fn revoked(handle: &str) -> EventKind {
-    EventKind::Revoked {
-        handle: handle.to_owned(),
-    }
+    EventKind::Revoked { handle: handle.to_owned() }
 }
 
 /// The cursor of the newest event in `store`'s log (0 when it is empty).
@@ -133,17 +131,12 @@ pub async fn last_cursor(store: &dyn Store) -> u64 {
 /// # Panics
 /// When the store fails to read or append.
 pub async fn append_until_pushed(
-    store: &dyn Store,
-    signal: &mut tokio::sync::watch::Receiver<u64>,
-    tries: usize,
+    store: &dyn Store, signal: &mut tokio::sync::watch::Receiver<u64>, tries: usize,
 ) -> Option<Duration> {
     for _ in 0..tries {
         let known = last_cursor(store).await;
         let started = Instant::now();
-        store
-            .append_events(&[revoked(&handle())], T0)
-            .await
-            .unwrap();
+        store.append_events(&[revoked(&handle())], T0).await.unwrap();
         if tokio::time::timeout(Duration::from_millis(500), signal.wait_for(|v| *v > known))
             .await
             .is_ok()

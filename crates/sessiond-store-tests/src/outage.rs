@@ -21,10 +21,7 @@ pub struct Switchable {
 impl Switchable {
     /// Wraps `inner`, up.
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self {
-            inner,
-            down: AtomicBool::new(false),
-        }
+        Self { inner, down: AtomicBool::new(false) }
     }
 
     /// Switches the store off (`true`) or back on.
@@ -34,9 +31,7 @@ impl Switchable {
 
     fn up(&self) -> StoreResult<()> {
         if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::unavailable(std::io::Error::other(
-                "switched off",
-            )))
+            Err(StoreError::unavailable(std::io::Error::other("switched off")))
         } else {
             Ok(())
         }
@@ -77,9 +72,7 @@ impl Store for Switchable {
         self.inner.delete_user_sessions(q).await
     }
     async fn list_user_sessions(
-        &self,
-        q: &UserQuery,
-        now: Millis,
+        &self, q: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
         self.up()?;
         self.inner.list_user_sessions(q, now).await
@@ -105,18 +98,13 @@ impl Store for Switchable {
         self.inner.load_keys().await
     }
     async fn insert_key_if_newest(
-        &self,
-        expected: Option<&str>,
-        key: &KeyRecord,
+        &self, expected: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         self.up()?;
         self.inner.insert_key_if_newest(expected, key).await
     }
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()> {
         self.up()?;
         self.inner.replace_keys(app_id, kinds, keys).await

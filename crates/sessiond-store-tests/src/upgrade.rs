@@ -32,10 +32,7 @@ pub struct EarlierBuild {
 
 /// The manager policy on both sides of the upgrade: real time, EdDSA.
 fn config() -> ManagerConfig {
-    ManagerConfig {
-        algorithm: Algorithm::EdDSA,
-        ..ManagerConfig::default()
-    }
+    ManagerConfig { algorithm: Algorithm::EdDSA, ..ManagerConfig::default() }
 }
 
 /// Makes what an earlier build held (see [`EarlierBuild`]).
@@ -44,18 +41,12 @@ pub async fn earlier_build() -> EarlierBuild {
     let old = SessionManager::new(Arc::clone(&mem), config()).unwrap();
     old.start(StartOptions::default()).await.unwrap();
     let s0 = old.create(NewSession::new("old")).await.unwrap();
-    let s1 = old
-        .refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
+    let s1 =
+        old.refresh(s0.tokens.refresh.token.expose(), RefreshOptions::default()).await.unwrap();
     old.stop().await.unwrap();
     let keys = by_kid(mem.load_keys().await.unwrap());
     assert!(keys.iter().all(|k| k.app_id == DEFAULT_APP));
-    let mut session = mem
-        .load_session(&s0.session.handle, 0)
-        .await
-        .unwrap()
-        .unwrap();
+    let mut session = mem.load_session(&s0.session.handle, 0).await.unwrap().unwrap();
     assert_eq!(session.generation, 1);
     session.recent_rotations.clear();
     EarlierBuild {
@@ -95,23 +86,13 @@ pub async fn a_manager_carries_on(store: Arc<dyn Store>, old: &EarlierBuild) {
     let m = SessionManager::new(Arc::clone(&store), config()).unwrap();
     m.start(StartOptions::default()).await.unwrap();
     let at = old.access_token.as_str();
-    let in_app = |app| VerifyOptions {
-        app_id: Some(app),
-        ..VerifyOptions::default()
-    };
-    let checked = VerifyOptions {
-        check_database: true,
-        ..in_app(DEFAULT_APP)
-    };
+    let in_app = |app| VerifyOptions { app_id: Some(app), ..VerifyOptions::default() };
+    let checked = VerifyOptions { check_database: true, ..in_app(DEFAULT_APP) };
     m.verify(at, in_app(DEFAULT_APP)).await.unwrap();
     m.verify(at, checked).await.unwrap();
     assert!(m.verify(at, in_app("b")).await.is_err());
     let old_dynamic = old.keys.iter().find(|k| k.kind == KeyKind::Dynamic);
-    let signer = m
-        .keys()
-        .signer(DEFAULT_APP, KeyKind::Dynamic)
-        .await
-        .unwrap();
+    let signer = m.keys().signer(DEFAULT_APP, KeyKind::Dynamic).await.unwrap();
     assert_eq!(
         Some(signer.kid()),
         old_dynamic.map(|k| k.kid.as_str()),
@@ -122,30 +103,17 @@ pub async fn a_manager_carries_on(store: Arc<dyn Store>, old: &EarlierBuild) {
     let next = refresh().await.unwrap();
     let rec = store.load_session(h, 0).await.unwrap().unwrap();
     assert_eq!(rec.generation, 2);
-    assert_eq!(
-        rec.recent_rotations,
-        vec![rec.rotated_at],
-        "kept from now on"
-    );
+    assert_eq!(rec.recent_rotations, vec![rec.rotated_at], "kept from now on");
     let again = refresh().await.unwrap();
     assert_eq!(again.tokens.refresh.token, next.tokens.refresh.token);
 
-    let b = m
-        .create(NewSession {
-            app_id: "b".to_owned(),
-            ..NewSession::new("new")
-        })
-        .await
-        .unwrap();
-    m.verify(b.tokens.access.token.expose(), in_app("b"))
-        .await
-        .unwrap();
+    let b =
+        m.create(NewSession { app_id: "b".to_owned(), ..NewSession::new("new") }).await.unwrap();
+    m.verify(b.tokens.access.token.expose(), in_app("b")).await.unwrap();
     let keys = store.load_keys().await.unwrap();
     assert!(keys.iter().any(|k| k.app_id == "b"));
-    let default_app: Vec<KeyRecord> = keys
-        .into_iter()
-        .filter(|k| k.app_id == DEFAULT_APP)
-        .collect();
+    let default_app: Vec<KeyRecord> =
+        keys.into_iter().filter(|k| k.app_id == DEFAULT_APP).collect();
     assert_eq!(
         by_kid(default_app),
         old.keys,
@@ -171,9 +139,7 @@ pub async fn first_version_rows_carry_on(store: &dyn Store, rec: &SessionRecord)
     assert_eq!(store.load_keys().await.unwrap(), vec![first_version_key()]);
     let page = store.events_since(0, 10).await.unwrap();
     assert!(page.continuous && page.events.is_empty());
-    let revoked = EventKind::Revoked {
-        handle: rec.handle.clone(),
-    };
+    let revoked = EventKind::Revoked { handle: rec.handle.clone() };
     store.append_events(&[revoked], T0).await.unwrap();
     let page = store.events_since(0, 10).await.unwrap();
     assert_eq!(page.events.len(), 1);
@@ -183,9 +149,7 @@ pub async fn first_version_rows_carry_on(store: &dyn Store, rec: &SessionRecord)
 /// `store` holds a revocation log an earlier build wrote with the cursors 1 and 2: an append
 /// carries on after them.
 pub async fn the_log_carries_on(store: &dyn Store) {
-    let revoked = EventKind::Revoked {
-        handle: "h3".to_owned(),
-    };
+    let revoked = EventKind::Revoked { handle: "h3".to_owned() };
     store.append_events(&[revoked], 7).await.unwrap();
     let page = store.events_since(0, 10).await.unwrap();
     let cursors: Vec<u64> = page.events.iter().map(|e| e.cursor).collect();

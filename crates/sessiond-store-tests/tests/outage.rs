@@ -43,12 +43,8 @@ async fn a_store_outage_fails_closed_for_keys_not_yet_seen() {
     a.keys().rotate("public").await.unwrap();
     let new = a.create(NewSession::new("u")).await.unwrap();
     switch.set_down(true);
-    b.verify(old.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
-    let r = b
-        .verify(new.tokens.access.token.expose(), VerifyOptions::default())
-        .await;
+    b.verify(old.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
+    let r = b.verify(new.tokens.access.token.expose(), VerifyOptions::default()).await;
     assert!(matches!(r, Err(Error::Store(_))), "{r:?}");
     assert!(matches!(
         b.verify(old.tokens.access.token.expose(), CHECK_DB).await,
@@ -57,9 +53,7 @@ async fn a_store_outage_fails_closed_for_keys_not_yet_seen() {
     switch.set_down(false);
     // Back up: the unseen key is found (the on-miss reload is rate-limited to once a second).
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    b.verify(new.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
+    b.verify(new.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }

@@ -43,16 +43,7 @@ async fn keys_from_files_work_and_combine_with_api_key() {
 
     // --api-key-file twice, plus --api-key.
     let p = spawn_serve(
-        &[
-            "--store",
-            &db,
-            "--api-key-file",
-            &f1,
-            "--api-key-file",
-            &f2,
-            "--api-key",
-            FLAG_KEY,
-        ],
+        &["--store", &db, "--api-key-file", &f1, "--api-key-file", &f2, "--api-key", FLAG_KEY],
         &[],
     )
     .await;
@@ -77,28 +68,14 @@ async fn keys_from_files_work_and_combine_with_api_key() {
     for value in [format!("{f1:?}"), format!("[{f1:?}, {f2:?}]")] {
         let cfg = dir.path().join("sessiond.toml");
         std::fs::write(&cfg, format!("api_key_file = {value}\n")).unwrap();
-        let p = spawn_serve(
-            &["--store", &db, "--config", &cfg.display().to_string()],
-            &[],
-        )
-        .await;
+        let p = spawn_serve(&["--store", &db, "--config", &cfg.display().to_string()], &[]).await;
         assert_eq!(status_with(&p.url(), Some(FILE_KEY)).await, 200, "{value}");
         assert_eq!(status_with(&p.url(), None).await, 401, "{value}");
     }
 
     // A key from a file lets the server listen on a public address.
-    let p = spawn_serve(
-        &[
-            "--store",
-            &db,
-            "--api-key-file",
-            &f1,
-            "--listen",
-            "0.0.0.0:0",
-        ],
-        &[],
-    )
-    .await;
+    let p =
+        spawn_serve(&["--store", &db, "--api-key-file", &f1, "--listen", "0.0.0.0:0"], &[]).await;
     assert!(p.addr.starts_with("0.0.0.0:"), "{}", p.addr);
 }
 
@@ -112,10 +89,7 @@ async fn unsafe_or_unusable_key_files_are_refused_naming_the_file() {
         let f = key_file(dir.path(), &format!("k{mode:o}"), FILE_KEY, mode);
         let (code, err) = serve_refused(&["--store", &db, "--api-key-file", &f], &[]).await;
         assert_eq!(code, Some(1), "{mode:o}: {err}");
-        assert!(
-            err.contains(&f),
-            "{mode:o}: the message names the file: {err}"
-        );
+        assert!(err.contains(&f), "{mode:o}: the message names the file: {err}");
         assert!(err.contains("other users"), "{mode:o}: {err}");
         assert!(err.contains(&format!("chmod 600 {f}")), "{mode:o}: {err}");
         assert!(!err.contains(FILE_KEY), "the key is never printed: {err}");
@@ -127,12 +101,7 @@ async fn unsafe_or_unusable_key_files_are_refused_naming_the_file() {
     let missing = dir.path().join("nope").display().to_string();
     let empty = key_file(dir.path(), "empty", " \n", 0o600);
     let short = key_file(dir.path(), "short", "short-key\n", 0o600);
-    let two = key_file(
-        dir.path(),
-        "two",
-        &format!("{FILE_KEY}\n{FILE_KEY_2}\n"),
-        0o600,
-    );
+    let two = key_file(dir.path(), "two", &format!("{FILE_KEY}\n{FILE_KEY_2}\n"), 0o600);
     for f in [&missing, &empty, &short, &two] {
         let (code, err) = serve_refused(&["--store", &db, "--api-key-file", f], &[]).await;
         assert_eq!(code, Some(1), "{f}: {err}");
@@ -191,17 +160,10 @@ async fn refused_attempts_are_logged_with_the_peer_rate_limited_and_never_the_ke
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let lines = p.with_message(REFUSED);
     let total: u64 = lines.iter().map(|l| l["attempts"].as_u64().unwrap()).sum();
-    let missing: u64 = lines
-        .iter()
-        .map(|l| l["missing_key"].as_u64().unwrap())
-        .sum();
+    let missing: u64 = lines.iter().map(|l| l["missing_key"].as_u64().unwrap()).sum();
     assert_eq!(total, 101, "every attempt is counted: {lines:?}");
     assert_eq!(missing, 50, "{lines:?}");
-    assert!(
-        lines.len() <= 4,
-        "a burst of 100 failures gave {} lines: {lines:?}",
-        lines.len()
-    );
+    assert!(lines.len() <= 4, "a burst of 100 failures gave {} lines: {lines:?}", lines.len());
     for l in &lines {
         assert!(l["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{l}");
     }

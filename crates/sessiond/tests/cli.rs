@@ -14,45 +14,17 @@ use serde_json::Value;
 async fn every_cli_command_works_and_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     // A 1 s grace window, so the theft below can come after it.
-    let p = Serve::new()
-        .sqlite(dir.path())
-        .args(&["--refresh-grace", "1"])
-        .spawn()
-        .await;
+    let p = Serve::new().sqlite(dir.path()).args(&["--refresh-grace", "1"]).spawn().await;
     let base = p.url();
     let url = base.as_str();
 
     // create (human output), then the JSON variants.
-    let out = cli(
-        url,
-        &[
-            "session",
-            "create",
-            "--user",
-            "ann",
-            "--public",
-            r#"{"role":"admin"}"#,
-        ],
-    )
-    .await;
+    let out =
+        cli(url, &["session", "create", "--user", "ann", "--public", r#"{"role":"admin"}"#]).await;
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("access token") && text.contains("refresh token"),
-        "{text}"
-    );
-    let s = cli_json(
-        url,
-        &[
-            "session",
-            "create",
-            "--user",
-            "ann",
-            "--private",
-            r#"{"k":1}"#,
-        ],
-    )
-    .await;
+    assert!(text.contains("access token") && text.contains("refresh token"), "{text}");
+    let s = cli_json(url, &["session", "create", "--user", "ann", "--private", r#"{"k":1}"#]).await;
     let handle = s["session"]["handle"].as_str().unwrap().to_owned();
     let access = s["accessToken"]["token"].as_str().unwrap().to_owned();
     let refresh = s["refreshToken"]["token"].as_str().unwrap().to_owned();
@@ -78,18 +50,10 @@ async fn every_cli_command_works_and_fails_cleanly() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let theft = cli(url, &["session", "refresh", &refresh]).await;
     assert_eq!(theft.status.code(), Some(1));
-    assert!(
-        stderr(&theft).contains("TOKEN_THEFT_DETECTED"),
-        "{}",
-        stderr(&theft)
-    );
+    assert!(stderr(&theft).contains("TOKEN_THEFT_DETECTED"), "{}", stderr(&theft));
 
     let d = cli(url, &["session", "delete", &handle]).await;
-    assert_eq!(
-        d.status.code(),
-        Some(1),
-        "already revoked by theft detection"
-    );
+    assert_eq!(d.status.code(), Some(1), "already revoked by theft detection");
     assert!(stderr(&d).contains("not found"), "{}", stderr(&d));
     let g = cli(url, &["session", "get", &handle]).await;
     assert_eq!(g.status.code(), Some(1));
@@ -116,35 +80,19 @@ async fn every_cli_command_works_and_fails_cleanly() {
     assert!(tv.status.success());
     assert!(cli(url, &["keys", "reset"]).await.status.success());
     let tv = cli(url, &["token", "verify", t["token"].as_str().unwrap()]).await;
-    assert_eq!(
-        tv.status.code(),
-        Some(1),
-        "service tokens die with a key reset"
-    );
+    assert_eq!(tv.status.code(), Some(1), "service tokens die with a key reset");
     let access = s["accessToken"]["token"].as_str().unwrap();
     let v = cli(url, &["session", "verify", access]).await;
-    assert_eq!(
-        v.status.code(),
-        Some(1),
-        "access tokens die with a key reset"
-    );
+    assert_eq!(v.status.code(), Some(1), "access tokens die with a key reset");
     assert!(stderr(&v).contains("TRY_REFRESH_TOKEN"));
 
     // Bad arguments and an unreachable server are clean errors.
-    let bad = cli(
-        url,
-        &["session", "create", "--user", "x", "--public", "[1]"],
-    )
-    .await;
+    let bad = cli(url, &["session", "create", "--user", "x", "--public", "[1]"]).await;
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("JSON object"));
     let down = cli("http://127.0.0.1:9", &["keys", "list"]).await;
     assert_eq!(down.status.code(), Some(1));
-    assert!(
-        stderr(&down).contains("cannot reach sessiond"),
-        "{}",
-        stderr(&down)
-    );
+    assert!(stderr(&down).contains("cannot reach sessiond"), "{}", stderr(&down));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,10 +115,7 @@ async fn twenty_cli_processes_share_one_token_file() {
     };
     let login = cli(
         &url,
-        &with_file(&["login", "--user", "carla"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        &with_file(&["login", "--user", "carla"]).iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .await;
     assert!(login.status.success(), "{}", stderr(&login));
@@ -200,23 +145,13 @@ async fn twenty_cli_processes_share_one_token_file() {
     // The file is whole, private, rotated, and its refresh token is the live one.
     let last: Value = serde_json::from_str(&std::fs::read_to_string(&tf).unwrap()).unwrap();
     let first: Value = serde_json::from_str(&first).unwrap();
-    assert_ne!(
-        last["refreshToken"], first["refreshToken"],
-        "refreshes happened"
-    );
+    assert_ne!(last["refreshToken"], first["refreshToken"], "refreshes happened");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(
-            std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            std::fs::metadata(tf.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
+            std::fs::metadata(tf.parent().unwrap()).unwrap().permissions().mode() & 0o777,
             0o700
         );
     }
@@ -226,35 +161,18 @@ async fn twenty_cli_processes_share_one_token_file() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .count();
     assert_eq!(leftovers, 0, "no torn temporary files left behind");
-    let r = cli_json(
-        &url,
-        &["session", "refresh", last["refreshToken"].as_str().unwrap()],
-    )
-    .await;
-    assert_eq!(
-        r["status"], "OK",
-        "the stored refresh token is the latest one"
-    );
+    let r = cli_json(&url, &["session", "refresh", last["refreshToken"].as_str().unwrap()]).await;
+    assert_eq!(r["status"], "OK", "the stored refresh token is the latest one");
 
     // A token file others can read is refused.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let o = cli(
-            &url,
-            &with_file(&["whoami"])
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .await;
+        let o =
+            cli(&url, &with_file(&["whoami"]).iter().map(String::as_str).collect::<Vec<_>>()).await;
         assert_eq!(o.status.code(), Some(1));
-        assert!(
-            stderr(&o).contains("accessible to other users"),
-            "{}",
-            stderr(&o)
-        );
+        assert!(stderr(&o).contains("accessible to other users"), "{}", stderr(&o));
         std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
@@ -283,10 +201,7 @@ async fn login_whoami_logout() {
     assert!(stderr(&o).contains("not logged in"), "{}", stderr(&o));
     let o = run(vec!["login", "--user", "dora"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        tf.exists(),
-        "the default token file lives under $XDG_STATE_HOME/sessiond/"
-    );
+    assert!(tf.exists(), "the default token file lives under $XDG_STATE_HOME/sessiond/");
     let o = run(vec!["whoami"]).await;
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("dora"));
@@ -294,16 +209,8 @@ async fn login_whoami_logout() {
     let o = run(vec!["logout"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!tf.exists());
-    let g = cli(
-        &url,
-        &["session", "get", handle["sessionHandle"].as_str().unwrap()],
-    )
-    .await;
-    assert_eq!(
-        g.status.code(),
-        Some(1),
-        "logout revoked the session on the server"
-    );
+    let g = cli(&url, &["session", "get", handle["sessionHandle"].as_str().unwrap()]).await;
+    assert_eq!(g.status.code(), Some(1), "logout revoked the session on the server");
     let o = run(vec!["logout"]).await;
     assert_eq!(o.status.code(), Some(1));
 }

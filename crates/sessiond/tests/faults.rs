@@ -115,20 +115,10 @@ struct Load {
 }
 
 async fn worker(w: usize, load: Load) {
-    let Load {
-        api,
-        live,
-        gone,
-        stop,
-        acked,
-        tally: tally_,
-        bad,
-    } = load;
+    let Load { api, live, gone, stop, acked, tally: tally_, bad } = load;
     let (_, mine) = api.create(&format!("chain-{w}")).await;
-    let mut refresh_token = mine["refreshToken"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{mine}"))
-        .to_owned();
+    let mut refresh_token =
+        mine["refreshToken"]["token"].as_str().unwrap_or_else(|| panic!("{mine}")).to_owned();
     // Sessions to revoke, each with whether its revocation is a retry after a 503; a few made
     // up front so the outage always finds some.
     let mut pending = std::collections::VecDeque::new();
@@ -155,14 +145,12 @@ async fn worker(w: usize, load: Load) {
         if ok(st, &v) || store_down(st, &v) {
             tally(&tally_, "checked verify", st == 200);
         } else {
-            bad.lock()
-                .push(format!("checked verify of a live session: {st} {v}"));
+            bad.lock().push(format!("checked verify of a live session: {st} {v}"));
         }
         // A revoked session is never valid.
         let (st, v) = api.verify(&gone, true).await;
         if !(st == 200 && v["status"] == "UNAUTHORISED" || store_down(st, &v)) {
-            bad.lock()
-                .push(format!("checked verify of a revoked session: {st} {v}"));
+            bad.lock().push(format!("checked verify of a revoked session: {st} {v}"));
         }
         // Refresh: a 503 may or may not have rotated; the retry with the same token lands in
         // the grace window and gets the same successor, so the chain never breaks.
@@ -174,8 +162,7 @@ async fn worker(w: usize, load: Load) {
         } else if store_down(st, &v) {
             tally(&tally_, "refresh", false);
         } else {
-            bad.lock()
-                .push(format!("refresh of a live session: {st} {v}"));
+            bad.lock().push(format!("refresh of a live session: {st} {v}"));
         }
         // Revoke the session created in an earlier round. After a 503 the revocation may or
         // may not have happened, so the retry may find the session gone: both are fine then.
@@ -193,8 +180,7 @@ async fn worker(w: usize, load: Load) {
                 tally(&tally_, "revoke", false);
                 pending.push_front((v, true));
             } else {
-                bad.lock()
-                    .push(format!("revoke of an acknowledged create: {st} {r}"));
+                bad.lock().push(format!("revoke of an acknowledged create: {st} {r}"));
             }
         }
         // Create; every other session stays (checked at the end), the rest are revoked.
@@ -223,10 +209,7 @@ async fn recovery(api: &Api, live: &Value) -> Duration {
         if ok(st, &v) {
             return since.elapsed();
         }
-        assert!(
-            since.elapsed() < Duration::from_secs(15),
-            "no recovery within 15 s: {st} {v}"
-        );
+        assert!(since.elapsed() < Duration::from_secs(15), "no recovery within 15 s: {st} {v}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -244,10 +227,7 @@ async fn scenario(instance: Arc<dyn Instance>) {
     }
     let (_, gone) = api.create("gone").await;
     let (s, v) = api.revoke(&[&gone["session"]["handle"]]).await;
-    assert_eq!(
-        (s, v["sessionHandlesRevoked"].as_array().unwrap().len()),
-        (200, 1)
-    );
+    assert_eq!((s, v["sessionHandlesRevoked"].as_array().unwrap().len()), (200, 1));
     let errors_before = api.store_errors().await;
 
     // Load from several tasks while the store dies and comes back, then hangs and resumes.
@@ -264,9 +244,7 @@ async fn scenario(instance: Arc<dyn Instance>) {
         tally: Arc::clone(&tally_),
         bad: Arc::clone(&violations),
     };
-    let tasks: Vec<_> = (0..4)
-        .map(|w| tokio::spawn(worker(w, load.clone())))
-        .collect();
+    let tasks: Vec<_> = (0..4).map(|w| tokio::spawn(worker(w, load.clone()))).collect();
     tokio::time::sleep(Duration::from_millis(800)).await;
     let before_kill = {
         let a = acked.lock();
@@ -277,8 +255,7 @@ async fn scenario(instance: Arc<dyn Instance>) {
     instance.kill();
     let killed_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    api.assert_alive_without_store("while the store is down")
-        .await;
+    api.assert_alive_without_store("while the store is down").await;
     instance.start();
     let restarted_at = Instant::now();
     let recovered = recovery(&api, &live[0]).await;
@@ -292,16 +269,12 @@ async fn scenario(instance: Arc<dyn Instance>) {
     let t = Instant::now();
     let (st, v) = api.verify(&live[1], true).await;
     let hung_answer = t.elapsed();
-    assert!(
-        store_down(st, &v),
-        "checked verify with the store hung: {st} {v}"
-    );
+    assert!(store_down(st, &v), "checked verify with the store hung: {st} {v}");
     assert!(
         hung_answer < Duration::from_secs(3),
         "a hung store held a request for {hung_answer:?}"
     );
-    api.assert_alive_without_store("while the store hangs")
-        .await;
+    api.assert_alive_without_store("while the store hangs").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     instance.resume();
     let resumed_at = Instant::now();
@@ -325,10 +298,7 @@ async fn scenario(instance: Arc<dyn Instance>) {
     assert!(worked > 0, "stateless verify never worked: {tally_:?}");
     for op in ["checked verify", "refresh", "create", "revoke"] {
         let (worked, down) = tally_.get(op).copied().unwrap_or_default();
-        assert!(
-            worked > 0 && down > 0,
-            "{op}: {worked} ok, {down} x 503 ({tally_:?})"
-        );
+        assert!(worked > 0 && down > 0, "{op}: {worked} ok, {down} x 503 ({tally_:?})");
     }
 
     // Nothing acknowledged was lost: every acked create verifies against the store, every
@@ -346,12 +316,7 @@ async fn scenario(instance: Arc<dyn Instance>) {
                 .chain([&gone])
                 .map(|s| (s, "UNAUTHORISED", "acknowledged revocation lost")),
         )
-        .chain(
-            acked
-                .refreshed
-                .values()
-                .map(|r| (r, "OK", "a worker's latest refresh lost")),
-        );
+        .chain(acked.refreshed.values().map(|r| (r, "OK", "a worker's latest refresh lost")));
     for (s, expected, what) in checks {
         let (st, v) = api.verify(s, true).await;
         assert_eq!(
@@ -362,9 +327,7 @@ async fn scenario(instance: Arc<dyn Instance>) {
         );
     }
     for (w, r) in &acked.refreshed {
-        let (st, v) = api
-            .refresh(r["refreshToken"]["token"].as_str().unwrap())
-            .await;
+        let (st, v) = api.refresh(r["refreshToken"]["token"].as_str().unwrap()).await;
         assert!(
             ok(st, &v),
             "worker {w}: the latest acknowledged refresh token still refreshes: {st} {v}"

@@ -29,10 +29,7 @@ async fn node(store: &str) -> Node {
         .default_algorithm()
         .spawn()
         .await;
-    Node {
-        api: server.api(),
-        _server: server,
-    }
+    Node { api: server.api(), _server: server }
 }
 
 /// Three processes started at the same instant on an empty store.
@@ -64,10 +61,7 @@ async fn verify(node: &Node, session: &Value, check_db: bool) -> String {
 }
 
 async fn refresh(node: &Node, session: &Value) -> Value {
-    let (st, v) = node
-        .api
-        .refresh(session["refreshToken"]["token"].as_str().unwrap())
-        .await;
+    let (st, v) = node.api.refresh(session["refreshToken"]["token"].as_str().unwrap()).await;
     assert_eq!(st, 200, "refresh: {v}");
     v
 }
@@ -87,22 +81,10 @@ async fn scenario(store: &str) {
         get(&b, "/.well-known/jwks.json"),
         get(&c, "/.well-known/jwks.json")
     );
-    let kids: Vec<&str> = ja["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        kids.iter().filter(|k| k.starts_with("d-")).count(),
-        1,
-        "{kids:?}"
-    );
-    assert_eq!(
-        kids.iter().filter(|k| k.starts_with("s-")).count(),
-        1,
-        "{kids:?}"
-    );
+    let kids: Vec<&str> =
+        ja["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.iter().filter(|k| k.starts_with("d-")).count(), 1, "{kids:?}");
+    assert_eq!(kids.iter().filter(|k| k.starts_with("s-")).count(), 1, "{kids:?}");
     assert_eq!(ja, jb);
     assert_eq!(ja, jc);
     // Every key, not just the published ones: one of each kind, the same everywhere.
@@ -111,12 +93,8 @@ async fn scenario(store: &str) {
         get(&b, "/sessiond/v1/keys"),
         get(&c, "/sessiond/v1/keys")
     );
-    let mut kinds: Vec<&str> = ka["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kind"].as_str().unwrap())
-        .collect();
+    let mut kinds: Vec<&str> =
+        ka["keys"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["chain", "dynamic", "static"], "{ka}");
     assert_eq!(ka, kb);
@@ -133,16 +111,8 @@ async fn scenario(store: &str) {
     for node in [&b, &c] {
         assert_eq!(verify(node, &r, false).await, "OK");
     }
-    let removed = post(
-        &a,
-        "/recipe/session/remove",
-        json!({"sessionHandles": [handle]}),
-    )
-    .await;
-    assert_eq!(
-        removed["sessionHandlesRevoked"].as_array().unwrap().len(),
-        1
-    );
+    let removed = post(&a, "/recipe/session/remove", json!({"sessionHandles": [handle]})).await;
+    assert_eq!(removed["sessionHandlesRevoked"].as_array().unwrap().len(), 1);
     assert_eq!(verify(&b, &r, true).await, "UNAUTHORISED");
     assert_eq!(verify(&c, &r, true).await, "UNAUTHORISED");
     assert_eq!(refresh(&b, &r).await["status"], "UNAUTHORISED");
@@ -182,10 +152,7 @@ async fn scenario(store: &str) {
                 }
                 break;
             }
-            assert!(
-                t0.elapsed() < bound,
-                "rotation not picked up within {bound:?}"
-            );
+            assert!(t0.elapsed() < bound, "rotation not picked up within {bound:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

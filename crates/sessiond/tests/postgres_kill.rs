@@ -98,12 +98,7 @@ struct Record {
 
 impl Record {
     fn op(&mut self, kind: Kind, start: Instant, acked: bool) {
-        self.ops.push(Op {
-            kind,
-            start,
-            end: Instant::now(),
-            acked,
-        });
+        self.ops.push(Op { kind, start, end: Instant::now(), acked });
     }
 }
 
@@ -130,9 +125,8 @@ async fn worker(w: usize, api: Arc<Api>, stop: Arc<AtomicBool>) -> Record {
                 break;
             }
             if since.elapsed() > Duration::from_secs(15) {
-                rec.bad.push(format!(
-                    "worker {w}: retries still failing 15 s after the load stopped"
-                ));
+                rec.bad
+                    .push(format!("worker {w}: retries still failing 15 s after the load stopped"));
                 break;
             }
         }
@@ -207,12 +201,8 @@ async fn worker(w: usize, api: Arc<Api>, stop: Arc<AtomicBool>) -> Record {
         {
             let (s, queued, retry) = to_revoke.pop_front().unwrap();
             let start = Instant::now();
-            let (st, v) = api
-                .post(
-                    "/recipe/session/remove",
-                    json!({"sessionHandles": [s.handle]}),
-                )
-                .await;
+            let (st, v) =
+                api.post("/recipe/session/remove", json!({"sessionHandles": [s.handle]})).await;
             if ok(st, &v)
                 && (v["sessionHandlesRevoked"] == json!([s.handle])
                     || retry && v["sessionHandlesRevoked"] == json!([]))
@@ -242,18 +232,12 @@ async fn check_acknowledged(api: Arc<Api>, rec: Arc<Record>) -> Vec<String> {
     for s in &rec.live {
         let (st, v) = api.session(&s.handle).await;
         if !(ok(st, &v) && v["userId"] == s.user && v["userDataInDatabase"] == json!({"n": s.n})) {
-            lost.push(format!(
-                "acknowledged create of {} ({}): {st} {v}",
-                s.handle, s.user
-            ));
+            lost.push(format!("acknowledged create of {} ({}): {st} {v}", s.handle, s.user));
             continue;
         }
         let (st, v) = api.refresh(&s.refresh).await;
         if !ok(st, &v) {
-            lost.push(format!(
-                "the latest acknowledged refresh token of {}: {st} {v}",
-                s.handle
-            ));
+            lost.push(format!("the latest acknowledged refresh token of {}: {st} {v}", s.handle));
         }
     }
     for s in &rec.revoked {
@@ -263,10 +247,7 @@ async fn check_acknowledged(api: Arc<Api>, rec: Arc<Record>) -> Vec<String> {
         }
         let (st, v) = api.refresh(&s.refresh).await;
         if !(st == 200 && v["status"] == "UNAUTHORISED") {
-            lost.push(format!(
-                "acknowledged revoke of {}: refresh {st} {v}",
-                s.handle
-            ));
+            lost.push(format!("acknowledged revoke of {}: refresh {st} {v}", s.handle));
         }
     }
     lost
@@ -289,17 +270,11 @@ async fn postgres_killed_under_load_loses_nothing_acknowledged_and_sessiond_reco
     tokio::time::timeout(SCENARIO_BOUND, scenario(&cluster))
         .await
         .unwrap_or_else(|_| panic!("the scenario took more than {SCENARIO_BOUND:?}"));
-    eprintln!(
-        "initdb and first start {initialised:?}, whole test {:?}",
-        t0.elapsed()
-    );
+    eprintln!("initdb and first start {initialised:?}, whole test {:?}", t0.elapsed());
 }
 
 async fn scenario(cluster: &Cluster) {
-    let mut sd = Serve::new()
-        .store(&cluster.url("timeout_ms=500"))
-        .spawn()
-        .await;
+    let mut sd = Serve::new().store(&cluster.url("timeout_ms=500")).spawn().await;
     let api = Arc::new(Api::with_timeout(&sd.url(), Duration::from_secs(10)));
     api.until_ready(Duration::from_secs(15)).await;
 
@@ -314,8 +289,7 @@ async fn scenario(cluster: &Cluster) {
     let killed = tokio::task::block_in_place(|| cluster.kill9());
     let dead_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    api.assert_alive_without_store("with the cluster dead")
-        .await;
+    api.assert_alive_without_store("with the cluster dead").await;
     tokio::time::sleep(OUTAGE.saturating_sub(dead_at.elapsed())).await;
 
     // The same folder and port again; sessiond is left alone.
@@ -419,11 +393,7 @@ async fn scenario(cluster: &Cluster) {
     );
 
     // sessiond never went down, and nothing panicked.
-    assert!(
-        sd.child.try_wait().unwrap().is_none(),
-        "sessiond exited:\n{}",
-        sd.text()
-    );
+    assert!(sd.child.try_wait().unwrap().is_none(), "sessiond exited:\n{}", sd.text());
     let panics = sd.panics();
     assert!(panics.is_empty(), "sessiond panicked: {panics:?}");
 

@@ -28,10 +28,7 @@ fn cases(port: u16) -> Vec<(String, &'static [&'static str])> {
             format!("postgres://127.0.0.1:{port}/db?user=u&password=qu@ery-secret"),
             &["qu@ery", "ery-secret"],
         ),
-        (
-            format!("redis://:r3d@s-secret@127.0.0.1:{port}?timeout_ms=200"),
-            &["r3d@s", "s-secret"],
-        ),
+        (format!("redis://:r3d@s-secret@127.0.0.1:{port}?timeout_ms=200"), &["r3d@s", "s-secret"]),
     ]
 }
 
@@ -54,15 +51,11 @@ async fn store_urls_are_redacted_in_every_log_line() {
         let listening = &p.with_message("sessiond listening")[0];
         let shown = listening["store"].as_str().unwrap();
         assert!(shown.contains("***"), "{url} shown as {shown}");
-        assert!(
-            shown.contains("127.0.0.1:"),
-            "the host stays visible: {shown}"
-        );
-        let unreachable = p.records().into_iter().find(|r| {
-            r["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("store unreachable"))
-        });
+        assert!(shown.contains("127.0.0.1:"), "the host stays visible: {shown}");
+        let unreachable = p
+            .records()
+            .into_iter()
+            .find(|r| r["message"].as_str().is_some_and(|m| m.starts_with("store unreachable")));
         assert!(unreachable.is_some(), "{}", p.text());
         assert_clean(&p.text(), &url, fragments);
     }
@@ -77,34 +70,19 @@ async fn startup_errors_never_show_the_password() {
             format!("postgres://u:p@ss-word@127.0.0.1:{port}/db?pool_size=0"),
             &["p@ss", "ss-word"][..],
         ),
-        (
-            format!("postgres://u:p%40ss-word@127.0.0.1:{port}/db?nope=1"),
-            &["p%40ss", "ss-word"],
-        ),
-        (
-            format!("postgres://u:pa?ss-word@127.0.0.1:{port}/db"),
-            &["pa?ss", "ss-word"],
-        ),
+        (format!("postgres://u:p%40ss-word@127.0.0.1:{port}/db?nope=1"), &["p%40ss", "ss-word"]),
+        (format!("postgres://u:pa?ss-word@127.0.0.1:{port}/db"), &["pa?ss", "ss-word"]),
         (
             // The driver cannot parse this one (the `/` ends the authority): it never works.
             format!("postgresql://sessiond:a/b@c-secret@127.0.0.1:{port}/db"),
             &["a/b", "c-secret"],
         ),
-        (
-            format!("redis://:p@ss-word@127.0.0.1:{port}?nope=1"),
-            &["p@ss", "ss-word"],
-        ),
-        (
-            format!("mongodb://u:p@ss-word@127.0.0.1:{port}/db"),
-            &["p@ss", "ss-word"],
-        ),
+        (format!("redis://:p@ss-word@127.0.0.1:{port}?nope=1"), &["p@ss", "ss-word"]),
+        (format!("mongodb://u:p@ss-word@127.0.0.1:{port}/db"), &["p@ss", "ss-word"]),
     ] {
         let (code, err) = serve_refused(&["--store", &url], &[]).await;
         assert_eq!(code, Some(1), "{url}: {err}");
-        assert!(
-            err.contains("store") && err.contains("***"),
-            "{url}: names the store: {err}"
-        );
+        assert!(err.contains("store") && err.contains("***"), "{url}: names the store: {err}");
         assert_clean(&err, &url, fragments);
     }
 }
@@ -151,11 +129,8 @@ async fn tokens_and_keys_never_reach_the_log() {
     };
     // The master key (as given, hex) and private session data must not be logged either.
     let private_value = "private-data-value-0123456789abcdef";
-    let mut secrets: Vec<String> = vec![
-        api_key.to_owned(),
-        "ab".repeat(32),
-        private_value.to_owned(),
-    ];
+    let mut secrets: Vec<String> =
+        vec![api_key.to_owned(), "ab".repeat(32), private_value.to_owned()];
 
     let c: Value = call(
         "/public/recipe/session",
@@ -200,10 +175,7 @@ async fn tokens_and_keys_never_reach_the_log() {
     assert_eq!(theft["status"], "TOKEN_THEFT_DETECTED");
     let c2: Value = call("/public/recipe/session", json!({"userId": "logan"})).await;
     let access2 = c2["accessToken"]["token"].as_str().unwrap().to_owned();
-    secrets.extend([
-        access2.clone(),
-        c2["refreshToken"]["token"].as_str().unwrap().to_owned(),
-    ]);
+    secrets.extend([access2.clone(), c2["refreshToken"]["token"].as_str().unwrap().to_owned()]);
     let g: Value = call(
         "/recipe/session/regenerate",
         json!({"accessToken": access2, "userDataInJWT": {"r": 2}}),
@@ -217,32 +189,22 @@ async fn tokens_and_keys_never_reach_the_log() {
             "/recipe/session/data",
             json!({"sessionHandle": h2, "userDataInDatabase": {"v": private_value}}),
         ),
-        (
-            "/recipe/jwt/data",
-            json!({"sessionHandle": h2, "userDataInJWT": {"r": 3}}),
-        ),
+        ("/recipe/jwt/data", json!({"sessionHandle": h2, "userDataInJWT": {"r": 3}})),
     ] {
         let put = http.put(format!("{base}{path}")).json(&body);
         assert_eq!(status(put.bearer_auth(api_key)).await, 200);
     }
-    let remove = http
-        .post(format!("{base}/recipe/session/remove"))
-        .json(&json!({"sessionHandles": [h2]}));
+    let remove =
+        http.post(format!("{base}/recipe/session/remove")).json(&json!({"sessionHandles": [h2]}));
     assert_eq!(status(remove.bearer_auth(api_key)).await, 200);
-    let j: Value = call(
-        "/recipe/jwt",
-        json!({"payload": {"a": 1}, "validity": 60, "algorithm": "RS256"}),
-    )
-    .await;
+    let j: Value =
+        call("/recipe/jwt", json!({"payload": {"a": 1}, "validity": 60, "algorithm": "RS256"}))
+            .await;
     secrets.push(j["jwt"].as_str().unwrap().to_owned());
     let st: Value = call("/sessiond/v1/service-tokens", json!({"expiresIn": 60})).await;
     let service = st["token"].as_str().unwrap().to_owned();
     secrets.push(service.clone());
-    call(
-        "/sessiond/v1/service-tokens/verify",
-        json!({"token": service}),
-    )
-    .await;
+    call("/sessiond/v1/service-tokens/verify", json!({"token": service})).await;
     call("/sessiond/v1/keys/rotate", json!({})).await;
     call("/sessiond/v1/keys/reset", json!({})).await;
     // A wrong API key is refused and not logged either.
@@ -254,19 +216,10 @@ async fn tokens_and_keys_never_reach_the_log() {
 
     p.stop("-TERM", Duration::from_secs(30)).await;
     let log = p.text();
-    assert!(
-        log.lines().count() > 10,
-        "trace logging produced output:\n{log}"
-    );
-    assert!(
-        log.contains("refresh token reuse detected"),
-        "the theft is logged (without tokens)"
-    );
+    assert!(log.lines().count() > 10, "trace logging produced output:\n{log}");
+    assert!(log.contains("refresh token reuse detected"), "the theft is logged (without tokens)");
     for secret in &secrets {
-        assert!(
-            !log.contains(secret.as_str()),
-            "a token or key reached the log"
-        );
+        assert!(!log.contains(secret.as_str()), "a token or key reached the log");
         // Also no long fragment of it (a JWT's signature part, say).
         if secret.len() > 40 {
             let tail = &secret[secret.len() - 32..];

@@ -16,21 +16,14 @@ async fn startup_refusals_name_the_problem() {
     let db = format!("sqlite://{}/x.db", dir.path().display());
     let (code, err) = serve_refused(&["--listen", "0.0.0.0:0", "--store", &db], &[]).await;
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("refusing to listen on 0.0.0.0:0 without an API key"),
-        "{err}"
-    );
+    assert!(err.contains("refusing to listen on 0.0.0.0:0 without an API key"), "{err}");
 
     let (code, err) = serve_refused(&["--algorithm", "none", "--store", &db], &[]).await;
     assert_eq!(code, Some(1));
     assert!(err.contains("`algorithm`"), "{err}");
 
     let cfg = dir.path().join("bad.toml");
-    std::fs::write(
-        &cfg,
-        "listen = \"127.0.0.1:0\"\naccess_token_ttl = \"soon\"\n",
-    )
-    .unwrap();
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\naccess_token_ttl = \"soon\"\n").unwrap();
     let (code, err) = serve_refused(&["--config", &cfg.display().to_string()], &[]).await;
     assert_eq!(code, Some(1));
     assert!(err.contains("access_token_ttl"), "{err}");

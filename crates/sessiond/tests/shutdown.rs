@@ -41,8 +41,7 @@ async fn sigterm_with_a_stalled_client_ends_within_the_shutdown_deadline() {
         "exited before the deadline with a request in flight: {took:?}"
     );
     assert!(
-        !p.with_message("shutdown deadline reached: closing the connections still open")
-            .is_empty(),
+        !p.with_message("shutdown deadline reached: closing the connections still open").is_empty(),
         "{}",
         p.text()
     );

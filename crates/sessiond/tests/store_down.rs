@@ -36,10 +36,7 @@ async fn assert_not_ready(api: &Api) {
             "/recipe/session/verify",
             Some(json!({"accessToken": "x.y.z", "doAntiCsrfCheck": false, "checkDatabase": false})),
         ),
-        (
-            "/recipe/session/refresh",
-            Some(json!({"refreshToken": "x"})),
-        ),
+        ("/recipe/session/refresh", Some(json!({"refreshToken": "x"}))),
         ("/sessiond/v1/keys", None),
         ("/sessiond/v1/service-tokens", Some(json!({}))),
     ] {
@@ -47,11 +44,7 @@ async fn assert_not_ready(api: &Api) {
             Some(body) => api.post(path, body).await,
             None => api.get(path).await,
         };
-        assert_eq!(
-            (s, v["code"].as_str()),
-            (503, Some("STORE_UNAVAILABLE")),
-            "{path}: {v}"
-        );
+        assert_eq!((s, v["code"].as_str()), (503, Some("STORE_UNAVAILABLE")), "{path}: {v}");
     }
     // Routing still answers for what does not exist.
     let (s, v) = api.get("/nope").await;
@@ -125,9 +118,7 @@ async fn start_waits_in_the_background_for_an_sqlite_file_that_cannot_be_opened_
         store: format!("sqlite://{}/sessiond.db", blocker.display()),
         ..sessiond_server::Settings::default()
     };
-    let server = sessiond_server::start(&settings, std::future::pending())
-        .await
-        .unwrap();
+    let server = sessiond_server::start(&settings, std::future::pending()).await.unwrap();
     assert!(!server.is_ready());
     let api = Api::new(&format!("http://{}", server.addr));
     assert_not_ready(&api).await;

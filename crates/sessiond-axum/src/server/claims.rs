@@ -19,9 +19,7 @@ pub struct ClaimValidator {
 
 impl fmt::Debug for ClaimValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClaimValidator")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("ClaimValidator").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -29,13 +27,9 @@ impl ClaimValidator {
     /// A validator named `id`: `check` returns `None` when the payload passes, or the `reason`
     /// object reported to the client.
     pub fn new(
-        id: impl Into<String>,
-        check: impl Fn(&JsonObject) -> Option<Value> + Send + Sync + 'static,
+        id: impl Into<String>, check: impl Fn(&JsonObject) -> Option<Value> + Send + Sync + 'static,
     ) -> Self {
-        Self {
-            id: id.into(),
-            check: Arc::new(check),
-        }
+        Self { id: id.into(), check: Arc::new(check) }
     }
 
     /// The claim `name` must equal `expected`, with SuperTokens' reasons (`value does not

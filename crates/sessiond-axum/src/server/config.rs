@@ -58,22 +58,11 @@ pub mod names {
     /// Seed 000's id token: `<jwt>;<public JWK, base64url>`.
     pub const ID_TOKEN: &str = "id-connect-token";
     /// Headers the frontend sends, for CORS `Access-Control-Allow-Headers`.
-    pub const ALLOWED_REQUEST_HEADERS: [&str; 6] = [
-        "content-type",
-        RID,
-        FDI_VERSION,
-        ANTI_CSRF,
-        "authorization",
-        AUTH_MODE,
-    ];
+    pub const ALLOWED_REQUEST_HEADERS: [&str; 6] =
+        ["content-type", RID, FDI_VERSION, ANTI_CSRF, "authorization", AUTH_MODE];
     /// Headers the frontend reads, for CORS `Access-Control-Expose-Headers`.
-    pub const EXPOSED_RESPONSE_HEADERS: [&str; 5] = [
-        FRONT_TOKEN,
-        ANTI_CSRF,
-        ACCESS_HEADER,
-        REFRESH_HEADER,
-        ID_TOKEN,
-    ];
+    pub const EXPOSED_RESPONSE_HEADERS: [&str; 5] =
+        [FRONT_TOKEN, ANTI_CSRF, ACCESS_HEADER, REFRESH_HEADER, ID_TOKEN];
 }
 
 /// The protocol settings of a [`Sessions`](crate::Sessions).
@@ -187,10 +176,7 @@ mod tests {
     #[test]
     fn anti_csrf_modes_parse() {
         assert_eq!(AntiCsrf::parse("via-token"), Some(AntiCsrf::ViaToken));
-        assert_eq!(
-            AntiCsrf::parse("VIA_CUSTOM_HEADER"),
-            Some(AntiCsrf::ViaCustomHeader)
-        );
+        assert_eq!(AntiCsrf::parse("VIA_CUSTOM_HEADER"), Some(AntiCsrf::ViaCustomHeader));
         assert_eq!(AntiCsrf::parse("none"), Some(AntiCsrf::None));
         assert_eq!(AntiCsrf::parse("x"), None);
     }

@@ -89,14 +89,12 @@ impl IntoResponse for SessionError {
             SessionError::Unauthorised => {
                 (StatusCode::UNAUTHORIZED, json!({"message": "unauthorised"}))
             }
-            SessionError::TryRefreshToken => (
-                StatusCode::UNAUTHORIZED,
-                json!({"message": "try refresh token"}),
-            ),
-            SessionError::TokenTheftDetected => (
-                StatusCode::UNAUTHORIZED,
-                json!({"message": "token theft detected"}),
-            ),
+            SessionError::TryRefreshToken => {
+                (StatusCode::UNAUTHORIZED, json!({"message": "try refresh token"}))
+            }
+            SessionError::TokenTheftDetected => {
+                (StatusCode::UNAUTHORIZED, json!({"message": "token theft detected"}))
+            }
             SessionError::InvalidClaim(errors) => (
                 StatusCode::FORBIDDEN,
                 json!({"message": "invalid claim", "claimValidationErrors": errors}),
@@ -105,14 +103,12 @@ impl IntoResponse for SessionError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"message": "session store unavailable", "code": self.code()}),
             ),
-            SessionError::InvalidInput(m) => (
-                StatusCode::BAD_REQUEST,
-                json!({"message": m, "code": self.code()}),
-            ),
-            SessionError::Conflict => (
-                StatusCode::CONFLICT,
-                json!({"message": self.to_string(), "code": self.code()}),
-            ),
+            SessionError::InvalidInput(m) => {
+                (StatusCode::BAD_REQUEST, json!({"message": m, "code": self.code()}))
+            }
+            SessionError::Conflict => {
+                (StatusCode::CONFLICT, json!({"message": self.to_string(), "code": self.code()}))
+            }
             SessionError::LayerMissing | SessionError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"message": self.to_string(), "code": self.code()}),

@@ -80,21 +80,17 @@ impl JwksCache {
                 continue;
             };
             let key = Arc::new(key);
-            set.by_header
-                .insert(access_header_b64(alg, &jwk.kid), Arc::clone(&key));
+            set.by_header.insert(access_header_b64(alg, &jwk.kid), Arc::clone(&key));
             set.by_kid.insert(jwk.kid.clone(), key);
         }
         self.keys.store(Arc::new(set));
-        self.fetched_at
-            .store(SystemClock.now_ms(), Ordering::Relaxed);
+        self.fetched_at.store(SystemClock.now_ms(), Ordering::Relaxed);
         Ok(())
     }
 
     /// Starts a background refetch when the set is older than `refresh_every`.
     fn refresh_if_stale(self: &Arc<Self>) {
-        let age = SystemClock
-            .now_ms()
-            .saturating_sub(self.fetched_at.load(Ordering::Relaxed));
+        let age = SystemClock.now_ms().saturating_sub(self.fetched_at.load(Ordering::Relaxed));
         if age < self.refresh_every_ms || self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -128,10 +124,7 @@ impl JwksCache {
         let segments = Segments::split(token).map_err(|_| malformed.clone())?;
         let hit = self.keys.load().by_header.get(segments.header_b64).cloned();
         let (payload, kid) = if let Some(key) = hit {
-            (
-                segments.verify_known_header(&key).map_err(bad)?,
-                key.kid().to_owned(),
-            )
+            (segments.verify_known_header(&key).map_err(bad)?, key.kid().to_owned())
         } else {
             let jws = UnverifiedJws::parse(token).map_err(|_| malformed.clone())?;
             let kid = jws.kid().to_owned();

@@ -70,9 +70,7 @@ pub struct Sessions {
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions")
-            .field("protocol", &self.inner.protocol)
-            .finish_non_exhaustive()
+        f.debug_struct("Sessions").field("protocol", &self.inner.protocol).finish_non_exhaustive()
     }
 }
 
@@ -129,9 +127,7 @@ impl SessionsBuilder {
     /// A website origin (`scheme://host[:port]`) that calls the API with credentials: CORS
     /// ([`Sessions::cors`]) and the `SameSite` choice. Repeatable.
     pub fn website_origin(mut self, o: impl Into<String>) -> Self {
-        self.protocol
-            .website_origins
-            .push(o.into().trim_end_matches('/').to_owned());
+        self.protocol.website_origins.push(o.into().trim_end_matches('/').to_owned());
         self
     }
 
@@ -178,12 +174,7 @@ impl SessionsBuilder {
             BackendChoice::InProcess(m) => Backend::in_process(m, self.app_id),
             BackendChoice::Remote(c) => Backend::remote(c, self.jwks_refresh, self.revocation_hold),
         };
-        Sessions {
-            inner: Arc::new(Inner {
-                backend,
-                protocol: self.protocol,
-            }),
-        }
+        Sessions { inner: Arc::new(Inner { backend, protocol: self.protocol }) }
     }
 }
 
@@ -226,9 +217,7 @@ impl Sessions {
     /// The layer: per-request session context, the refresh and sign-out routes, and the
     /// response headers the session operations produce.
     pub fn layer(&self) -> SessionLayer {
-        SessionLayer {
-            sessions: self.clone(),
-        }
+        SessionLayer { sessions: self.clone() }
     }
 
     /// CORS for the configured website origins, as the frontend SDK needs it: credentials
@@ -300,21 +289,14 @@ impl Ctx {
 
     /// Where the request came from, for the device list.
     pub(crate) fn client_info(&self) -> ClientInfo {
-        let user_agent = self
-            .user_agent
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| {
-                let mut end = ua.len().min(MAX_UA);
-                while !ua.is_char_boundary(end) {
-                    end -= 1;
-                }
-                ua[..end].to_owned()
-            });
-        ClientInfo {
-            ip: self.peer.map(|p| p.ip().to_string()),
-            user_agent,
-        }
+        let user_agent = self.user_agent.as_ref().and_then(|v| v.to_str().ok()).map(|ua| {
+            let mut end = ua.len().min(MAX_UA);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
+        ClientInfo { ip: self.peer.map(|p| p.ip().to_string()), user_agent }
     }
 
     pub(crate) fn clear_all(&self) {
@@ -322,9 +304,7 @@ impl Ctx {
     }
 
     pub(crate) fn clear(&self, transfer: Transfer) {
-        self.changes
-            .lock()
-            .clear(self.protocol(), self.host(), transfer);
+        self.changes.lock().clear(self.protocol(), self.host(), transfer);
     }
 
     /// Now, in seconds since the epoch (cookie expiry dates are written from it).
@@ -384,10 +364,7 @@ where
             incoming: std::sync::OnceLock::new(),
             host: req.headers().get(header::HOST).cloned(),
             method: req.method().clone(),
-            peer: req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
+            peer: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             changes: Mutex::new(Changes::default()),
         });
@@ -410,11 +387,7 @@ where
         if let Some(is_refresh) = own_route {
             // The refresh and sign-out futures are large; only their own requests carry them.
             return Box::pin(async move {
-                let resp = if is_refresh {
-                    refresh(&ctx).await
-                } else {
-                    sign_out(&ctx).await
-                };
+                let resp = if is_refresh { refresh(&ctx).await } else { sign_out(&ctx).await };
                 Ok(finish(&ctx, resp))
             });
         }
@@ -434,10 +407,8 @@ fn finish(ctx: &Ctx, mut resp: Response) -> Response {
     if !changes.is_empty() {
         changes.apply(resp.headers_mut());
         if !resp.headers().contains_key(header::CACHE_CONTROL) {
-            resp.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
         }
     }
     resp
@@ -449,10 +420,7 @@ async fn refresh(ctx: &Ctx) -> Response {
         ctx.clear_all();
         return SessionError::Unauthorised.into_response();
     };
-    let mut csrf = CsrfCheck {
-        check: false,
-        token: None,
-    };
+    let mut csrf = CsrfCheck { check: false, token: None };
     if transfer == Transfer::Cookie {
         match ctx.protocol().anti_csrf {
             AntiCsrf::None => {}
@@ -463,10 +431,7 @@ async fn refresh(ctx: &Ctx) -> Response {
                 }
             }
             AntiCsrf::ViaToken => {
-                csrf = CsrfCheck {
-                    check: true,
-                    token: ctx.parsed().anti_csrf(),
-                };
+                csrf = CsrfCheck { check: true, token: ctx.parsed().anti_csrf() };
             }
         }
     }
@@ -482,13 +447,7 @@ async fn refresh(ctx: &Ctx) -> Response {
             if let Some(o) = other {
                 changes.clear(ctx.protocol(), ctx.host(), o);
             }
-            changes.attach(
-                ctx.protocol(),
-                ctx.host(),
-                transfer,
-                &issued.tokens,
-                Ctx::now_s(),
-            );
+            changes.attach(ctx.protocol(), ctx.host(), transfer, &issued.tokens, Ctx::now_s());
             drop(changes);
             Json(json!({})).into_response()
         }

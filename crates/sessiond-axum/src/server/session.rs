@@ -39,10 +39,7 @@ pub(crate) struct VerifyOptions {
 
 impl VerifyOptions {
     pub(crate) fn for_sign_out() -> Self {
-        Self {
-            required: true,
-            ..Self::default()
-        }
+        Self { required: true, ..Self::default() }
     }
 }
 
@@ -85,10 +82,7 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     fn new(
-        ctx: Arc<Ctx>,
-        identity: Arc<SessionIdentity>,
-        transfer: Transfer,
-        token: String,
+        ctx: Arc<Ctx>, identity: Arc<SessionIdentity>, transfer: Transfer, token: String,
         payload: Arc<JsonObject>,
     ) -> Self {
         Self {
@@ -152,9 +146,7 @@ impl Session {
     /// [`SessionError::StoreUnavailable`].
     pub async fn merge_into_access_token_payload(&self, patch: Value) -> Result<(), SessionError> {
         let Value::Object(patch) = patch else {
-            return Err(SessionError::InvalidInput(
-                "the patch must be a JSON object".to_owned(),
-            ));
+            return Err(SessionError::InvalidInput("the patch must be a JSON object".to_owned()));
         };
         let ctx = &self.inner.ctx;
         let (token, payload) = self.inner.current.lock().clone();
@@ -183,13 +175,8 @@ impl Session {
     /// # Errors
     /// [`SessionError::Unauthorised`] when the session is gone; [`SessionError::StoreUnavailable`].
     pub async fn private_data(&self) -> Result<JsonObject, SessionError> {
-        let (data, _) = self
-            .inner
-            .ctx
-            .backend()
-            .private_data(self.handle())
-            .await
-            .map_err(|e| self.fail(e))?;
+        let (data, _) =
+            self.inner.ctx.backend().private_data(self.handle()).await.map_err(|e| self.fail(e))?;
         Ok(data)
     }
 
@@ -205,10 +192,8 @@ impl Session {
     {
         let backend = self.inner.ctx.backend();
         for _ in 0..MAX_UPDATE_ROUNDS {
-            let (mut data, version) = backend
-                .private_data(self.handle())
-                .await
-                .map_err(|e| self.fail(e))?;
+            let (mut data, version) =
+                backend.private_data(self.handle()).await.map_err(|e| self.fail(e))?;
             f(&mut data);
             match backend
                 .set_private_data_if(self.handle(), &data, version)
@@ -265,20 +250,12 @@ impl Session {
         if others.is_empty() {
             return Ok(others);
         }
-        self.inner
-            .ctx
-            .backend()
-            .revoke(&others)
-            .await
-            .map_err(|e| self.fail(e))
+        self.inner.ctx.backend().revoke(&others).await.map_err(|e| self.fail(e))
     }
 
     /// Maps a backend error, clearing the client's tokens when the session is known gone.
     fn fail(&self, e: super::backend::BackendError) -> SessionError {
-        if matches!(
-            e,
-            super::backend::BackendError::Unauthorised { clear: true }
-        ) {
+        if matches!(e, super::backend::BackendError::Unauthorised { clear: true }) {
             self.inner.ctx.clear_all();
         }
         e.into()
@@ -286,34 +263,21 @@ impl Session {
 }
 
 fn ctx_of(parts: &Parts) -> Result<Arc<Ctx>, SessionError> {
-    parts
-        .extensions
-        .get::<CtxExt>()
-        .map(|c| Arc::clone(&c.0))
-        .ok_or(SessionError::LayerMissing)
+    parts.extensions.get::<CtxExt>().map(|c| Arc::clone(&c.0)).ok_or(SessionError::LayerMissing)
 }
 
 /// The flow of supertokens-node's `getSession`: find the access token, check anti-CSRF, verify
 /// (statelessly or against the store), send a re-issued token, check the claims.
 pub(crate) async fn get_session(
-    ctx: &Arc<Ctx>,
-    incoming: &super::transport::Incoming,
-    opts: &VerifyOptions,
+    ctx: &Arc<Ctx>, incoming: &super::transport::Incoming, opts: &VerifyOptions,
 ) -> Result<Option<Session>, SessionError> {
     let Some((token, transfer)) = incoming.access.clone() else {
-        return if opts.required {
-            Err(SessionError::Unauthorised)
-        } else {
-            Ok(None)
-        };
+        return if opts.required { Err(SessionError::Unauthorised) } else { Ok(None) };
     };
     if incoming.duplicate_access_cookie && transfer == Transfer::Cookie {
         return Err(SessionError::TryRefreshToken);
     }
-    let mut csrf = CsrfCheck {
-        check: false,
-        token: None,
-    };
+    let mut csrf = CsrfCheck { check: false, token: None };
     let check_csrf =
         opts.anti_csrf_check.unwrap_or(ctx.method != Method::GET) && transfer == Transfer::Cookie;
     if check_csrf {
@@ -325,10 +289,7 @@ pub(crate) async fn get_session(
                 }
             }
             AntiCsrf::ViaToken => {
-                csrf = CsrfCheck {
-                    check: true,
-                    token: incoming.anti_csrf(),
-                };
+                csrf = CsrfCheck { check: true, token: incoming.anti_csrf() };
             }
         }
     }
@@ -336,10 +297,7 @@ pub(crate) async fn get_session(
     let v = match ctx.backend().verify(&token, check_db, csrf).await {
         Ok(v) => v,
         Err(e) => {
-            if matches!(
-                e,
-                super::backend::BackendError::Unauthorised { clear: true }
-            ) {
+            if matches!(e, super::backend::BackendError::Unauthorised { clear: true }) {
                 ctx.clear_all();
             }
             return Err(e.into());
@@ -347,29 +305,17 @@ pub(crate) async fn get_session(
     };
     let (token, payload) = match v.reissued {
         Some(t) => {
-            ctx.changes
-                .lock()
-                .attach(ctx.protocol(), ctx.host(), transfer, &t, Ctx::now_s());
+            ctx.changes.lock().attach(ctx.protocol(), ctx.host(), transfer, &t, Ctx::now_s());
             let p = t.payload.as_object().cloned().unwrap_or_default();
             (t.access, Arc::new(p))
         }
         None => (token, v.payload),
     };
-    let errors: Vec<Value> = opts
-        .claims
-        .iter()
-        .filter_map(|c| c.validate(&payload))
-        .collect();
+    let errors: Vec<Value> = opts.claims.iter().filter_map(|c| c.validate(&payload)).collect();
     if !errors.is_empty() {
         return Err(SessionError::InvalidClaim(errors));
     }
-    Ok(Some(Session::new(
-        Arc::clone(ctx),
-        v.identity,
-        transfer,
-        token,
-        payload,
-    )))
+    Ok(Some(Session::new(Arc::clone(ctx), v.identity, transfer, token, payload)))
 }
 
 /// The session a [`VerifySession`] layer already verified for this request.
@@ -384,10 +330,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             return v.clone().ok_or(SessionError::Unauthorised);
         }
         let ctx = ctx_of(parts)?;
-        let opts = VerifyOptions {
-            required: true,
-            ..VerifyOptions::default()
-        };
+        let opts = VerifyOptions { required: true, ..VerifyOptions::default() };
         get_session(&ctx, ctx.incoming(&parts.headers), &opts)
             .await?
             .ok_or(SessionError::Unauthorised)
@@ -402,12 +345,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
             return Ok(v.clone());
         }
         let ctx = ctx_of(parts)?;
-        get_session(
-            &ctx,
-            ctx.incoming(&parts.headers),
-            &VerifyOptions::default(),
-        )
-        .await
+        get_session(&ctx, ctx.incoming(&parts.headers), &VerifyOptions::default()).await
     }
 }
 
@@ -456,12 +394,7 @@ pub struct VerifySession {
 impl VerifySession {
     /// Requires a session, with the layer's defaults.
     pub fn new() -> Self {
-        Self {
-            opts: VerifyOptions {
-                required: true,
-                ..VerifyOptions::default()
-            },
-        }
+        Self { opts: VerifyOptions { required: true, ..VerifyOptions::default() } }
     }
 
     /// Checks the session in the store (it must not be revoked), not just the signature.
@@ -498,10 +431,7 @@ impl<S> Layer<S> for VerifySession {
     type Service = VerifySessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        VerifySessionService {
-            inner,
-            opts: Arc::new(self.opts.clone()),
-        }
+        VerifySessionService { inner, opts: Arc::new(self.opts.clone()) }
     }
 }
 
@@ -579,10 +509,7 @@ impl SessionIssuer {
     /// [`SessionError::InvalidInput`] for data that is not an object, a protected claim or a bad
     /// user id; [`SessionError::StoreUnavailable`].
     pub async fn create_new_session(
-        &self,
-        user_id: &str,
-        public: Value,
-        private: Value,
+        &self, user_id: &str, public: Value, private: Value,
     ) -> Result<Session, SessionError> {
         let (Value::Object(public), Value::Object(private)) = (public, private) else {
             return Err(SessionError::InvalidInput(
@@ -606,9 +533,8 @@ impl SessionIssuer {
             Some((mut payload, validity)) => {
                 payload.insert("sub".to_owned(), Value::from(user_id));
                 let (jwt, jwk) = ctx.backend().id_token(payload, validity).await?;
-                let key = jwk
-                    .map(|k| sessiond_core::b64::encode(k.to_string()))
-                    .unwrap_or_default();
+                let key =
+                    jwk.map(|k| sessiond_core::b64::encode(k.to_string())).unwrap_or_default();
                 Some(format!("{jwt};{key}"))
             }
             None => None,
@@ -620,38 +546,20 @@ impl SessionIssuer {
                 Transfer::Cookie => ctx.parsed().bearer.is_some(),
                 Transfer::Header => {
                     ctx.parsed().refresh_cookie.is_some()
-                        || ctx
-                            .parsed()
-                            .access
-                            .as_ref()
-                            .is_some_and(|(_, t)| *t == Transfer::Cookie)
+                        || ctx.parsed().access.as_ref().is_some_and(|(_, t)| *t == Transfer::Cookie)
                 }
             };
             if other_has_token {
-                let other = if transfer == Transfer::Cookie {
-                    Transfer::Header
-                } else {
-                    Transfer::Cookie
-                };
+                let other =
+                    if transfer == Transfer::Cookie { Transfer::Header } else { Transfer::Cookie };
                 changes.clear(ctx.protocol(), ctx.host(), other);
             }
-            changes.attach(
-                ctx.protocol(),
-                ctx.host(),
-                transfer,
-                &issued.tokens,
-                Ctx::now_s(),
-            );
+            changes.attach(ctx.protocol(), ctx.host(), transfer, &issued.tokens, Ctx::now_s());
             if let Some(t) = id_token {
                 changes.id_token(t);
             }
         }
-        let payload = issued
-            .tokens
-            .payload
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let payload = issued.tokens.payload.as_object().cloned().unwrap_or_default();
         Ok(Session::new(
             Arc::clone(ctx),
             Arc::new(issued.identity),

@@ -108,11 +108,7 @@ impl Incoming {
         };
         let mut access_cookies = 0;
         let mut access_cookie = None;
-        for v in headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
+        for v in headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()) {
             for (name, value) in pairs(v) {
                 if name == names::ACCESS_COOKIE {
                     access_cookies += 1;
@@ -125,9 +121,7 @@ impl Incoming {
         me.duplicate_access_cookie = access_cookies > 1;
         me.access = match &me.bearer {
             Some(b) if looks_like_jwt(b) => Some((b.clone(), Transfer::Header)),
-            _ => access_cookie
-                .filter(|c| !c.is_empty())
-                .map(|c| (c, Transfer::Cookie)),
+            _ => access_cookie.filter(|c| !c.is_empty()).map(|c| (c, Transfer::Cookie)),
         };
         me
     }
@@ -142,10 +136,7 @@ impl Incoming {
         if let Some(b) = &self.bearer {
             return Some((b.clone(), Transfer::Header));
         }
-        self.refresh_cookie
-            .clone()
-            .filter(|c| !c.is_empty())
-            .map(|c| (c, Transfer::Cookie))
+        self.refresh_cookie.clone().filter(|c| !c.is_empty()).map(|c| (c, Transfer::Cookie))
     }
 }
 
@@ -176,9 +167,8 @@ pub(crate) fn http_date(secs: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let wd = WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
     let mon = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
     format!("{wd}, {d:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT")
@@ -211,12 +201,7 @@ impl Changes {
     }
 
     fn cookie(
-        p: &Protocol,
-        host: Option<&str>,
-        name: &str,
-        value: &str,
-        path: &str,
-        expires_s: i64,
+        p: &Protocol, host: Option<&str>, name: &str, value: &str, path: &str, expires_s: i64,
     ) -> String {
         let same_site = p.same_site_for(host);
         let mut c = String::with_capacity(name.len() + value.len() + 120);
@@ -224,11 +209,7 @@ impl Changes {
         if let Some(d) = &p.cookie_domain {
             let _ = write!(c, "; Domain={d}");
         }
-        let _ = write!(
-            c,
-            "; Path={path}; Expires={}; HttpOnly",
-            http_date(expires_s)
-        );
+        let _ = write!(c, "; Path={path}; Expires={}; HttpOnly", http_date(expires_s));
         if p.secure(same_site) {
             c.push_str("; Secure");
         }
@@ -239,11 +220,7 @@ impl Changes {
     /// Sends a new or re-issued access token (and, with `tokens.refresh`, the refresh token and
     /// the anti-CSRF token) in `transfer`, with its `front-token`.
     pub(crate) fn attach(
-        &mut self,
-        p: &Protocol,
-        host: Option<&str>,
-        transfer: Transfer,
-        tokens: &Tokens,
+        &mut self, p: &Protocol, host: Option<&str>, transfer: Transfer, tokens: &Tokens,
         now_s: i64,
     ) {
         self.set_header(
@@ -379,9 +356,7 @@ mod tests {
     #[test]
     fn front_tokens_are_padded_base64_the_sdk_decodes() {
         let t = front_token("u", 1000, &json!({"iat": 1}));
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&t)
-            .unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&t).unwrap();
         let v: Value = serde_json::from_slice(&decoded).unwrap();
         assert_eq!(v, json!({"uid": "u", "ate": 1000, "up": {"iat": 1}}));
     }
@@ -389,38 +364,21 @@ mod tests {
     #[test]
     fn incoming_tokens_follow_the_sdk_precedence() {
         let mut h = HeaderMap::new();
-        let jwt = format!(
-            "{}.e30.sig",
-            sessiond_core::b64::encode(r#"{"kid":"d-1","alg":"RS256"}"#)
-        );
+        let jwt =
+            format!("{}.e30.sig", sessiond_core::b64::encode(r#"{"kid":"d-1","alg":"RS256"}"#));
         h.insert(
             COOKIE,
             HeaderValue::from_static("sAccessToken=cookie.tok.en; sRefreshToken=R%2B1"),
         );
-        h.insert(
-            AUTHORIZATION,
-            HeaderValue::try_from(format!("Bearer {jwt}")).unwrap(),
-        );
+        h.insert(AUTHORIZATION, HeaderValue::try_from(format!("Bearer {jwt}")).unwrap());
         let i = Incoming::read(&h);
         assert_eq!(i.access, Some((jwt.clone(), Transfer::Header)));
         assert_eq!(i.refresh_cookie.as_deref(), Some("R+1"));
-        h.insert(
-            AUTHORIZATION,
-            HeaderValue::from_static("Bearer some-api-key"),
-        );
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer some-api-key"));
         let i = Incoming::read(&h);
-        assert_eq!(
-            i.access,
-            Some(("cookie.tok.en".to_owned(), Transfer::Cookie))
-        );
-        assert_eq!(
-            i.refresh_token(),
-            Some(("some-api-key".to_owned(), Transfer::Header))
-        );
-        h.insert(
-            COOKIE,
-            HeaderValue::from_static("sAccessToken=a; sAccessToken=b"),
-        );
+        assert_eq!(i.access, Some(("cookie.tok.en".to_owned(), Transfer::Cookie)));
+        assert_eq!(i.refresh_token(), Some(("some-api-key".to_owned(), Transfer::Header)));
+        h.insert(COOKIE, HeaderValue::from_static("sAccessToken=a; sAccessToken=b"));
         assert!(Incoming::read(&h).duplicate_access_cookie);
     }
 }

@@ -66,29 +66,19 @@ pub(crate) struct Opts {
 
 impl Default for Opts {
     fn default() -> Self {
-        Self {
-            access_ttl: 60,
-            grace: 10,
-            tweak: |b| b,
-        }
+        Self { access_ttl: 60, grace: 10, tweak: |b| b }
     }
 }
 
 impl Opts {
     /// Access tokens that live `secs` seconds (default 60).
     pub(crate) fn access_ttl(self, secs: u64) -> Self {
-        Self {
-            access_ttl: secs,
-            ..self
-        }
+        Self { access_ttl: secs, ..self }
     }
 
     /// A refresh grace window of `secs` seconds (default 10).
     pub(crate) fn grace(self, secs: u64) -> Self {
-        Self {
-            grace: secs,
-            ..self
-        }
+        Self { grace: secs, ..self }
     }
 
     /// A change to the sessions builder (the website origin is already set).
@@ -98,17 +88,12 @@ impl Opts {
 }
 
 async fn sign_in(
-    issuer: SessionIssuer,
-    body: axum::Json<Value>,
+    issuer: SessionIssuer, body: axum::Json<Value>,
 ) -> Result<axum::Json<Value>, SessionError> {
     let user = body["user"].as_str().unwrap_or("alice").to_owned();
     let role = body["role"].as_str().unwrap_or("user").to_owned();
-    let s = issuer
-        .create_new_session(&user, json!({"role": role}), json!({"cart": 0}))
-        .await?;
-    Ok(axum::Json(
-        json!({"userId": s.user_id(), "handle": s.handle()}),
-    ))
+    let s = issuer.create_new_session(&user, json!({"role": role}), json!({"cart": 0})).await?;
+    Ok(axum::Json(json!({"userId": s.user_id(), "handle": s.handle()})))
 }
 
 async fn me(s: Session) -> axum::Json<Value> {
@@ -137,15 +122,11 @@ async fn incr(s: Session) -> Result<axum::Json<Value>, SessionError> {
 }
 
 async fn devices(s: Session) -> Result<axum::Json<Value>, SessionError> {
-    Ok(axum::Json(
-        serde_json::to_value(s.devices().await?).unwrap(),
-    ))
+    Ok(axum::Json(serde_json::to_value(s.devices().await?).unwrap()))
 }
 
 async fn revoke_others(s: Session) -> Result<axum::Json<Value>, SessionError> {
-    Ok(axum::Json(
-        json!({"revoked": s.revoke_other_devices().await?}),
-    ))
+    Ok(axum::Json(json!({"revoked": s.revoke_other_devices().await?})))
 }
 
 /// The app under test: a sign-in route, routes that read and change the session, and routes
@@ -155,10 +136,7 @@ fn routes(sessions: &Sessions) -> Router {
         .route("/auth/demo/signin", post(sign_in))
         .route("/api/me", get(me).post(me))
         .route("/api/maybe", get(maybe))
-        .route(
-            "/api/me/strict",
-            get(me).route_layer(VerifySession::new().check_database(true)),
-        )
+        .route("/api/me/strict", get(me).route_layer(VerifySession::new().check_database(true)))
         .route("/api/me/payload", post(merge))
         .route(
             "/api/admin",
@@ -211,9 +189,7 @@ pub(crate) async fn harness(kind: Kind, o: Opts) -> Harness {
                 algorithm: "EdDSA".to_owned(),
                 ..sessiond_server::Settings::default()
             };
-            let server = sessiond_server::start(&settings, std::future::pending())
-                .await
-                .unwrap();
+            let server = sessiond_server::start(&settings, std::future::pending()).await.unwrap();
             let url = format!("http://{}", server.addr);
             let sessions = (o.tweak)(
                 Sessions::remote(&url, Some("a-test-api-key-of-enough-length"))
@@ -241,9 +217,7 @@ pub(crate) struct Resp {
 
 impl Resp {
     pub(crate) fn cookie(&self, name: &str) -> Option<String> {
-        self.set_cookies()
-            .into_iter()
-            .find(|c| c.starts_with(&format!("{name}=")))
+        self.set_cookies().into_iter().find(|c| c.starts_with(&format!("{name}=")))
     }
 
     pub(crate) fn set_cookies(&self) -> Vec<String> {
@@ -255,9 +229,7 @@ impl Resp {
     }
 
     pub(crate) fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
     }
 
     /// The decoded front-token.
@@ -285,14 +257,7 @@ pub(crate) fn message(status: StatusCode, text: &str) -> (StatusCode, Value) {
 
 /// The value of a `Set-Cookie`.
 pub(crate) fn value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned()
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
 }
 
 /// A browser's cookie jar, enough for two cookies with their paths.
@@ -337,11 +302,7 @@ impl Harness {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        Resp { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
     }
 
     /// A request as supertokens-web-js sends it in cookie mode (`rid`, `st-auth-mode`).
@@ -357,8 +318,7 @@ impl Harness {
         if !c.is_empty() {
             b = b.header("cookie", c);
         }
-        self.send(b.body(Body::from(body.to_string())).unwrap())
-            .await
+        self.send(b.body(Body::from(body.to_string())).unwrap()).await
     }
 
     pub(crate) async fn sign_in_cookie(&self, user: &str, role: &str) -> (Resp, Jar) {

@@ -20,36 +20,25 @@ use crate::manager;
 static NEXT_USER: AtomicU64 = AtomicU64::new(0);
 
 fn next_user() -> String {
-    format!(
-        "user-{}",
-        NEXT_USER.fetch_add(1, Ordering::Relaxed) % 100_000
-    )
+    format!("user-{}", NEXT_USER.fetch_add(1, Ordering::Relaxed) % 100_000)
 }
 
 /// Serves one app (`serve-web SPEC`) until SIGTERM:
 /// `bare`, `cookie-jwe`, `cookie-jws`, or `axum ALG STORE_URL`.
 pub(crate) async fn serve(spec: &[String]) {
     let (app, manager) = match spec.first().map(String::as_str) {
-        Some("bare") => (
-            Router::new().route("/read", get(|| async { "user-0" })),
-            None,
-        ),
+        Some("bare") => (Router::new().route("/read", get(|| async { "user-0" })), None),
         Some("cookie-jwe") => (cookie_app(Format::Encrypted), None),
         Some("cookie-jws") => (cookie_app(Format::Signed), None),
         Some("axum") => {
-            let alg = spec
-                .get(1)
-                .and_then(|a| Algorithm::parse(a))
-                .expect("an algorithm");
+            let alg = spec.get(1).and_then(|a| Algorithm::parse(a)).expect("an algorithm");
             let url = spec.get(2).expect("a store URL");
             let (app, m) = axum_app(alg, url).await;
             (app, Some(m))
         }
         other => panic!("unknown serve-web spec {other:?}"),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     println!("listening on {}", listener.local_addr().expect("addr"));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
@@ -74,11 +63,7 @@ fn cookie_app(format: Format) -> Router {
             "/read",
             get(|s: CookieSession| async move {
                 match s.get(Refresh::Never).await.valid_payload() {
-                    Some(p) => p["userId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                        .into_response(),
+                    Some(p) => p["userId"].as_str().unwrap_or_default().to_owned().into_response(),
                     None => StatusCode::UNAUTHORIZED.into_response(),
                 }
             }),
@@ -96,20 +81,12 @@ fn cookie_app(format: Format) -> Router {
 }
 
 async fn axum_app(alg: Algorithm, url: &str) -> (Router, SessionManager) {
-    let store = sessiond_server::open_store(url)
-        .await
-        .expect("open the store");
-    let config = ManagerConfig {
-        algorithm: alg,
-        ..ManagerConfig::default()
-    };
+    let store = sessiond_server::open_store(url).await.expect("open the store");
+    let config = ManagerConfig { algorithm: alg, ..ManagerConfig::default() };
     let manager = manager::start(store, config).await;
     let sessions = Sessions::in_process(manager.clone()).build();
     let app = Router::new()
-        .route(
-            "/read",
-            get(|s: Session| async move { s.user_id().to_owned() }),
-        )
+        .route("/read", get(|s: Session| async move { s.user_id().to_owned() }))
         .route(
             "/read-checked",
             get(|s: Session| async move { s.user_id().to_owned() })

@@ -43,9 +43,7 @@ fn spawn(program: &Path, args: &[&str]) -> Result<ServerProcess, String> {
 /// One of this binary's own web apps, `serve-web ARGS…`.
 fn serve_web(args: &[&str]) -> ServerProcess {
     let exe = std::env::current_exe().expect("the bench's own path");
-    let all: Vec<&str> = std::iter::once("serve-web")
-        .chain(args.iter().copied())
-        .collect();
+    let all: Vec<&str> = std::iter::once("serve-web").chain(args.iter().copied()).collect();
     spawn(&exe, &all).unwrap_or_else(|e| panic!("serve-web {args:?}: {e}"))
 }
 
@@ -92,19 +90,12 @@ impl Web<'_> {
     }
 
     fn bar(&mut self, group: &str, series: &'static str, value: f64) {
-        self.bars.push(Bar {
-            group: group.to_owned(),
-            series,
-            value,
-        });
+        self.bars.push(Bar { group: group.to_owned(), series, value });
     }
 
     /// `method path` without a session, from every connection.
     async fn anonymous(
-        &self,
-        addr: SocketAddr,
-        method: &'static str,
-        path: &'static str,
+        &self, addr: SocketAddr, method: &'static str, path: &'static str,
     ) -> BoxedOp {
         let n = self.plan.concurrency;
         http::cookie_op(n, addr, method, path, Arc::new(Vec::new())).await
@@ -124,9 +115,7 @@ impl Web<'_> {
     /// Bare axum's `GET /read`, then `GET path` on each of `sessiond`, then tower-sessions'
     /// `GET /read` when it runs (each with sessions logged in first), measured together.
     async fn reads(
-        &self,
-        bare: &ServerProcess,
-        sessiond: &[(&ServerProcess, &'static str)],
+        &self, bare: &ServerProcess, sessiond: &[(&ServerProcess, &'static str)],
         ts: Option<&ServerProcess>,
     ) -> Vec<Rate> {
         let mut ops = vec![self.anonymous(bare.addr, "GET", "/read").await];
@@ -154,12 +143,8 @@ const BARE_READ: &str = "bare axum GET /read";
 
 /// The web figures; see the module documentation.
 pub(crate) async fn figures(
-    report: &mut Report,
-    plan: Plan,
-    ts_bin: Option<&Path>,
-    redis: Option<(String, u32)>,
-    svg: &Path,
-    dir: &Path,
+    report: &mut Report, plan: Plan, ts_bin: Option<&Path>, redis: Option<(String, u32)>,
+    svg: &Path, dir: &Path,
 ) {
     let ts_bin = ts_bin.filter(|p| p.exists());
     if ts_bin.is_none() {
@@ -186,13 +171,7 @@ pub(crate) async fn figures(
         }
         v
     };
-    let mut w = Web {
-        report,
-        plan,
-        bars: Vec::new(),
-        step: 0,
-        steps: 2 + stores.len() * 2 + 1,
-    };
+    let mut w = Web { report, plan, bars: Vec::new(), step: 0, steps: 2 + stores.len() * 2 + 1 };
     println!(
         "web layer: each app in its own process, {} keep-alive connections from this one:",
         plan.concurrency
@@ -222,9 +201,7 @@ async fn cookie_sessions(w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&
     let jwe = serve_web(&["cookie-jwe"]);
     let jws = serve_web(&["cookie-jws"]);
     let ts = ts_bin.map(|b| ts_server(b, "memory"));
-    let r = w
-        .reads(bare, &[(&jwe, "/read"), (&jws, "/read")], ts.as_ref())
-        .await;
+    let r = w.reads(bare, &[(&jwe, "/read"), (&jws, "/read")], ts.as_ref()).await;
     let bare_read = r[0].median;
     w.report.add("GET /read   bare axum", r[0].clone(), None);
     w.bar(READ, "bare axum", bare_read);
@@ -243,11 +220,7 @@ async fn cookie_sessions(w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&
     }
     w.bar(READ, "sessiond cookie (JWE)", r[1].median);
     if let Some(t) = r.get(3) {
-        w.report.add(
-            "GET /read   tower-sessions memory",
-            t.clone(),
-            Some((BARE_READ, bare_read)),
-        );
+        w.report.add("GET /read   tower-sessions memory", t.clone(), Some((BARE_READ, bare_read)));
         w.bar(READ, "tower-sessions", t.median);
         for (i, name) in [(1, "JWE"), (2, "JWS")] {
             w.report.ratio_target(
@@ -263,18 +236,13 @@ async fn cookie_sessions(w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&
     let l = w.logins(&[&jwe, &jws], ts.as_ref()).await;
     let ts_login = l.get(2).map(|t| t.median);
     if let Some(t) = l.get(2) {
-        w.report
-            .add("POST /login tower-sessions memory", t.clone(), None);
+        w.report.add("POST /login tower-sessions memory", t.clone(), None);
         w.bar(LOGIN, "tower-sessions", t.median);
     }
     w.bar(LOGIN, "sessiond cookie (JWE)", l[0].median);
     for (i, name) in [(0, "JWE"), (1, "JWS")] {
         let base = ts_login.map(|t| ("tower-sessions memory login", t));
-        w.report.add(
-            format!("POST /login cookie session {name}"),
-            l[i].clone(),
-            base,
-        );
+        w.report.add(format!("POST /login cookie session {name}"), l[i].clone(), base);
         if let Some(t) = ts_login {
             w.report.ratio_target(
                 format!("cookie login {name} >= 1.0x tower-sessions create"),
@@ -299,19 +267,13 @@ fn targets_vs_tower_sessions(store: &str) -> Option<(f64, f64)> {
 /// Server-backed sessions (`sessiond-axum` on a manager, HS256) on `store` beside bare axum and
 /// tower-sessions on the same store.
 async fn server_sessions(
-    w: &mut Web<'_>,
-    bare: &ServerProcess,
-    ts_bin: Option<&Path>,
-    store: &str,
-    sd_url: &str,
+    w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&Path>, store: &str, sd_url: &str,
     ts_spec: &str,
 ) {
     w.progress(&format!("server-backed sessions on {store}: GET /read"));
     let sd = serve_web(&["axum", "HS256", sd_url]);
     let ts = ts_bin.map(|b| ts_server(b, ts_spec));
-    let r = w
-        .reads(bare, &[(&sd, "/read"), (&sd, "/read-checked")], ts.as_ref())
-        .await;
+    let r = w.reads(bare, &[(&sd, "/read"), (&sd, "/read-checked")], ts.as_ref()).await;
     let bare_r = r[0].median;
     let group = format!("GET /read, {store}");
     w.bar(&group, "bare axum", bare_r);
@@ -357,11 +319,7 @@ async fn server_sessions(
     let group = format!("POST /login, {store}");
     w.bar(&group, "sessiond (stateless)", l[0].median);
     if let Some(t) = l.get(1) {
-        w.report.add(
-            format!("POST /login tower-sessions {store}"),
-            t.clone(),
-            None,
-        );
+        w.report.add(format!("POST /login tower-sessions {store}"), t.clone(), None);
     }
     let ts_name = format!("tower-sessions {store} login");
     w.report.add(

@@ -40,9 +40,7 @@ impl Algorithm {
 
     /// Parses a JOSE name (case-sensitive, as JOSE is).
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::RS256, Self::EdDSA, Self::ES256, Self::HS256]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [Self::RS256, Self::EdDSA, Self::ES256, Self::HS256].into_iter().find(|a| a.as_str() == s)
     }
 
     /// Whether the key is a shared secret.
@@ -152,11 +150,7 @@ impl SigningKey {
     /// The base64url protected header: with `"version":"5"` for SuperTokens access tokens,
     /// without it for every other token.
     pub(crate) fn header_b64(&self, access_token: bool) -> &str {
-        if access_token {
-            &self.access_header_b64
-        } else {
-            &self.plain_header_b64
-        }
+        if access_token { &self.access_header_b64 } else { &self.plain_header_b64 }
     }
 
     /// Signs `msg`.
@@ -205,9 +199,7 @@ impl fmt::Debug for VerifyingKey {
 }
 
 fn jwk_part(v: &Option<String>) -> Result<Vec<u8>, Error> {
-    v.as_deref()
-        .and_then(b64::decode)
-        .ok_or(Error::Crypto("incomplete public JWK"))
+    v.as_deref().and_then(b64::decode).ok_or(Error::Crypto("incomplete public JWK"))
 }
 
 impl VerifyingKey {
@@ -235,11 +227,7 @@ impl VerifyingKey {
             }
             _ => return Err(Error::Crypto("JWK does not match the key's algorithm")),
         };
-        Ok(Self {
-            kid: jwk.kid.clone(),
-            alg,
-            verifier,
-        })
+        Ok(Self { kid: jwk.kid.clone(), alg, verifier })
     }
 
     /// Builds an HS256 verifier from the shared secret.
@@ -274,9 +262,9 @@ impl VerifyingKey {
     #[allow(clippy::result_unit_err)]
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
         match &self.verifier {
-            Verifier::Rsa(k) => k
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
-                .map_err(|_| ()),
+            Verifier::Rsa(k) => {
+                k.verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig).map_err(|_| ())
+            }
             Verifier::Ed(k) | Verifier::Ec(k) => k.verify(msg, sig).map_err(|_| ()),
             Verifier::Hmac(k) => hmac::verify(k, msg, sig).map_err(|_| ()),
         }
@@ -309,9 +297,7 @@ pub fn generate_key(alg: Algorithm, kid: &str) -> Result<(Vec<u8>, Option<Jwk>),
             use ::rsa::traits::PublicKeyParts;
             let key = ::rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
                 .map_err(|_| Error::Crypto("RSA key generation failed"))?;
-            let der = key
-                .to_pkcs8_der()
-                .map_err(|_| Error::Crypto("RSA key encoding failed"))?;
+            let der = key.to_pkcs8_der().map_err(|_| Error::Crypto("RSA key encoding failed"))?;
             let mut pubkey = jwk("RSA");
             pubkey.n = Some(b64::encode(key.n().to_bytes_be()));
             pubkey.e = Some(b64::encode(key.e().to_bytes_be()));

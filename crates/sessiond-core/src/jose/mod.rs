@@ -173,9 +173,7 @@ pub enum HeaderKind {
 /// # Errors
 /// [`crate::Error::Crypto`] if the signing primitive fails.
 pub fn sign_compact(
-    key: &SigningKey,
-    kind: HeaderKind,
-    payload: &[u8],
+    key: &SigningKey, kind: HeaderKind, payload: &[u8],
 ) -> Result<String, crate::Error> {
     let header = key.header_b64(kind == HeaderKind::AccessToken);
     let payload_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
@@ -189,11 +187,7 @@ pub fn sign_compact(
     );
     let sig = key.sign(out.as_bytes())?;
     out.push('.');
-    base64::Engine::encode_string(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        sig,
-        &mut out,
-    );
+    base64::Engine::encode_string(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig, &mut out);
     Ok(out)
 }
 

@@ -14,22 +14,12 @@ fn key_pair(alg: Algorithm) -> (SigningKey, VerifyingKey) {
 }
 
 fn forge(header: &str, payload: &str, sig: &[u8]) -> String {
-    format!(
-        "{}.{}.{}",
-        b64::encode(header),
-        b64::encode(payload),
-        b64::encode(sig)
-    )
+    format!("{}.{}.{}", b64::encode(header), b64::encode(payload), b64::encode(sig))
 }
 
 #[test]
 fn every_algorithm_round_trips() {
-    for alg in [
-        Algorithm::RS256,
-        Algorithm::EdDSA,
-        Algorithm::ES256,
-        Algorithm::HS256,
-    ] {
+    for alg in [Algorithm::RS256, Algorithm::EdDSA, Algorithm::ES256, Algorithm::HS256] {
         let (s, v) = key_pair(alg);
         let token = sign_compact(&s, HeaderKind::AccessToken, br#"{"a":1}"#).unwrap();
         let jws = UnverifiedJws::parse(&token).unwrap();
@@ -62,11 +52,7 @@ fn rs256_tokens_verify_with_an_independent_library() {
 #[test]
 fn alg_none_is_rejected() {
     let (_, v) = key_pair(Algorithm::HS256);
-    let t = forge(
-        r#"{"alg":"none","typ":"JWT","kid":"k1"}"#,
-        r#"{"a":1}"#,
-        b"",
-    );
+    let t = forge(r#"{"alg":"none","typ":"JWT","kid":"k1"}"#, r#"{"a":1}"#, b"");
     let jws = UnverifiedJws::parse(&t).unwrap();
     assert_eq!(jws.verify(&v), Err(JwsError::AlgorithmMismatch));
 }
@@ -84,10 +70,7 @@ fn header_alg_different_from_the_keys_is_rejected() {
 #[test]
 fn missing_kid_and_embedded_key_headers_are_rejected() {
     let no_kid = forge(r#"{"alg":"HS256","typ":"JWT"}"#, "{}", b"x");
-    assert_eq!(
-        UnverifiedJws::parse(&no_kid).unwrap_err(),
-        JwsError::UnknownKey
-    );
+    assert_eq!(UnverifiedJws::parse(&no_kid).unwrap_err(), JwsError::UnknownKey);
     for extra in [
         r#""jwk":{"kty":"oct","k":"AAAA"}"#,
         r#""jku":"http://evil.example/jwks""#,
@@ -108,34 +91,14 @@ fn tampered_payload_and_bad_encodings_are_rejected() {
     let (s, v) = key_pair(Algorithm::EdDSA);
     let token = sign_compact(&s, HeaderKind::Plain, br#"{"role":"user"}"#).unwrap();
     let parts: Vec<&str> = token.split('.').collect();
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        b64::encode(r#"{"role":"admin"}"#),
-        parts[2]
-    );
-    assert_eq!(
-        UnverifiedJws::parse(&tampered).unwrap().verify(&v),
-        Err(JwsError::BadSignature)
-    );
+    let tampered = format!("{}.{}.{}", parts[0], b64::encode(r#"{"role":"admin"}"#), parts[2]);
+    assert_eq!(UnverifiedJws::parse(&tampered).unwrap().verify(&v), Err(JwsError::BadSignature));
     let padded = format!("{}=.{}.{}", parts[0], parts[1], parts[2]);
-    assert_eq!(
-        UnverifiedJws::parse(&padded).unwrap_err(),
-        JwsError::Malformed
-    );
-    assert_eq!(
-        UnverifiedJws::parse("a.b").unwrap_err(),
-        JwsError::Malformed
-    );
-    assert_eq!(
-        UnverifiedJws::parse("a.b.c.d").unwrap_err(),
-        JwsError::Malformed
-    );
+    assert_eq!(UnverifiedJws::parse(&padded).unwrap_err(), JwsError::Malformed);
+    assert_eq!(UnverifiedJws::parse("a.b").unwrap_err(), JwsError::Malformed);
+    assert_eq!(UnverifiedJws::parse("a.b.c.d").unwrap_err(), JwsError::Malformed);
     let huge = "a".repeat(MAX_TOKEN_LEN + 1);
-    assert_eq!(
-        UnverifiedJws::parse(&huge).unwrap_err(),
-        JwsError::Malformed
-    );
+    assert_eq!(UnverifiedJws::parse(&huge).unwrap_err(), JwsError::Malformed);
 }
 
 #[test]

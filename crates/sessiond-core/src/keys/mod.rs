@@ -121,9 +121,7 @@ pub struct KeyManager {
 
 impl std::fmt::Debug for KeyManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyManager")
-            .field("cfg", &self.cfg)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyManager").field("cfg", &self.cfg).finish_non_exhaustive()
     }
 }
 
@@ -195,18 +193,12 @@ impl KeyManager {
         {
             return Ok(Arc::clone(s));
         }
-        if let Some(s) = old
-            .chains
-            .get(&rec.app_id)
-            .and_then(|c| c.iter().find(|k| k.kid() == rec.kid))
+        if let Some(s) =
+            old.chains.get(&rec.app_id).and_then(|c| c.iter().find(|k| k.kid() == rec.kid))
         {
             return Ok(Arc::clone(s));
         }
-        Ok(Arc::new(SigningKey::from_material(
-            &rec.kid,
-            rec.alg,
-            &self.plain_material(rec)?,
-        )?))
+        Ok(Arc::new(SigningKey::from_material(&rec.kid, rec.alg, &self.plain_material(rec)?)?))
     }
 
     fn build(&self, mut records: Vec<KeyRecord>) -> Result<KeySet, Error> {
@@ -217,8 +209,7 @@ impl KeyManager {
         let mut apps: HashMap<String, Arc<str>> = HashMap::new();
         for rec in &records {
             let app = Arc::clone(
-                apps.entry(rec.app_id.clone())
-                    .or_insert_with(|| Arc::from(rec.app_id.as_str())),
+                apps.entry(rec.app_id.clone()).or_insert_with(|| Arc::from(rec.app_id.as_str())),
             );
             let slot = (rec.app_id.clone(), rec.kind);
             let is_current = !set.current.contains_key(&slot);
@@ -236,17 +227,11 @@ impl KeyManager {
                         Some(k) => k,
                         None => Arc::new(self.verifier_for(rec)?),
                     };
-                    let v = AppVerifier {
-                        key,
-                        app_id: Arc::clone(&app),
-                    };
-                    set.by_access_header
-                        .insert(access_header_b64(rec.alg, &rec.kid), v.clone());
+                    let v = AppVerifier { key, app_id: Arc::clone(&app) };
+                    set.by_access_header.insert(access_header_b64(rec.alg, &rec.kid), v.clone());
                     set.verifiers.insert(rec.kid.clone(), v);
-                    if let Some(j) = rec
-                        .public_jwk
-                        .as_deref()
-                        .and_then(|j| serde_json::from_str(j).ok())
+                    if let Some(j) =
+                        rec.public_jwk.as_deref().and_then(|j| serde_json::from_str(j).ok())
                     {
                         jwks.entry(rec.app_id.clone()).or_default().keys.push(j);
                     }
@@ -256,13 +241,8 @@ impl KeyManager {
                         Some(k) => k,
                         None => Arc::new(self.verifier_for(rec)?),
                     };
-                    set.service_verifiers.insert(
-                        rec.kid.clone(),
-                        AppVerifier {
-                            key,
-                            app_id: Arc::clone(&app),
-                        },
-                    );
+                    set.service_verifiers
+                        .insert(rec.kid.clone(), AppVerifier { key, app_id: Arc::clone(&app) });
                 }
                 KeyKind::Chain => {
                     let k = self.signer_from(&old, rec)?;
@@ -298,10 +278,7 @@ impl KeyManager {
     /// slow). `after` is the creation time of the key it replaces: the new key must sort after it
     /// even within the same millisecond or on a process whose clock runs behind.
     async fn generate(
-        &self,
-        app_id: &str,
-        kind: KeyKind,
-        after: Option<Millis>,
+        &self, app_id: &str, kind: KeyKind, after: Option<Millis>,
     ) -> Result<KeyRecord, Error> {
         let alg = self.algorithm_of(kind);
         let kid = new_kid(kind);
@@ -321,9 +298,8 @@ impl KeyManager {
             material,
             sealed,
             public_jwk: jwk.map(|j| serde_json::to_string(&j).unwrap_or_default()),
-            created_at: after.map_or(self.clock.now_ms(), |t| {
-                self.clock.now_ms().max(t.saturating_add(1))
-            }),
+            created_at: after
+                .map_or(self.clock.now_ms(), |t| self.clock.now_ms().max(t.saturating_add(1))),
         })
     }
 
@@ -365,13 +341,7 @@ impl KeyManager {
             return Ok(c.clone());
         }
         self.signer(app_id, KeyKind::Chain).await?;
-        Ok(self
-            .set
-            .load()
-            .chains
-            .get(app_id)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.set.load().chains.get(app_id).cloned().unwrap_or_default())
     }
 
     /// The verifier whose issued access-token header is exactly `header_b64`, if any. A hit
@@ -432,12 +402,7 @@ impl KeyManager {
     /// The public keys of `app_id`'s access tokens and id tokens (dynamic and static), newest
     /// first.
     pub fn jwks(&self, app_id: &str) -> Arc<Jwks> {
-        self.set
-            .load()
-            .jwks
-            .get(app_id)
-            .cloned()
-            .unwrap_or_default()
+        self.set.load().jwks.get(app_id).cloned().unwrap_or_default()
     }
 
     /// When `app_id`'s keys were last reset, as far as this process knows (0: never).
@@ -446,12 +411,7 @@ impl KeyManager {
     /// [`KeyManager::reset`], so its creation time is the instant of the last reset. Opaque
     /// access tokens, which no key signs, are refused when issued before it.
     pub fn reset_epoch(&self, app_id: &str) -> Millis {
-        self.set
-            .load()
-            .reset_epochs
-            .get(app_id)
-            .copied()
-            .unwrap_or(0)
+        self.set.load().reset_epochs.get(app_id).copied().unwrap_or(0)
     }
 
     /// Every key of `app_id` this process knows (every app's with `None`), newest first.
@@ -467,13 +427,8 @@ impl KeyManager {
 
     /// The apps that have keys.
     pub fn apps(&self) -> Vec<String> {
-        let mut apps: Vec<String> = self
-            .set
-            .load()
-            .infos
-            .iter()
-            .map(|k| k.app_id.clone())
-            .collect();
+        let mut apps: Vec<String> =
+            self.set.load().infos.iter().map(|k| k.app_id.clone()).collect();
         apps.sort();
         apps.dedup();
         apps
@@ -498,14 +453,10 @@ impl KeyManager {
     }
 
     async fn rotate_from(&self, app_id: &str, current: Option<&KeyInfo>) -> Result<KeyInfo, Error> {
-        let candidate = self
-            .generate(app_id, KeyKind::Dynamic, current.map(|k| k.created_at))
-            .await?;
+        let candidate =
+            self.generate(app_id, KeyKind::Dynamic, current.map(|k| k.created_at)).await?;
         let expected = current.map(|k| k.kid.as_str());
-        let winner = self
-            .store
-            .insert_key_if_newest(expected, &candidate)
-            .await?;
+        let winner = self.store.insert_key_if_newest(expected, &candidate).await?;
         self.reload().await?;
         self.list(Some(app_id))
             .into_iter()
@@ -582,31 +533,19 @@ impl KeyManager {
             .list(Some(app_id))
             .into_iter()
             .find(|k| k.current && k.kind == KeyKind::Chain.as_str());
-        let chain = self
-            .generate(
-                app_id,
-                KeyKind::Chain,
-                chain_now.as_ref().map(|k| k.created_at),
-            )
-            .await?;
+        let chain =
+            self.generate(app_id, KeyKind::Chain, chain_now.as_ref().map(|k| k.created_at)).await?;
         // One instant for the whole reset, taken after the (slow) generation: every token
         // issued before it is refused, opaque ones included (see `reset_epoch`).
         let epoch = self.clock.now_ms();
         for k in &mut fresh {
             k.created_at = epoch;
         }
-        self.store
-            .replace_keys(app_id, &KeyKind::RESET, &fresh)
-            .await?;
-        self.store
-            .insert_key_if_newest(chain_now.as_ref().map(|k| k.kid.as_str()), &chain)
-            .await?;
+        self.store.replace_keys(app_id, &KeyKind::RESET, &fresh).await?;
+        self.store.insert_key_if_newest(chain_now.as_ref().map(|k| k.kid.as_str()), &chain).await?;
         self.reload().await?;
         // Other processes reload at once instead of at their next key sync.
-        if let Err(e) = self
-            .store
-            .append_events(&[crate::store::EventKind::KeysReset], epoch)
-            .await
+        if let Err(e) = self.store.append_events(&[crate::store::EventKind::KeysReset], epoch).await
         {
             tracing::warn!(error = %e, "announcing the key reset failed; other processes see it at their next key sync");
         }

@@ -32,9 +32,7 @@ impl MasterKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, bytes)
             .map_err(|_| Error::Config("the master key must be exactly 32 bytes".to_owned()))?;
-        Ok(Self {
-            key: aead::LessSafeKey::new(unbound),
-        })
+        Ok(Self { key: aead::LessSafeKey::new(unbound) })
     }
 
     /// Parses a master key written as base64url (43 characters) or hex (64 characters).
@@ -43,14 +41,11 @@ impl MasterKey {
     /// [`Error::Config`] when the text is neither or is not 32 bytes long.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let text = text.trim();
-        let bytes = if text.len() == 64 {
-            hex::decode(text).ok()
-        } else {
-            crate::b64::decode(text)
-        }
-        .ok_or_else(|| {
-            Error::Config("the master key must be 32 bytes as hex or base64url".to_owned())
-        })?;
+        let bytes =
+            if text.len() == 64 { hex::decode(text).ok() } else { crate::b64::decode(text) }
+                .ok_or_else(|| {
+                    Error::Config("the master key must be 32 bytes as hex or base64url".to_owned())
+                })?;
         Self::from_bytes(&bytes)
     }
 

@@ -83,9 +83,7 @@ impl SessionManager {
     /// # Errors
     /// Store errors.
     pub async fn revoke_many(
-        &self,
-        handles: &[String],
-        app_id: Option<&str>,
+        &self, handles: &[String], app_id: Option<&str>,
     ) -> Result<Vec<String>, Error> {
         let Some(app) = app_id else {
             let gone = self.inner.store.delete_sessions(handles).await?;
@@ -148,11 +146,7 @@ impl SessionManager {
     /// # Errors
     /// Store errors.
     pub async fn list(&self, query: &UserQuery) -> Result<Vec<SessionInfo>, Error> {
-        let recs = self
-            .inner
-            .store
-            .list_user_sessions(query, self.now_ms())
-            .await?;
+        let recs = self.inner.store.list_user_sessions(query, self.now_ms()).await?;
         Ok(recs.iter().map(SessionRecord::info).collect())
     }
 
@@ -161,11 +155,7 @@ impl SessionManager {
     /// # Errors
     /// Store errors.
     pub async fn list_handles(&self, query: &UserQuery) -> Result<Vec<String>, Error> {
-        let recs = self
-            .inner
-            .store
-            .list_user_sessions(query, self.now_ms())
-            .await?;
+        let recs = self.inner.store.list_user_sessions(query, self.now_ms()).await?;
         Ok(recs.into_iter().map(|r| r.handle).collect())
     }
 
@@ -177,9 +167,7 @@ impl SessionManager {
     /// claim or outgrows [`MAX_PUBLIC_DATA_LEN`](crate::MAX_PUBLIC_DATA_LEN);
     /// [`Error::Conflict`] after too many lost races; store errors.
     pub async fn update_data_with<'a, F>(
-        &self,
-        session: impl Into<SessionRef<'a>>,
-        mut f: F,
+        &self, session: impl Into<SessionRef<'a>>, mut f: F,
     ) -> Result<(JsonObject, JsonObject), Error>
     where
         F: FnMut(&mut JsonObject, &mut JsonObject) + Send,
@@ -187,10 +175,8 @@ impl SessionManager {
         let session = session.into();
         for _ in 0..MAX_UPDATE_ROUNDS {
             let rec = self.live(session).await?;
-            let (mut public, mut private) = (
-                parse_object(&rec.public_data),
-                parse_object(&rec.private_data),
-            );
+            let (mut public, mut private) =
+                (parse_object(&rec.public_data), parse_object(&rec.private_data));
             f(&mut public, &mut private);
             let (pub_text, priv_text) = (public_text(&public)?, to_text(&private));
             let outcome = self
@@ -221,10 +207,7 @@ impl SessionManager {
     /// # Errors
     /// [`Error::SessionNotFound`]; store errors.
     pub async fn set_private_data_if_version<'a>(
-        &self,
-        session: impl Into<SessionRef<'a>>,
-        expected_version: u64,
-        data: &JsonObject,
+        &self, session: impl Into<SessionRef<'a>>, expected_version: u64, data: &JsonObject,
     ) -> Result<Option<u64>, Error> {
         let session = session.into();
         let rec = self.live(session).await?;
@@ -255,13 +238,9 @@ impl SessionManager {
     /// # Errors
     /// As [`SessionManager::update_data_with`].
     pub async fn set_private_data<'a>(
-        &self,
-        session: impl Into<SessionRef<'a>>,
-        data: JsonObject,
+        &self, session: impl Into<SessionRef<'a>>, data: JsonObject,
     ) -> Result<(), Error> {
-        self.update_data_with(session, |_, private| *private = data.clone())
-            .await
-            .map(drop)
+        self.update_data_with(session, |_, private| *private = data.clone()).await.map(drop)
     }
 
     /// Replaces a session's public data; access tokens carry it from their next issue
@@ -270,14 +249,10 @@ impl SessionManager {
     /// # Errors
     /// As [`SessionManager::update_data_with`].
     pub async fn set_public_data<'a>(
-        &self,
-        session: impl Into<SessionRef<'a>>,
-        data: JsonObject,
+        &self, session: impl Into<SessionRef<'a>>, data: JsonObject,
     ) -> Result<(), Error> {
         public_text(&data)?;
-        self.update_data_with(session, |public, _| *public = data.clone())
-            .await
-            .map(drop)
+        self.update_data_with(session, |public, _| *public = data.clone()).await.map(drop)
     }
 
     /// Replaces the public data of the session an access token belongs to and issues a new
@@ -290,10 +265,7 @@ impl SessionManager {
     /// [`Error::Unauthorised`] for a bad token or a session that is gone; as
     /// [`SessionManager::update_data_with`].
     pub async fn regenerate(
-        &self,
-        access_token: &str,
-        new_public_data: Option<JsonObject>,
-        app_id: Option<&str>,
+        &self, access_token: &str, new_public_data: Option<JsonObject>, app_id: Option<&str>,
     ) -> Result<Regenerated, Error> {
         if let Some(d) = &new_public_data {
             public_text(d)?;
@@ -302,12 +274,10 @@ impl SessionManager {
         let (handle, claims) = match OpaqueToken::decode(access_token) {
             Some(op) => {
                 let (rec, _) =
-                    self.opaque_session(&op, app_id, now)
-                        .await
-                        .map_err(|e| match e {
-                            Error::Store(s) => Error::Store(s),
-                            _ => Error::Unauthorised("access token does not verify"),
-                        })?;
+                    self.opaque_session(&op, app_id, now).await.map_err(|e| match e {
+                        Error::Store(s) => Error::Store(s),
+                        _ => Error::Unauthorised("access token does not verify"),
+                    })?;
                 (rec.handle, None)
             }
             None => {
@@ -321,10 +291,7 @@ impl SessionManager {
                 (claims.session_handle.clone(), Some(claims))
             }
         };
-        let target = SessionRef {
-            handle: &handle,
-            app_id,
-        };
+        let target = SessionRef { handle: &handle, app_id };
         let not_found = |e: Error| match e {
             Error::SessionNotFound => Error::Unauthorised("Session does not exist."),
             e => e,
@@ -342,19 +309,13 @@ impl SessionManager {
                 if exp_ms <= now || claims.sub != rec.user_id {
                     None
                 } else {
-                    Some(
-                        self.remint(&rec, &claims, &public, now, Some(exp_ms))
-                            .await?,
-                    )
+                    Some(self.remint(&rec, &claims, &public, now, Some(exp_ms)).await?)
                 }
             }
         };
         let mut session = rec.summary();
         session.public_data = public;
-        Ok(Regenerated {
-            session,
-            access_token,
-        })
+        Ok(Regenerated { session, access_token })
     }
 
     /// Signs an id token (seed 000 `createIdConnectToken`, CDI `POST /recipe/jwt`): `payload`
@@ -364,11 +325,7 @@ impl SessionManager {
     /// # Errors
     /// [`Error::InvalidInput`] for a zero validity; key errors.
     pub async fn create_id_token(
-        &self,
-        app_id: &str,
-        mut payload: JsonObject,
-        validity: Duration,
-        static_key: bool,
+        &self, app_id: &str, mut payload: JsonObject, validity: Duration, static_key: bool,
         issuer: Option<&str>,
     ) -> Result<SecretString, Error> {
         if validity.is_zero() {
@@ -379,23 +336,13 @@ impl SessionManager {
         payload.insert("iat".to_owned(), Value::from(now_s));
         payload.insert("exp".to_owned(), Value::from(exp));
         if let Some(iss) = issuer {
-            payload
-                .entry("iss".to_owned())
-                .or_insert_with(|| Value::from(iss));
+            payload.entry("iss".to_owned()).or_insert_with(|| Value::from(iss));
         }
-        let kind = if static_key {
-            KeyKind::Static
-        } else {
-            KeyKind::Dynamic
-        };
+        let kind = if static_key { KeyKind::Static } else { KeyKind::Dynamic };
         let key = self.inner.keys.signer(app_id, kind).await?;
         let bytes = serde_json::to_vec(&payload)
             .map_err(|_| Error::Crypto("cannot serialise id-token payload"))?;
-        Ok(SecretString::new(sign_compact(
-            &key,
-            HeaderKind::Plain,
-            &bytes,
-        )?))
+        Ok(SecretString::new(sign_compact(&key, HeaderKind::Plain, &bytes)?))
     }
 
     /// Creates a service token of `app_id` (seed 001 `createToken`): valid until `expires_in`
@@ -404,9 +351,7 @@ impl SessionManager {
     /// # Errors
     /// Key errors.
     pub async fn create_service_token(
-        &self,
-        app_id: &str,
-        expires_in: Option<Duration>,
+        &self, app_id: &str, expires_in: Option<Duration>,
     ) -> Result<SecretString, Error> {
         let now = self.now_ms();
         let key = self.inner.keys.signer(app_id, KeyKind::Service).await?;
@@ -416,18 +361,12 @@ impl SessionManager {
         claims.insert("iat".to_owned(), Value::from(now.div_euclid(1000)));
         claims.insert("jti".to_owned(), Value::from(crate::b64::encode(nonce)));
         if let Some(d) = expires_in {
-            claims.insert(
-                "exp".to_owned(),
-                Value::from(now.saturating_add(ms(d)).div_euclid(1000)),
-            );
+            claims
+                .insert("exp".to_owned(), Value::from(now.saturating_add(ms(d)).div_euclid(1000)));
         }
         let bytes = serde_json::to_vec(&claims)
             .map_err(|_| Error::Crypto("cannot serialise service-token claims"))?;
-        Ok(SecretString::new(sign_compact(
-            &key,
-            HeaderKind::Plain,
-            &bytes,
-        )?))
+        Ok(SecretString::new(sign_compact(&key, HeaderKind::Plain, &bytes)?))
     }
 
     /// Verifies a service token (seed 001 `verifyToken`): `true` only for a token signed by a
@@ -458,9 +397,7 @@ impl SessionManager {
         }
         Ok(match claims.get("exp") {
             None => true,
-            Some(exp) => exp
-                .as_i64()
-                .is_some_and(|e| e.saturating_mul(1000) > self.now_ms()),
+            Some(exp) => exp.as_i64().is_some_and(|e| e.saturating_mul(1000) > self.now_ms()),
         })
     }
 }

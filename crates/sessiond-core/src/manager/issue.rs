@@ -20,15 +20,11 @@ pub(crate) const MAX_ID_LEN: usize = 200;
 pub(crate) fn check_scope_id(what: &str, id: &str) -> Result<(), Error> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!(
-            "{what} must be 1-64 characters of a-z, 0-9 and '-'"
-        )))
+        Err(Error::InvalidInput(format!("{what} must be 1-64 characters of a-z, 0-9 and '-'")))
     }
 }
 
@@ -96,10 +92,7 @@ impl SessionManager {
     /// The refresh secret is 256 bits from the OS CSPRNG; only its SHA-256 reaches the store.
     pub async fn create(&self, new: NewSession) -> Result<IssuedSession, Error> {
         check_user_id("userId", &new.user_id)?;
-        let recipe_user_id = new
-            .recipe_user_id
-            .clone()
-            .unwrap_or_else(|| new.user_id.clone());
+        let recipe_user_id = new.recipe_user_id.clone().unwrap_or_else(|| new.user_id.clone());
         check_user_id("recipeUserId", &recipe_user_id)?;
         check_scope_id("appId", &new.app_id)?;
         check_scope_id("tenantId", &new.tenant_id)?;
@@ -157,11 +150,7 @@ impl SessionManager {
             generation: 0,
             refresh_hash: sha256(&secret),
             access_hash: access_secret.as_ref().filter(|_| opaque).map(|a| sha256(a)),
-            flags: SessionFlags {
-                anti_csrf: new.anti_csrf,
-                static_key: new.static_key,
-                opaque,
-            },
+            flags: SessionFlags { anti_csrf: new.anti_csrf, static_key: new.static_key, opaque },
             version: 0,
             client: new.client,
             recent_rotations: Vec::new(),
@@ -203,9 +192,7 @@ impl SessionManager {
 
     /// Issues the access token of a grant, with the refresh token and anti-CSRF token beside it.
     pub(crate) async fn issue(
-        &self,
-        g: Grant<'_>,
-        refresh_token: SecretString,
+        &self, g: Grant<'_>, refresh_token: SecretString,
     ) -> Result<IssuedTokens, Error> {
         let p = self.inner.policy;
         let access = self.access_token(&g).await?;
@@ -214,10 +201,7 @@ impl SessionManager {
             refresh: IssuedToken {
                 token: refresh_token,
                 created_at: g.now,
-                expires_at: g
-                    .now
-                    .saturating_add(p.refresh_ttl)
-                    .min(g.rec.expires_at.max(g.now)),
+                expires_at: g.now.saturating_add(p.refresh_ttl).min(g.rec.expires_at.max(g.now)),
             },
             anti_csrf: g.anti_csrf.map(SecretString::new),
         })
@@ -229,20 +213,15 @@ impl SessionManager {
             .expires_at
             .unwrap_or_else(|| g.now.saturating_add(p.access_ttl).min(g.rec.expires_at));
         if g.rec.flags.opaque {
-            let secret = g
-                .access_secret
-                .ok_or(Error::Crypto("opaque access token without its secret"))?;
+            let secret =
+                g.access_secret.ok_or(Error::Crypto("opaque access token without its secret"))?;
             return Ok(IssuedToken {
                 token: OpaqueToken::new(&g.rec.handle, secret).encode(),
                 created_at: g.now,
                 expires_at: exp_ms,
             });
         }
-        let kind = if g.static_key {
-            KeyKind::Static
-        } else {
-            KeyKind::Dynamic
-        };
+        let kind = if g.static_key { KeyKind::Static } else { KeyKind::Dynamic };
         let key = self.inner.keys.signer(&g.rec.app_id, kind).await?;
         let exp = exp_ms.div_euclid(1000);
         let iat = g.now.div_euclid(1000);

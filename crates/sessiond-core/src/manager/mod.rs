@@ -97,9 +97,7 @@ impl SessionManager {
     /// # Errors
     /// [`Error::Config`] when `config` is incoherent.
     pub fn with_clock(
-        store: Arc<dyn Store>,
-        config: ManagerConfig,
-        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>, config: ManagerConfig, clock: Arc<dyn Clock>,
     ) -> Result<Self, Error> {
         config.validate()?;
         let policy = Policy {
@@ -193,12 +191,7 @@ impl SessionManager {
         if self.inner.policy.revocation_feed {
             // Start current: read what was revoked while this process was not following.
             self.inner.revocations.set_active(true);
-            if let Err(e) = self
-                .inner
-                .revocations
-                .catch_up(self.inner.store.as_ref())
-                .await
-            {
+            if let Err(e) = self.inner.revocations.catch_up(self.inner.store.as_ref()).await {
                 tracing::warn!(error = %e, "reading the revocation log failed; will retry");
             }
             handles.push(tokio::spawn(crate::revocation::follow(
@@ -279,11 +272,7 @@ impl SessionManager {
         let batch = self.inner.policy.sweep_batch;
         let mut total = 0;
         loop {
-            let n = self
-                .inner
-                .store
-                .delete_expired(self.now_ms(), batch)
-                .await?;
+            let n = self.inner.store.delete_expired(self.now_ms(), batch).await?;
             total += n;
             if n < batch {
                 return Ok(total);
@@ -295,9 +284,7 @@ impl SessionManager {
     /// When a session that is active now, last refreshed at `rotated_at`, ends.
     fn session_deadline(&self, now: Millis, rotated_at: Millis, absolute: Millis) -> Millis {
         let p = &self.inner.policy;
-        now.saturating_add(p.idle)
-            .min(rotated_at.saturating_add(p.refresh_ttl))
-            .min(absolute)
+        now.saturating_add(p.idle).min(rotated_at.saturating_add(p.refresh_ttl)).min(absolute)
     }
 }
 
@@ -326,10 +313,7 @@ fn count_store_error(e: &Error) {
 }
 
 fn spawn_every<F, Fut>(
-    inner: Weak<Inner>,
-    cancel: CancellationToken,
-    every_ms: Millis,
-    work: F,
+    inner: Weak<Inner>, cancel: CancellationToken, every_ms: Millis, work: F,
 ) -> JoinHandle<()>
 where
     F: Fn(Arc<Inner>) -> Fut + Send + 'static,

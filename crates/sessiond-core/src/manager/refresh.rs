@@ -70,9 +70,7 @@ impl SessionManager {
     /// Atomic under any interleaving: all refreshes of one token agree on one successor, so a
     /// session never has two usable sibling refresh tokens.
     pub async fn refresh(
-        &self,
-        token: &str,
-        opts: RefreshOptions<'_>,
+        &self, token: &str, opts: RefreshOptions<'_>,
     ) -> Result<IssuedSession, Error> {
         let presented =
             RefreshToken::decode(token).ok_or(Error::Unauthorised("malformed refresh token"))?;
@@ -88,23 +86,17 @@ impl SessionManager {
                 .filter(|r| opts.app_id.is_none_or(|a| a == r.app_id))
                 .ok_or(Error::Unauthorised("Session missing in db or has expired"))?;
             let chains = self.inner.keys.chain_keys(&rec.app_id).await?;
-            let current_key = chains
-                .first()
-                .cloned()
-                .ok_or(Error::Crypto("no chain key"))?;
+            let current_key = chains.first().cloned().ok_or(Error::Crypto("no chain key"))?;
             let (plan, vouching) = self.plan(&rec, &presented, &chains, now).await?;
             if rec.flags.anti_csrf && opts.check_anti_csrf {
                 let chain = Chain::new(&vouching);
                 let access =
                     chain.access_secret(handle, presented.generation, &presented.secret)?;
                 let expected = chain.anti_csrf(&access)?;
-                let ok = opts
-                    .anti_csrf_token
-                    .is_some_and(|t| ct_eq(t.as_bytes(), expected.as_bytes()));
+                let ok =
+                    opts.anti_csrf_token.is_some_and(|t| ct_eq(t.as_bytes(), expected.as_bytes()));
                 if !ok {
-                    return Err(Error::Unauthorised(
-                        "Anti CSRF token missing, or not matching",
-                    ));
+                    return Err(Error::Unauthorised("Anti CSRF token missing, or not matching"));
                 }
             }
             let chain = Chain::new(&current_key);
@@ -145,9 +137,7 @@ impl SessionManager {
                 }
             };
             let static_key = opts.static_key.unwrap_or(rec.flags.static_key);
-            return self
-                .issue_generation(&rec, &chain, secret, generation, static_key, now)
-                .await;
+            return self.issue_generation(&rec, &chain, secret, generation, static_key, now).await;
         }
         Err(Error::Conflict)
     }
@@ -155,10 +145,7 @@ impl SessionManager {
     /// Decides what the presented token is; returns the plan and the chain key that vouches
     /// for the token (it derived the token's anti-CSRF token).
     async fn plan(
-        &self,
-        rec: &SessionRecord,
-        presented: &RefreshToken,
-        chains: &[Arc<SigningKey>],
+        &self, rec: &SessionRecord, presented: &RefreshToken, chains: &[Arc<SigningKey>],
         now: Millis,
     ) -> Result<(Plan, Arc<SigningKey>), Error> {
         let forged = || Error::Unauthorised("refresh token is not valid");
@@ -221,11 +208,7 @@ impl SessionManager {
             }
         }
         // A genuine, superseded refresh token: somebody holds a copy of an old token.
-        let gone = self
-            .inner
-            .store
-            .delete_sessions(std::slice::from_ref(&rec.handle))
-            .await?;
+        let gone = self.inner.store.delete_sessions(std::slice::from_ref(&rec.handle)).await?;
         self.announce_revoked(&gone).await;
         tracing::warn!(
             session = %rec.handle,
@@ -241,20 +224,11 @@ impl SessionManager {
     }
 
     async fn issue_generation(
-        &self,
-        rec: &SessionRecord,
-        chain: &Chain<'_>,
-        secret: Secret,
-        generation: u64,
-        static_key: bool,
-        now: Millis,
+        &self, rec: &SessionRecord, chain: &Chain<'_>, secret: Secret, generation: u64,
+        static_key: bool, now: Millis,
     ) -> Result<IssuedSession, Error> {
         let access = chain.access_secret(&rec.handle, generation, &secret)?;
-        let anti_csrf = if rec.flags.anti_csrf {
-            Some(chain.anti_csrf(&access)?)
-        } else {
-            None
-        };
+        let anti_csrf = if rec.flags.anti_csrf { Some(chain.anti_csrf(&access)?) } else { None };
         let refresh_token = RefreshToken {
             handle: rec.handle.clone(),
             generation,

@@ -187,10 +187,7 @@ pub struct SessionRef<'a> {
 impl<'a> SessionRef<'a> {
     /// The session `handle`, only if it belongs to `app_id`.
     pub fn in_app(handle: &'a str, app_id: &'a str) -> Self {
-        Self {
-            handle,
-            app_id: Some(app_id),
-        }
+        Self { handle, app_id: Some(app_id) }
     }
 
     /// Whether `rec` is in the app this reference is confined to.
@@ -201,10 +198,7 @@ impl<'a> SessionRef<'a> {
 
 impl<'a> From<&'a str> for SessionRef<'a> {
     fn from(handle: &'a str) -> Self {
-        Self {
-            handle,
-            app_id: None,
-        }
+        Self { handle, app_id: None }
     }
 }
 

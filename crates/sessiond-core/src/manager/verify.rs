@@ -39,17 +39,13 @@ impl SessionManager {
     ///   mismatch;
     /// - [`Error::Store`]: the store check could not be made (fail closed).
     pub async fn verify(
-        &self,
-        token: &str,
-        opts: VerifyOptions<'_>,
+        &self, token: &str, opts: VerifyOptions<'_>,
     ) -> Result<VerifiedSession, Error> {
         let now = self.now_ms();
         if let Some(op) = OpaqueToken::decode(token) {
             return self.verify_opaque(&op, opts, now).await;
         }
-        let claims = self
-            .verify_signed(token, Expiry::Enforce, now, opts.app_id)
-            .await?;
+        let claims = self.verify_signed(token, Expiry::Enforce, now, opts.app_id).await?;
         if opts.check_anti_csrf
             && !csrf_matches(claims.anti_csrf_token.as_deref(), opts.anti_csrf_token)
         {
@@ -97,11 +93,7 @@ impl SessionManager {
                 session.public_data = p.public_data;
             }
         }
-        Ok(VerifiedSession {
-            session,
-            access_expires_at,
-            new_access_token,
-        })
+        Ok(VerifiedSession { session, access_expires_at, new_access_token })
     }
 
     /// The store half of a database-checked verify, for a caller that has checked the token's
@@ -113,9 +105,7 @@ impl SessionManager {
     /// # Errors
     /// [`Error::Unauthorised`] when the session is gone; [`Error::Store`].
     pub async fn verify_live(
-        &self,
-        claims: &VerifiedClaims,
-        app_id: Option<&str>,
+        &self, claims: &VerifiedClaims, app_id: Option<&str>,
     ) -> Result<Option<IssuedToken>, Error> {
         let now = self.now_ms();
         let rec = self.live_session_for(claims, app_id, now).await?;
@@ -127,18 +117,12 @@ impl SessionManager {
         }
         let stored = parse_object(&rec.public_data);
         let exp = claims.exp.saturating_mul(1000);
-        Ok(Some(
-            self.remint(&rec, claims, &stored, now, Some(exp)).await?,
-        ))
+        Ok(Some(self.remint(&rec, claims, &stored, now, Some(exp)).await?))
     }
 
     /// Checks a JWT's structure and signature (and expiry unless told not to).
     pub(crate) async fn verify_signed(
-        &self,
-        token: &str,
-        expiry: Expiry,
-        now: Millis,
-        app_id: Option<&str>,
+        &self, token: &str, expiry: Expiry, now: Millis, app_id: Option<&str>,
     ) -> Result<VerifiedClaims, Error> {
         // A key of another app is, to this app, a key it does not have.
         let other_app = Error::TryRefreshToken("access token signed by an unknown or retired key");
@@ -154,9 +138,7 @@ impl SessionManager {
             if !in_app(&v) {
                 return Err(other_app);
             }
-            segments
-                .verify_known_header(&v.key)
-                .map_err(bad_signature)?
+            segments.verify_known_header(&v.key).map_err(bad_signature)?
         } else {
             let jws = UnverifiedJws::parse(token).map_err(|e| match e {
                 JwsError::UnknownKey => Error::TryRefreshToken("access token has no key id"),
@@ -171,14 +153,9 @@ impl SessionManager {
             // of them. A key this process has not seen may have been created by another process
             // a moment ago: when the store cannot be asked, the answer is "unavailable" (503),
             // not "refresh", which would fail the same way.
-            let v = self
-                .inner
-                .keys
-                .verifier(jws.kid())
-                .await?
-                .ok_or(Error::TryRefreshToken(
-                    "access token signed by an unknown or retired key",
-                ))?;
+            let v = self.inner.keys.verifier(jws.kid()).await?.ok_or(Error::TryRefreshToken(
+                "access token signed by an unknown or retired key",
+            ))?;
             if !in_app(&v) {
                 return Err(other_app);
             }
@@ -194,10 +171,7 @@ impl SessionManager {
 
     /// The live session a verified token belongs to (in `app_id`, when given).
     pub(crate) async fn live_session_for(
-        &self,
-        claims: &VerifiedClaims,
-        app_id: Option<&str>,
-        now: Millis,
+        &self, claims: &VerifiedClaims, app_id: Option<&str>, now: Millis,
     ) -> Result<SessionRecord, Error> {
         let rec = self
             .inner
@@ -205,24 +179,16 @@ impl SessionManager {
             .load_session(&claims.session_handle, now)
             .await?
             .filter(|r| app_id.is_none_or(|a| a == r.app_id))
-            .ok_or(Error::Unauthorised(
-                "Either the session has ended or has been blacklisted",
-            ))?;
+            .ok_or(Error::Unauthorised("Either the session has ended or has been blacklisted"))?;
         if rec.user_id != claims.sub || rec.tenant_id != claims.tenant_id {
-            return Err(Error::Unauthorised(
-                "access token does not match its session",
-            ));
+            return Err(Error::Unauthorised("access token does not match its session"));
         }
         Ok(rec)
     }
 
     /// A new access token for the same refresh generation with the stored public data.
     pub(crate) async fn remint(
-        &self,
-        rec: &SessionRecord,
-        claims: &VerifiedClaims,
-        public_data: &JsonObject,
-        now: Millis,
+        &self, rec: &SessionRecord, claims: &VerifiedClaims, public_data: &JsonObject, now: Millis,
         expires_at: Option<Millis>,
     ) -> Result<IssuedToken, Error> {
         self.access_token(&Grant {
@@ -242,10 +208,7 @@ impl SessionManager {
     /// token's secret, if the token is the session's current one and was issued after the last
     /// key reset.
     pub(crate) async fn opaque_session(
-        &self,
-        op: &OpaqueToken,
-        app_id: Option<&str>,
-        now: Millis,
+        &self, op: &OpaqueToken, app_id: Option<&str>, now: Millis,
     ) -> Result<(SessionRecord, Secret), Error> {
         let secret: Secret = b64::decode(&op.random)
             .and_then(|v| v.try_into().ok())
@@ -256,9 +219,7 @@ impl SessionManager {
             .load_session(&op.handle, now)
             .await?
             .filter(|r| app_id.is_none_or(|a| a == r.app_id))
-            .ok_or(Error::Unauthorised(
-                "Either the session has ended or has been blacklisted",
-            ))?;
+            .ok_or(Error::Unauthorised("Either the session has ended or has been blacklisted"))?;
         match rec.access_hash {
             Some(h) if ct_eq(&h, &sha256(&secret)) => {}
             Some(_) => return Err(Error::TryRefreshToken("access token was superseded")),
@@ -267,24 +228,17 @@ impl SessionManager {
         // A key reset must end opaque tokens too, though nothing signs them: one issued before
         // the reset (at the session's last rotation) is refused until the client refreshes.
         if rec.rotated_at < self.inner.keys.reset_epoch(&rec.app_id) {
-            return Err(Error::TryRefreshToken(
-                "access token predates the last key reset",
-            ));
+            return Err(Error::TryRefreshToken("access token predates the last key reset"));
         }
         Ok((rec, secret))
     }
 
     async fn verify_opaque(
-        &self,
-        op: &OpaqueToken,
-        opts: VerifyOptions<'_>,
-        now: Millis,
+        &self, op: &OpaqueToken, opts: VerifyOptions<'_>, now: Millis,
     ) -> Result<VerifiedSession, Error> {
         let (rec, secret) = self.opaque_session(op, opts.app_id, now).await?;
-        let access_expires_at = rec
-            .rotated_at
-            .saturating_add(self.inner.policy.access_ttl)
-            .min(rec.expires_at);
+        let access_expires_at =
+            rec.rotated_at.saturating_add(self.inner.policy.access_ttl).min(rec.expires_at);
         if access_expires_at <= now {
             return Err(Error::TryRefreshToken("access token expired"));
         }
@@ -296,11 +250,7 @@ impl SessionManager {
             }
         }
         self.touch_if_due(&rec, now);
-        Ok(VerifiedSession {
-            session: rec.summary(),
-            access_expires_at,
-            new_access_token: None,
-        })
+        Ok(VerifiedSession { session: rec.summary(), access_expires_at, new_access_token: None })
     }
 
     /// Records activity on a session at most once per `touch_interval`, off the request path.

@@ -37,9 +37,7 @@ impl EventKind {
     /// Rebuilds an event from [`EventKind::name`] and [`EventKind::subject`].
     pub fn from_parts(name: &str, subject: &str) -> Option<Self> {
         match name {
-            "revoked" => Some(EventKind::Revoked {
-                handle: subject.to_owned(),
-            }),
+            "revoked" => Some(EventKind::Revoked { handle: subject.to_owned() }),
             "keys-reset" => Some(EventKind::KeysReset),
             _ => None,
         }

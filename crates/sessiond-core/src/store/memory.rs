@@ -52,10 +52,9 @@ struct Inner {
 
 impl Inner {
     fn unindex(&mut self, rec: &SessionRecord) {
-        for (map, user) in [
-            (&mut self.by_user, &rec.user_id),
-            (&mut self.by_recipe_user, &rec.recipe_user_id),
-        ] {
+        for (map, user) in
+            [(&mut self.by_user, &rec.user_id), (&mut self.by_recipe_user, &rec.recipe_user_id)]
+        {
             let key = (rec.app_id.clone(), user.clone());
             if let Some(set) = map.get_mut(&key) {
                 set.remove(&rec.handle);
@@ -80,11 +79,8 @@ impl Inner {
         let Some(handles) = map.get(&(q.app_id.clone(), q.user_id.clone())) else {
             return Vec::new();
         };
-        let mut recs: Vec<&SessionRecord> = handles
-            .iter()
-            .filter_map(|h| self.sessions.get(h))
-            .filter(|r| q.matches(r))
-            .collect();
+        let mut recs: Vec<&SessionRecord> =
+            handles.iter().filter_map(|h| self.sessions.get(h)).filter(|r| q.matches(r)).collect();
         recs.sort_by(|a, b| (a.created_at, &a.handle).cmp(&(b.created_at, &b.handle)));
         recs
     }
@@ -120,13 +116,10 @@ impl Store for MemoryStore {
         if g.sessions.contains_key(&rec.handle) {
             return Err(StoreError::Duplicate);
         }
-        for (map, user) in [
-            (&mut g.by_user, &rec.user_id),
-            (&mut g.by_recipe_user, &rec.recipe_user_id),
-        ] {
-            map.entry((rec.app_id.clone(), user.clone()))
-                .or_default()
-                .insert(rec.handle.clone());
+        for (map, user) in
+            [(&mut g.by_user, &rec.user_id), (&mut g.by_recipe_user, &rec.recipe_user_id)]
+        {
+            map.entry((rec.app_id.clone(), user.clone())).or_default().insert(rec.handle.clone());
         }
         g.sessions.insert(rec.handle.clone(), rec.clone());
         Ok(())
@@ -134,10 +127,7 @@ impl Store for MemoryStore {
 
     async fn load_session(&self, handle: &str, now: Millis) -> StoreResult<Option<SessionRecord>> {
         let g = self.inner.read();
-        Ok(g.sessions
-            .get(handle)
-            .filter(|r| r.expires_at > now)
-            .cloned())
+        Ok(g.sessions.get(handle).filter(|r| r.expires_at > now).cloned())
     }
 
     async fn rotate_refresh(&self, rot: &Rotation<'_>) -> StoreResult<bool> {
@@ -177,10 +167,7 @@ impl Store for MemoryStore {
     }
 
     async fn touch_session(
-        &self,
-        handle: &str,
-        now: Millis,
-        expires_at: Millis,
+        &self, handle: &str, now: Millis, expires_at: Millis,
     ) -> StoreResult<()> {
         let mut g = self.inner.write();
         if let Some(rec) = g.live_mut(handle, now) {
@@ -192,20 +179,13 @@ impl Store for MemoryStore {
 
     async fn delete_sessions(&self, handles: &[String]) -> StoreResult<Vec<String>> {
         let mut g = self.inner.write();
-        Ok(handles
-            .iter()
-            .filter(|h| g.remove(h).is_some())
-            .cloned()
-            .collect())
+        Ok(handles.iter().filter(|h| g.remove(h).is_some()).cloned().collect())
     }
 
     async fn delete_user_sessions(&self, query: &UserQuery) -> StoreResult<Vec<String>> {
         let mut g = self.inner.write();
-        let handles: Vec<String> = g
-            .selected(query)
-            .into_iter()
-            .map(|r| r.handle.clone())
-            .collect();
+        let handles: Vec<String> =
+            g.selected(query).into_iter().map(|r| r.handle.clone()).collect();
         for h in &handles {
             g.remove(h);
         }
@@ -213,16 +193,10 @@ impl Store for MemoryStore {
     }
 
     async fn list_user_sessions(
-        &self,
-        query: &UserQuery,
-        now: Millis,
+        &self, query: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>> {
         let g = self.inner.read();
-        Ok(g.selected(query)
-            .into_iter()
-            .filter(|r| r.expires_at > now)
-            .cloned()
-            .collect())
+        Ok(g.selected(query).into_iter().filter(|r| r.expires_at > now).cloned().collect())
     }
 
     async fn delete_expired(&self, now: Millis, limit: usize) -> StoreResult<usize> {
@@ -251,11 +225,7 @@ impl Store for MemoryStore {
             for kind in events {
                 log.last += 1;
                 let cursor = log.last;
-                log.events.push_back(Event {
-                    cursor,
-                    at,
-                    kind: kind.clone(),
-                });
+                log.events.push_back(Event { cursor, at, kind: kind.clone() });
             }
             log.last
         };
@@ -266,13 +236,7 @@ impl Store for MemoryStore {
     async fn events_since(&self, cursor: u64, limit: usize) -> StoreResult<EventPage> {
         let log = self.log.lock();
         Ok(EventPage {
-            events: log
-                .events
-                .iter()
-                .filter(|e| e.cursor > cursor)
-                .take(limit)
-                .cloned()
-                .collect(),
+            events: log.events.iter().filter(|e| e.cursor > cursor).take(limit).cloned().collect(),
             continuous: cursor >= log.trimmed_through,
         })
     }
@@ -304,9 +268,7 @@ impl Store for MemoryStore {
     }
 
     async fn insert_key_if_newest(
-        &self,
-        expected_newest: Option<&str>,
-        key: &KeyRecord,
+        &self, expected_newest: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord> {
         let mut g = self.inner.write();
         let newest = g.newest_key(&key.app_id, key.kind);
@@ -320,14 +282,10 @@ impl Store for MemoryStore {
     }
 
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()> {
         let mut g = self.inner.write();
-        g.keys
-            .retain(|k| k.app_id != app_id || !kinds.contains(&k.kind));
+        g.keys.retain(|k| k.app_id != app_id || !kinds.contains(&k.kind));
         g.keys.extend(keys.iter().cloned());
         Ok(())
     }

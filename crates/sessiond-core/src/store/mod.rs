@@ -311,9 +311,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Lists the live sessions selected by `query`, oldest first.
     async fn list_user_sessions(
-        &self,
-        query: &UserQuery,
-        now: Millis,
+        &self, query: &UserQuery, now: Millis,
     ) -> StoreResult<Vec<SessionRecord>>;
 
     /// Deletes up to `limit` sessions with `expires_at <= now`; returns how many.
@@ -336,17 +334,12 @@ pub trait Store: Send + Sync + 'static {
     /// of that kind and app afterwards — `key` itself, or the one a concurrent caller inserted
     /// first.
     async fn insert_key_if_newest(
-        &self,
-        expected_newest: Option<&str>,
-        key: &KeyRecord,
+        &self, expected_newest: Option<&str>, key: &KeyRecord,
     ) -> StoreResult<KeyRecord>;
 
     /// Atomically deletes every key of the given kinds in `app_id` and inserts `keys`.
     async fn replace_keys(
-        &self,
-        app_id: &str,
-        kinds: &[KeyKind],
-        keys: &[KeyRecord],
+        &self, app_id: &str, kinds: &[KeyKind], keys: &[KeyRecord],
     ) -> StoreResult<()>;
 
     /// Deletes the keys with these ids.

@@ -148,11 +148,7 @@ impl<'de> serde::de::Visitor<'de> for ClaimsVisitor {
                     set(&mut hash1, map.next_value::<String>()?, "refreshTokenHash1")?;
                 }
                 "antiCsrfToken" => {
-                    set(
-                        &mut csrf,
-                        map.next_value::<NullableString>()?.0,
-                        "antiCsrfToken",
-                    )?;
+                    set(&mut csrf, map.next_value::<NullableString>()?.0, "antiCsrfToken")?;
                 }
                 "parentRefreshTokenHash1" => set(
                     &mut parent,

@@ -26,8 +26,7 @@ pub struct Chain<'a> {
 }
 
 fn to_secret(mac: &[u8]) -> Result<Secret, Error> {
-    mac.try_into()
-        .map_err(|_| Error::Crypto("chain MAC has the wrong length"))
+    mac.try_into().map_err(|_| Error::Crypto("chain MAC has the wrong length"))
 }
 
 impl<'a> Chain<'a> {
@@ -37,11 +36,7 @@ impl<'a> Chain<'a> {
     }
 
     fn mac(
-        &self,
-        label: &[u8],
-        handle: &str,
-        generation: u64,
-        secret: &[u8],
+        &self, label: &[u8], handle: &str, generation: u64, secret: &[u8],
     ) -> Result<Secret, Error> {
         let mut msg = Vec::with_capacity(label.len() + handle.len() + 10 + secret.len());
         msg.extend_from_slice(label);
@@ -58,10 +53,7 @@ impl<'a> Chain<'a> {
     /// # Errors
     /// [`Error::Crypto`] if the MAC fails.
     pub fn successor(
-        &self,
-        handle: &str,
-        generation: u64,
-        secret: &Secret,
+        &self, handle: &str, generation: u64, secret: &Secret,
     ) -> Result<Secret, Error> {
         self.mac(b"sessiond/v1/refresh", handle, generation + 1, secret)
     }
@@ -71,10 +63,7 @@ impl<'a> Chain<'a> {
     /// # Errors
     /// [`Error::Crypto`] if the MAC fails.
     pub fn access_secret(
-        &self,
-        handle: &str,
-        generation: u64,
-        secret: &Secret,
+        &self, handle: &str, generation: u64, secret: &Secret,
     ) -> Result<Secret, Error> {
         self.mac(b"sessiond/v1/access", handle, generation, secret)
     }
@@ -86,10 +75,7 @@ impl<'a> Chain<'a> {
     /// # Errors
     /// [`Error::Crypto`] if the MAC fails.
     pub fn tag(
-        &self,
-        handle: &str,
-        generation: u64,
-        secret: &Secret,
+        &self, handle: &str, generation: u64, secret: &Secret,
     ) -> Result<[u8; crate::tokens::refresh::TAG_LEN], Error> {
         let mac = self.mac(b"sessiond/v2/tag", handle, generation, secret)?;
         let mut t = [0u8; crate::tokens::refresh::TAG_LEN];

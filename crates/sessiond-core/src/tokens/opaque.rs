@@ -18,19 +18,14 @@ pub struct OpaqueToken {
 
 impl std::fmt::Debug for OpaqueToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpaqueToken")
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
+        f.debug_struct("OpaqueToken").field("handle", &self.handle).finish_non_exhaustive()
     }
 }
 
 impl OpaqueToken {
     /// The token for `handle` and access secret `secret`.
     pub fn new(handle: &str, secret: &Secret) -> Self {
-        Self {
-            handle: handle.to_owned(),
-            random: b64::encode(secret),
-        }
+        Self { handle: handle.to_owned(), random: b64::encode(secret) }
     }
 
     /// Encodes the token for the wire.
@@ -53,10 +48,7 @@ impl OpaqueToken {
         if handle.is_empty() || random.len() < 22 {
             return None;
         }
-        Some(Self {
-            handle: handle.to_owned(),
-            random: random.to_owned(),
-        })
+        Some(Self { handle: handle.to_owned(), random: random.to_owned() })
     }
 }
 

@@ -72,18 +72,9 @@ impl RefreshToken {
         }
         let generation = u64::from_be_bytes(raw[1..9].try_into().ok()?);
         let secret: Secret = raw[9..HEADER_LEN].try_into().ok()?;
-        let tag = if tag_len == 0 {
-            None
-        } else {
-            Some(raw[HEADER_LEN..start].try_into().ok()?)
-        };
+        let tag = if tag_len == 0 { None } else { Some(raw[HEADER_LEN..start].try_into().ok()?) };
         let handle = String::from_utf8(raw[start..].to_vec()).ok()?;
-        Some(Self {
-            handle,
-            generation,
-            secret,
-            tag,
-        })
+        Some(Self { handle, generation, secret, tag })
     }
 }
 

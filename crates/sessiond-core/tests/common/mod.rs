@@ -39,17 +39,12 @@ pub(crate) fn cfg(alg: Algorithm) -> ManagerConfig {
 
 /// [`cfg`] with opaque access tokens.
 pub(crate) fn opaque_cfg() -> ManagerConfig {
-    ManagerConfig {
-        token_format: TokenFormat::Opaque,
-        ..cfg(Algorithm::HS256)
-    }
+    ManagerConfig { token_format: TokenFormat::Opaque, ..cfg(Algorithm::HS256) }
 }
 
 /// A manager over `store` whose time is `clock`.
 pub(crate) fn manager_on(
-    store: &Arc<dyn Store>,
-    c: ManagerConfig,
-    clock: &ManualClock,
+    store: &Arc<dyn Store>, c: ManagerConfig, clock: &ManualClock,
 ) -> SessionManager {
     SessionManager::with_clock(Arc::clone(store), c, Arc::new(clock.clone())).unwrap()
 }
@@ -64,26 +59,17 @@ pub(crate) fn setup(c: ManagerConfig) -> (SessionManager, ManualClock, Arc<dyn S
 
 /// A stateless verify that checks the anti-CSRF token `token`.
 pub(crate) fn with_csrf(token: Option<&str>) -> VerifyOptions<'_> {
-    VerifyOptions {
-        anti_csrf_token: token,
-        check_anti_csrf: true,
-        ..VerifyOptions::default()
-    }
+    VerifyOptions { anti_csrf_token: token, check_anti_csrf: true, ..VerifyOptions::default() }
 }
 
 /// A refresh that checks the anti-CSRF token `token`.
 pub(crate) fn refresh_with_csrf(token: Option<&str>) -> RefreshOptions<'_> {
-    RefreshOptions {
-        anti_csrf_token: token,
-        check_anti_csrf: true,
-        ..RefreshOptions::default()
-    }
+    RefreshOptions { anti_csrf_token: token, check_anti_csrf: true, ..RefreshOptions::default() }
 }
 
 /// Refreshes `s` with its refresh token and default options.
 pub(crate) async fn refresh(m: &SessionManager, s: &IssuedSession) -> Result<IssuedSession, Error> {
-    m.refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
+    m.refresh(s.tokens.refresh.token.expose(), RefreshOptions::default()).await
 }
 
 /// The decoded protected header of a JWT.
@@ -116,13 +102,7 @@ pub(crate) fn current_kids(m: &SessionManager, app_id: &str, kind: &str) -> Vec<
 /// The JWK the default app publishes for the key that signed `token`.
 pub(crate) fn published_jwk(m: &SessionManager, token: &str) -> Jwk {
     let kid = kid(token);
-    m.keys()
-        .jwks("public")
-        .keys
-        .iter()
-        .find(|k| k.kid == kid)
-        .cloned()
-        .unwrap()
+    m.keys().jwks("public").keys.iter().find(|k| k.kid == kid).cloned().unwrap()
 }
 
 /// The claims of an RS256 `token`, checked by an independent library (`jsonwebtoken`) with the
@@ -138,7 +118,5 @@ pub(crate) fn decode_rs256(jwk: &Jwk, token: &str, issuer: Option<&str>) -> Valu
         v.set_issuer(&[iss]);
     }
     v.validate_aud = false;
-    jsonwebtoken::decode::<Value>(token, &key, &v)
-        .unwrap()
-        .claims
+    jsonwebtoken::decode::<Value>(token, &key, &v).unwrap().claims
 }

@@ -66,9 +66,7 @@ fn public_data_from(cdi: CdiVersion, mut data: JsonObject) -> JsonObject {
 /// `GET /apiversion`: the CDI versions this server speaks; an SDK picks one and sends it as
 /// `cdi-version`.
 pub(crate) async fn api_version() -> Json<ApiVersion> {
-    Json(ApiVersion {
-        versions: CDI_VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
-    })
+    Json(ApiVersion { versions: CDI_VERSIONS.iter().map(|v| (*v).to_owned()).collect() })
 }
 
 #[utoipa::path(get, path = "/hello", tag = "cdi", responses((status = 200, description = "Hello", content_type = "text/plain")))]
@@ -88,10 +86,7 @@ pub(crate) async fn user_by_id() -> Json<UserIdResponse> {
 /// SDKs fetch it without headers).
 pub(crate) async fn jwks(State(s): State<AppState>, scope: Scope) -> impl IntoResponse {
     let jwks = s.manager.keys().jwks(&scope.app_id);
-    (
-        [(header::CACHE_CONTROL, "max-age=60, must-revalidate")],
-        Json((*jwks).clone()),
-    )
+    ([(header::CACHE_CONTROL, "max-age=60, must-revalidate")], Json((*jwks).clone()))
 }
 
 #[utoipa::path(get, path = "/recipe/jwt/jwks", tag = "cdi", responses((status = 200, description = "`{\"status\":\"OK\",\"keys\":[…]}`: the JWKS in the shape older SDKs' JWT recipe reads", body = Object), (status = 401, description = "missing or invalid API key", body = ErrorBody)))]
@@ -105,9 +100,7 @@ pub(crate) async fn jwt_jwks(State(s): State<AppState>, scope: Scope) -> impl In
 /// `POST [/<tenant>]/recipe/session`: a new session for `userId`, with its access, refresh
 /// and (optionally) anti-CSRF tokens.
 pub(crate) async fn create_session(
-    State(s): State<AppState>,
-    scope: Scope,
-    cdi: CdiVersion,
+    State(s): State<AppState>, scope: Scope, cdi: CdiVersion,
     JsonBody(req): JsonBody<CreateSessionRequest>,
 ) -> ApiResult<CreateSessionResponse> {
     check_len("ip", req.ip.as_ref(), MAX_IP_LEN)?;
@@ -119,10 +112,7 @@ pub(crate) async fn create_session(
     new.private_data = req.user_data_in_database.unwrap_or_default();
     new.anti_csrf = req.enable_anti_csrf.unwrap_or(s.anti_csrf_default);
     new.static_key = !req.use_dynamic_signing_key.unwrap_or(true);
-    new.client = ClientInfo {
-        ip: req.ip,
-        user_agent: req.user_agent,
-    };
+    new.client = ClientInfo { ip: req.ip, user_agent: req.user_agent };
     let created = s.manager.create(new).await?;
     s.metrics.session_created();
     Ok(Json(CreateSessionResponse::Ok(issued(created))))
@@ -132,9 +122,7 @@ pub(crate) async fn create_session(
 /// `POST /recipe/session/verify`: checks an access token (with `checkDatabase`, also that its
 /// session is still live); a token that refreshing can fix is `TRY_REFRESH_TOKEN`.
 pub(crate) async fn verify_session(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<VerifySessionRequest>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<VerifySessionRequest>,
 ) -> ApiResult<VerifySessionResponse> {
     let opts = VerifyOptions {
         anti_csrf_token: req.anti_csrf_token.as_deref(),
@@ -147,12 +135,12 @@ pub(crate) async fn verify_session(
             session: session(v.session),
             access_token: v.new_access_token.map(token),
         },
-        Err(Error::Unauthorised(m)) => VerifySessionResponse::Unauthorised {
-            message: m.to_owned(),
-        },
-        Err(Error::TryRefreshToken(m)) => VerifySessionResponse::TryRefreshToken {
-            message: m.to_owned(),
-        },
+        Err(Error::Unauthorised(m)) => {
+            VerifySessionResponse::Unauthorised { message: m.to_owned() }
+        }
+        Err(Error::TryRefreshToken(m)) => {
+            VerifySessionResponse::TryRefreshToken { message: m.to_owned() }
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(Json(resp))
@@ -161,9 +149,7 @@ pub(crate) async fn verify_session(
 #[utoipa::path(post, path = "/recipe/session/refresh", tag = "cdi", request_body = RefreshSessionRequest, responses((status = 200, body = RefreshSessionResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/session/refresh`: only `OK`, `UNAUTHORISED` or `TOKEN_THEFT_DETECTED`.
 pub(crate) async fn refresh_session(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<RefreshSessionRequest>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<RefreshSessionRequest>,
 ) -> ApiResult<RefreshSessionResponse> {
     let opts = RefreshOptions {
         anti_csrf_token: req.anti_csrf_token.as_deref(),
@@ -177,22 +163,12 @@ pub(crate) async fn refresh_session(
             RefreshSessionResponse::Ok(issued(r))
         }
         Err(Error::Unauthorised(m) | Error::TryRefreshToken(m)) => {
-            RefreshSessionResponse::Unauthorised {
-                message: m.to_owned(),
-            }
+            RefreshSessionResponse::Unauthorised { message: m.to_owned() }
         }
-        Err(Error::TokenTheftDetected {
-            handle,
-            user_id,
-            recipe_user_id,
-        }) => {
+        Err(Error::TokenTheftDetected { handle, user_id, recipe_user_id }) => {
             s.metrics.theft_detected();
             RefreshSessionResponse::TokenTheftDetected {
-                session: TheftSession {
-                    handle,
-                    user_id,
-                    recipe_user_id,
-                },
+                session: TheftSession { handle, user_id, recipe_user_id },
             }
         }
         Err(e) => return Err(e.into()),
@@ -211,15 +187,9 @@ pub(crate) struct HandleQuery {
 /// `GET /recipe/session?sessionHandle=`: a live session's data and times; an unknown handle
 /// is `UNAUTHORISED`, as the CDI answers it.
 pub(crate) async fn session_info(
-    State(s): State<AppState>,
-    scope: Scope,
-    QueryParams(q): QueryParams<HandleQuery>,
+    State(s): State<AppState>, scope: Scope, QueryParams(q): QueryParams<HandleQuery>,
 ) -> ApiResult<SessionInfoResponse> {
-    let resp = match s
-        .manager
-        .get(SessionRef::in_app(&q.session_handle, &scope.app_id))
-        .await
-    {
+    let resp = match s.manager.get(SessionRef::in_app(&q.session_handle, &scope.app_id)).await {
         Ok(i) => SessionInfoResponse::Ok {
             session_handle: i.summary.handle,
             user_id: i.summary.user_id,
@@ -230,9 +200,9 @@ pub(crate) async fn session_info(
             time_created: i.created_at,
             tenant_id: i.summary.tenant_id,
         },
-        Err(Error::SessionNotFound) => SessionInfoResponse::Unauthorised {
-            message: SESSION_GONE.to_owned(),
-        },
+        Err(Error::SessionNotFound) => {
+            SessionInfoResponse::Unauthorised { message: SESSION_GONE.to_owned() }
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(Json(resp))
@@ -241,9 +211,7 @@ pub(crate) async fn session_info(
 #[utoipa::path(post, path = "/recipe/session/remove", tag = "cdi", request_body = RemoveSessionsRequest, responses((status = 200, body = RemoveSessionsResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST [/<tenant>]/recipe/session/remove`: by handles, or by user.
 pub(crate) async fn remove_sessions(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<RemoveSessionsRequest>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<RemoveSessionsRequest>,
 ) -> ApiResult<RemoveSessionsResponse> {
     let revoked = match (req.session_handles, req.user_id) {
         (Some(handles), None) => {
@@ -281,9 +249,7 @@ pub(crate) async fn remove_sessions(
             ));
         }
     };
-    Ok(Json(RemoveSessionsResponse::Ok {
-        session_handles_revoked: revoked,
-    }))
+    Ok(Json(RemoveSessionsResponse::Ok { session_handles_revoked: revoked }))
 }
 
 /// Query of `GET /recipe/session/user`.
@@ -299,69 +265,47 @@ fn flag(v: Option<&str>, name: &str) -> Result<bool, ApiError> {
     match v.map(str::to_ascii_lowercase).as_deref() {
         None | Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(_) => Err(ApiError::new(
-            Code::InvalidQuery,
-            format!("{name} must be true or false"),
-        )),
+        Some(_) => Err(ApiError::new(Code::InvalidQuery, format!("{name} must be true or false"))),
     }
 }
 
 #[utoipa::path(get, path = "/recipe/session/user", tag = "cdi", params(("userId" = String, Query), ("fetchSessionsForAllLinkedAccounts" = Option<bool>, Query), ("fetchAcrossAllTenants" = Option<bool>, Query)), responses((status = 200, body = UserSessionsResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET [/<tenant>]/recipe/session/user?userId=`: the handles of the user's live sessions.
 pub(crate) async fn user_sessions(
-    State(s): State<AppState>,
-    scope: Scope,
-    QueryParams(q): QueryParams<UserQueryParams>,
+    State(s): State<AppState>, scope: Scope, QueryParams(q): QueryParams<UserQueryParams>,
 ) -> ApiResult<UserSessionsResponse> {
     let linked = flag(
         q.fetch_sessions_for_all_linked_accounts.as_deref(),
         "fetchSessionsForAllLinkedAccounts",
     )?;
-    let across = flag(
-        q.fetch_across_all_tenants.as_deref(),
-        "fetchAcrossAllTenants",
-    )?;
+    let across = flag(q.fetch_across_all_tenants.as_deref(), "fetchAcrossAllTenants")?;
     let query = UserQuery {
         app_id: scope.app_id.clone(),
         user_id: q.user_id,
-        field: if linked {
-            UserField::User
-        } else {
-            UserField::RecipeUser
-        },
+        field: if linked { UserField::User } else { UserField::RecipeUser },
         tenant_id: if across { None } else { Some(scope.tenant()) },
     };
     let handles = s.manager.list_handles(&query).await?;
-    Ok(Json(UserSessionsResponse::Ok {
-        session_handles: handles,
-    }))
+    Ok(Json(UserSessionsResponse::Ok { session_handles: handles }))
 }
 
 #[utoipa::path(post, path = "/recipe/session/regenerate", tag = "cdi", request_body = RegenerateRequest, responses((status = 200, body = RegenerateResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/session/regenerate`: a new access token for the same session, with new
 /// public data when given.
 pub(crate) async fn regenerate(
-    State(s): State<AppState>,
-    scope: Scope,
-    cdi: CdiVersion,
+    State(s): State<AppState>, scope: Scope, cdi: CdiVersion,
     JsonBody(req): JsonBody<RegenerateRequest>,
 ) -> ApiResult<RegenerateResponse> {
     let data = req.user_data_in_jwt.map(|d| public_data_from(cdi, d));
-    let resp = match s
-        .manager
-        .regenerate(&req.access_token, data, Some(&scope.app_id))
-        .await
-    {
+    let resp = match s.manager.regenerate(&req.access_token, data, Some(&scope.app_id)).await {
         Ok(r) => RegenerateResponse::Ok {
             session: session(r.session),
             access_token: r.access_token.map(token),
         },
-        Err(Error::Unauthorised(m)) => RegenerateResponse::Unauthorised {
-            message: m.to_owned(),
-        },
-        Err(Error::SessionNotFound) => RegenerateResponse::Unauthorised {
-            message: SESSION_GONE.to_owned(),
-        },
+        Err(Error::Unauthorised(m)) => RegenerateResponse::Unauthorised { message: m.to_owned() },
+        Err(Error::SessionNotFound) => {
+            RegenerateResponse::Unauthorised { message: SESSION_GONE.to_owned() }
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(Json(resp))
@@ -370,9 +314,9 @@ pub(crate) async fn regenerate(
 fn data_result(r: Result<(), Error>) -> ApiResult<UpdateDataResponse> {
     match r {
         Ok(()) => Ok(Json(UpdateDataResponse::Ok)),
-        Err(Error::SessionNotFound) => Ok(Json(UpdateDataResponse::Unauthorised {
-            message: SESSION_GONE.to_owned(),
-        })),
+        Err(Error::SessionNotFound) => {
+            Ok(Json(UpdateDataResponse::Unauthorised { message: SESSION_GONE.to_owned() }))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -380,9 +324,7 @@ fn data_result(r: Result<(), Error>) -> ApiResult<UpdateDataResponse> {
 #[utoipa::path(put, path = "/recipe/session/data", tag = "cdi", request_body = UpdateSessionDataRequest, responses((status = 200, body = UpdateDataResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /recipe/session/data`: replace private data.
 pub(crate) async fn update_session_data(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<UpdateSessionDataRequest>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<UpdateSessionDataRequest>,
 ) -> ApiResult<UpdateDataResponse> {
     data_result(
         s.manager
@@ -397,9 +339,7 @@ pub(crate) async fn update_session_data(
 #[utoipa::path(put, path = "/recipe/jwt/data", tag = "cdi", request_body = UpdateJwtDataRequest, responses((status = 200, body = UpdateDataResponse), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /recipe/jwt/data`: replace public data (access-token claims from the next issue).
 pub(crate) async fn update_jwt_data(
-    State(s): State<AppState>,
-    scope: Scope,
-    cdi: CdiVersion,
+    State(s): State<AppState>, scope: Scope, cdi: CdiVersion,
     JsonBody(req): JsonBody<UpdateJwtDataRequest>,
 ) -> ApiResult<UpdateDataResponse> {
     data_result(
@@ -415,9 +355,7 @@ pub(crate) async fn update_jwt_data(
 #[utoipa::path(post, path = "/recipe/jwt", tag = "cdi", request_body = CreateJwtRequest, responses((status = 200, body = CreateJwtResponse), (status = 400, description = "malformed request; `INVALID_INPUT` for a `validity` of 0 or over 3153600000 seconds (100 years, the SDKs' default)", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /recipe/jwt`: an id token (seed 000) verifiable from the JWKS.
 pub(crate) async fn create_jwt(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<CreateJwtRequest>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<CreateJwtRequest>,
 ) -> ApiResult<CreateJwtResponse> {
     if req.algorithm != s.manager.keys().algorithm().as_str() {
         return Ok(Json(CreateJwtResponse::UnsupportedAlgorithm));
@@ -438,7 +376,5 @@ pub(crate) async fn create_jwt(
             req.jwks_domain.as_deref(),
         )
         .await?;
-    Ok(Json(CreateJwtResponse::Ok {
-        jwt: jwt.into_inner(),
-    }))
+    Ok(Json(CreateJwtResponse::Ok { jwt: jwt.into_inner() }))
 }

@@ -34,11 +34,9 @@ pub(crate) struct Cursor {
 
 fn message(cursor: u64, at: i64, kind: &EventKind) -> RevocationMessage {
     match kind {
-        EventKind::Revoked { handle } => RevocationMessage::Revoked {
-            cursor,
-            at,
-            handle: handle.clone(),
-        },
+        EventKind::Revoked { handle } => {
+            RevocationMessage::Revoked { cursor, at, handle: handle.clone() }
+        }
         _ => RevocationMessage::KeysReset { cursor, at },
     }
 }
@@ -56,8 +54,7 @@ fn event(m: &RevocationMessage, cursor: Option<u64>) -> Event {
 #[utoipa::path(get, path = "/sessiond/v1/revocations", tag = "sessiond", params(Cursor), responses((status = 200, description = "server-sent events: each `data:` is a RevocationMessage (revoked, keys-reset, gap, current)", content_type = "text/event-stream", body = RevocationMessage), (status = 401, description = "missing or invalid API key", body = sessiond_api::ErrorBody), (status = 503, description = "store unavailable", body = sessiond_api::ErrorBody)))]
 /// `GET /sessiond/v1/revocations`: the revocation log, then new events as they happen.
 pub(crate) async fn revocations(
-    State(s): State<AppState>,
-    Query(q): Query<Cursor>,
+    State(s): State<AppState>, Query(q): Query<Cursor>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // The first page is read before answering, so a store outage is a 503, not an empty stream.
     let store = std::sync::Arc::clone(s.manager.store());
@@ -90,11 +87,8 @@ pub(crate) async fn revocations(
                         told = true;
                     }
                     if !out.is_empty() {
-                        let next_page = if full {
-                            store.events_since(cursor, PAGE).await.ok()
-                        } else {
-                            None
-                        };
+                        let next_page =
+                            if full { store.events_since(cursor, PAGE).await.ok() } else { None };
                         return Some((
                             futures_util::stream::iter(out),
                             (store, notify, cursor, next_page, told),

@@ -21,14 +21,8 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "the store answers", body = Object), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /readyz`: the store answers (503 otherwise).
 pub(crate) async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    s.manager
-        .store()
-        .ping()
-        .await
-        .map_err(ApiError::StoreUnavailable)?;
-    Ok(Json(
-        json!({ "status": "OK", "store": s.manager.store().backend() }),
-    ))
+    s.manager.store().ping().await.map_err(ApiError::StoreUnavailable)?;
+    Ok(Json(json!({ "status": "OK", "store": s.manager.store().backend() })))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
@@ -37,10 +31,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     match s.metrics.render() {
         Some(text) => (
             StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
             text,
         )
             .into_response(),

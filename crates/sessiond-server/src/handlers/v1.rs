@@ -30,15 +30,7 @@ fn key(k: KeyInfo) -> Key {
 }
 
 fn key_list(s: &AppState, app_id: &str) -> KeyList {
-    KeyList {
-        keys: s
-            .manager
-            .keys()
-            .list(Some(app_id))
-            .into_iter()
-            .map(key)
-            .collect(),
-    }
+    KeyList { keys: s.manager.keys().list(Some(app_id)).into_iter().map(key).collect() }
 }
 
 #[utoipa::path(get, path = "/sessiond/v1/keys", tag = "sessiond", responses((status = 200, body = KeyList), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
@@ -68,9 +60,7 @@ pub(crate) async fn reset_keys(State(s): State<AppState>, scope: Scope) -> ApiRe
 #[utoipa::path(get, path = "/sessiond/v1/users/{user_id}/sessions", operation_id = "user_devices", tag = "sessiond", params(("user_id" = String, Path, description = "user id")), responses((status = 200, body = UserSessions), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/users/{userId}/sessions`: the user's live sessions with details.
 pub(crate) async fn user_sessions(
-    State(s): State<AppState>,
-    scope: Scope,
-    Path(user_id): Path<String>,
+    State(s): State<AppState>, scope: Scope, Path(user_id): Path<String>,
 ) -> ApiResult<UserSessions> {
     let query = UserQuery {
         app_id: scope.app_id.clone(),
@@ -100,22 +90,14 @@ pub(crate) async fn user_sessions(
 /// `POST /sessiond/v1/service-tokens`: a service token for calls between services, expiring
 /// after `expiresIn` seconds when given; a key reset ends it either way.
 pub(crate) async fn create_service_token(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<CreateServiceToken>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<CreateServiceToken>,
 ) -> ApiResult<ServiceToken> {
     let expires_in = req.expires_in.map(Duration::from_secs);
     if expires_in.is_some_and(|d| d.is_zero()) {
-        return Err(ApiError::new(
-            Code::InvalidInput,
-            "expiresIn must be positive",
-        ));
+        return Err(ApiError::new(Code::InvalidInput, "expiresIn must be positive"));
     }
     let now = s.manager.now_ms();
-    let token = s
-        .manager
-        .create_service_token(&scope.app_id, expires_in)
-        .await?;
+    let token = s.manager.create_service_token(&scope.app_id, expires_in).await?;
     Ok(Json(ServiceToken {
         token: token.into_inner(),
         expires_at: req
@@ -127,29 +109,19 @@ pub(crate) async fn create_service_token(
 #[utoipa::path(post, path = "/sessiond/v1/service-tokens/verify", tag = "sessiond", request_body = VerifyServiceToken, responses((status = 200, body = ServiceTokenValidity), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `POST /sessiond/v1/service-tokens/verify`: whether a service token is valid for this app.
 pub(crate) async fn verify_service_token(
-    State(s): State<AppState>,
-    scope: Scope,
-    JsonBody(req): JsonBody<VerifyServiceToken>,
+    State(s): State<AppState>, scope: Scope, JsonBody(req): JsonBody<VerifyServiceToken>,
 ) -> ApiResult<ServiceTokenValidity> {
     Ok(Json(ServiceTokenValidity {
-        valid: s
-            .manager
-            .verify_service_token(&scope.app_id, &req.token)
-            .await?,
+        valid: s.manager.verify_service_token(&scope.app_id, &req.token).await?,
     }))
 }
 
 #[utoipa::path(get, path = "/sessiond/v1/sessions/{handle}", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), responses((status = 200, body = SessionDetails), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app (SESSION_NOT_FOUND)", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `GET /sessiond/v1/sessions/{handle}`: one session with its data and data version.
 pub(crate) async fn session_details(
-    State(s): State<AppState>,
-    scope: Scope,
-    Path(handle): Path<String>,
+    State(s): State<AppState>, scope: Scope, Path(handle): Path<String>,
 ) -> ApiResult<SessionDetails> {
-    let i = s
-        .manager
-        .get(SessionRef::in_app(&handle, &scope.app_id))
-        .await?;
+    let i = s.manager.get(SessionRef::in_app(&handle, &scope.app_id)).await?;
     Ok(Json(SessionDetails {
         handle: i.summary.handle,
         user_id: i.summary.user_id,
@@ -169,9 +141,7 @@ pub(crate) async fn session_details(
 #[utoipa::path(put, path = "/sessiond/v1/sessions/{handle}/private-data", tag = "sessiond", params(("handle" = String, Path, description = "session handle")), request_body = SetPrivateData, responses((status = 200, body = DataVersion), (status = 400, description = "malformed request", body = ErrorBody), (status = 401, description = "missing or invalid API key", body = ErrorBody), (status = 404, description = "no such live session in this app (SESSION_NOT_FOUND)", body = ErrorBody), (status = 409, description = "the data version moved: read again and retry", body = ErrorBody), (status = 503, description = "store unavailable", body = ErrorBody)))]
 /// `PUT /sessiond/v1/sessions/{handle}/private-data`: compare-and-swap of the private data.
 pub(crate) async fn set_private_data(
-    State(s): State<AppState>,
-    scope: Scope,
-    Path(handle): Path<String>,
+    State(s): State<AppState>, scope: Scope, Path(handle): Path<String>,
     JsonBody(req): JsonBody<SetPrivateData>,
 ) -> ApiResult<DataVersion> {
     let outcome = s

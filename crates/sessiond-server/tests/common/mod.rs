@@ -23,9 +23,7 @@ pub async fn start(adjust: impl FnOnce(&mut Settings)) -> TestServer {
     };
     adjust(&mut s);
     let api_key = s.api_keys.first().cloned();
-    let server = sessiond_server::start(&s, std::future::pending())
-        .await
-        .unwrap();
+    let server = sessiond_server::start(&s, std::future::pending()).await.unwrap();
     TestServer {
         base: format!("http://{}", server.addr),
         server,
@@ -54,10 +52,7 @@ impl TestServer {
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if body.is_object() {
-            assert!(
-                ct.starts_with("application/json"),
-                "JSON body with content-type {ct:?}"
-            );
+            assert!(ct.starts_with("application/json"), "JSON body with content-type {ct:?}");
         }
         (status, body)
     }
@@ -75,17 +70,10 @@ impl TestServer {
     }
 
     pub async fn raw(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Vec<u8>,
+        &self, method: reqwest::Method, path: &str, body: Vec<u8>,
     ) -> (StatusCode, Value) {
         Self::finish(
-            self.auth(
-                self.http
-                    .request(method, format!("{}{path}", self.base))
-                    .body(body),
-            ),
+            self.auth(self.http.request(method, format!("{}{path}", self.base)).body(body)),
         )
         .await
     }

@@ -22,10 +22,7 @@ pub(crate) fn server_url() -> Option<String> {
 }
 
 fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// A schema name no other store, case or run uses: `sdt_<unix seconds>_<random hex>`.
@@ -71,9 +68,7 @@ pub(crate) async fn sweep_stale_schemas(url: &str) {
             .strip_prefix(PREFIX)
             .and_then(|rest| rest.split('_').next())
             .and_then(|secs| secs.parse::<u64>().ok());
-        let safe = name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+        let safe = name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
         if safe && made.is_some_and(|t| t < cutoff) {
             // Another test process may be dropping it too; either way it ends up gone.
             let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(

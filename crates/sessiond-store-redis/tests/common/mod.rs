@@ -16,10 +16,7 @@ pub(crate) const CLUSTER_VAR: &str = "SESSIOND_TEST_REDIS_CLUSTER_URL";
 /// The configured servers' URLs (without options): the node, then the cluster. Under `CI=true`
 /// both must be set.
 pub(crate) fn servers() -> Vec<String> {
-    [NODE_VAR, CLUSTER_VAR]
-        .into_iter()
-        .filter_map(env::service_url)
-        .collect()
+    [NODE_VAR, CLUSTER_VAR].into_iter().filter_map(env::service_url).collect()
 }
 
 /// A key prefix no other store, case or run uses.
@@ -45,11 +42,8 @@ pub(crate) async fn raw<T: FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
             .unwrap();
         cmd.query_async(&mut c).await.unwrap()
     } else {
-        let mut c = redis::Client::open(base)
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut c =
+            redis::Client::open(base).unwrap().get_multiplexed_async_connection().await.unwrap();
         cmd.query_async(&mut c).await.unwrap()
     }
 }

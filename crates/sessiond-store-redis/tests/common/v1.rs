@@ -27,13 +27,7 @@ pub(crate) fn encode_v1(r: &SessionRecord) -> Vec<u8> {
     ] {
         let _ = write_str(&mut b, s);
     }
-    for n in [
-        r.created_at,
-        r.last_active_at,
-        r.rotated_at,
-        r.expires_at,
-        r.absolute_expires_at,
-    ] {
+    for n in [r.created_at, r.last_active_at, r.rotated_at, r.expires_at, r.absolute_expires_at] {
         let _ = write_sint(&mut b, n);
     }
     let _ = write_uint(&mut b, r.generation);

@@ -19,11 +19,7 @@ fn follow(page: EventPage, limit: usize, cursor: &mut u64, out: &mut Vec<Event>)
     let n = page.events.len();
     assert!(n <= limit, "{n} events for limit {limit}");
     for e in page.events {
-        assert!(
-            e.cursor > *cursor,
-            "cursor {} is not after {cursor}",
-            e.cursor
-        );
+        assert!(e.cursor > *cursor, "cursor {} is not after {cursor}", e.cursor);
         *cursor = e.cursor;
         out.push(e);
     }
@@ -54,14 +50,8 @@ pub async fn events_round_trip(store: Arc<dyn Store>) {
     let (h1, h2, h3) = (handle(), handle(), handle());
     let odd = "ünïcødé/≠ \"quoted\" 'x' \\ ;:,{}".to_owned();
     store.append_events(&[], T0).await.unwrap();
-    store
-        .append_events(&[revoked(&h1), EventKind::KeysReset, revoked(&h2)], T0)
-        .await
-        .unwrap();
-    store
-        .append_events(&[revoked(&h3), revoked(&odd)], T0 + 5)
-        .await
-        .unwrap();
+    store.append_events(&[revoked(&h1), EventKind::KeysReset, revoked(&h2)], T0).await.unwrap();
+    store.append_events(&[revoked(&h3), revoked(&odd)], T0 + 5).await.unwrap();
     let page = store.events_since(0, 100).await.unwrap();
     assert!(page.continuous, "nothing was trimmed");
     let got: Vec<(Millis, EventKind)> =
@@ -86,10 +76,7 @@ pub async fn events_round_trip(store: Arc<dyn Store>) {
         );
     }
     // After a cursor: exactly the later events.
-    let after_second = store
-        .events_since(page.events[1].cursor, 100)
-        .await
-        .unwrap();
+    let after_second = store.events_since(page.events[1].cursor, 100).await.unwrap();
     assert!(after_second.continuous);
     assert_eq!(after_second.events, page.events[2..].to_vec());
     let after_last = store.events_since(last_cursor(&page), 100).await.unwrap();
@@ -100,10 +87,7 @@ pub async fn events_round_trip(store: Arc<dyn Store>) {
     let next = store.events_since(last_cursor(&page), 100).await.unwrap();
     assert_eq!(next.events.len(), 1);
     assert!(next.events[0].cursor > last_cursor(&page));
-    assert_eq!(
-        (next.events[0].at, &next.events[0].kind),
-        (T0 + 1, &revoked(&h1))
-    );
+    assert_eq!((next.events[0].at, &next.events[0].kind), (T0 + 1, &revoked(&h1)));
 }
 
 /// `limit` is honoured, and paging with the returned cursors reaches every event once, in
@@ -148,17 +132,11 @@ pub async fn event_trim_marks_readers_behind(store: Arc<dyn Store>) {
     store.trim_events(T0 + 5_000).await.unwrap();
     for (cursor, what) in [(0, "from the start"), (c[0], "after the first event")] {
         let page = store.events_since(cursor, 100).await.unwrap();
-        assert!(
-            !page.continuous,
-            "a reader {what} has lost events to the trim"
-        );
+        assert!(!page.continuous, "a reader {what} has lost events to the trim");
         assert_eq!(page.events, all[3..].to_vec(), "later events are kept");
     }
     let page = store.events_since(c[2], 100).await.unwrap();
-    assert!(
-        page.continuous,
-        "a reader at the last trimmed cursor missed nothing"
-    );
+    assert!(page.continuous, "a reader at the last trimmed cursor missed nothing");
     assert_eq!(page.events, all[3..].to_vec());
     let page = store.events_since(c[3], 100).await.unwrap();
     assert!(page.continuous);
@@ -175,10 +153,7 @@ pub async fn event_trim_marks_readers_behind(store: Arc<dyn Store>) {
     assert!(!page.continuous);
     assert!(page.events.is_empty());
     let page = store.events_since(c[4], 100).await.unwrap();
-    assert!(
-        page.continuous,
-        "a reader that had read everything is current"
-    );
+    assert!(page.continuous, "a reader that had read everything is current");
     assert!(page.events.is_empty());
     let page = store.events_since(0, 100).await.unwrap();
     assert!(!page.continuous);
@@ -237,9 +212,8 @@ pub async fn concurrent_appenders_never_hide_events_from_a_follower(stores: Arc<
                     // Batches of 1 to 3; `at` jumps around so it does not follow append order.
                     let n = (1 + (i + t) % 3).min(PER_TASK - i);
                     let at = T0 + i64::try_from((i * 37 + t * 101) % 500).unwrap();
-                    let kinds: Vec<EventKind> = (0..n)
-                        .map(|k| revoked(&format!("w{t}-{}", i + k)))
-                        .collect();
+                    let kinds: Vec<EventKind> =
+                        (0..n).map(|k| revoked(&format!("w{t}-{}", i + k))).collect();
                     store.append_events(&kinds, at).await.unwrap();
                     for k in kinds {
                         mine.push((k, at));
@@ -263,11 +237,7 @@ pub async fn concurrent_appenders_never_hide_events_from_a_follower(stores: Arc<
         let seen = r.await.unwrap();
         let mut once = HashSet::new();
         for e in &seen {
-            assert!(
-                once.insert(e.kind.subject().to_owned()),
-                "{:?} seen twice",
-                e.kind
-            );
+            assert!(once.insert(e.kind.subject().to_owned()), "{:?} seen twice", e.kind);
             assert_eq!(
                 expected.get(e.kind.subject()),
                 Some(&(e.kind.clone(), e.at)),
@@ -292,35 +262,23 @@ pub async fn concurrent_appenders_never_hide_events_from_a_follower(stores: Arc<
 /// `wipe` (sessions and keys) never makes the log hand out a cursor a reader has already
 /// passed.
 pub async fn wipe_keeps_event_cursors_increasing(store: Arc<dyn Store>) {
-    store
-        .append_events(&[revoked(&handle()), revoked(&handle())], T0)
-        .await
-        .unwrap();
+    store.append_events(&[revoked(&handle()), revoked(&handle())], T0).await.unwrap();
     let (before, _) = read_all(store.as_ref(), 0, 100).await;
     let c = before.last().unwrap().cursor;
     store.wipe().await.unwrap();
     let h = handle();
     store.append_events(&[revoked(&h)], T0).await.unwrap();
     let page = store.events_since(c, 100).await.unwrap();
-    assert!(
-        page.continuous,
-        "a reader that had read everything missed nothing"
-    );
+    assert!(page.continuous, "a reader that had read everything missed nothing");
     assert_eq!(page.events.len(), 1, "{:?}", page.events);
-    assert!(
-        page.events[0].cursor > c,
-        "the cursor went back after a wipe"
-    );
+    assert!(page.events[0].cursor > c, "the cursor went back after a wipe");
     assert_eq!(page.events[0].kind, revoked(&h));
 }
 
 /// Where the store can push, its signal changes after an append; its poll interval is sane.
 pub async fn event_signal_changes_after_append(store: Arc<dyn Store>) {
     let poll = store.event_poll_interval();
-    assert!(
-        poll > Duration::ZERO && poll <= Duration::from_secs(5),
-        "poll interval {poll:?}"
-    );
+    assert!(poll > Duration::ZERO && poll <= Duration::from_secs(5), "poll interval {poll:?}");
     let Some(mut signal) = store.event_signal() else {
         return;
     };
@@ -329,10 +287,7 @@ pub async fn event_signal_changes_after_append(store: Arc<dyn Store>) {
     // then be signalled.
     tokio::time::sleep(Duration::from_millis(200)).await;
     signal.borrow_and_update();
-    store
-        .append_events(&[revoked(&handle())], T0)
-        .await
-        .unwrap();
+    store.append_events(&[revoked(&handle())], T0).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), signal.changed())
         .await
         .expect("the signal changes within 5 s of an append")

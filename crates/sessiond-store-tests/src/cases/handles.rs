@@ -33,13 +33,8 @@ async fn open_handles(stores: &Arc<dyn StoreFactory>, n: usize) -> Vec<Arc<dyn S
 
 /// Every stored key as (app, kid), sorted.
 async fn app_kids(store: &dyn Store) -> Vec<(String, String)> {
-    let mut all: Vec<_> = store
-        .load_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| (k.app_id, k.kid))
-        .collect();
+    let mut all: Vec<_> =
+        store.load_keys().await.unwrap().into_iter().map(|k| (k.app_id, k.kid)).collect();
     all.sort();
     all
 }
@@ -86,10 +81,7 @@ pub async fn handles_share_rows_and_races(stores: Arc<dyn StoreFactory>) {
             assert_eq!(rec.refresh_hash, [winners[0] + 10; 32]);
             assert_eq!(rec.recent_rotations, vec![T0 + 1]);
         }
-        assert_eq!(
-            b.delete_sessions(std::slice::from_ref(&h)).await.unwrap(),
-            vec![h.clone()]
-        );
+        assert_eq!(b.delete_sessions(std::slice::from_ref(&h)).await.unwrap(), vec![h.clone()]);
         assert!(a.load_session(&h, T0 + 1).await.unwrap().is_none());
     }
 }
@@ -101,19 +93,13 @@ pub async fn acknowledged_writes_reach_the_next_handle(stores: Arc<dyn StoreFact
     let h = handle();
     let rec = record(&h, "alice", T0);
     first.create_session(&rec).await.unwrap();
-    first
-        .insert_key_if_newest(None, &key(KeyKind::Chain, "chain-1", T0))
-        .await
-        .unwrap();
+    first.insert_key_if_newest(None, &key(KeyKind::Chain, "chain-1", T0)).await.unwrap();
     first.flush().await.unwrap();
     drop(first);
 
     let second = stores.open().await;
     assert_eq!(second.load_session(&h, T0).await.unwrap(), Some(rec));
-    assert_eq!(
-        app_kids(second.as_ref()).await,
-        vec![("public".to_owned(), "chain-1".to_owned())]
-    );
+    assert_eq!(app_kids(second.as_ref()).await, vec![("public".to_owned(), "chain-1".to_owned())]);
     second.ping().await.unwrap();
 }
 
@@ -183,9 +169,6 @@ pub async fn managers_on_separate_handles_create_one_key_per_app(stores: Arc<dyn
     assert_ne!(a_kids, b_kids);
     assert_eq!(
         app_kids(stores.open().await.as_ref()).await,
-        vec![
-            ("a".to_owned(), a_kids[0].clone()),
-            ("b".to_owned(), b_kids[0].clone())
-        ]
+        vec![("a".to_owned(), a_kids[0].clone()), ("b".to_owned(), b_kids[0].clone())]
     );
 }

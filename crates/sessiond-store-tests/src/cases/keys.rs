@@ -9,13 +9,8 @@ use crate::fixtures::{T0, key, key_in};
 
 /// The kid of every stored key, sorted.
 async fn stored_kids(store: &Arc<dyn Store>) -> Vec<String> {
-    let mut kids: Vec<String> = store
-        .load_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    let mut kids: Vec<String> =
+        store.load_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
     kids.sort();
     kids
 }
@@ -23,21 +18,14 @@ async fn stored_kids(store: &Arc<dyn Store>) -> Vec<String> {
 /// `n` creators at once, creator `i` offering `candidate(i)` if the newest key is `expected`:
 /// the kids they got back, sorted, each once (one kid when the insert is isolated).
 async fn race_creators(
-    store: &Arc<dyn Store>,
-    expected: Option<&str>,
-    n: i64,
-    candidate: impl Fn(i64) -> KeyRecord,
+    store: &Arc<dyn Store>, expected: Option<&str>, n: i64, candidate: impl Fn(i64) -> KeyRecord,
 ) -> Vec<String> {
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let (store, expected, k) =
                 (Arc::clone(store), expected.map(str::to_owned), candidate(i));
             tokio::spawn(async move {
-                store
-                    .insert_key_if_newest(expected.as_deref(), &k)
-                    .await
-                    .unwrap()
-                    .kid
+                store.insert_key_if_newest(expected.as_deref(), &k).await.unwrap().kid
             })
         })
         .collect();
@@ -52,15 +40,9 @@ async fn race_creators(
 
 /// Of many concurrent creators expecting no key, exactly one inserts; all see the same key.
 pub async fn key_creation_is_isolated(store: Arc<dyn Store>) {
-    let seen = race_creators(&store, None, 24, |i| {
-        key(KeyKind::Dynamic, &format!("d-{i}"), T0 + i)
-    })
-    .await;
-    assert_eq!(
-        seen.len(),
-        1,
-        "every creator must see the one winner: {seen:?}"
-    );
+    let seen =
+        race_creators(&store, None, 24, |i| key(KeyKind::Dynamic, &format!("d-{i}"), T0 + i)).await;
+    assert_eq!(seen.len(), 1, "every creator must see the one winner: {seen:?}");
     let keys = store.load_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].kid, seen[0]);
@@ -71,19 +53,13 @@ pub async fn key_creation_is_isolated(store: Arc<dyn Store>) {
     );
 
     // Other kinds are independent.
-    let svc = store
-        .insert_key_if_newest(None, &key(KeyKind::Service, "svc-1", T0))
-        .await
-        .unwrap();
+    let svc = store.insert_key_if_newest(None, &key(KeyKind::Service, "svc-1", T0)).await.unwrap();
     assert_eq!(svc.kid, "svc-1");
 }
 
 /// Rotation inserts only from the expected newest key; reset replaces whole kinds atomically.
 pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
-    let first = store
-        .insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-a", T0))
-        .await
-        .unwrap();
+    let first = store.insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-a", T0)).await.unwrap();
     assert_eq!(first.kid, "d-a");
     // Rotating from the current key inserts.
     let second = store
@@ -106,25 +82,16 @@ pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
     let kids = stored_kids(&store).await;
     assert_eq!(kids.len(), 3, "{kids:?}");
 
-    store
-        .insert_key_if_newest(None, &key(KeyKind::Chain, "chain-1", T0))
-        .await
-        .unwrap();
+    store.insert_key_if_newest(None, &key(KeyKind::Chain, "chain-1", T0)).await.unwrap();
     store
         .replace_keys(
             "public",
             &[KeyKind::Dynamic, KeyKind::Static, KeyKind::Service],
-            &[
-                key(KeyKind::Dynamic, "d-new", T0 + 100),
-                key(KeyKind::Service, "svc-new", T0 + 100),
-            ],
+            &[key(KeyKind::Dynamic, "d-new", T0 + 100), key(KeyKind::Service, "svc-new", T0 + 100)],
         )
         .await
         .unwrap();
-    assert_eq!(
-        stored_kids(&store).await,
-        vec!["chain-1", "d-new", "svc-new"]
-    );
+    assert_eq!(stored_kids(&store).await, vec!["chain-1", "d-new", "svc-new"]);
 
     store.delete_keys(&["d-new".to_owned()]).await.unwrap();
     assert!(!stored_kids(&store).await.contains(&"d-new".to_owned()));
@@ -153,15 +120,10 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
     use KeyKind::{Chain, Dynamic, Service, Static};
     // App a has a dynamic key; app b has none, so a creator in b expecting none inserts, even
     // though a's key is newer than anything b will hold.
-    let a1 = store
-        .insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-1", T0 + 1_000))
-        .await
-        .unwrap();
+    let a1 =
+        store.insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-1", T0 + 1_000)).await.unwrap();
     assert_eq!((a1.kid.as_str(), a1.app_id.as_str()), ("a-d-1", "a"));
-    let b1 = store
-        .insert_key_if_newest(None, &key_in("b", Dynamic, "b-d-1", T0))
-        .await
-        .unwrap();
+    let b1 = store.insert_key_if_newest(None, &key_in("b", Dynamic, "b-d-1", T0)).await.unwrap();
     assert_eq!(
         (b1.kid.as_str(), b1.app_id.as_str()),
         ("b-d-1", "b"),
@@ -187,35 +149,19 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(a2.kid, "a-d-2", "b's newer key is not a's newest");
     // The same kid ordering inside one millisecond, across apps: each app's own tie-break.
-    let a_same = store
-        .insert_key_if_newest(None, &key_in("a", Service, "a-svc", T0))
-        .await
-        .unwrap();
-    let b_same = store
-        .insert_key_if_newest(None, &key_in("b", Service, "b-svc", T0))
-        .await
-        .unwrap();
-    assert_eq!(
-        (a_same.kid.as_str(), b_same.kid.as_str()),
-        ("a-svc", "b-svc")
-    );
-    for (app, kind, kid) in [
-        ("a", Static, "a-s"),
-        ("a", Chain, "a-c"),
-        ("b", Static, "b-s"),
-        ("b", Chain, "b-c"),
-    ] {
-        let got = store
-            .insert_key_if_newest(None, &key_in(app, kind, kid, T0))
-            .await
-            .unwrap();
+    let a_same =
+        store.insert_key_if_newest(None, &key_in("a", Service, "a-svc", T0)).await.unwrap();
+    let b_same =
+        store.insert_key_if_newest(None, &key_in("b", Service, "b-svc", T0)).await.unwrap();
+    assert_eq!((a_same.kid.as_str(), b_same.kid.as_str()), ("a-svc", "b-svc"));
+    for (app, kind, kid) in
+        [("a", Static, "a-s"), ("a", Chain, "a-c"), ("b", Static, "b-s"), ("b", Chain, "b-c")]
+    {
+        let got = store.insert_key_if_newest(None, &key_in(app, kind, kid, T0)).await.unwrap();
         assert_eq!(got.kid, kid);
     }
     // The default app is an app like any other.
-    store
-        .insert_key_if_newest(None, &key(Dynamic, "p-d", T0 + 9_000))
-        .await
-        .unwrap();
+    store.insert_key_if_newest(None, &key(Dynamic, "p-d", T0 + 9_000)).await.unwrap();
 
     // b's keys and the default app's: what every listing below expects beside a's, since
     // nothing done to a may touch them.
@@ -281,28 +227,17 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
     assert_eq!(b_stale.kid, "b-d-2");
     // Replacing a kind of an app with no keys of that app (b's keys have app b) deletes nothing
     // of b; replacing with nothing empties only a's kinds.
-    store
-        .replace_keys("a", &[Chain, Dynamic], &[])
-        .await
-        .unwrap();
+    store.replace_keys("a", &[Chain, Dynamic], &[]).await.unwrap();
     assert_eq!(
         stored(&store).await,
-        with_others(vec![
-            row("a", Service, "a-svc-new"),
-            row("a", Static, "a-s-new"),
-        ])
+        with_others(vec![row("a", Service, "a-svc-new"), row("a", Static, "a-s-new"),])
     );
     // With a's dynamic keys gone, a creator in a expecting none inserts again.
-    let a_again = store
-        .insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-again", T0))
-        .await
-        .unwrap();
+    let a_again =
+        store.insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-again", T0)).await.unwrap();
     assert_eq!(a_again.kid, "a-d-again");
     // Kids are unique across apps, so deleting by kid needs no app.
-    store
-        .delete_keys(&["b-d-1".to_owned(), "a-d-again".to_owned()])
-        .await
-        .unwrap();
+    store.delete_keys(&["b-d-1".to_owned(), "a-d-again".to_owned()]).await.unwrap();
     let kids: Vec<String> = stored(&store).await.into_iter().map(|r| r.2).collect();
     assert!(!kids.contains(&"b-d-1".to_owned()) && !kids.contains(&"a-d-again".to_owned()));
     assert!(kids.contains(&"b-d-2".to_owned()));
@@ -334,10 +269,7 @@ pub async fn concurrent_key_creation_in_two_apps(store: Arc<dyn Store>) {
                         a,
                         tokio::spawn(async move {
                             start.wait().await;
-                            store
-                                .insert_key_if_newest(expect.as_deref(), &candidate)
-                                .await
-                                .unwrap()
+                            store.insert_key_if_newest(expect.as_deref(), &candidate).await.unwrap()
                         }),
                     ));
                 }

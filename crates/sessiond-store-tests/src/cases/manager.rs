@@ -36,10 +36,8 @@ async fn refresh(m: &SessionManager, token: &str) -> Result<String, Error> {
 /// token is theft and ends the session.
 pub async fn lifecycle_create_verify_refresh_theft(store: Arc<dyn Store>) {
     let (m, clock) = manager(store);
-    let created = m
-        .create(NewSession::new("alice").public_data(obj(json!({"role": "user"}))))
-        .await
-        .unwrap();
+    let created =
+        m.create(NewSession::new("alice").public_data(obj(json!({"role": "user"})))).await.unwrap();
     let at = created.tokens.access.token.expose();
     let v = m.verify(at, VerifyOptions::default()).await.unwrap();
     assert_eq!(v.session.user_id, "alice");
@@ -53,35 +51,22 @@ pub async fn lifecycle_create_verify_refresh_theft(store: Arc<dyn Store>) {
     let r1 = m.refresh(&rt0, RefreshOptions::default()).await.unwrap();
     let rt1 = r1.tokens.refresh.token.expose().to_owned();
     assert_ne!(rt0, rt1);
-    m.verify(r1.tokens.access.token.expose(), CHECK_DB)
-        .await
-        .unwrap();
+    m.verify(r1.tokens.access.token.expose(), CHECK_DB).await.unwrap();
     clock.advance_secs(1);
     let rt2 = refresh(&m, &rt1).await.unwrap();
     assert_ne!(rt1, rt2);
 
     clock.advance_secs(30);
     match m.refresh(&rt0, RefreshOptions::default()).await {
-        Err(Error::TokenTheftDetected {
-            handle, user_id, ..
-        }) => {
+        Err(Error::TokenTheftDetected { handle, user_id, .. }) => {
             assert_eq!(handle, created.session.handle);
             assert_eq!(user_id, "alice");
         }
         other => panic!("expected theft, got {other:?}"),
     }
-    assert!(matches!(
-        m.verify(at, CHECK_DB).await,
-        Err(Error::Unauthorised(_))
-    ));
-    assert!(matches!(
-        refresh(&m, &rt2).await,
-        Err(Error::Unauthorised(_))
-    ));
-    assert!(matches!(
-        m.get(&created.session.handle).await,
-        Err(Error::SessionNotFound)
-    ));
+    assert!(matches!(m.verify(at, CHECK_DB).await, Err(Error::Unauthorised(_))));
+    assert!(matches!(refresh(&m, &rt2).await, Err(Error::Unauthorised(_))));
+    assert!(matches!(m.get(&created.session.handle).await, Err(Error::SessionNotFound)));
 }
 
 /// Dozens of concurrent refreshes of one token all get the same successor; the session has
@@ -101,18 +86,9 @@ pub async fn concurrent_refreshes_share_one_successor(store: Arc<dyn Store>) {
     for t in tasks {
         successors.insert(t.await.unwrap().expect("every concurrent refresh succeeds"));
     }
-    assert_eq!(
-        successors.len(),
-        1,
-        "one lineage: {} distinct successors",
-        successors.len()
-    );
+    assert_eq!(successors.len(), 1, "one lineage: {} distinct successors", successors.len());
     let rt1 = successors.into_iter().next().unwrap();
-    let rec = store
-        .load_session(&created.session.handle, m.now_ms())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = store.load_session(&created.session.handle, m.now_ms()).await.unwrap().unwrap();
     assert_eq!(rec.generation, 1, "exactly one rotation happened");
 
     assert_eq!(rec.recent_rotations, vec![m.now_ms()], "one rotation time");
@@ -123,14 +99,8 @@ pub async fn concurrent_refreshes_share_one_successor(store: Arc<dyn Store>) {
     let rt2 = refresh(&m, &rt1).await.unwrap();
     assert_eq!(refresh(&m, &rt0).await.unwrap(), rt2);
     clock.advance_secs(10);
-    assert!(matches!(
-        refresh(&m, &rt0).await,
-        Err(Error::TokenTheftDetected { .. })
-    ));
-    assert!(matches!(
-        refresh(&m, &rt2).await,
-        Err(Error::Unauthorised(_))
-    ));
+    assert!(matches!(refresh(&m, &rt0).await, Err(Error::TokenTheftDetected { .. })));
+    assert!(matches!(refresh(&m, &rt2).await, Err(Error::Unauthorised(_))));
 }
 
 /// Retries of the same token within the grace window are idempotent, and so is any token
@@ -145,16 +115,9 @@ pub async fn grace_window_is_enforced(stores: Arc<dyn StoreFactory>) {
     let rt0 = s.tokens.refresh.token.expose().to_owned();
     let rt1 = refresh(&m, &rt0).await.unwrap();
     clock.advance_ms(9_999);
-    assert_eq!(
-        refresh(&m, &rt0).await.unwrap(),
-        rt1,
-        "a retry gets the same successor"
-    );
+    assert_eq!(refresh(&m, &rt0).await.unwrap(), rt1, "a retry gets the same successor");
     clock.advance_ms(2);
-    assert!(matches!(
-        refresh(&m, &rt0).await,
-        Err(Error::TokenTheftDetected { .. })
-    ));
+    assert!(matches!(refresh(&m, &rt0).await, Err(Error::TokenTheftDetected { .. })));
 
     // Every token superseded within the window is reissued the current one, a grandparent
     // too, which needs the rotation times of earlier generations from the store.
@@ -175,20 +138,13 @@ pub async fn grace_window_is_enforced(stores: Arc<dyn StoreFactory>) {
     // store's record, not this process's memory, that says when each token was superseded.
     let other =
         SessionManager::with_clock(stores.open().await, config(), Arc::new(clock.clone())).unwrap();
-    assert_eq!(
-        refresh(&other, &g0).await.unwrap(),
-        g2,
-        "grandparent in grace"
-    );
+    assert_eq!(refresh(&other, &g0).await.unwrap(), g2, "grandparent in grace");
     assert_eq!(refresh(&m, &g1).await.unwrap(), g2, "parent in grace");
     // 13 s after t0: g1 (superseded at t2, 9 s ago) is still in, g0 (superseded at t1, 11 s
     // ago) is out.
     clock.advance_secs(7);
     assert_eq!(refresh(&other, &g1).await.unwrap(), g2);
-    assert!(matches!(
-        refresh(&other, &g0).await,
-        Err(Error::TokenTheftDetected { .. })
-    ));
+    assert!(matches!(refresh(&other, &g0).await, Err(Error::TokenTheftDetected { .. })));
     assert!(
         matches!(refresh(&m, &g2).await, Err(Error::Unauthorised(_))),
         "theft ended the session"
@@ -203,11 +159,7 @@ pub async fn grace_window_is_enforced(stores: Arc<dyn StoreFactory>) {
         times.push(m.now_ms());
         rt = refresh(&m, &rt).await.unwrap();
     }
-    let rec = store
-        .load_session(&s.session.handle, m.now_ms())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = store.load_session(&s.session.handle, m.now_ms()).await.unwrap().unwrap();
     assert_eq!(rec.generation, 11);
     assert_eq!(rec.recent_rotations, times[3..].to_vec());
     assert!(!rt.is_empty());
@@ -224,38 +176,18 @@ pub async fn forged_refresh_tokens_do_not_revoke(store: Arc<dyn Store>) {
     for generation in [0, 1, 2, 99] {
         // With a made-up tag, and untagged (the version-1 format).
         for tag in [Some([0x17; 16]), None] {
-            let forged = RefreshToken {
-                handle: h.clone(),
-                generation,
-                secret: [0x42; 32],
-                tag,
-            }
-            .encode();
+            let forged =
+                RefreshToken { handle: h.clone(), generation, secret: [0x42; 32], tag }.encode();
             assert!(
-                matches!(
-                    refresh(&m, forged.expose()).await,
-                    Err(Error::Unauthorised(_))
-                ),
+                matches!(refresh(&m, forged.expose()).await, Err(Error::Unauthorised(_))),
                 "generation {generation}, tag {tag:?}"
             );
         }
     }
-    for garbage in [
-        "",
-        "x",
-        "....",
-        &"A".repeat(5000),
-        "eyJhbGciOiJub25lIn0.e30.",
-    ] {
-        assert!(matches!(
-            refresh(&m, garbage).await,
-            Err(Error::Unauthorised(_))
-        ));
+    for garbage in ["", "x", "....", &"A".repeat(5000), "eyJhbGciOiJub25lIn0.e30."] {
+        assert!(matches!(refresh(&m, garbage).await, Err(Error::Unauthorised(_))));
     }
-    assert!(
-        m.get(&h).await.is_ok(),
-        "forgeries must not end the session"
-    );
+    assert!(m.get(&h).await.is_ok(), "forgeries must not end the session");
     refresh(&m, &rt1).await.expect("the real token still works");
 }
 
@@ -309,21 +241,9 @@ pub async fn revoke_all_racing_creates(store: Arc<dyn Store>) {
         sessions.push(t.await.unwrap());
     }
     let first = revoker.await.unwrap();
-    let second = m
-        .revoke_all_for_user(&UserQuery::user(&user))
-        .await
-        .unwrap();
-    assert_eq!(
-        first.len() + second.len(),
-        20,
-        "each session revoked exactly once"
-    );
-    assert!(
-        m.list_handles(&UserQuery::user(&user))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let second = m.revoke_all_for_user(&UserQuery::user(&user)).await.unwrap();
+    assert_eq!(first.len() + second.len(), 20, "each session revoked exactly once");
+    assert!(m.list_handles(&UserQuery::user(&user)).await.unwrap().is_empty());
     for s in sessions {
         assert!(matches!(
             refresh(&m, s.tokens.refresh.token.expose()).await,
@@ -342,10 +262,7 @@ pub async fn idle_and_absolute_timeouts(store: Arc<dyn Store>) {
         refresh(&m, s.tokens.refresh.token.expose()).await,
         Err(Error::Unauthorised(_))
     ));
-    assert!(matches!(
-        m.get(&s.session.handle).await,
-        Err(Error::SessionNotFound)
-    ));
+    assert!(matches!(m.get(&s.session.handle).await, Err(Error::SessionNotFound)));
 
     let s = m.create(NewSession::new("gina")).await.unwrap();
     let absolute_end = m.now_ms() + 7_200_000;
@@ -381,15 +298,10 @@ pub async fn database_checks_keep_a_session_from_idling_out(store: Arc<dyn Store
     );
     let s = m.create(NewSession::new("ivan")).await.unwrap();
     clock.advance_secs(40);
-    m.verify(s.tokens.access.token.expose(), CHECK_DB)
-        .await
-        .unwrap();
+    m.verify(s.tokens.access.token.expose(), CHECK_DB).await.unwrap();
     m.stop().await.unwrap(); // waits for the activity record
     clock.advance_secs(1770);
-    let r = m
-        .refresh(s.tokens.refresh.token.expose(), RefreshOptions::default())
-        .await
-        .unwrap();
+    let r = m.refresh(s.tokens.refresh.token.expose(), RefreshOptions::default()).await.unwrap();
     let info = m.get(&s.session.handle).await.unwrap();
     assert!(info.last_active_at >= m.now_ms() - 1);
     clock.advance_secs(1801);
@@ -411,11 +323,7 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     );
     m.start(StartOptions::default()).await.unwrap();
     let s = m
-        .create(
-            NewSession::new("olga")
-                .public_data(obj(json!({"r": 1})))
-                .anti_csrf(true),
-        )
+        .create(NewSession::new("olga").public_data(obj(json!({"r": 1}))).anti_csrf(true))
         .await
         .unwrap();
     let at = s.tokens.access.token.expose().to_owned();
@@ -434,19 +342,12 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     ));
     assert!(m.verify(&forged, VerifyOptions::default()).await.is_err());
     assert!(matches!(
-        m.regenerate(&forged, Some(obj(json!({"r": 2}))), None)
-            .await,
+        m.regenerate(&forged, Some(obj(json!({"r": 2}))), None).await,
         Err(Error::Unauthorised(_))
     ));
-    m.regenerate(&at, Some(obj(json!({"r": 3}))), None)
-        .await
-        .unwrap();
+    m.regenerate(&at, Some(obj(json!({"r": 3}))), None).await.unwrap();
     assert_eq!(
-        m.verify(&at, VerifyOptions::default())
-            .await
-            .unwrap()
-            .session
-            .public_data,
+        m.verify(&at, VerifyOptions::default()).await.unwrap().session.public_data,
         obj(json!({"r": 3}))
     );
     clock.advance_secs(1);
@@ -470,16 +371,11 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     clock.advance_secs(1);
     m.keys().reset("public").await.unwrap();
     for opts in [VerifyOptions::default(), CHECK_DB] {
-        assert!(matches!(
-            m.verify(&at2, opts).await,
-            Err(Error::TryRefreshToken(_))
-        ));
+        assert!(matches!(m.verify(&at2, opts).await, Err(Error::TryRefreshToken(_))));
     }
     // Sessions created after the reset are unaffected.
     let fresh = m.create(NewSession::new("olga")).await.unwrap();
-    m.verify(fresh.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
+    m.verify(fresh.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
     let r = m
         .refresh(
             r.tokens.refresh.token.expose(),
@@ -494,10 +390,7 @@ pub async fn opaque_tokens_live_in_the_store(store: Arc<dyn Store>) {
     let at3 = r.tokens.access.token.expose().to_owned();
     m.verify(&at3, VerifyOptions::default()).await.unwrap();
     m.revoke(&s.session.handle).await.unwrap();
-    assert!(matches!(
-        m.verify(&at3, VerifyOptions::default()).await,
-        Err(Error::Unauthorised(_))
-    ));
+    assert!(matches!(m.verify(&at3, VerifyOptions::default()).await, Err(Error::Unauthorised(_))));
     m.stop().await.unwrap();
 }
 
@@ -516,36 +409,15 @@ pub async fn managers_racing_to_start_share_one_key(stores: Arc<dyn StoreFactory
     for t in tasks {
         t.await.unwrap();
     }
-    let jwks: Vec<_> = managers
-        .iter()
-        .map(|m| (*m.keys().jwks("public")).clone())
-        .collect();
-    let dynamic = jwks[0]
-        .keys
-        .iter()
-        .filter(|k| k.kid.starts_with("d-"))
-        .count();
-    let fixed = jwks[0]
-        .keys
-        .iter()
-        .filter(|k| k.kid.starts_with("s-"))
-        .count();
-    assert_eq!(
-        (dynamic, fixed),
-        (1, 1),
-        "one key of each kind: {:?}",
-        jwks[0]
-    );
-    assert!(
-        jwks.iter().all(|j| *j == jwks[0]),
-        "identical JWKS everywhere"
-    );
+    let jwks: Vec<_> = managers.iter().map(|m| (*m.keys().jwks("public")).clone()).collect();
+    let dynamic = jwks[0].keys.iter().filter(|k| k.kid.starts_with("d-")).count();
+    let fixed = jwks[0].keys.iter().filter(|k| k.kid.starts_with("s-")).count();
+    assert_eq!((dynamic, fixed), (1, 1), "one key of each kind: {:?}", jwks[0]);
+    assert!(jwks.iter().all(|j| *j == jwks[0]), "identical JWKS everywhere");
     // A token from one verifies on every other.
     let s = managers[3].create(NewSession::new("hank")).await.unwrap();
     for m in &managers {
-        m.verify(s.tokens.access.token.expose(), CHECK_DB)
-            .await
-            .unwrap();
+        m.verify(s.tokens.access.token.expose(), CHECK_DB).await.unwrap();
         m.stop().await.unwrap();
     }
 }
@@ -562,14 +434,8 @@ pub async fn revoked_sessions_fail_database_checks(store: Arc<dyn Store>) {
     let at = s.tokens.access.token.expose();
     // The revoking process denies the session at once, on the stateless path too (other
     // processes learn it through the revocation log); the database check refuses it anyway.
-    assert!(matches!(
-        m.verify(at, VerifyOptions::default()).await,
-        Err(Error::Unauthorised(_))
-    ));
-    assert!(matches!(
-        m.verify(at, CHECK_DB).await,
-        Err(Error::Unauthorised(_))
-    ));
+    assert!(matches!(m.verify(at, VerifyOptions::default()).await, Err(Error::Unauthorised(_))));
+    assert!(matches!(m.verify(at, CHECK_DB).await, Err(Error::Unauthorised(_))));
     assert!(matches!(
         refresh(&m, s.tokens.refresh.token.expose()).await,
         Err(Error::Unauthorised(_))
@@ -605,9 +471,7 @@ pub async fn revocation_reaches_another_managers_stateless_verify(stores: Arc<dy
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Only that session: the other one still verifies on B without the store.
-    b.verify(kept.tokens.access.token.expose(), VerifyOptions::default())
-        .await
-        .unwrap();
+    b.verify(kept.tokens.access.token.expose(), VerifyOptions::default()).await.unwrap();
     assert!(b.revocations().is_current(), "{:?}", b.revocations());
     a.stop().await.unwrap();
     b.stop().await.unwrap();
@@ -631,55 +495,30 @@ pub async fn apps_have_their_own_keys_and_jwks(stores: Arc<dyn StoreFactory>) {
         SessionManager::with_clock(stores.open().await, config(), Arc::new(clock.clone())).unwrap();
     m.start(StartOptions::default()).await.unwrap();
     other.start(StartOptions::default()).await.unwrap();
-    let in_app = |app: &str, user: &str| NewSession {
-        app_id: app.to_owned(),
-        ..NewSession::new(user)
-    };
+    let in_app =
+        |app: &str, user: &str| NewSession { app_id: app.to_owned(), ..NewSession::new(user) };
     let sa = m.create(in_app("a", "ann")).await.unwrap();
     let sb = other.create(in_app("b", "ben")).await.unwrap();
-    let (at_a, at_b) = (
-        sa.tokens.access.token.expose(),
-        sb.tokens.access.token.expose(),
-    );
+    let (at_a, at_b) = (sa.tokens.access.token.expose(), sb.tokens.access.token.expose());
     for mgr in [&m, &other] {
         mgr.keys().reload().await.unwrap();
     }
     let kids = |mgr: &SessionManager, app: &str| -> Vec<String> {
-        mgr.keys()
-            .jwks(app)
-            .keys
-            .iter()
-            .map(|k| k.kid.clone())
-            .collect()
+        mgr.keys().jwks(app).keys.iter().map(|k| k.kid.clone()).collect()
     };
     let (ja, jb, jp) = (kids(&m, "a"), kids(&m, "b"), kids(&m, "public"));
     assert!(!ja.is_empty() && !jb.is_empty() && !jp.is_empty());
     for (one, two) in [(&ja, &jb), (&ja, &jp), (&jb, &jp)] {
-        assert!(
-            one.iter().all(|k| !two.contains(k)),
-            "JWKS share a key: {one:?} {two:?}"
-        );
+        assert!(one.iter().all(|k| !two.contains(k)), "JWKS share a key: {one:?} {two:?}");
     }
-    assert!(
-        ja.contains(&kid_of(at_a)),
-        "a's token is signed by a key in a's JWKS"
-    );
-    assert!(
-        jb.contains(&kid_of(at_b)),
-        "b's token is signed by a key in b's JWKS"
-    );
-    assert_eq!(
-        (kids(&other, "a"), kids(&other, "b")),
-        (ja.clone(), jb.clone())
-    );
+    assert!(ja.contains(&kid_of(at_a)), "a's token is signed by a key in a's JWKS");
+    assert!(jb.contains(&kid_of(at_b)), "b's token is signed by a key in b's JWKS");
+    assert_eq!((kids(&other, "a"), kids(&other, "b")), (ja.clone(), jb.clone()));
     let mut apps = m.keys().apps();
     apps.retain(|a| a != "public");
     assert_eq!(apps, vec!["a", "b"]);
 
-    let confined = |app| VerifyOptions {
-        app_id: Some(app),
-        ..VerifyOptions::default()
-    };
+    let confined = |app| VerifyOptions { app_id: Some(app), ..VerifyOptions::default() };
     for mgr in [&m, &other] {
         for opts in [confined("a"), CHECK_DB_IN_A] {
             let r = mgr.verify(at_b, opts).await;
@@ -696,10 +535,7 @@ pub async fn apps_have_their_own_keys_and_jwks(stores: Arc<dyn StoreFactory>) {
         assert!(mgr.verify(at_a, confined("b")).await.is_err());
     }
     // A refresh confined to app a treats b's session as missing, and leaves it alone.
-    let in_a = RefreshOptions {
-        app_id: Some("a"),
-        ..RefreshOptions::default()
-    };
+    let in_a = RefreshOptions { app_id: Some("a"), ..RefreshOptions::default() };
     assert!(matches!(
         m.refresh(sb.tokens.refresh.token.expose(), in_a).await,
         Err(Error::Unauthorised(_))
@@ -708,10 +544,7 @@ pub async fn apps_have_their_own_keys_and_jwks(stores: Arc<dyn StoreFactory>) {
     let sb2 = other
         .refresh(
             sb.tokens.refresh.token.expose(),
-            RefreshOptions {
-                app_id: Some("b"),
-                ..RefreshOptions::default()
-            },
+            RefreshOptions { app_id: Some("b"), ..RefreshOptions::default() },
         )
         .await
         .unwrap();
@@ -724,14 +557,8 @@ pub async fn apps_have_their_own_keys_and_jwks(stores: Arc<dyn StoreFactory>) {
     other.keys().reload().await.unwrap();
     for mgr in [&m, &other] {
         assert_eq!(kids(mgr, "b"), jb, "b's JWKS is untouched by a's reset");
-        assert!(
-            kids(mgr, "a").iter().all(|k| !ja.contains(k)),
-            "a's keys are new"
-        );
-        assert!(matches!(
-            mgr.verify(at_a, confined("a")).await,
-            Err(Error::TryRefreshToken(_))
-        ));
+        assert!(kids(mgr, "a").iter().all(|k| !ja.contains(k)), "a's keys are new");
+        assert!(matches!(mgr.verify(at_a, confined("a")).await, Err(Error::TryRefreshToken(_))));
         mgr.verify(at_b2, confined("b")).await.unwrap();
         mgr.verify(at_b2, CHECK_DB_IN_B).await.unwrap();
     }
@@ -746,7 +573,4 @@ const CHECK_DB_IN_A: VerifyOptions<'static> = VerifyOptions {
     check_database: true,
 };
 
-const CHECK_DB_IN_B: VerifyOptions<'static> = VerifyOptions {
-    app_id: Some("b"),
-    ..CHECK_DB_IN_A
-};
+const CHECK_DB_IN_B: VerifyOptions<'static> = VerifyOptions { app_id: Some("b"), ..CHECK_DB_IN_A };

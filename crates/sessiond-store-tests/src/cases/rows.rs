@@ -16,11 +16,7 @@ pub async fn create_and_load_round_trip(store: Arc<dyn Store>) {
     rec.flags.static_key = true;
     rec.generation = 3;
     store.create_session(&rec).await.unwrap();
-    let got = store
-        .load_session(&h, T0)
-        .await
-        .unwrap()
-        .expect("row exists");
+    let got = store.load_session(&h, T0).await.unwrap().expect("row exists");
     assert_eq!(got, rec);
     assert!(store.load_session(&handle(), T0).await.unwrap().is_none());
 }
@@ -44,10 +40,7 @@ pub async fn duplicate_create_fails_and_never_overwrites(store: Arc<dyn Store>) 
     old.expires_at = T0 + 1;
     store.create_session(&old).await.unwrap();
     let again = record(&h2, "bob", T0 + 10);
-    assert!(matches!(
-        store.create_session(&again).await,
-        Err(StoreError::Duplicate)
-    ));
+    assert!(matches!(store.create_session(&again).await, Err(StoreError::Duplicate)));
 }
 
 /// Reads and writes treat `expires_at <= now` as gone.
@@ -55,29 +48,10 @@ pub async fn expired_rows_are_never_returned(store: Arc<dyn Store>) {
     let h = handle();
     let rec = record(&h, "alice", T0);
     store.create_session(&rec).await.unwrap();
-    assert!(
-        store
-            .load_session(&h, rec.expires_at - 1)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .load_session(&h, rec.expires_at)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.load_session(&h, rec.expires_at - 1).await.unwrap().is_some());
+    assert!(store.load_session(&h, rec.expires_at).await.unwrap().is_none());
     let q = UserQuery::user("alice");
-    assert_eq!(
-        store
-            .list_user_sessions(&q, rec.expires_at)
-            .await
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(store.list_user_sessions(&q, rec.expires_at).await.unwrap().len(), 0);
     let upd = DataUpdate {
         handle: &h,
         expected_version: 0,
@@ -85,10 +59,7 @@ pub async fn expired_rows_are_never_returned(store: Arc<dyn Store>) {
         private_data: None,
         now: rec.expires_at,
     };
-    assert_eq!(
-        store.update_data(&upd).await.unwrap(),
-        UpdateOutcome::NotFound
-    );
+    assert_eq!(store.update_data(&upd).await.unwrap(), UpdateOutcome::NotFound);
     let rot = Rotation {
         handle: &h,
         from_generation: 0,
@@ -137,10 +108,7 @@ pub async fn rotation_is_compare_and_swap(store: Arc<dyn Store>) {
     assert_eq!(got.rotated_at, T0 + 5);
     assert_eq!(got.last_active_at, T0 + 5);
     // The new expiry is capped by the absolute lifetime.
-    assert_eq!(
-        got.expires_at,
-        rec.absolute_expires_at.min(T0 + 5 + 3_600_000)
-    );
+    assert_eq!(got.expires_at, rec.absolute_expires_at.min(T0 + 5 + 3_600_000));
     // The same expectation again: no swap.
     assert!(!rotated(&*store, rotation(&h, 0, [1u8; 32], [3u8; 32], T0 + 6)).await);
     // The data version is untouched by rotation.
@@ -155,10 +123,7 @@ pub async fn rotation_is_compare_and_swap(store: Arc<dyn Store>) {
 pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     for round in 0..3u8 {
         let h = handle();
-        store
-            .create_session(&record(&h, "alice", T0))
-            .await
-            .unwrap();
+        store.create_session(&record(&h, "alice", T0)).await.unwrap();
         let tasks: Vec<_> = (0..32u8)
             .map(|i| {
                 let store = Arc::clone(&store);
@@ -210,10 +175,7 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
     full.generation = 8;
     full.recent_rotations = vec![-5, 0, 1, T0 - 3, T0 - 2, T0 - 1, T0, 9_007_199_254_740_000];
     store.create_session(&full).await.unwrap();
-    assert_eq!(
-        store.load_session(&full_h, T0).await.unwrap().unwrap(),
-        full
-    );
+    assert_eq!(store.load_session(&full_h, T0).await.unwrap().unwrap(), full);
 
     // A successful rotation stores the list it carries, exactly (not appended to, not capped
     // by the store).
@@ -221,10 +183,7 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
     assert!(
         rotated(
             &*store,
-            Rotation {
-                recent_rotations: &first,
-                ..rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5)
-            }
+            Rotation { recent_rotations: &first, ..rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5) }
         )
         .await
     );
@@ -235,10 +194,7 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
     assert!(
         rotated(
             &*store,
-            Rotation {
-                recent_rotations: &second,
-                ..rotation(&h, 1, [2u8; 32], [3u8; 32], T0 + 9)
-            }
+            Rotation { recent_rotations: &second, ..rotation(&h, 1, [2u8; 32], [3u8; 32], T0 + 9) }
         )
         .await
     );
@@ -252,10 +208,7 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
         rotation(&h, 2, [9u8; 32], [4u8; 32], T0 + 10),
         rotation(&h, 2, [3u8; 32], [4u8; 32], got.expires_at),
     ] {
-        let rot = Rotation {
-            recent_rotations: &junk,
-            ..rot
-        };
+        let rot = Rotation { recent_rotations: &junk, ..rot };
         assert!(!store.rotate_refresh(&rot).await.unwrap());
     }
     let after = store.load_session(&h, T0 + 10).await.unwrap().unwrap();
@@ -270,14 +223,8 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
         private_data: None,
         now: T0 + 11,
     };
-    assert_eq!(
-        store.update_data(&upd).await.unwrap(),
-        UpdateOutcome::Updated(1)
-    );
-    store
-        .touch_session(&h, T0 + 12, T0 + 3_000_000)
-        .await
-        .unwrap();
+    assert_eq!(store.update_data(&upd).await.unwrap(), UpdateOutcome::Updated(1));
+    store.touch_session(&h, T0 + 12, T0 + 3_000_000).await.unwrap();
     let after = store.load_session(&h, T0 + 12).await.unwrap().unwrap();
     assert_eq!(after.recent_rotations, second.to_vec());
     // An empty list replaces a full one too.
@@ -285,10 +232,7 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
     let got = store.load_session(&full_h, T0 + 13).await.unwrap().unwrap();
     assert_eq!(got.recent_rotations, Vec::<i64>::new());
     // Listing returns it as well.
-    let listed = store
-        .list_user_sessions(&UserQuery::user("alice"), T0 + 13)
-        .await
-        .unwrap();
+    let listed = store.list_user_sessions(&UserQuery::user("alice"), T0 + 13).await.unwrap();
     let mine = listed.iter().find(|r| r.handle == h).expect("listed");
     assert_eq!(mine.recent_rotations, second.to_vec());
 }
@@ -307,16 +251,10 @@ pub async fn data_updates_are_versioned(store: Arc<dyn Store>) {
     };
     let mut u = upd(0, Some(r#"{"role":"admin"}"#), None);
     u.handle = &h;
-    assert_eq!(
-        store.update_data(&u).await.unwrap(),
-        UpdateOutcome::Updated(1)
-    );
+    assert_eq!(store.update_data(&u).await.unwrap(), UpdateOutcome::Updated(1));
     let mut u = upd(1, None, Some(r#"{"cart":[]}"#));
     u.handle = &h;
-    assert_eq!(
-        store.update_data(&u).await.unwrap(),
-        UpdateOutcome::Updated(2)
-    );
+    assert_eq!(store.update_data(&u).await.unwrap(), UpdateOutcome::Updated(2));
     let got = store.load_session(&h, T0).await.unwrap().unwrap();
     assert_eq!(got.public_data, r#"{"role":"admin"}"#);
     assert_eq!(got.private_data, r#"{"cart":[]}"#);
@@ -324,36 +262,22 @@ pub async fn data_updates_are_versioned(store: Arc<dyn Store>) {
     // Stale version: nothing written.
     let mut u = upd(1, Some(r#"{"role":"root"}"#), None);
     u.handle = &h;
+    assert_eq!(store.update_data(&u).await.unwrap(), UpdateOutcome::VersionMismatch);
     assert_eq!(
-        store.update_data(&u).await.unwrap(),
-        UpdateOutcome::VersionMismatch
-    );
-    assert_eq!(
-        store
-            .load_session(&h, T0)
-            .await
-            .unwrap()
-            .unwrap()
-            .public_data,
+        store.load_session(&h, T0).await.unwrap().unwrap().public_data,
         r#"{"role":"admin"}"#
     );
     let missing = handle();
     let mut u = upd(0, Some("{}"), None);
     u.handle = &missing;
-    assert_eq!(
-        store.update_data(&u).await.unwrap(),
-        UpdateOutcome::NotFound
-    );
+    assert_eq!(store.update_data(&u).await.unwrap(), UpdateOutcome::NotFound);
     assert!(store.load_session(&missing, T0).await.unwrap().is_none());
 }
 
 /// Of many concurrent updates at the same version, exactly one is written.
 pub async fn concurrent_data_updates_have_one_winner(store: Arc<dyn Store>) {
     let h = handle();
-    store
-        .create_session(&record(&h, "alice", T0))
-        .await
-        .unwrap();
+    store.create_session(&record(&h, "alice", T0)).await.unwrap();
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let store = Arc::clone(&store);
@@ -394,37 +318,22 @@ pub async fn touch_extends_but_never_resurrects(store: Arc<dyn Store>) {
     let h = handle();
     let rec = record(&h, "alice", T0);
     store.create_session(&rec).await.unwrap();
-    store
-        .touch_session(&h, T0 + 100, rec.expires_at + 500)
-        .await
-        .unwrap();
+    store.touch_session(&h, T0 + 100, rec.expires_at + 500).await.unwrap();
     let got = store.load_session(&h, T0 + 100).await.unwrap().unwrap();
     assert_eq!(got.last_active_at, T0 + 100);
     assert_eq!(got.expires_at, rec.expires_at + 500);
     // An older, shorter touch changes nothing.
-    store
-        .touch_session(&h, T0 + 50, rec.expires_at - 500)
-        .await
-        .unwrap();
+    store.touch_session(&h, T0 + 50, rec.expires_at - 500).await.unwrap();
     let got2 = store.load_session(&h, T0 + 100).await.unwrap().unwrap();
     assert_eq!(got2.last_active_at, T0 + 100);
     assert_eq!(got2.expires_at, rec.expires_at + 500);
     // Never past the absolute lifetime.
-    store
-        .touch_session(&h, T0 + 200, rec.absolute_expires_at + 1_000_000)
-        .await
-        .unwrap();
+    store.touch_session(&h, T0 + 200, rec.absolute_expires_at + 1_000_000).await.unwrap();
     let got3 = store.load_session(&h, T0 + 200).await.unwrap().unwrap();
     assert_eq!(got3.expires_at, rec.absolute_expires_at);
     // Deleted: touch is a no-op.
-    store
-        .delete_sessions(std::slice::from_ref(&h))
-        .await
-        .unwrap();
-    store
-        .touch_session(&h, T0 + 300, rec.expires_at + 900)
-        .await
-        .unwrap();
+    store.delete_sessions(std::slice::from_ref(&h)).await.unwrap();
+    store.touch_session(&h, T0 + 300, rec.expires_at + 900).await.unwrap();
     assert!(store.load_session(&h, T0 + 300).await.unwrap().is_none());
 }
 
@@ -433,25 +342,13 @@ pub async fn deletion_is_final(store: Arc<dyn Store>) {
     let (a, b, missing) = (handle(), handle(), handle());
     let rec = record(&a, "alice", T0);
     store.create_session(&rec).await.unwrap();
-    store
-        .create_session(&record(&b, "alice", T0))
-        .await
-        .unwrap();
-    let mut gone = store
-        .delete_sessions(&[a.clone(), missing.clone(), b.clone()])
-        .await
-        .unwrap();
+    store.create_session(&record(&b, "alice", T0)).await.unwrap();
+    let mut gone = store.delete_sessions(&[a.clone(), missing.clone(), b.clone()]).await.unwrap();
     gone.sort();
     let mut want = vec![a.clone(), b.clone()];
     want.sort();
     assert_eq!(gone, want);
-    assert!(
-        store
-            .delete_sessions(std::slice::from_ref(&a))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.delete_sessions(std::slice::from_ref(&a)).await.unwrap().is_empty());
     assert!(!rotated(&*store, rotation(&a, 0, [1u8; 32], [2u8; 32], T0 + 1)).await);
     let upd = DataUpdate {
         handle: &a,
@@ -460,22 +357,10 @@ pub async fn deletion_is_final(store: Arc<dyn Store>) {
         private_data: None,
         now: T0,
     };
-    assert_eq!(
-        store.update_data(&upd).await.unwrap(),
-        UpdateOutcome::NotFound
-    );
-    store
-        .touch_session(&a, T0 + 1, T0 + 10_000_000)
-        .await
-        .unwrap();
+    assert_eq!(store.update_data(&upd).await.unwrap(), UpdateOutcome::NotFound);
+    store.touch_session(&a, T0 + 1, T0 + 10_000_000).await.unwrap();
     assert!(store.load_session(&a, T0 + 1).await.unwrap().is_none());
-    assert!(
-        store
-            .list_user_sessions(&UserQuery::user("alice"), T0)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_user_sessions(&UserQuery::user("alice"), T0).await.unwrap().is_empty());
 }
 
 /// Deletes racing rotations, data updates and activity records: whatever the interleaving,
@@ -523,13 +408,7 @@ pub async fn deletion_races_rotation_update_and_touch(store: Arc<dyn Store>) {
             "{h} came back after its delete"
         );
     }
-    assert!(
-        store
-            .list_user_sessions(&UserQuery::user(&user), T0 + 3)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_user_sessions(&UserQuery::user(&user), T0 + 3).await.unwrap().is_empty());
 }
 
 /// Per-user listing and deletion select by user or recipe user, tenant, and app.
@@ -554,38 +433,24 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
         made.push(h);
     }
     // Somebody else's session is never selected.
-    store
-        .create_session(&record(&handle_for("someone-else"), "someone-else", T0))
-        .await
-        .unwrap();
+    store.create_session(&record(&handle_for("someone-else"), "someone-else", T0)).await.unwrap();
 
     let all = UserQuery::user(&user);
-    let listed: Vec<String> = store
-        .list_user_sessions(&all, T0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.handle)
-        .collect();
+    let listed: Vec<String> =
+        store.list_user_sessions(&all, T0).await.unwrap().into_iter().map(|r| r.handle).collect();
     assert_eq!(
         listed,
         vec![made[0].clone(), made[1].clone(), made[2].clone()],
         "oldest first, app-scoped"
     );
 
-    let tenant_only = UserQuery {
-        tenant_id: Some("t2".to_owned()),
-        ..all.clone()
-    };
+    let tenant_only = UserQuery { tenant_id: Some("t2".to_owned()), ..all.clone() };
     let listed = store.list_user_sessions(&tenant_only, T0).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].handle, made[1]);
 
-    let by_recipe = UserQuery {
-        user_id: format!("{user}-r2"),
-        field: UserField::RecipeUser,
-        ..all.clone()
-    };
+    let by_recipe =
+        UserQuery { user_id: format!("{user}-r2"), field: UserField::RecipeUser, ..all.clone() };
     let listed: Vec<String> = store
         .list_user_sessions(&by_recipe, T0)
         .await
@@ -598,35 +463,16 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
     // A session without account linking (recipe user = user) is found by recipe user too.
     let plain_user = format!("plain-{}", handle());
     let plain = handle_for(&plain_user);
-    store
-        .create_session(&record(&plain, &plain_user, T0))
-        .await
-        .unwrap();
-    let by_own_recipe = UserQuery {
-        user_id: plain_user.clone(),
-        field: UserField::RecipeUser,
-        ..all.clone()
-    };
+    store.create_session(&record(&plain, &plain_user, T0)).await.unwrap();
+    let by_own_recipe =
+        UserQuery { user_id: plain_user.clone(), field: UserField::RecipeUser, ..all.clone() };
     let listed = store.list_user_sessions(&by_own_recipe, T0).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].handle, plain);
-    assert_eq!(
-        store.delete_user_sessions(&by_own_recipe).await.unwrap(),
-        vec![plain]
-    );
+    assert_eq!(store.delete_user_sessions(&by_own_recipe).await.unwrap(), vec![plain]);
 
-    let other_app = UserQuery {
-        app_id: "other-app".to_owned(),
-        ..all.clone()
-    };
-    assert_eq!(
-        store
-            .list_user_sessions(&other_app, T0)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    let other_app = UserQuery { app_id: "other-app".to_owned(), ..all.clone() };
+    assert_eq!(store.list_user_sessions(&other_app, T0).await.unwrap().len(), 1);
 
     let mut deleted = store.delete_user_sessions(&by_recipe).await.unwrap();
     deleted.sort();
@@ -635,14 +481,7 @@ pub async fn per_user_queries_respect_user_tenant_and_app(store: Arc<dyn Store>)
     assert_eq!(deleted, want);
     let remaining = store.delete_user_sessions(&all).await.unwrap();
     assert_eq!(remaining, vec![made[0].clone()]);
-    assert_eq!(
-        store
-            .list_user_sessions(&other_app, T0)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.list_user_sessions(&other_app, T0).await.unwrap().len(), 1);
 }
 
 /// The sweep deletes only expired rows, at most `limit` per call.
@@ -654,10 +493,7 @@ pub async fn expired_sessions_are_swept_in_batches(store: Arc<dyn Store>) {
         store.create_session(&rec).await.unwrap();
     }
     let live = handle_for(&user);
-    store
-        .create_session(&record(&live, &user, T0))
-        .await
-        .unwrap();
+    store.create_session(&record(&live, &user, T0)).await.unwrap();
     let now = T0 + 1000;
     let mut total = 0;
     loop {
@@ -676,10 +512,7 @@ pub async fn expired_sessions_are_swept_in_batches(store: Arc<dyn Store>) {
 /// Wipe deletes every session and key.
 pub async fn wipe_removes_sessions_and_keys(store: Arc<dyn Store>) {
     let h = handle();
-    store
-        .create_session(&record(&h, "alice", T0))
-        .await
-        .unwrap();
+    store.create_session(&record(&h, "alice", T0)).await.unwrap();
     store
         .insert_key_if_newest(
             None,
@@ -691,10 +524,7 @@ pub async fn wipe_removes_sessions_and_keys(store: Arc<dyn Store>) {
     assert!(store.load_session(&h, T0).await.unwrap().is_none());
     assert!(store.load_keys().await.unwrap().is_empty());
     // The handle is free again after a wipe.
-    store
-        .create_session(&record(&h, "alice", T0))
-        .await
-        .unwrap();
+    store.create_session(&record(&h, "alice", T0)).await.unwrap();
     store.flush().await.unwrap();
     store.ping().await.unwrap();
 }
@@ -725,18 +555,12 @@ pub async fn create_racing_revoke_never_resurrects(store: Arc<dyn Store>) {
         t.await.unwrap();
     }
     // ...and whatever survived is intact and listed for its user.
-    let listed = store
-        .list_user_sessions(&UserQuery::user(&user), T0)
-        .await
-        .unwrap();
+    let listed = store.list_user_sessions(&UserQuery::user(&user), T0).await.unwrap();
     for rec in &listed {
         assert_eq!(rec.generation, 0);
         assert!(handles.contains(&rec.handle));
     }
-    let gone = store
-        .delete_user_sessions(&UserQuery::user(&user))
-        .await
-        .unwrap();
+    let gone = store.delete_user_sessions(&UserQuery::user(&user)).await.unwrap();
     assert_eq!(gone.len(), listed.len());
 }
 
@@ -746,26 +570,13 @@ pub async fn odd_ids_and_large_data_round_trip(store: Arc<dyn Store>) {
     let h = handle_for(odd_user);
     let mut rec = record(&h, odd_user, T0);
     rec.recipe_user_id = "*?[]:%_".to_owned();
-    let big: String = (0..20_000)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
+    let big: String = (0..20_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     rec.private_data = serde_json::json!({ "blob": big, "emoji": "🔐" }).to_string();
     rec.client.user_agent = Some("Mozilla/5.0 (X11; Linux x86_64) 'ua'".to_owned());
     store.create_session(&rec).await.unwrap();
     assert_eq!(store.load_session(&h, T0).await.unwrap().unwrap(), rec);
     let q = UserQuery::user(rec.user_id.clone());
     assert_eq!(store.list_user_sessions(&q, T0).await.unwrap().len(), 1);
-    let glob = UserQuery {
-        user_id: "*".to_owned(),
-        field: UserField::RecipeUser,
-        ..q
-    };
-    assert!(
-        store
-            .list_user_sessions(&glob, T0)
-            .await
-            .unwrap()
-            .is_empty(),
-        "ids are not patterns"
-    );
+    let glob = UserQuery { user_id: "*".to_owned(), field: UserField::RecipeUser, ..q };
+    assert!(store.list_user_sessions(&glob, T0).await.unwrap().is_empty(), "ids are not patterns");
 }

@@ -22,11 +22,7 @@ pub(crate) struct TokenFileArg {
 
 impl TokenFileArg {
     fn file(&self) -> TokenFile {
-        TokenFile::new(
-            self.token_file
-                .clone()
-                .unwrap_or_else(TokenFile::default_path),
-        )
+        TokenFile::new(self.token_file.clone().unwrap_or_else(TokenFile::default_path))
     }
 }
 
@@ -61,10 +57,7 @@ pub(crate) async fn login(conn: &Conn, user: String, tf: &TokenFileArg) -> Resul
         enable_anti_csrf: Some(false),
         ..CreateSessionRequest::default()
     };
-    let s = client
-        .create_session(None, &req)
-        .await
-        .map_err(|e| e.to_string())?;
+    let s = client.create_session(None, &req).await.map_err(|e| e.to_string())?;
     let st = stored(client.base_url(), &s);
     file.write(&st).map_err(|e| e.to_string())?;
     conn.out().print(&st.clone().redacted(), &{
@@ -95,11 +88,7 @@ pub(crate) async fn whoami(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
         enable_anti_csrf: None,
         check_database: true,
     };
-    match client
-        .verify_session(&req)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    match client.verify_session(&req).await.map_err(|e| e.to_string())? {
         VerifySessionResponse::Ok { access_token, .. } => {
             if let Some(t) = access_token {
                 st.access_token = t.token;
@@ -114,11 +103,7 @@ pub(crate) async fn whoami(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
                 enable_anti_csrf: None,
                 use_dynamic_signing_key: None,
             };
-            match client
-                .refresh_session(&req)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            match client.refresh_session(&req).await.map_err(|e| e.to_string())? {
                 RefreshSessionResponse::Ok(s) => {
                     st = stored(&st.url, &s);
                     file.write(&st).map_err(|e| e.to_string())?;
@@ -155,10 +140,7 @@ pub(crate) async fn logout(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
         ..RemoveSessionsRequest::default()
     };
     // Revoke first: if the server cannot be reached the file stays, so logout can be retried.
-    let revoked = client
-        .remove_sessions(None, &req)
-        .await
-        .map_err(|e| e.to_string())?;
+    let revoked = client.remove_sessions(None, &req).await.map_err(|e| e.to_string())?;
     file.destroy().map_err(|e| e.to_string())?;
     let body = serde_json::json!({
         "status": "OK",
@@ -170,8 +152,7 @@ pub(crate) async fn logout(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
     } else {
         "session revoked; token file removed".to_owned()
     };
-    conn.out()
-        .print(&body, &[("logged out", st.user_id), ("", note)]);
+    conn.out().print(&body, &[("logged out", st.user_id), ("", note)]);
     Ok(())
 }
 

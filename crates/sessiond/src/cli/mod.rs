@@ -77,12 +77,7 @@ enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct Conn {
     /// Server URL.
-    #[arg(
-        long,
-        env = "SESSIOND_URL",
-        default_value = "http://127.0.0.1:3567",
-        global = true
-    )]
+    #[arg(long, env = "SESSIOND_URL", default_value = "http://127.0.0.1:3567", global = true)]
     url: String,
     /// API key, when the server requires one.
     #[arg(long, env = "SESSIOND_API_KEY", hide_env_values = true, global = true)]
@@ -109,11 +104,7 @@ pub(crate) async fn run(cli: Cli) -> ExitCode {
         Command::Session { conn, command } => session::run(&conn, command).await,
         Command::Keys { conn, command } => session::run_keys(&conn, command).await,
         Command::Token { conn, command } => session::run_token(&conn, command).await,
-        Command::Login {
-            conn,
-            user,
-            token_file,
-        } => login::login(&conn, user, &token_file).await,
+        Command::Login { conn, user, token_file } => login::login(&conn, user, &token_file).await,
         Command::Whoami { conn, token_file } => login::whoami(&conn, &token_file).await,
         Command::Logout { conn, token_file } => login::logout(&conn, &token_file).await,
         Command::CookieKey => sessiond_cookie::CookieKey::generate()

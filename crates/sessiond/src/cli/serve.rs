@@ -133,11 +133,7 @@ impl ServeArgs {
         if args.master_key.is_some() {
             s.master_key = args.master_key;
         }
-        let mut keys: Vec<String> = args
-            .api_keys
-            .into_iter()
-            .filter(|k| !k.is_empty())
-            .collect();
+        let mut keys: Vec<String> = args.api_keys.into_iter().filter(|k| !k.is_empty()).collect();
         if keys.is_empty() {
             // The client commands read SESSIOND_API_KEY; an operator who exports it for both
             // must not get a server that silently requires no key.
@@ -153,11 +149,8 @@ impl ServeArgs {
         if !keys.is_empty() {
             s.api_keys = keys;
         }
-        let files: Vec<PathBuf> = args
-            .api_key_file
-            .into_iter()
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
+        let files: Vec<PathBuf> =
+            args.api_key_file.into_iter().filter(|p| !p.as_os_str().is_empty()).collect();
         if !files.is_empty() {
             s.api_key_file = files;
         }
@@ -188,8 +181,5 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let server = sessiond_server::start(&settings, sessiond_server::termination_signal())
         .await
         .map_err(|e| sessiond_server::error_chain(&e))?;
-    server
-        .wait()
-        .await
-        .map_err(|e| sessiond_server::error_chain(&e))
+    server.wait().await.map_err(|e| sessiond_server::error_chain(&e))
 }

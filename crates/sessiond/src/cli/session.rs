@@ -140,13 +140,7 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
     let client = conn.client()?;
     let out = conn.out();
     match cmd {
-        SessionCmd::Create {
-            user,
-            public,
-            private,
-            tenant,
-            anti_csrf,
-        } => {
+        SessionCmd::Create { user, public, private, tenant, anti_csrf } => {
             let req = CreateSessionRequest {
                 user_id: user,
                 user_data_in_jwt: json_object("public", public)?,
@@ -154,17 +148,10 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
                 enable_anti_csrf: Some(anti_csrf),
                 ..CreateSessionRequest::default()
             };
-            let s = client
-                .create_session(tenant.as_deref(), &req)
-                .await
-                .map_err(err)?;
+            let s = client.create_session(tenant.as_deref(), &req).await.map_err(err)?;
             out.print(&s, &issued_lines(&s));
         }
-        SessionCmd::Verify {
-            token,
-            check_database,
-            anti_csrf_token,
-        } => {
+        SessionCmd::Verify { token, check_database, anti_csrf_token } => {
             let req = VerifySessionRequest {
                 access_token: token,
                 do_anti_csrf_check: anti_csrf_token.is_some(),
@@ -194,10 +181,7 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
                 }
             }
         }
-        SessionCmd::Refresh {
-            token,
-            anti_csrf_token,
-        } => {
+        SessionCmd::Refresh { token, anti_csrf_token } => {
             let req = RefreshSessionRequest {
                 refresh_token: token,
                 anti_csrf_token,
@@ -309,10 +293,7 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
             };
             let revoked = client.remove_sessions(None, &req).await.map_err(err)?;
             let body = serde_json::json!({ "status": "OK", "sessionHandlesRevoked": revoked });
-            out.print(
-                &body,
-                &[("user", user), ("revoked", revoked.len().to_string())],
-            );
+            out.print(&body, &[("user", user), ("revoked", revoked.len().to_string())]);
         }
     }
     Ok(())
@@ -320,10 +301,7 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
 
 /// Prints the response (for `--json`) and fails with the status and message.
 fn invalid<T: serde::Serialize>(
-    out: super::Out,
-    resp: &T,
-    status: &str,
-    message: &str,
+    out: super::Out, resp: &T, status: &str, message: &str,
 ) -> Result<(), String> {
     if out.json {
         out.print(resp, &[]);
@@ -332,10 +310,7 @@ fn invalid<T: serde::Serialize>(
 }
 
 fn key_lines(keys: &[Key]) {
-    println!(
-        "{:<40}  {:<8}  {:<6}  {:<20}  current",
-        "KID", "KIND", "ALG", "CREATED"
-    );
+    println!("{:<40}  {:<8}  {:<6}  {:<20}  current", "KID", "KIND", "ALG", "CREATED");
     for k in keys {
         println!(
             "{:<40}  {:<8}  {:<6}  {:<20}  {}",
@@ -354,21 +329,11 @@ pub(crate) async fn run_keys(conn: &Conn, cmd: KeysCmd) -> Result<(), String> {
     match cmd {
         KeysCmd::List => {
             let list = client.keys().await.map_err(err)?;
-            if out.json {
-                out.print(&list, &[])
-            } else {
-                key_lines(&list.keys)
-            }
+            if out.json { out.print(&list, &[]) } else { key_lines(&list.keys) }
         }
         KeysCmd::Rotate => {
             let r = client.rotate_keys().await.map_err(err)?;
-            out.print(
-                &r,
-                &[
-                    ("rotated", "yes".to_owned()),
-                    ("new key", r.key.kid.clone()),
-                ],
-            );
+            out.print(&r, &[("rotated", "yes".to_owned()), ("new key", r.key.kid.clone())]);
         }
         KeysCmd::Reset => {
             let list = client.reset_keys().await.map_err(err)?;
@@ -391,9 +356,7 @@ pub(crate) async fn run_token(conn: &Conn, cmd: TokenCmd) -> Result<(), String> 
     match cmd {
         TokenCmd::Create { expires_in } => {
             let t = client.create_service_token(expires_in).await.map_err(err)?;
-            let expires = t
-                .expires_at
-                .map_or_else(|| "at the next key reset".to_owned(), time);
+            let expires = t.expires_at.map_or_else(|| "at the next key reset".to_owned(), time);
             out.print(&t, &[("token", t.token.clone()), ("expires", expires)]);
         }
         TokenCmd::Verify { token } => {

@@ -16,11 +16,7 @@ pub struct Api {
 impl Api {
     /// A client of the server at `base` (`http://host:port`).
     pub fn new(base: &str) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: base.to_owned(),
-            api_key: None,
-        }
+        Self { http: reqwest::Client::new(), base: base.to_owned(), api_key: None }
     }
 
     /// A client whose every request gives up after `timeout` (then status 0).
@@ -54,18 +50,14 @@ impl Api {
             Ok(r) => {
                 let status = r.status().as_u16();
                 let text = r.text().await.unwrap_or_default();
-                (
-                    status,
-                    serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                )
+                (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
             }
             Err(e) => (0, Value::String(e.to_string())),
         }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.request(reqwest::Method::POST, path).json(&body))
-            .await
+        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -116,10 +108,7 @@ impl Api {
             if st == 200 {
                 return t0.elapsed();
             }
-            assert!(
-                t0.elapsed() < within,
-                "sessiond not ready within {within:?}: {st} {v}"
-            );
+            assert!(t0.elapsed() < within, "sessiond not ready within {within:?}: {st} {v}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -35,12 +35,7 @@ pub fn sessiond() -> tokio::process::Command {
 
 /// `sessiond <args> --url <url>`: a CLI command against a running server.
 pub async fn cli(url: &str, args: &[&str]) -> Output {
-    sessiond()
-        .args(args)
-        .args(["--url", url])
-        .output()
-        .await
-        .unwrap()
+    sessiond().args(args).args(["--url", url]).output().await.unwrap()
 }
 
 /// `sessiond <args> --json --url <url>`, which must succeed: its stdout as JSON.
@@ -64,11 +59,7 @@ pub fn stderr(o: &Output) -> String {
 /// `kill <sig> <pid>`, which must succeed.
 pub fn kill(sig: &str, pid: &str) {
     assert!(
-        std::process::Command::new("kill")
-            .args([sig, pid])
-            .status()
-            .unwrap()
-            .success(),
+        std::process::Command::new("kill").args([sig, pid]).status().unwrap().success(),
         "kill {sig} {pid}"
     );
 }
@@ -84,11 +75,7 @@ pub struct Serve {
 
 impl Default for Serve {
     fn default() -> Self {
-        Self {
-            args: Vec::new(),
-            env: Vec::new(),
-            algorithm: Some("EdDSA"),
-        }
+        Self { args: Vec::new(), env: Vec::new(), algorithm: Some("EdDSA") }
     }
 }
 
@@ -113,8 +100,7 @@ impl Serve {
     }
 
     pub fn env(mut self, env: &[(&str, &str)]) -> Self {
-        self.env
-            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self.env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         self
     }
 
@@ -144,11 +130,7 @@ impl Serve {
         {
             cmd.args(["--algorithm", alg]);
         }
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
@@ -161,10 +143,7 @@ impl Serve {
                     return v["addr"].as_str().unwrap().to_owned();
                 }
             }
-            panic!(
-                "sessiond exited before listening:\n{}",
-                sink.lock().join("\n")
-            );
+            panic!("sessiond exited before listening:\n{}", sink.lock().join("\n"));
         })
         .await
         .expect("sessiond did not listen within 60 s");
@@ -174,12 +153,7 @@ impl Serve {
                 sink.lock().push(line);
             }
         });
-        Spawned {
-            child,
-            addr,
-            log,
-            reader: Some(reader),
-        }
+        Spawned { child, addr, log, reader: Some(reader) }
     }
 
     /// Runs the server expecting it to refuse to start (within 30 s); returns (exit code,
@@ -214,19 +188,12 @@ impl Spawned {
 
     /// The JSON log lines so far.
     pub fn records(&self) -> Vec<Value> {
-        self.log
-            .lock()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        self.log.lock().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
 
     /// The JSON log lines with this message.
     pub fn with_message(&self, message: &str) -> Vec<Value> {
-        self.records()
-            .into_iter()
-            .filter(|r| r["message"] == message)
-            .collect()
+        self.records().into_iter().filter(|r| r["message"] == message).collect()
     }
 
     /// The whole log as text.
@@ -236,12 +203,7 @@ impl Spawned {
 
     /// The log lines that report a panic.
     pub fn panics(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .iter()
-            .filter(|l| l.contains("panicked"))
-            .cloned()
-            .collect()
+        self.log.lock().iter().filter(|l| l.contains("panicked")).cloned().collect()
     }
 
     pub fn signal(&self, sig: &str) {
@@ -276,9 +238,5 @@ pub async fn serve_refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>,
 
 /// A port nothing listens on (at the time of the call).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

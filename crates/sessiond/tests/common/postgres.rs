@@ -57,10 +57,7 @@ fn find_tools() -> Result<Tools, String> {
         .filter_map(|e| {
             let version: u32 = e.file_name().to_str()?.parse().ok()?;
             let bin = e.path().join("bin");
-            NEEDED
-                .iter()
-                .all(|p| bin.join(p).is_file())
-                .then_some((version, bin))
+            NEEDED.iter().all(|p| bin.join(p).is_file()).then_some((version, bin))
         })
         .max()
         .map(|(_, bin)| bin)
@@ -74,11 +71,9 @@ fn find_tools() -> Result<Tools, String> {
     let as_root = effective_uid_is_root();
     if as_root {
         if !runs("runuser", &["--version"]) {
-            return Err(
-                "running as root, and `runuser` (util-linux) is not installed: \
+            return Err("running as root, and `runuser` (util-linux) is not installed: \
                  initdb and postgres must run as the `postgres` user"
-                    .to_owned(),
-            );
+                .to_owned());
         }
         if !runs("id", &["-u", "postgres"]) {
             return Err(
@@ -123,16 +118,10 @@ impl Cluster {
 
     /// `initdb` (trust auth, UTF8, C locale) into a new temporary folder.
     pub fn init(tools: Tools) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("sessiond-pg-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("sessiond-pg-").tempdir().unwrap();
         if tools.as_root {
             assert!(
-                runs(
-                    "chown",
-                    &["postgres:postgres", dir.path().to_str().unwrap()]
-                ),
+                runs("chown", &["postgres:postgres", dir.path().to_str().unwrap()]),
                 "chown postgres {}",
                 dir.path().display()
             );
@@ -163,21 +152,14 @@ impl Cluster {
     /// The store URL of the cluster's `postgres` database, with the query `query` (for
     /// example `timeout_ms=500`, so that calls fail fast while the cluster is down).
     pub fn url(&self, query: &str) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{}/postgres?{query}",
-            self.port
-        )
+        format!("postgres://postgres@127.0.0.1:{}/postgres?{query}", self.port)
     }
 
     /// Starts the postmaster on the data folder and waits (30 s at most) until it accepts
     /// connections, crash recovery included. Returns how long that took.
     pub fn start(&self) -> Duration {
         let t0 = Instant::now();
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
+        let log = OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let child = self
             .command("postgres")
             .arg("-D")
@@ -214,10 +196,7 @@ impl Cluster {
                 return t0.elapsed();
             }
             if let Some(status) = self.server.lock().as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "postgres exited ({status}) while starting:\n{}",
-                    self.log_tail()
-                );
+                panic!("postgres exited ({status}) while starting:\n{}", self.log_tail());
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(30),
@@ -270,11 +249,8 @@ impl Cluster {
         let t0 = Instant::now();
         let mut stopped = BTreeSet::new();
         loop {
-            let new: Vec<u32> = self
-                .processes()
-                .into_iter()
-                .filter(|p| !stopped.contains(p))
-                .collect();
+            let new: Vec<u32> =
+                self.processes().into_iter().filter(|p| !stopped.contains(p)).collect();
             if new.is_empty() {
                 break;
             }

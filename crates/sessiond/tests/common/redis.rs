@@ -8,17 +8,11 @@ use std::time::Duration;
 use sessiond_store_tests::env;
 
 fn sh(program: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap()
+    std::process::Command::new(program).args(args).output().unwrap()
 }
 
 fn runs(program: &str) -> bool {
-    std::process::Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    std::process::Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 /// A Redis of the test's own. Dropping it shuts it down and removes its files.
@@ -36,10 +30,7 @@ impl OwnRedis {
             runs("redis-server") && runs("redis-cli"),
             "redis-server (with redis-cli) is not installed",
         );
-        installed.then(|| Self {
-            port: super::free_port(),
-            dir: tempfile::tempdir().unwrap(),
-        })
+        installed.then(|| Self { port: super::free_port(), dir: tempfile::tempdir().unwrap() })
     }
 
     /// The store URL, with the query `query` (for example `prefix=fault&timeout_ms=500`).
@@ -76,10 +67,7 @@ impl OwnRedis {
         );
         assert!(out.status.success(), "{out:?}");
         for _ in 0..100 {
-            if sh("redis-cli", &["-p", &port, "ping"])
-                .stdout
-                .starts_with(b"PONG")
-            {
+            if sh("redis-cli", &["-p", &port, "ping"]).stdout.starts_with(b"PONG") {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -102,9 +90,6 @@ impl OwnRedis {
 
 impl Drop for OwnRedis {
     fn drop(&mut self) {
-        let _ = sh(
-            "redis-cli",
-            &["-p", &self.port.to_string(), "shutdown", "nosave"],
-        );
+        let _ = sh("redis-cli", &["-p", &self.port.to_string(), "shutdown", "nosave"]);
     }
 }

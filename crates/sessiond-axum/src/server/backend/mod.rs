@@ -186,9 +186,7 @@ impl Backend {
     }
 
     pub(crate) fn remote(
-        client: Client,
-        jwks_refresh: Duration,
-        revocation_hold: Duration,
+        client: Client, jwks_refresh: Duration, revocation_hold: Duration,
     ) -> Self {
         let hold = i64::try_from(revocation_hold.as_millis()).unwrap_or(i64::MAX);
         Backend::Remote(Arc::new(Remote {
@@ -236,11 +234,7 @@ impl Backend {
 
     /// Creates a session for `user_id` with its public (access-token) and private data.
     pub(crate) async fn create(
-        &self,
-        user_id: &str,
-        public: JsonObject,
-        private: JsonObject,
-        anti_csrf: bool,
+        &self, user_id: &str, public: JsonObject, private: JsonObject, anti_csrf: bool,
         client: ClientInfo,
     ) -> Result<Issued, BackendError> {
         match self {
@@ -251,11 +245,7 @@ impl Backend {
                     .anti_csrf(anti_csrf);
                 new.app_id.clone_from(&b.app_id);
                 new.client = client;
-                let s = b
-                    .manager
-                    .create(new)
-                    .await
-                    .map_err(|e| from_core(e, false))?;
+                let s = b.manager.create(new).await.map_err(|e| from_core(e, false))?;
                 Ok(issued_from_core(s))
             }
             Backend::Remote(b) => {
@@ -268,11 +258,7 @@ impl Backend {
                     ip: client.ip,
                     user_agent: client.user_agent,
                 };
-                let s = b
-                    .client
-                    .create_session(None, &req)
-                    .await
-                    .map_err(from_client)?;
+                let s = b.client.create_session(None, &req).await.map_err(from_client)?;
                 Ok(issued_from_api(s))
             }
         }
@@ -281,10 +267,7 @@ impl Backend {
     /// Verifies an access token: statelessly (through the verified-token cache), or also
     /// against the store.
     pub(crate) async fn verify(
-        &self,
-        token: &str,
-        check_db: bool,
-        csrf: CsrfCheck<'_>,
+        &self, token: &str, check_db: bool, csrf: CsrfCheck<'_>,
     ) -> Result<Verified, BackendError> {
         if check_db && let Backend::Remote(b) = self {
             return Box::pin(b.verify_checked(token, csrf)).await;
@@ -349,14 +332,8 @@ impl Backend {
     async fn verify_uncached(&self, token: &str, now: i64) -> Result<Arc<Cached>, BackendError> {
         let (claims, kid) = match self {
             Backend::InProcess(b) => {
-                let opts = VerifyOptions {
-                    app_id: Some(&b.app_id),
-                    ..VerifyOptions::default()
-                };
-                b.manager
-                    .verify(token, opts)
-                    .await
-                    .map_err(|e| from_core(e, false))?;
+                let opts = VerifyOptions { app_id: Some(&b.app_id), ..VerifyOptions::default() };
+                b.manager.verify(token, opts).await.map_err(|e| from_core(e, false))?;
                 let claims = claims_of(token).ok_or(BackendError::Unauthorised { clear: false })?;
                 (claims, kid_of(token).unwrap_or_default())
             }
@@ -380,8 +357,7 @@ impl Backend {
             kid,
         });
         if !cached.kid.is_empty() {
-            self.cache()
-                .insert(token, Arc::clone(&cached), cached.exp_ms(), now);
+            self.cache().insert(token, Arc::clone(&cached), cached.exp_ms(), now);
         }
         Ok(cached)
     }
@@ -389,9 +365,7 @@ impl Backend {
     /// Rotates a refresh token: a new access and refresh token for the same session, or
     /// [`BackendError::Theft`] when a superseded refresh token is replayed.
     pub(crate) async fn refresh(
-        &self,
-        token: &str,
-        csrf: CsrfCheck<'_>,
+        &self, token: &str, csrf: CsrfCheck<'_>,
     ) -> Result<Issued, BackendError> {
         match self {
             Backend::InProcess(b) => {
@@ -440,10 +414,7 @@ impl Backend {
                     session_handles: Some(handles.to_vec()),
                     ..RemoveSessionsRequest::default()
                 };
-                b.client
-                    .remove_sessions(None, &req)
-                    .await
-                    .map_err(from_client)
+                b.client.remove_sessions(None, &req).await.map_err(from_client)
             }
         }
     }
@@ -452,11 +423,7 @@ impl Backend {
     /// the access token with the same expiry. `None` when the presented token had expired (the
     /// data is updated all the same; the next refresh carries it).
     pub(crate) async fn merge_public(
-        &self,
-        handle: &str,
-        access_token: &str,
-        current: &JsonObject,
-        patch: &JsonObject,
+        &self, handle: &str, access_token: &str, current: &JsonObject, patch: &JsonObject,
     ) -> Result<Option<Tokens>, BackendError> {
         match self {
             Backend::InProcess(b) => {
@@ -473,13 +440,7 @@ impl Backend {
                     .await
                     .map_err(|e| from_core(e, true))?;
                 Ok(r.access_token.map(|t| {
-                    tokens(
-                        &r.session.user_id,
-                        t.token.into_inner(),
-                        t.expires_at,
-                        None,
-                        None,
-                    )
+                    tokens(&r.session.user_id, t.token.into_inner(), t.expires_at, None, None)
                 }))
             }
             Backend::Remote(b) => {
@@ -489,16 +450,8 @@ impl Backend {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 merge_into(&mut public, patch);
-                match b
-                    .client
-                    .regenerate(access_token, Some(public))
-                    .await
-                    .map_err(from_client)?
-                {
-                    RegenerateResponse::Ok {
-                        session,
-                        access_token,
-                    } => Ok(access_token
+                match b.client.regenerate(access_token, Some(public)).await.map_err(from_client)? {
+                    RegenerateResponse::Ok { session, access_token } => Ok(access_token
                         .map(|t| tokens(&session.user_id, t.token, t.expiry, None, None))),
                     RegenerateResponse::Unauthorised { .. } => {
                         Err(BackendError::Unauthorised { clear: true })
@@ -510,8 +463,7 @@ impl Backend {
 
     /// The session's private data and its data version.
     pub(crate) async fn private_data(
-        &self,
-        handle: &str,
+        &self, handle: &str,
     ) -> Result<(JsonObject, u64), BackendError> {
         match self {
             Backend::InProcess(b) => {
@@ -523,11 +475,7 @@ impl Backend {
                 Ok((i.private_data, i.version))
             }
             Backend::Remote(b) => {
-                let d = b
-                    .client
-                    .session_details(handle)
-                    .await
-                    .map_err(from_client)?;
+                let d = b.client.session_details(handle).await.map_err(from_client)?;
                 Ok((d.private_data, d.version))
             }
         }
@@ -535,10 +483,7 @@ impl Backend {
 
     /// Replaces the private data if the version is still `version`; `None` if it moved.
     pub(crate) async fn set_private_data_if(
-        &self,
-        handle: &str,
-        data: &JsonObject,
-        version: u64,
+        &self, handle: &str, data: &JsonObject, version: u64,
     ) -> Result<Option<u64>, BackendError> {
         match self {
             Backend::InProcess(b) => b
@@ -546,19 +491,15 @@ impl Backend {
                 .set_private_data_if_version(SessionRef::in_app(handle, &b.app_id), version, data)
                 .await
                 .map_err(|e| from_core(e, true)),
-            Backend::Remote(b) => b
-                .client
-                .set_private_data(handle, data, version)
-                .await
-                .map_err(from_client),
+            Backend::Remote(b) => {
+                b.client.set_private_data(handle, data, version).await.map_err(from_client)
+            }
         }
     }
 
     /// The user's signed-in devices, oldest first.
     pub(crate) async fn devices(
-        &self,
-        user_id: &str,
-        current: &str,
+        &self, user_id: &str, current: &str,
     ) -> Result<Vec<Device>, BackendError> {
         match self {
             Backend::InProcess(b) => {
@@ -604,9 +545,7 @@ impl Backend {
     /// Seed 000's id token: the public data plus expiry, signed by the current key, and the
     /// public key it verifies with (a JWK).
     pub(crate) async fn id_token(
-        &self,
-        payload: JsonObject,
-        validity: Duration,
+        &self, payload: JsonObject, validity: Duration,
     ) -> Result<(String, Option<Value>), BackendError> {
         match self {
             Backend::InProcess(b) => {
@@ -632,11 +571,8 @@ impl Backend {
                     .as_array()
                     .cloned()
                     .unwrap_or_default();
-                let algorithm = keys
-                    .first()
-                    .and_then(|k| k["alg"].as_str())
-                    .unwrap_or("RS256")
-                    .to_owned();
+                let algorithm =
+                    keys.first().and_then(|k| k["alg"].as_str()).unwrap_or("RS256").to_owned();
                 let req = sessiond_api::cdi::CreateJwtRequest {
                     payload,
                     validity: validity.as_secs().max(1),

@@ -16,11 +16,7 @@ use crate::server::jwks::JwksCache;
 /// What a failed call to the service means for the frontend protocol.
 pub(super) fn from_client(e: ClientError) -> BackendError {
     match e {
-        ClientError::Http {
-            status: 400,
-            message,
-            ..
-        } => BackendError::InvalidInput(message),
+        ClientError::Http { status: 400, message, .. } => BackendError::InvalidInput(message),
         ClientError::Http { status: 404, .. } => BackendError::Unauthorised { clear: true },
         ClientError::Http { status: 409, .. } => BackendError::Conflict,
         ClientError::Http { status, code, .. } if status >= 500 || code == "STORE_UNAVAILABLE" => {
@@ -45,10 +41,7 @@ impl Remote {
     /// Starts following the service's revocation stream (once, on first use: it needs a
     /// runtime).
     pub(super) fn follow(self: &Arc<Self>) {
-        if self
-            .following
-            .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
+        if self.following.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
         self.revocations.set_active(true);
@@ -64,11 +57,8 @@ async fn follow_remote(remote: std::sync::Weak<Remote>) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let Some(r) = remote.upgrade() else { return };
-        let (client, feed, jwks) = (
-            r.client.clone(),
-            Arc::clone(&r.revocations),
-            Arc::clone(&r.jwks),
-        );
+        let (client, feed, jwks) =
+            (r.client.clone(), Arc::clone(&r.revocations), Arc::clone(&r.jwks));
         drop(r);
         match client.revocations(feed.cursor()).await {
             Ok(mut stream) => {
@@ -101,10 +91,7 @@ async fn follow_remote(remote: std::sync::Weak<Remote>) {
                         }
                         Ok(RevocationMessage::Gap) => {
                             feed.apply(
-                                &EventPage {
-                                    events: vec![],
-                                    continuous: false,
-                                },
+                                &EventPage { events: vec![], continuous: false },
                                 from.max(1),
                             );
                         }
@@ -137,9 +124,7 @@ async fn follow_remote(remote: std::sync::Weak<Remote>) {
 impl Remote {
     /// A database-checked verify by the service.
     pub(super) async fn verify_checked(
-        &self,
-        token: &str,
-        csrf: CsrfCheck<'_>,
+        &self, token: &str, csrf: CsrfCheck<'_>,
     ) -> Result<Verified, BackendError> {
         let req = VerifySessionRequest {
             access_token: token.to_owned(),
@@ -148,16 +133,8 @@ impl Remote {
             enable_anti_csrf: Some(csrf.check),
             check_database: true,
         };
-        match self
-            .client
-            .verify_session(&req)
-            .await
-            .map_err(from_client)?
-        {
-            VerifySessionResponse::Ok {
-                session,
-                access_token,
-            } => {
+        match self.client.verify_session(&req).await.map_err(from_client)? {
+            VerifySessionResponse::Ok { session, access_token } => {
                 let identity = Arc::new(identity_from_api(session));
                 let reissued =
                     access_token.map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
@@ -165,11 +142,7 @@ impl Remote {
                     Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
                     None => jwt_payload(token).unwrap_or_default(),
                 };
-                Ok(Verified {
-                    identity,
-                    payload: Arc::new(payload),
-                    reissued,
-                })
+                Ok(Verified { identity, payload: Arc::new(payload), reissued })
             }
             VerifySessionResponse::Unauthorised { .. } => {
                 Err(BackendError::Unauthorised { clear: true })

@@ -69,29 +69,16 @@ pub(super) fn merge_into(target: &mut JsonObject, patch: &JsonObject) {
 
 /// The tokens to send for an access token (and a refresh token, when one is issued).
 pub(super) fn tokens(
-    user_id: &str,
-    access: String,
-    access_exp_ms: i64,
-    refresh: Option<(String, i64)>,
+    user_id: &str, access: String, access_exp_ms: i64, refresh: Option<(String, i64)>,
     anti_csrf: Option<String>,
 ) -> Tokens {
     let payload = jwt_payload(&access).map_or(Value::Null, Value::Object);
-    Tokens {
-        user_id: user_id.to_owned(),
-        access,
-        access_exp_ms,
-        payload,
-        refresh,
-        anti_csrf,
-    }
+    Tokens { user_id: user_id.to_owned(), access, access_exp_ms, payload, refresh, anti_csrf }
 }
 
 /// A new or refreshed session to send: who it is and its tokens.
 pub(super) fn issued(
-    identity: SessionIdentity,
-    access: String,
-    access_exp_ms: i64,
-    refresh: Option<(String, i64)>,
+    identity: SessionIdentity, access: String, access_exp_ms: i64, refresh: Option<(String, i64)>,
     anti_csrf: Option<String>,
 ) -> Issued {
     Issued {

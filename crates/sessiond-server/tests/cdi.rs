@@ -374,26 +374,18 @@ async fn oversized_public_data_is_refused() {
         .await;
     assert_eq!((code, v["code"].clone()), (StatusCode::BAD_REQUEST, json!("INVALID_INPUT")), "{v}");
     let c = t.create("jay").await;
-    let (code, _) = t
-        .put(
-            "/recipe/jwt/data",
-            json!({"sessionHandle": c["session"]["handle"], "userDataInJWT": big}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::BAD_REQUEST);
-    let (code, _) = t
-        .post(
-            "/recipe/session/regenerate",
-            json!({"accessToken": c["accessToken"]["token"], "userDataInJWT": big}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (handle, token) = (&c["session"]["handle"], &c["accessToken"]["token"]);
+    for (method, path, body) in [
+        ("PUT", "/recipe/jwt/data", json!({"sessionHandle": handle, "userDataInJWT": big})),
+        ("POST", "/recipe/session/regenerate", json!({"accessToken": token, "userDataInJWT": big})),
+    ] {
+        let (code, _) =
+            if method == "PUT" { t.put(path, body).await } else { t.post(path, body).await };
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{method} {path}");
+    }
     // Private data has no such limit (only the body limit).
     let v = t
-        .put(
-            "/recipe/session/data",
-            json!({"sessionHandle": c["session"]["handle"], "userDataInDatabase": big}),
-        )
+        .put("/recipe/session/data", json!({"sessionHandle": handle, "userDataInDatabase": big}))
         .await;
     assert_eq!(v.1["status"], "OK");
 }
@@ -488,21 +480,15 @@ async fn private_data_compare_and_swap_never_loses_an_update() {
     assert_eq!(d["privateData"], json!({"cart": 1}));
     assert_eq!(d["publicData"], json!({"role": "user"}));
     let v0 = d["version"].as_u64().unwrap();
-    let (code, r) = t
-        .put(
-            &format!("{path}/private-data"),
-            json!({"privateData": {"cart": 2}, "expectedVersion": v0}),
-        )
-        .await;
+    let data_path = format!("{path}/private-data");
+    let set_cart = |cart: i64, expected: u64| {
+        t.put(&data_path, json!({"privateData": {"cart": cart}, "expectedVersion": expected}))
+    };
+    let (code, r) = set_cart(2, v0).await;
     assert_eq!(code, StatusCode::OK, "{r}");
     assert_eq!(r["version"].as_u64().unwrap(), v0 + 1);
     // The same expected version again: someone else wrote in between.
-    let (code, r) = t
-        .put(
-            &format!("{path}/private-data"),
-            json!({"privateData": {"cart": 3}, "expectedVersion": v0}),
-        )
-        .await;
+    let (code, r) = set_cart(3, v0).await;
     assert_eq!(code, StatusCode::CONFLICT, "{r}");
     assert_eq!(r["code"], "CONFLICT");
     assert_eq!(t.get(&path).await.1["privateData"], json!({"cart": 2}));

@@ -11,12 +11,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::start;
+use common::{TestServer, start};
 use serde_json::json;
+use sessiond_server::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const KEY: &str = "slow-client-test-key-0123456789";
+
+/// A server that wants [`KEY`], with the limits `adjust` sets.
+async fn start_keyed(adjust: impl FnOnce(&mut Settings)) -> TestServer {
+    start(|s| {
+        s.api_keys = vec![KEY.into()];
+        adjust(s);
+    })
+    .await
+}
 
 /// Half a request line and headers, then nothing.
 const HALF_REQUEST: &[u8] = b"POST /public/recipe/session HTTP/1.1\r\nHost: x\r\nContent-Ty";
@@ -73,11 +83,7 @@ fn hello_request() -> Vec<u8> {
 /// closed once the header timeout has passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_stalled_connections_neither_block_others_nor_stay_open() {
-    let t = start(|s| {
-        s.api_keys = vec![KEY.into()];
-        s.header_read_timeout = 2;
-    })
-    .await;
+    let t = start_keyed(|s| s.header_read_timeout = 2).await;
     let opened = Instant::now();
     let mut stalled = Vec::with_capacity(1000);
     for i in 0..1000 {
@@ -137,11 +143,7 @@ async fn a_thousand_stalled_connections_neither_block_others_nor_stay_open() {
 /// the body timeout, and the connection is closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_gets_408_after_the_body_timeout() {
-    let t = start(|s| {
-        s.api_keys = vec![KEY.into()];
-        s.body_read_timeout = 2;
-    })
-    .await;
+    let t = start_keyed(|s| s.body_read_timeout = 2).await;
     for partial in [&b""[..], b"{\"userId\":"] {
         let mut s = TcpStream::connect(t.server.addr).await.unwrap();
         let head = format!(
@@ -175,8 +177,7 @@ async fn a_stalled_body_gets_408_after_the_body_timeout() {
 /// being served keep being served; once stalled ones are closed, the waiting one is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_wait_without_hurting_served_ones() {
-    let t = start(|s| {
-        s.api_keys = vec![KEY.into()];
+    let t = start_keyed(|s| {
         s.max_connections = 8;
         s.header_read_timeout = 5;
     })

@@ -57,21 +57,22 @@ pub async fn key_creation_is_isolated(store: Arc<dyn Store>) {
     assert_eq!(svc.kid, "svc-1");
 }
 
+/// `insert_key_if_newest(expected, k)`: the newest key of `k`'s app and kind afterwards.
+async fn insert_if_newest(store: &dyn Store, expected: Option<&str>, k: &KeyRecord) -> KeyRecord {
+    store.insert_key_if_newest(expected, k).await.unwrap()
+}
+
 /// Rotation inserts only from the expected newest key; reset replaces whole kinds atomically.
 pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
     let first = store.insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-a", T0)).await.unwrap();
     assert_eq!(first.kid, "d-a");
     // Rotating from the current key inserts.
-    let second = store
-        .insert_key_if_newest(Some("d-a"), &key(KeyKind::Dynamic, "d-b", T0 + 10))
-        .await
-        .unwrap();
+    let second =
+        insert_if_newest(&*store, Some("d-a"), &key(KeyKind::Dynamic, "d-b", T0 + 10)).await;
     assert_eq!(second.kid, "d-b");
     // A stale expectation returns the real newest and inserts nothing.
-    let stale = store
-        .insert_key_if_newest(Some("d-a"), &key(KeyKind::Dynamic, "d-c", T0 + 20))
-        .await
-        .unwrap();
+    let stale =
+        insert_if_newest(&*store, Some("d-a"), &key(KeyKind::Dynamic, "d-c", T0 + 20)).await;
     assert_eq!(stale.kid, "d-b");
     // Racing rotations from the same key: one winner.
     let winners = race_creators(&store, Some("d-b"), 16, |i| {
@@ -131,22 +132,16 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
     );
     // Expecting another app's key is a stale expectation: b's newest comes back, nothing is
     // inserted.
-    let stale = store
-        .insert_key_if_newest(Some("a-d-1"), &key_in("b", Dynamic, "b-d-x", T0 + 2_000))
-        .await
-        .unwrap();
+    let stale =
+        insert_if_newest(&*store, Some("a-d-1"), &key_in("b", Dynamic, "b-d-x", T0 + 2_000)).await;
     assert_eq!((stale.kid.as_str(), stale.app_id.as_str()), ("b-d-1", "b"));
     // A newer key in b (later, and a kid that sorts after a's) leaves a's newest as it was:
     // rotating a from a-d-1 still inserts.
-    let b2 = store
-        .insert_key_if_newest(Some("b-d-1"), &key_in("b", Dynamic, "b-d-2", T0 + 5_000))
-        .await
-        .unwrap();
+    let b2 =
+        insert_if_newest(&*store, Some("b-d-1"), &key_in("b", Dynamic, "b-d-2", T0 + 5_000)).await;
     assert_eq!(b2.kid, "b-d-2");
-    let a2 = store
-        .insert_key_if_newest(Some("a-d-1"), &key_in("a", Dynamic, "a-d-2", T0 + 1_001))
-        .await
-        .unwrap();
+    let a2 =
+        insert_if_newest(&*store, Some("a-d-1"), &key_in("a", Dynamic, "a-d-2", T0 + 1_001)).await;
     assert_eq!(a2.kid, "a-d-2", "b's newer key is not a's newest");
     // The same kid ordering inside one millisecond, across apps: each app's own tie-break.
     let a_same =
@@ -165,7 +160,8 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
 
     // b's keys and the default app's: what every listing below expects beside a's, since
     // nothing done to a may touch them.
-    let with_others = |mut a: Vec<(String, &'static str, String)>| {
+    let with_others = |a_keys: &[(KeyKind, &str)]| {
+        let mut a: Vec<_> = a_keys.iter().map(|&(kind, kid)| row("a", kind, kid)).collect();
         a.extend([
             row("b", Chain, "b-c"),
             row("b", Dynamic, "b-d-1"),
@@ -182,12 +178,12 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
     assert_eq!(*a2_loaded, key_in("a", Dynamic, "a-d-2", T0 + 1_001));
     assert_eq!(
         stored(&store).await,
-        with_others(vec![
-            row("a", Chain, "a-c"),
-            row("a", Dynamic, "a-d-1"),
-            row("a", Dynamic, "a-d-2"),
-            row("a", Service, "a-svc"),
-            row("a", Static, "a-s"),
+        with_others(&[
+            (Chain, "a-c"),
+            (Dynamic, "a-d-1"),
+            (Dynamic, "a-d-2"),
+            (Service, "a-svc"),
+            (Static, "a-s")
         ])
     );
 
@@ -207,31 +203,25 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         stored(&store).await,
-        with_others(vec![
-            row("a", Chain, "a-c"),
-            row("a", Dynamic, "a-d-new"),
-            row("a", Service, "a-svc-new"),
-            row("a", Static, "a-s-new"),
+        with_others(&[
+            (Chain, "a-c"),
+            (Dynamic, "a-d-new"),
+            (Service, "a-svc-new"),
+            (Static, "a-s-new")
         ])
     );
     // Rotation in a continues from a's new key; b's newest is untouched.
-    let a3 = store
-        .insert_key_if_newest(Some("a-d-new"), &key_in("a", Dynamic, "a-d-3", T0 + 10_001))
-        .await
-        .unwrap();
+    let a3 =
+        insert_if_newest(&*store, Some("a-d-new"), &key_in("a", Dynamic, "a-d-3", T0 + 10_001))
+            .await;
     assert_eq!(a3.kid, "a-d-3");
-    let b_stale = store
-        .insert_key_if_newest(Some("b-d-1"), &key_in("b", Dynamic, "b-d-3", T0 + 10_001))
-        .await
-        .unwrap();
+    let b_stale =
+        insert_if_newest(&*store, Some("b-d-1"), &key_in("b", Dynamic, "b-d-3", T0 + 10_001)).await;
     assert_eq!(b_stale.kid, "b-d-2");
     // Replacing a kind of an app with no keys of that app (b's keys have app b) deletes nothing
     // of b; replacing with nothing empties only a's kinds.
     store.replace_keys("a", &[Chain, Dynamic], &[]).await.unwrap();
-    assert_eq!(
-        stored(&store).await,
-        with_others(vec![row("a", Service, "a-svc-new"), row("a", Static, "a-s-new"),])
-    );
+    assert_eq!(stored(&store).await, with_others(&[(Service, "a-svc-new"), (Static, "a-s-new")]));
     // With a's dynamic keys gone, a creator in a expecting none inserts again.
     let a_again =
         store.insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-again", T0)).await.unwrap();

@@ -179,27 +179,16 @@ pub async fn recent_rotations_round_trip_and_follow_rotation(store: Arc<dyn Stor
 
     // A successful rotation stores the list it carries, exactly (not appended to, not capped
     // by the store).
-    let first = [T0 + 5];
-    assert!(
-        rotated(
-            &*store,
-            Rotation { recent_rotations: &first, ..rotation(&h, 0, [1u8; 32], [2u8; 32], T0 + 5) }
-        )
-        .await
-    );
-    let got = store.load_session(&h, T0 + 5).await.unwrap().unwrap();
-    assert_eq!(got.recent_rotations, vec![T0 + 5]);
-    assert_eq!(got.generation, 1);
     let second = [T0 - 100, T0 + 5, T0 + 9];
-    assert!(
-        rotated(
-            &*store,
-            Rotation { recent_rotations: &second, ..rotation(&h, 1, [2u8; 32], [3u8; 32], T0 + 9) }
-        )
-        .await
-    );
+    for (from_gen, from, to, list, now) in
+        [(0, 1u8, 2u8, &[T0 + 5][..], T0 + 5), (1, 2, 3, &second[..], T0 + 9)]
+    {
+        let rot = rotation(&h, from_gen, [from; 32], [to; 32], now);
+        assert!(rotated(&*store, Rotation { recent_rotations: list, ..rot }).await);
+        let got = store.load_session(&h, now).await.unwrap().unwrap();
+        assert_eq!((got.recent_rotations, got.generation), (list.to_vec(), from_gen + 1));
+    }
     let got = store.load_session(&h, T0 + 9).await.unwrap().unwrap();
-    assert_eq!(got.recent_rotations, second.to_vec());
 
     // Failed rotations (stale generation, wrong hash, expired) leave it alone.
     let junk = [1, 2, 3];

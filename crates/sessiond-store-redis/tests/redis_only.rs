@@ -103,9 +103,12 @@ fn now_ms() -> i64 {
     .unwrap()
 }
 
-fn have_redis_server() -> bool {
+/// A directory for the test's own servers; `None` (the test is skipped) when `redis-server` is
+/// not installed.
+fn own_servers_dir() -> Option<tempfile::TempDir> {
     let installed = Command::new("redis-server").arg("--version").output().is_ok();
     env::prerequisite(installed, "redis-server is not installed")
+        .then(|| tempfile::tempdir().unwrap())
 }
 
 /// With `wait_replicas=1` a revocation returns only once the replica has it; with the replica
@@ -113,10 +116,7 @@ fn have_redis_server() -> bool {
 /// store are not held up behind the `WAIT`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn revocations_wait_for_replicas_without_stalling_other_requests() {
-    if !have_redis_server() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = own_servers_dir() else { return };
     let primary = Server::start(dir.path(), "primary", &[]);
     let replica = Server::start(
         dir.path(),
@@ -220,10 +220,7 @@ async fn the_sweep_drops_pointers_to_dead_linked_sessions() {
 /// every connection (`CLIENT KILL`), and pushes again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_reader_reconnects_after_its_connection_is_killed() {
-    if !have_redis_server() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = own_servers_dir() else { return };
     let server = Server::start(dir.path(), "events", &[]);
     let url = format!("redis://127.0.0.1:{}?prefix=ev&timeout_ms=500", server.port);
     let a = RedisStore::connect(&url).await.unwrap();

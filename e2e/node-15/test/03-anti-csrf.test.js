@@ -12,9 +12,7 @@ const ctx = setup({ antiCsrf: "VIA_TOKEN" });
 
 describe("supertokens-node 15.2.3 with antiCsrf VIA_TOKEN", () => {
     test("the anti-csrf token: issued at sign-in, in the token, required on non-GET requests", async () => {
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(uid("csrf"));
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(uid("csrf"));
         const csrf = login.headers.get("anti-csrf");
         assert.ok(csrf && csrf.length >= 20, `anti-csrf header: ${csrf}`);
         assert.equal(b.accessPayload.antiCsrfToken, csrf, "the access token carries it");
@@ -30,9 +28,7 @@ describe("supertokens-node 15.2.3 with antiCsrf VIA_TOKEN", () => {
     });
 
     test("refresh needs the anti-csrf token; without it the session survives; with it a new token is issued", async () => {
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(uid("csrf-refresh"));
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(uid("csrf-refresh"));
         const csrf = login.headers.get("anti-csrf");
         const without = await b.clone().refresh();
         assert.equal(without.status, 401, without.text);
@@ -48,8 +44,7 @@ describe("supertokens-node 15.2.3 with antiCsrf VIA_TOKEN", () => {
     });
 
     test("header transfer needs no anti-csrf token", async () => {
-        const b = new Browser(ctx.app.url, { mode: "header" });
-        ok(await b.login(uid("csrf-hdr")), "login");
+        const [b] = await new Browser(ctx.app.url, { mode: "header" }).signIn(uid("csrf-hdr"));
         ok(await b.post("/me"), "POST without anti-csrf");
         ok(await b.refresh(), "refresh without anti-csrf");
         ok(await b.post("/me-checked"), "POST with checkDatabase");

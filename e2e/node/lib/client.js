@@ -154,6 +154,27 @@ class Browser {
     login(userId, payload, data, opts = {}) {
         return this.post("/login", { userId, payload, data, tenantId: opts.tenantId }, opts);
     }
+    // The session cookies a cookie-transfer sign-in at t0 (Date.now()) set with its response r: both
+    // there, HttpOnly, on their paths, the refresh cookie expiring with the core's default refresh-token
+    // lifetime (100 days). Returns { at, rt }.
+    assertSessionCookies(r, t0) {
+        const at = this.cookies.get("sAccessToken");
+        const rt = this.cookies.get("sRefreshToken");
+        assert.ok(at && rt, `both cookies set: ${JSON.stringify(r.setCookies)}`);
+        assert.equal(at.path, "/");
+        assert.equal(rt.path, "/auth/session/refresh");
+        assert.ok(at.attrs.httponly && rt.attrs.httponly, "cookies are HttpOnly");
+        const rtExpiry = Date.parse(rt.attrs.expires);
+        const days100 = 100 * 24 * 3600 * 1000;
+        assert.ok(Math.abs(rtExpiry - (t0 + days100)) < 120000, `refresh cookie expires ${rt.attrs.expires} (100 days)`);
+        return { at, rt };
+    }
+    // login(...), which must answer 200: [this browser, the login response].
+    async signIn(...args) {
+        const r = await this.login(...args);
+        ok(r, "login");
+        return [this, r];
+    }
     refresh(opts) {
         return this.request("POST", "/auth/session/refresh", opts);
     }

@@ -34,15 +34,8 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
         assert.equal(r.headers.get("st-refresh-token"), null);
         assert.equal(r.headers.get("anti-csrf"), null, "no anti-csrf token when anti-csrf is off (the core omits it)");
 
-        const at = b.cookies.get("sAccessToken");
-        const rt = b.cookies.get("sRefreshToken");
-        assert.ok(at && rt, `both cookies set: ${JSON.stringify(r.setCookies)}`);
-        assert.equal(at.path, "/");
-        assert.equal(rt.path, "/auth/session/refresh");
-        assert.ok(at.attrs.httponly && rt.attrs.httponly, "cookies are HttpOnly");
         // The refresh cookie's expiry is the core's refreshToken.expiry (100 days by default).
-        const rtExpiry = Date.parse(rt.attrs.expires);
-        assert.ok(Math.abs(rtExpiry - (t0 + 100 * DAY_MS)) < 120000, `refresh cookie expires ${rt.attrs.expires}`);
+        b.assertSessionCookies(r, t0);
 
         const header = b.accessHeader;
         assert.equal(header.alg, "RS256");
@@ -87,9 +80,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
 
     test("createNewSession with header transfer (st-auth-mode: header), then refresh by header", async () => {
         const userId = uid("hdr");
-        const b = new Browser(ctx.app.url, { mode: "header" });
-        const r = await b.login(userId, { k: "v" });
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url, { mode: "header" }).signIn(userId, { k: "v" });
         assert.deepEqual(r.setCookies, [], "no cookies in header mode");
         assert.ok(b.headerTokens.access && b.headerTokens.refresh, "st-access-token and st-refresh-token headers");
         assert.match(r.headers.get("access-control-expose-headers"), /st-access-token/);
@@ -115,8 +106,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
     });
 
     test("getSession verifies locally against sessiond's JWKS: no /recipe/session/verify calls", async () => {
-        const b = new Browser(ctx.app.url);
-        ok(await b.login(uid("local")), "login");
+        const [b] = await new Browser(ctx.app.url).signIn(uid("local"));
         ok(await b.get("/me"), "warm-up /me"); // the SDK may fetch the JWKS here
 
         const verify0 = await requestCount(ctx.sd, "POST", "/recipe/session/verify");
@@ -136,9 +126,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
 
     test("refresh API (POST /auth/session/refresh) rotates both tokens; the session continues", async () => {
         const userId = uid("refresh");
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(userId, { role: "r1" });
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(userId, { role: "r1" });
         const before = { at: b.accessToken, rt: b.refreshToken, p: b.accessPayload };
 
         const r = await b.refresh();
@@ -187,9 +175,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
     });
 
     test("updateSessionDataInDatabase replaces the session data", async () => {
-        const b = new Browser(ctx.app.url);
-        const r = await b.login(uid("data"), {}, { a: 1, b: 2 });
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url).signIn(uid("data"), {}, { a: 1, b: 2 });
         const d = await b.post("/data", { c: 3, list: ["x"] });
         ok(d, "POST /data");
         assert.deepEqual(d.json.data, { c: 3, list: ["x"] }, "replaced, not merged");
@@ -206,9 +192,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
 
     test("mergeIntoAccessTokenPayload regenerates the access token with the same expiry", async () => {
         const userId = uid("merge");
-        const b = new Browser(ctx.app.url);
-        const r = await b.login(userId, { role: "user", keep: true });
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url).signIn(userId, { role: "user", keep: true });
         const before = { at: b.accessToken, p: b.accessPayload };
 
         const m = await b.post("/merge", { plan: "pro", role: null });
@@ -250,9 +234,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
     });
 
     test("checkDatabase: a revoked session is rejected at once, plain verifySession still accepts the token", async () => {
-        const b = new Browser(ctx.app.url);
-        const r = await b.login(uid("checkdb"));
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url).signIn(uid("checkdb"));
         ok(await b.get("/me-checked"), "/me-checked before revocation");
 
         assert.equal(await Session.revokeSession(r.json.handle), true);
@@ -272,9 +254,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
     });
 
     test("revokeSession from the session object (POST /logout) and the SDK signout API", async () => {
-        const b = new Browser(ctx.app.url);
-        const r = await b.login(uid("logout"));
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url).signIn(uid("logout"));
         const kept = b.snapshot();
         const out = await b.post("/logout", {});
         ok(out, "POST /logout");
@@ -285,9 +265,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
         assert.equal((await b.get("/me-checked")).status, 401);
         assert.equal((await b.refresh()).status, 401);
 
-        const c = new Browser(ctx.app.url);
-        const r2 = await c.login(uid("signout"));
-        ok(r2, "login");
+        const [c, r2] = await new Browser(ctx.app.url).signIn(uid("signout"));
         const so = await c.post("/auth/signout", {});
         ok(so, "POST /auth/signout");
         assert.deepEqual(so.json, { status: "OK" });
@@ -374,9 +352,7 @@ describe("sessions: create, verify, refresh, information, data, payload, revocat
 
     test("user ids with spaces, plus signs, unicode and URL metacharacters survive every call", async () => {
         const userId = `Üser +1 ${process.pid}@example.com/x?a=b&c=%20#frag`;
-        const b = new Browser(ctx.app.url);
-        const r = await b.login(userId, { name: "Zoë" }, { note: "ü+ &" });
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url).signIn(userId, { name: "Zoë" }, { note: "ü+ &" });
         assert.equal(r.json.userId, userId);
         assert.equal(b.accessPayload.sub, userId);
         assert.equal(b.accessPayload.name, "Zoë");

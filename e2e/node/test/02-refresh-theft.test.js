@@ -9,77 +9,25 @@ const { describe, test } = require("node:test");
 const Session = require("supertokens-node/recipe/session");
 const { Browser, uid, ok } = require("../lib/client");
 const cases = require("../lib/refresh-cases");
-const { GRACE_S, pastGrace } = cases;
 
-const ctx = setup({ sessiond: { args: ["--refresh-grace", String(GRACE_S)] } });
+const ctx = setup(cases.GRACE_SETUP);
 const thefts = () => cases.thefts(ctx);
 
 describe("refresh-token rotation: theft detection and concurrent refreshes (own sessiond: --refresh-grace 2)", () => {
-    test("replaying an old refresh token after refreshes: the SDK reports token theft and the session is gone", async () => {
-        const userId = uid("victim");
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(userId);
-        ok(login, "login");
-        const handle = login.json.handle;
-        const stolen = b.snapshot(); // refresh token generation 0, copied by an attacker
-
-        // The legitimate client refreshes twice. Within sessiond's grace window any superseded token is
-        // still honoured (a retry of a lost response, a stale tab); after it, a replay is theft.
-        ok(await b.refresh(), "refresh 1");
-        ok(await b.get("/me"), "/me after refresh 1");
-        ok(await b.refresh(), "refresh 2");
-        ok(await b.get("/me"), "/me after refresh 2");
-        const theftsBefore = thefts().length;
-        await pastGrace();
-
-        const attacker = new Browser(ctx.app.url).restore(stolen);
-        const r = await attacker.refresh();
-        assert.equal(r.status, 401, r.text);
-        assert.deepEqual(r.json, { message: "token theft detected" });
-        assert.equal(attacker.refreshToken, undefined, "the SDK cleared the attacker's tokens");
-
-        const t = thefts().slice(theftsBefore);
-        assert.equal(t.length, 1, "the SDK raised TOKEN_THEFT_DETECTED once");
-        assert.equal(t[0].payload.sessionHandle, handle);
-        assert.equal(t[0].payload.userId, userId);
-        assert.equal(t[0].payload.recipeUserId.getAsString(), userId);
-
-        // The SDK's theft handler revoked the session: it is gone for everyone.
-        assert.equal(await Session.getSessionInformation(handle), undefined);
-        assert.deepEqual(await Session.getAllSessionHandlesForUser(userId), []);
-        const victimChecked = await b.clone().get("/me-checked");
-        assert.equal(victimChecked.status, 401, "the victim's access token is rejected by a database check");
-        const victimRefresh = await b.clone().refresh();
-        assert.equal(victimRefresh.status, 401, "the victim's current refresh token no longer works");
-        assert.deepEqual(victimRefresh.json, { message: "unauthorised" });
-    });
+    test("replaying an old refresh token after refreshes: the SDK reports token theft and the session is gone", () =>
+        cases.replayAfterGraceIsTheft(ctx, Session, (payload, { userId, handle }) => {
+            assert.equal(payload.sessionHandle, handle);
+            assert.equal(payload.userId, userId);
+            assert.equal(payload.recipeUserId.getAsString(), userId);
+        }));
 
     test("within the grace window, a token two generations old gets the current successor, not theft", () => cases.staleTabGetsTheSuccessor(ctx));
 
-    test("a refresh token that was never issued is UNAUTHORISED, not theft", async () => {
-        const b = new Browser(ctx.app.url);
-        ok(await b.login(uid("forged")), "login");
-        const rt = b.cookies.get("sRefreshToken");
-        const theftsBefore = thefts().length;
-        // Flip one character of the secret part.
-        const i = Math.floor(rt.value.length / 2);
-        rt.value = rt.value.slice(0, i) + (rt.value[i] === "A" ? "B" : "A") + rt.value.slice(i + 1);
-        const r = await b.refresh();
-        assert.equal(r.status, 401, r.text);
-        assert.deepEqual(r.json, { message: "unauthorised" });
-        assert.equal(thefts().length, theftsBefore);
-        const garbage = new Browser(ctx.app.url);
-        garbage.cookies.set("sRefreshToken", { name: "sRefreshToken", value: "not-a-token", path: "/auth/session/refresh", attrs: {} });
-        const g = await garbage.refresh();
-        assert.equal(g.status, 401, g.text);
-        assert.deepEqual(g.json, { message: "unauthorised" });
-    });
+    test("a refresh token that was never issued is UNAUTHORISED, not theft", () => cases.forgedTokenIsUnauthorised(ctx));
 
     test("two tabs refreshing concurrently with the same refresh token both succeed, no theft", async () => {
         const userId = uid("tabs");
-        const tab1 = new Browser(ctx.app.url);
-        const login = await tab1.login(userId, { tabs: 2 });
-        ok(login, "login");
+        const [tab1, login] = await new Browser(ctx.app.url).signIn(userId, { tabs: 2 });
         const tab2 = tab1.clone(); // same cookie jar contents, as two tabs of one browser
         const rt0 = tab1.refreshToken;
         const theftsBefore = thefts().length;
@@ -110,9 +58,7 @@ describe("refresh-token rotation: theft detection and concurrent refreshes (own 
     });
 
     test("many concurrent refreshes of one token (four tabs) all succeed with one successor", async () => {
-        const tab = new Browser(ctx.app.url);
-        const login = await tab.login(uid("tabs4"));
-        ok(login, "login");
+        const [tab, login] = await new Browser(ctx.app.url).signIn(uid("tabs4"));
         const tabs = [tab, tab.clone(), tab.clone(), tab.clone()];
         const theftsBefore = thefts().length;
         const rs = await Promise.all(tabs.map((t) => t.refresh()));

@@ -18,9 +18,7 @@ function wrongToken(t) {
 
 describe("anti-CSRF VIA_TOKEN", () => {
     test("createNewSession returns an anti-csrf token that the access token carries", async () => {
-        const b = new Browser(ctx.app.url);
-        const r = await b.login(uid("csrf-create"));
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url).signIn(uid("csrf-create"));
         const anti = r.headers.get("anti-csrf");
         assert.ok(anti && anti.length >= 16, `anti-csrf response header: ${anti}`);
         assert.match(r.headers.get("access-control-expose-headers"), /anti-csrf/);
@@ -29,8 +27,7 @@ describe("anti-CSRF VIA_TOKEN", () => {
     });
 
     test("verifySession on a non-GET request: missing or wrong anti-csrf header → 401 try refresh, correct → 200", async () => {
-        const b = new Browser(ctx.app.url);
-        ok(await b.login(uid("csrf-verify")), "login");
+        const [b] = await new Browser(ctx.app.url).signIn(uid("csrf-verify"));
         const anti = b.antiCsrf;
 
         const missing = await b.post("/me", {}, { antiCsrf: null });
@@ -52,9 +49,7 @@ describe("anti-CSRF VIA_TOKEN", () => {
     });
 
     test("refresh with anti-csrf: missing or wrong header → 401, correct → 200 with a new anti-csrf token", async () => {
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(uid("csrf-refresh"));
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(uid("csrf-refresh"));
         const anti0 = b.antiCsrf;
         const kept = b.snapshot();
 
@@ -92,9 +87,7 @@ describe("anti-CSRF VIA_TOKEN", () => {
     });
 
     test("header transfer needs no anti-csrf token even with VIA_TOKEN", async () => {
-        const b = new Browser(ctx.app.url, { mode: "header" });
-        const r = await b.login(uid("csrf-header"));
-        ok(r, "login");
+        const [b, r] = await new Browser(ctx.app.url, { mode: "header" }).signIn(uid("csrf-header"));
         assert.equal(r.headers.get("anti-csrf"), null, "no anti-csrf token for header-based sessions");
         assert.equal(b.accessPayload.antiCsrfToken, null);
         ok(await b.post("/me", {}, { antiCsrf: null }), "POST /me without anti-csrf");

@@ -21,9 +21,7 @@ async function waitUntilExpired(b) {
 describe("expiry (own sessiond: --access-token-ttl 3 --refresh-grace 1)", () => {
     for (const mode of ["cookie", "header"]) {
         test(`${mode} transfer: expired access token → 401 try refresh → refresh → works again`, async () => {
-            const b = new Browser(ctx.app.url, { mode });
-            const login = await b.login(uid(`expiry-${mode}`), { k: 1 });
-            ok(login, "login");
+            const [b, login] = await new Browser(ctx.app.url, { mode }).signIn(uid(`expiry-${mode}`), { k: 1 });
             const p0 = b.accessPayload;
             assert.equal(p0.exp - p0.iat, 3, "--access-token-ttl 3");
             assert.equal(b.frontTokenDecoded.ate, p0.exp * 1000);
@@ -55,9 +53,7 @@ describe("expiry (own sessiond: --access-token-ttl 3 --refresh-grace 1)", () => 
     }
 
     test("the session (refresh token) outlives many access tokens", async () => {
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(uid("long"));
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(uid("long"));
         await waitUntilExpired(b);
         assert.equal((await b.get("/me")).status, 401);
         const info = await Session.getSessionInformation(login.json.handle);
@@ -96,9 +92,7 @@ describe("expiry (own sessiond: --access-token-ttl 3 --refresh-grace 1)", () => 
 
     test("after the grace window, replaying the parent refresh token is token theft", async () => {
         const userId = uid("grace");
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(userId);
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(userId);
         const old = b.snapshot();
         ok(await b.refresh(), "refresh");
         ok(await b.get("/me"), "/me with the new token");

@@ -14,9 +14,7 @@ const ctx = setup({ session: { useDynamicAccessTokenSigningKey: false } });
 
 describe("static signing key (useDynamicAccessTokenSigningKey: false)", () => {
     test("useDynamicAccessTokenSigningKey=false: every token is signed by the static (non d-) key", async () => {
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(uid("static"), { s: 1 });
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(uid("static"), { s: 1 });
         const kid = b.accessHeader.kid;
         assert.ok(!kid.startsWith("d-"), `static kid: ${kid}`);
         assert.ok((await jwks(ctx.sd)).keys.some((k) => k.kid === kid), "published in the JWKS");

@@ -16,9 +16,7 @@ const ctx = setup({ basePath: APP_PATH, proxy: true });
 describe("connectionURI with /appid-<appId>, traffic recorded by a proxy", () => {
     test("connectionURI …/appid-<appId>: sessions, local verification, refresh and admin calls work", async () => {
         const userId = uid("appid");
-        const b = new Browser(ctx.app.url);
-        const login = await b.login(userId, { app: true });
-        ok(login, "login");
+        const [b, login] = await new Browser(ctx.app.url).signIn(userId, { app: true });
         ok(await b.get("/me"), "/me (JWKS from …/appid-e2e-node/.well-known/jwks.json)");
         ok(await b.get("/me-checked"), "/me-checked");
         ok(await b.refresh(), "refresh");

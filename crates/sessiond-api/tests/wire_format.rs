@@ -14,6 +14,9 @@ use sessiond_api::cdi::{
 use sessiond_api::v1::{DeviceSession, SessionDetails};
 use sessiond_api::{ErrorBody, JsonObject};
 
+/// Every `UNAUTHORISED` answer, with the message `"m"` the tests give it.
+const UNAUTHORISED: &str = r#"{"status":"UNAUTHORISED","message":"m"}"#;
+
 /// `value` serialises to exactly `text`, and `text` reads back as `value`.
 fn pinned<T>(value: &T, text: &str)
 where
@@ -60,18 +63,12 @@ fn verify_and_regenerate_responses() {
             &format!(r#"{{"status":"OK","session":{SESSION}{tail}"#),
         );
     }
-    pinned(
-        &VerifySessionResponse::Unauthorised { message: "m".into() },
-        r#"{"status":"UNAUTHORISED","message":"m"}"#,
-    );
+    pinned(&VerifySessionResponse::Unauthorised { message: "m".into() }, UNAUTHORISED);
     pinned(
         &VerifySessionResponse::TryRefreshToken { message: "m".into() },
         r#"{"status":"TRY_REFRESH_TOKEN","message":"m"}"#,
     );
-    pinned(
-        &RegenerateResponse::Unauthorised { message: "m".into() },
-        r#"{"status":"UNAUTHORISED","message":"m"}"#,
-    );
+    pinned(&RegenerateResponse::Unauthorised { message: "m".into() }, UNAUTHORISED);
 }
 
 #[test]
@@ -86,10 +83,7 @@ fn refresh_info_and_update_responses() {
         },
         r#"{"status":"TOKEN_THEFT_DETECTED","session":{"handle":"h","userId":"u","recipeUserId":"r"}}"#,
     );
-    pinned(
-        &RefreshSessionResponse::Unauthorised { message: "m".into() },
-        r#"{"status":"UNAUTHORISED","message":"m"}"#,
-    );
+    pinned(&RefreshSessionResponse::Unauthorised { message: "m".into() }, UNAUTHORISED);
     pinned(
         &SessionInfoResponse::Ok {
             session_handle: "h".into(),
@@ -103,15 +97,9 @@ fn refresh_info_and_update_responses() {
         },
         r#"{"status":"OK","sessionHandle":"h","userId":"u","recipeUserId":"r","userDataInDatabase":{},"userDataInJWT":{"role":"admin"},"expiry":2,"timeCreated":1,"tenantId":"public"}"#,
     );
-    pinned(
-        &SessionInfoResponse::Unauthorised { message: "m".into() },
-        r#"{"status":"UNAUTHORISED","message":"m"}"#,
-    );
+    pinned(&SessionInfoResponse::Unauthorised { message: "m".into() }, UNAUTHORISED);
     pinned(&UpdateDataResponse::Ok, r#"{"status":"OK"}"#);
-    pinned(
-        &UpdateDataResponse::Unauthorised { message: "m".into() },
-        r#"{"status":"UNAUTHORISED","message":"m"}"#,
-    );
+    pinned(&UpdateDataResponse::Unauthorised { message: "m".into() }, UNAUTHORISED);
 }
 
 #[test]

@@ -61,6 +61,16 @@ class Sdk:
     init_warnings: List[warnings.WarningMessage] = field(default_factory=list)
 
 
+def get_me_locally(frontend: Any, sdk: Sdk, why: str, times: int = 1) -> None:
+    """``GET /me`` through ``frontend`` ``times`` times: each is 200, and none of them made the
+    SDK call the core (the access token verified locally); ``why`` says what that shows."""
+    mark = sdk.recorder.mark()
+    for _ in range(times):
+        r = frontend.get("/me")
+        assert r.status_code == 200, r.text
+    assert sdk.recorder.since(mark) == [], why
+
+
 def start_sdk(core_url: str, api_key: str, **session_options: Any) -> Sdk:
     """Initialise supertokens-python against ``core_url``, passing ``session_options`` to
     ``session.init``. Once per process: the SDK's configuration is process-global."""

@@ -17,10 +17,12 @@ import re
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Generic, Iterable, List, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 SDK_LOGGER = "com.supertokens"
+
+T = TypeVar("T")
 
 # Phrases an SDK would use when it is unhappy with the core it talks to. The SDK's only
 # compatibility error is "The running SuperTokens core version is not compatible with this
@@ -46,11 +48,35 @@ class CoreCall:
         return f"{self.method} {self.path}"
 
 
-class CoreCallRecorder:
+class Journal(Generic[T]):
+    """Entries appended from any thread: ``mark()`` where it stands now, ``since(mark)`` what came
+    after, ``all()`` everything."""
+
+    def __init__(self) -> None:
+        self._journal_lock = threading.Lock()
+        self._entries: List[T] = []
+
+    def _append(self, entry: T) -> None:
+        with self._journal_lock:
+            self._entries.append(entry)
+
+    def mark(self) -> int:
+        with self._journal_lock:
+            return len(self._entries)
+
+    def since(self, mark: int) -> List[T]:
+        with self._journal_lock:
+            return list(self._entries[mark:])
+
+    def all(self) -> List[T]:
+        with self._journal_lock:
+            return list(self._entries)
+
+
+class CoreCallRecorder(Journal[CoreCall]):
     def __init__(self, core_url: str):
+        super().__init__()
         self._base_path = urlsplit(core_url).path.rstrip("/")
-        self._lock = threading.Lock()
-        self.calls: List[CoreCall] = []
 
     def __call__(
         self,
@@ -72,21 +98,8 @@ class CoreCallRecorder:
             params=dict(params) if params else params,
             body=dict(body) if body else body,
         )
-        with self._lock:
-            self.calls.append(call)
+        self._append(call)
         return url, method, headers, params, body
-
-    def mark(self) -> int:
-        with self._lock:
-            return len(self.calls)
-
-    def since(self, mark: int) -> List[CoreCall]:
-        with self._lock:
-            return list(self.calls[mark:])
-
-    def all(self) -> List[CoreCall]:
-        with self._lock:
-            return list(self.calls)
 
 
 @dataclass
@@ -96,29 +109,19 @@ class LogLine:
     text: str
 
 
-class SdkLogCapture(logging.Handler):
+class SdkLogCapture(logging.Handler, Journal[LogLine]):
     """Collects every record of the ``com.supertokens`` logger (DEBUG and up)."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self._lock2 = threading.Lock()
-        self.lines: List[LogLine] = []
+        logging.Handler.__init__(self, level=logging.DEBUG)
+        Journal.__init__(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = record.getMessage()
         except Exception:  # a malformed record is itself worth seeing
             text = f"{record.msg!r} % {record.args!r}"
-        with self._lock2:
-            self.lines.append(LogLine(record.levelno, record.name, text))
-
-    def mark(self) -> int:
-        with self._lock2:
-            return len(self.lines)
-
-    def since(self, mark: int) -> List[LogLine]:
-        with self._lock2:
-            return list(self.lines[mark:])
+        self._append(LogLine(record.levelno, record.name, text))
 
     @classmethod
     def install(cls) -> "SdkLogCapture":

@@ -13,7 +13,7 @@ from supertokens_python.recipe.session.syncio import get_session_information
 
 from e2e_support.app import ISSUER
 from e2e_support.client import decode_front_token, set_cookies
-from e2e_support.harness import Core, Sdk
+from e2e_support.harness import Core, Sdk, get_me_locally
 from e2e_support.tokens import fetch_jwks, unverified_header, unverified_payload, verify_with_jwks
 
 # sessiond's default refresh-token lifetime (`--refresh-token-ttl`, 100 days).
@@ -127,11 +127,7 @@ def test_get_session_is_verified_locally_without_core_call(frontend, sdk: Sdk, u
     f = frontend("cookie")
     assert f.login(user_id).status_code == 200
     assert f.get("/me").status_code == 200  # JWKS is fetched (and cached) here if not yet
-    mark = sdk.recorder.mark()
-    for _ in range(3):
-        r = f.get("/me")
-        assert r.status_code == 200, r.text
-    assert sdk.recorder.since(mark) == [], "a fresh token must verify without calling the core"
+    get_me_locally(f, sdk, "a fresh token must verify without calling the core", times=3)
 
 
 @pytest.mark.parametrize("mode", ["cookie", "header"])

@@ -376,20 +376,19 @@ impl NamedSession<'_> {
         if header.len() > MAX_COOKIE_BYTES {
             return Err(Error::CookieTooLarge { size: header.len() });
         }
-        let result = PayloadInterface {
-            payload: Value::Object(claims.payload.clone()),
+        // Not put in the verified-token cache: the first request that brings the cookie back
+        // opens and caches it. A login flood then costs no cache churn, and the cache holds
+        // only tokens that clients use.
+        self.scope.record(&name, &attrs.path, Some(token), header);
+        Ok(PayloadInterface {
+            payload: Value::Object(claims.payload),
             expired: false,
             error: None,
             exp: claims.exp,
             iat: claims.iat,
             auth_time: claims.auth_time,
             refreshed: false,
-        };
-        let exp = claims.exp;
-        let opened = Arc::new(Opened { claims, kid: ring.primary().kid.clone() });
-        self.sessions().inner.cache.insert(&token, opened, exp, now);
-        self.scope.record(&name, &attrs.path, Some(token), header);
-        Ok(result)
+        })
     }
 
     /// Opens `token` (through the cache unless `nocache`); returns it with whether it was

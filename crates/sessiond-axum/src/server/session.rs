@@ -156,9 +156,7 @@ impl Session {
             .await
             .map_err(|e| self.fail(e))?;
         if let Some(tokens) = reissued {
-            if let Some(p) = tokens.payload.as_object() {
-                *self.inner.current.lock() = (tokens.access.clone(), Arc::new(p.clone()));
-            }
+            *self.inner.current.lock() = (tokens.access.clone(), Arc::clone(&tokens.payload));
             ctx.changes.lock().attach(
                 ctx.protocol(),
                 ctx.host(),
@@ -306,8 +304,8 @@ pub(crate) async fn get_session(
     let (token, payload) = match v.reissued {
         Some(t) => {
             ctx.changes.lock().attach(ctx.protocol(), ctx.host(), transfer, &t, Ctx::now_s());
-            let p = t.payload.as_object().cloned().unwrap_or_default();
-            (t.access, Arc::new(p))
+            let p = Arc::clone(&t.payload);
+            (t.access, p)
         }
         None => (token, v.payload),
     };
@@ -559,13 +557,12 @@ impl SessionIssuer {
                 changes.id_token(t);
             }
         }
-        let payload = issued.tokens.payload.as_object().cloned().unwrap_or_default();
         Ok(Session::new(
             Arc::clone(ctx),
             Arc::new(issued.identity),
             transfer,
             issued.tokens.access,
-            Arc::new(payload),
+            issued.tokens.payload,
         ))
     }
 }

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::Value;
+use sessiond_core::JsonObject;
 use sessiond_cookie::cookie::pairs;
 
 use super::backend::Tokens;
@@ -175,8 +176,16 @@ pub(crate) fn http_date(secs: i64) -> String {
 }
 
 /// The `front-token` value: standard (padded) base64 of `{"uid","ate","up"}`, `ate` in ms.
-pub(crate) fn front_token(user_id: &str, access_exp_ms: i64, payload: &Value) -> String {
-    let json = json!({"uid": user_id, "ate": access_exp_ms, "up": payload}).to_string();
+pub(crate) fn front_token(user_id: &str, access_exp_ms: i64, payload: &JsonObject) -> String {
+    /// Serialized in place: `json!` would copy the whole payload first.
+    #[derive(serde::Serialize)]
+    struct FrontToken<'a> {
+        uid: &'a str,
+        ate: i64,
+        up: &'a JsonObject,
+    }
+    let json = serde_json::to_vec(&FrontToken { uid: user_id, ate: access_exp_ms, up: payload })
+        .unwrap_or_default();
     base64::engine::general_purpose::STANDARD.encode(json)
 }
 
@@ -345,6 +354,7 @@ impl Changes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn http_dates() {
@@ -355,7 +365,8 @@ mod tests {
 
     #[test]
     fn front_tokens_are_padded_base64_the_sdk_decodes() {
-        let t = front_token("u", 1000, &json!({"iat": 1}));
+        let up = json!({"iat": 1}).as_object().cloned().unwrap();
+        let t = front_token("u", 1000, &up);
         let decoded = base64::engine::general_purpose::STANDARD.decode(&t).unwrap();
         let v: Value = serde_json::from_slice(&decoded).unwrap();
         assert_eq!(v, json!({"uid": "u", "ate": 1000, "up": {"iat": 1}}));

@@ -53,7 +53,7 @@ pub(crate) struct Tokens {
     pub(crate) access: String,
     pub(crate) access_exp_ms: i64,
     /// The access token's whole payload (the front-token's `up`).
-    pub(crate) payload: Value,
+    pub(crate) payload: Arc<JsonObject>,
     /// The refresh token and its expiry (ms), when one is issued.
     pub(crate) refresh: Option<(String, i64)>,
     pub(crate) anti_csrf: Option<String>,
@@ -309,7 +309,7 @@ impl Backend {
                 );
                 Verified {
                     identity: Arc::clone(&cached.identity),
-                    payload: Arc::new(t.payload.as_object().cloned().unwrap_or_default()),
+                    payload: Arc::clone(&t.payload),
                     reissued: Some(t),
                 }
             }

@@ -139,10 +139,10 @@ impl Remote {
                 let reissued =
                     access_token.map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
                 let payload = match &reissued {
-                    Some(t) => t.payload.as_object().cloned().unwrap_or_default(),
-                    None => jwt_payload(token).unwrap_or_default(),
+                    Some(t) => Arc::clone(&t.payload),
+                    None => Arc::new(jwt_payload(token).unwrap_or_default()),
                 };
-                Ok(Verified { identity, payload: Arc::new(payload), reissued })
+                Ok(Verified { identity, payload, reissued })
             }
             VerifySessionResponse::Unauthorised { .. } => {
                 Err(BackendError::Unauthorised { clear: true })

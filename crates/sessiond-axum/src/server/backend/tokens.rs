@@ -72,7 +72,7 @@ pub(super) fn tokens(
     user_id: &str, access: String, access_exp_ms: i64, refresh: Option<(String, i64)>,
     anti_csrf: Option<String>,
 ) -> Tokens {
-    let payload = jwt_payload(&access).map_or(Value::Null, Value::Object);
+    let payload = Arc::new(jwt_payload(&access).unwrap_or_default());
     Tokens { user_id: user_id.to_owned(), access, access_exp_ms, payload, refresh, anti_csrf }
 }
 

@@ -8,8 +8,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine;
 use serde_json::Value;
-use sessiond_core::JsonObject;
 use sessiond_cookie::cookie::pairs;
+use sessiond_core::JsonObject;
 
 use super::backend::Tokens;
 use super::config::{Protocol, names};

@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine;
 use serde_json::Value;
 use sessiond_cookie::cookie::pairs;
-use sessiond_core::JsonObject;
 
 use super::backend::Tokens;
 use super::config::{Protocol, names};
@@ -176,16 +175,14 @@ pub(crate) fn http_date(secs: i64) -> String {
 }
 
 /// The `front-token` value: standard (padded) base64 of `{"uid","ate","up"}`, `ate` in ms.
-pub(crate) fn front_token(user_id: &str, access_exp_ms: i64, payload: &JsonObject) -> String {
-    /// Serialized in place: `json!` would copy the whole payload first.
-    #[derive(serde::Serialize)]
-    struct FrontToken<'a> {
-        uid: &'a str,
-        ate: i64,
-        up: &'a JsonObject,
-    }
-    let json = serde_json::to_vec(&FrontToken { uid: user_id, ate: access_exp_ms, up: payload })
-        .unwrap_or_default();
+pub(crate) fn front_token(user_id: &str, access_exp_ms: i64, payload_json: &[u8]) -> String {
+    let mut json = Vec::with_capacity(payload_json.len() + user_id.len() + 40);
+    json.extend_from_slice(b"{\"uid\":");
+    // A string always serialises.
+    let _ = serde_json::to_writer(&mut json, user_id);
+    json.extend_from_slice(format!(",\"ate\":{access_exp_ms},\"up\":").as_bytes());
+    json.extend_from_slice(payload_json);
+    json.push(b'}');
     base64::engine::general_purpose::STANDARD.encode(json)
 }
 
@@ -232,10 +229,7 @@ impl Changes {
         &mut self, p: &Protocol, host: Option<&str>, transfer: Transfer, tokens: &Tokens,
         now_s: i64,
     ) {
-        self.set_header(
-            names::FRONT_TOKEN,
-            front_token(&tokens.user_id, tokens.access_exp_ms, &tokens.payload),
-        );
+        self.set_header(names::FRONT_TOKEN, tokens.front_token.clone());
         match transfer {
             Transfer::Cookie => {
                 let c = Self::cookie(
@@ -365,11 +359,10 @@ mod tests {
 
     #[test]
     fn front_tokens_are_padded_base64_the_sdk_decodes() {
-        let up = json!({"iat": 1}).as_object().cloned().unwrap();
-        let t = front_token("u", 1000, &up);
+        let t = front_token("u\"", 1000, br#"{"iat": 1}"#);
         let decoded = base64::engine::general_purpose::STANDARD.decode(&t).unwrap();
         let v: Value = serde_json::from_slice(&decoded).unwrap();
-        assert_eq!(v, json!({"uid": "u", "ate": 1000, "up": {"iat": 1}}));
+        assert_eq!(v, json!({"uid": "u\"", "ate": 1000, "up": {"iat": 1}}));
     }
 
     #[test]

@@ -49,11 +49,11 @@ pub struct SessionIdentity {
 /// Tokens to send to the client.
 #[derive(Debug, Clone)]
 pub(crate) struct Tokens {
-    pub(crate) user_id: String,
     pub(crate) access: String,
-    pub(crate) access_exp_ms: i64,
-    /// The access token's whole payload (the front-token's `up`).
+    /// The access token's whole payload.
     pub(crate) payload: Arc<JsonObject>,
+    /// The `front-token` header that goes with the access token.
+    pub(crate) front_token: String,
     /// The refresh token and its expiry (ms), when one is issued.
     pub(crate) refresh: Option<(String, i64)>,
     pub(crate) anti_csrf: Option<String>,

@@ -12,8 +12,16 @@ use super::{Issued, SessionIdentity, Tokens, Verified};
 
 /// The payload of a JWT, decoded without checking (the caller has verified it).
 pub(super) fn jwt_payload(token: &str) -> Option<JsonObject> {
-    let seg = token.split('.').nth(1)?;
-    match serde_json::from_slice(&sessiond_core::b64::decode(seg)?).ok()? {
+    object_of(&payload_json(token)?)
+}
+
+/// The JSON text of a JWT's payload.
+fn payload_json(token: &str) -> Option<Vec<u8>> {
+    sessiond_core::b64::decode(token.split('.').nth(1)?)
+}
+
+fn object_of(json: &[u8]) -> Option<JsonObject> {
+    match serde_json::from_slice(json).ok()? {
         Value::Object(m) => Some(m),
         _ => None,
     }
@@ -72,8 +80,14 @@ pub(super) fn tokens(
     user_id: &str, access: String, access_exp_ms: i64, refresh: Option<(String, i64)>,
     anti_csrf: Option<String>,
 ) -> Tokens {
-    let payload = Arc::new(jwt_payload(&access).unwrap_or_default());
-    Tokens { user_id: user_id.to_owned(), access, access_exp_ms, payload, refresh, anti_csrf }
+    let json = payload_json(&access);
+    let (payload, json) = match json.as_deref().and_then(object_of) {
+        Some(m) => (m, json.unwrap_or_default()),
+        None => (JsonObject::new(), b"{}".to_vec()),
+    };
+    // The front-token carries the payload's own text: no second serialisation.
+    let front_token = super::super::transport::front_token(user_id, access_exp_ms, &json);
+    Tokens { access, payload: Arc::new(payload), front_token, refresh, anti_csrf }
 }
 
 /// A new or refreshed session to send: who it is and its tokens.

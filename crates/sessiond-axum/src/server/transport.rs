@@ -180,7 +180,7 @@ pub(crate) fn front_token(user_id: &str, access_exp_ms: i64, payload_json: &[u8]
     json.extend_from_slice(b"{\"uid\":");
     // A string always serialises.
     let _ = serde_json::to_writer(&mut json, user_id);
-    json.extend_from_slice(format!(",\"ate\":{access_exp_ms},\"up\":").as_bytes());
+    let _ = std::io::Write::write_fmt(&mut json, format_args!(",\"ate\":{access_exp_ms},\"up\":"));
     json.extend_from_slice(payload_json);
     json.push(b'}');
     base64::engine::general_purpose::STANDARD.encode(json)

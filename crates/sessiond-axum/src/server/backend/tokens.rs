@@ -86,7 +86,7 @@ pub(super) fn tokens(
         None => (JsonObject::new(), b"{}".to_vec()),
     };
     // The front-token carries the payload's own text: no second serialisation.
-    let front_token = super::super::transport::front_token(user_id, access_exp_ms, &json);
+    let front_token = crate::server::transport::front_token(user_id, access_exp_ms, &json);
     Tokens { access, payload: Arc::new(payload), front_token, refresh, anti_csrf }
 }
 

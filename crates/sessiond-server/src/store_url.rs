@@ -64,21 +64,9 @@ pub struct OpenError {
 }
 
 impl OpenError {
-    /// Whether opening again later may succeed.
-    /// Whether opening again later may succeed.
+    /// Whether opening again later may succeed (never for a configuration that cannot work).
     pub fn is_retryable(&self) -> bool {
         self.retryable
-    }
-}
-
-/// Whether `e` says the store's configuration cannot work: [`StoreError::Config`] (a malformed
-/// URL, an unknown or invalid parameter), or PostgreSQL's refusal of a database it cannot use
-/// (a non-UTF8 database, a schema newer than this build).
-fn is_config(e: &StoreError) -> bool {
-    match e {
-        StoreError::Config(_) => true,
-        StoreError::Unavailable(source) => source.is::<sessiond_store_postgres::ConfigError>(),
-        _ => false,
     }
 }
 
@@ -86,11 +74,14 @@ fn is_config(e: &StoreError) -> bool {
 /// that cannot work, else [`StoreUrlError::Open`], retryable when the store is down or
 /// unreachable (`down_means_retry` widens that to every other failure, for SQLite).
 fn open_error(url: &str, e: &StoreError, down_means_retry: bool) -> StoreUrlError {
-    let retryable =
-        down_means_retry || matches!(e, StoreError::Unavailable(_) | StoreError::Closed);
+    // A configuration that cannot work (a malformed URL, a database the store refuses) is
+    // never retried; the store says so with `StoreError::Config`.
+    let config = matches!(e, StoreError::Config(_));
+    let retryable = !config
+        && (down_means_retry || matches!(e, StoreError::Unavailable(_) | StoreError::Closed));
     let url_shown = redact_url(url);
     let source = OpenError { detail: describe(e, url), retryable };
-    if is_config(e) {
+    if config {
         StoreUrlError::Invalid { url: url_shown, source }
     } else {
         StoreUrlError::Open { url: url_shown, source }

@@ -50,9 +50,9 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Config`] for a malformed URL or an unknown or invalid parameter (the
     /// message never contains the URL, which may hold a password);
-    /// [`StoreError::Unavailable`] with a [`ConfigError`] source for a non-UTF8 database or a
-    /// schema newer than this build, and with the driver's error as source when the server
-    /// cannot be reached or refuses.
+    /// [`StoreError::Config`] too for a database this build cannot use (not UTF8, or a schema
+    /// newer than this build): waiting will not help; [`StoreError::Unavailable`] with the
+    /// driver's error as source when the server cannot be reached or refuses.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let cfg = config::parse(url).map_err(|e| StoreError::Config(e.to_string()))?;
         let mut options: PgConnectOptions = cfg.driver_url.parse().map_err(|e: sqlx::Error| {
@@ -80,7 +80,7 @@ impl PostgresStore {
         let _ = conn.close().await;
         migrated.map_err(|e| match e {
             schema::MigrateError::Driver(e) => store_error(e),
-            schema::MigrateError::Refused(e) => StoreError::unavailable(e),
+            schema::MigrateError::Refused(e) => StoreError::Config(e.to_string()),
         })?;
 
         let push = events::Push::new(options.clone(), &cfg.schema, cfg.timeout);

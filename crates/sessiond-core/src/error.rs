@@ -190,3 +190,15 @@ mod tests {
         }
     }
 }
+
+/// `e` and its sources, `: `-separated (for log lines, start-up errors and CLI messages).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -43,7 +43,7 @@ pub mod tokens;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use config::{ManagerConfig, TokenFormat};
-pub use error::{Code, Error};
+pub use error::{Code, Error, error_chain};
 pub use keys::{KeyInfo, KeyManager, MasterKey};
 pub use manager::MAX_PUBLIC_DATA_LEN;
 pub use manager::admin::Regenerated;

@@ -8,6 +8,7 @@
 //! the response as an [`ErrorReport`] extension; the telemetry layer
 //! ([`crate::telemetry::track`]) logs it and takes it off before the response leaves.
 
+use sessiond_core::error_chain;
 use std::borrow::Cow;
 
 use axum::Json;
@@ -77,18 +78,6 @@ impl ApiError {
         };
         Some(Failure { what, detail })
     }
-}
-
-/// `e` and its sources, `: `-separated (for log lines and start-up errors).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 impl From<Error> for ApiError {

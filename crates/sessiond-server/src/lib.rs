@@ -37,8 +37,9 @@ pub mod store_url;
 pub mod telemetry;
 
 pub use app::{HttpOptions, route_paths, router, service};
-pub use error::{ApiError, error_chain};
+pub use error::ApiError;
 pub use serve::{ServeError, Server, start, termination_signal};
+pub use sessiond_core::error_chain;
 pub use settings::{LogFormat, Settings};
 pub use state::AppState;
 pub use store_url::open_store;

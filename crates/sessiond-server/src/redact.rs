@@ -181,7 +181,7 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
 /// The error chain of `e` (a failure with the store at `url`) flattened to text, withheld
 /// whole when it quotes any piece of the URL's password (see [`scrub`]).
 pub(crate) fn describe(e: &dyn std::error::Error, url: &str) -> String {
-    scrub(&crate::error::error_chain(e), url)
+    scrub(&sessiond_core::error_chain(e), url)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,16 +27,8 @@ macro_rules! server_or_skip {
     };
 }
 
-/// The error and its sources, as one line.
 fn chain(e: &StoreError) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
+    sessiond_core::error_chain(e)
 }
 
 async fn schema_version(url: &str, schema: &str) -> i32 {

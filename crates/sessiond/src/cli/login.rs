@@ -1,5 +1,6 @@
 //! `sessiond login | whoami | logout`: a CLI session kept in a token file (seed 001 `Session`).
 
+use sessiond_core::error_chain;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -57,7 +58,7 @@ pub(crate) async fn login(conn: &Conn, user: String, tf: &TokenFileArg) -> Resul
         enable_anti_csrf: Some(false),
         ..CreateSessionRequest::default()
     };
-    let s = client.create_session(None, &req).await.map_err(|e| e.to_string())?;
+    let s = client.create_session(None, &req).await.map_err(|e| error_chain(&e))?;
     let st = stored(client.base_url(), &s);
     file.write(&st).map_err(|e| e.to_string())?;
     conn.out().print(&st.clone().redacted(), &{
@@ -88,7 +89,7 @@ pub(crate) async fn whoami(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
         enable_anti_csrf: None,
         check_database: true,
     };
-    match client.verify_session(&req).await.map_err(|e| e.to_string())? {
+    match client.verify_session(&req).await.map_err(|e| error_chain(&e))? {
         VerifySessionResponse::Ok { access_token, .. } => {
             if let Some(t) = access_token {
                 st.access_token = t.token;
@@ -103,7 +104,7 @@ pub(crate) async fn whoami(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
                 enable_anti_csrf: None,
                 use_dynamic_signing_key: None,
             };
-            match client.refresh_session(&req).await.map_err(|e| e.to_string())? {
+            match client.refresh_session(&req).await.map_err(|e| error_chain(&e))? {
                 RefreshSessionResponse::Ok(s) => {
                     st = stored(&st.url, &s);
                     file.write(&st).map_err(|e| e.to_string())?;
@@ -140,7 +141,7 @@ pub(crate) async fn logout(conn: &Conn, tf: &TokenFileArg) -> Result<(), String>
         ..RemoveSessionsRequest::default()
     };
     // Revoke first: if the server cannot be reached the file stays, so logout can be retried.
-    let revoked = client.remove_sessions(None, &req).await.map_err(|e| e.to_string())?;
+    let revoked = client.remove_sessions(None, &req).await.map_err(|e| error_chain(&e))?;
     file.destroy().map_err(|e| e.to_string())?;
     let body = serde_json::json!({
         "status": "OK",

@@ -110,14 +110,7 @@ fn json_object(what: &str, text: Option<String>) -> Result<Option<JsonObject>, S
 }
 
 fn err(e: ClientError) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(&e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    sessiond_core::error_chain(&e)
 }
 
 fn issued_lines(s: &IssuedSession) -> Vec<(&'static str, String)> {

@@ -18,6 +18,7 @@ use clap::Parser;
 use sessiond_core::jose::Algorithm;
 use sessiond_store_postgres::PostgresStore;
 use sessiond_store_redis::RedisStore;
+use sessiond_store_tests::fixtures::with_param;
 
 use harness::Plan;
 use inproc::StoreKind;
@@ -178,15 +179,14 @@ async fn main() {
         [("redis", &args.redis, false), ("redis-cluster", &args.redis_cluster, true)]
     {
         let Some(url) = url else { continue };
-        let param = format!("prefix=bench-{id}");
-        let store =
-            RedisStore::connect(&stores::with_param(url, &param)).await.expect("connect to Redis");
+        let url_p = with_param(url, "prefix", &format!("bench-{id}"));
+        let store = RedisStore::connect(&url_p).await.expect("connect to Redis");
         let raw = stores::redis_raw(url, cluster).await;
         stores::run(&mut report, store_plan, name, Arc::new(store), raw, store_alg).await;
     }
     if let Some(url) = &args.postgres {
         let schema = format!("bench_{id}");
-        let store = PostgresStore::connect(&stores::with_param(url, &format!("schema={schema}")))
+        let store = PostgresStore::connect(&with_param(url, "schema", &schema))
             .await
             .expect("connect to PostgreSQL");
         let raw = stores::postgres_raw(url, &schema).await;

@@ -11,10 +11,11 @@ use clap::Parser;
 use serde_json::{Value, json};
 use sessiond_core::jose::Algorithm;
 use sessiond_core::{ManagerConfig, MemoryStore, NewSession, SessionManager, VerifyOptions};
+use sessiond_store_tests::fixtures::with_param;
 
 use crate::harness::{self, Plan};
+use crate::manager;
 use crate::process::{self, Announces, ServerProcess};
-use crate::{manager, stores};
 
 /// Revocation latency across processes, and the feed's cost to stateless verification.
 #[derive(Debug, Parser)]
@@ -213,8 +214,8 @@ pub(crate) async fn run(argv: &[String]) {
     );
     for store in &args.stores {
         let id = std::process::id();
-        let shared = |url: &Option<String>, param: String, var: &str| match url {
-            Some(u) => Some((stores::with_param(u, &param), 3)),
+        let shared = |url: &Option<String>, (name, value): (&str, String), var: &str| match url {
+            Some(u) => Some((with_param(u, name, &value), 3)),
             None => {
                 eprintln!("{store}: set {var}");
                 None
@@ -225,15 +226,17 @@ pub(crate) async fn run(argv: &[String]) {
             "sqlite" => Some((format!("sqlite://{}/rl.db", dir.path().display()), 3)),
             "postgres" => shared(
                 &args.postgres,
-                format!("schema=bench_rl_{id}"),
+                ("schema", format!("bench_rl_{id}")),
                 "SESSIOND_BENCH_POSTGRES_URL",
             ),
-            "redis" => {
-                shared(&args.redis, format!("prefix=bench-rl-{id}"), "SESSIOND_BENCH_REDIS_URL")
-            }
+            "redis" => shared(
+                &args.redis,
+                ("prefix", format!("bench-rl-{id}")),
+                "SESSIOND_BENCH_REDIS_URL",
+            ),
             "redis-cluster" => shared(
                 &args.redis_cluster,
-                format!("prefix=bench-rl-{id}"),
+                ("prefix", format!("bench-rl-{id}")),
                 "SESSIOND_BENCH_REDIS_CLUSTER_URL",
             ),
             "none" => None,

@@ -275,28 +275,34 @@ pub(crate) async fn run(
     raw.cleanup.await;
 }
 
-/// `url` with the query parameter `param` (`key=value`) added.
-pub(crate) fn with_param(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_parameter_starts_or_extends_the_query() {
-        assert_eq!(with_param("redis://h:1", "prefix=p"), "redis://h:1?prefix=p");
-        assert_eq!(
-            with_param("postgres://h/db?sslmode=disable", "schema=s"),
-            "postgres://h/db?sslmode=disable&schema=s"
-        );
-    }
-
-    #[test]
-    fn the_cleanup_unlinks_every_raw_key_once() {
-        let keys: usize = raw_unlinks(5000).iter().map(|c| c.args_iter().count() - 1).sum();
-        assert_eq!(keys, 1024 + 5000);
+    fn the_cleanup_unlinks_every_raw_key_once_in_batches_of_one_slot() {
+        let mut seen = std::collections::HashSet::new();
+        for c in raw_unlinks(5000) {
+            let args: Vec<String> = c
+                .args_iter()
+                .map(|a| match a {
+                    redis::Arg::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => panic!("an UNLINK argument that is not a key: {other:?}"),
+                })
+                .collect();
+            assert_eq!(args[0], "UNLINK");
+            let keys = &args[1..];
+            assert!((1..=1000).contains(&keys.len()), "a batch of {} keys", keys.len());
+            let tag = |k: &str| k.split(['{', '}']).nth(1).map(str::to_owned);
+            assert!(keys.iter().all(|k| tag(k) == tag(&keys[0])), "one slot per batch");
+            for k in keys {
+                assert!(seen.insert(k.clone()), "{k} unlinked twice");
+            }
+        }
+        let expected: std::collections::HashSet<String> = (0..1024)
+            .map(|i| raw_key("bench-raw", i))
+            .chain((0..5000).map(|i| raw_key("bench-raw-w", i)))
+            .collect();
+        assert_eq!(seen, expected);
     }
 }

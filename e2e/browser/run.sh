@@ -74,7 +74,8 @@ fail=$(sed -n 's/^# fail //p' "$TAP" | tail -n1)
 skipped=$(sed -n 's/^# skipped //p' "$TAP" | tail -n1)
 cancelled=$(sed -n 's/^# cancelled //p' "$TAP" | tail -n1)
 log "pass ${pass:-0}, fail ${fail:-?}, skipped ${skipped:-?}, cancelled ${cancelled:-?} in $(( $(date +%s) - START_S ))s"
-if [ "$STATUS" -ne 0 ] || [ "${fail:-1}" != 0 ] || [ "${skipped:-1}" != 0 ] || [ "${cancelled:-1}" != 0 ]; then
+# No test run at all is a failure too (a broken glob or a suite that stopped loading).
+if [ "$STATUS" -ne 0 ] || [ "${pass:-0}" -eq 0 ] || [ "${fail:-1}" != 0 ] || [ "${skipped:-1}" != 0 ] || [ "${cancelled:-1}" != 0 ]; then
     log "logs kept in $WORK/logs"
     exit 1
 fi

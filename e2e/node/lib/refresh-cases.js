@@ -77,7 +77,7 @@ async function forgedTokenIsUnauthorised(ctx) {
 
 // Within the grace window, a token two generations old gets the current successor, not theft.
 async function staleTabGetsTheSuccessor(ctx) {
-    const [b, login] = await new Browser(ctx.app.url).signIn(uid("stale-tab"));
+    const [b] = await new Browser(ctx.app.url).signIn(uid("stale-tab"));
     const staleTab = b.clone(); // a tab that slept through two refreshes
     ok(await b.refresh(), "refresh 1");
     ok(await b.refresh(), "refresh 2");
@@ -105,7 +105,6 @@ async function headerReplayIsTheft(ctx, Session) {
 
 module.exports = {
     GRACE_SETUP,
-    pastGrace,
     thefts,
     replayAfterGraceIsTheft,
     forgedTokenIsUnauthorised,

@@ -53,7 +53,7 @@ pub async fn key_creation_is_isolated(store: Arc<dyn Store>) {
     );
 
     // Other kinds are independent.
-    let svc = store.insert_key_if_newest(None, &key(KeyKind::Service, "svc-1", T0)).await.unwrap();
+    let svc = insert_if_newest(&*store, None, &key(KeyKind::Service, "svc-1", T0)).await;
     assert_eq!(svc.kid, "svc-1");
 }
 
@@ -64,7 +64,7 @@ async fn insert_if_newest(store: &dyn Store, expected: Option<&str>, k: &KeyReco
 
 /// Rotation inserts only from the expected newest key; reset replaces whole kinds atomically.
 pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
-    let first = store.insert_key_if_newest(None, &key(KeyKind::Dynamic, "d-a", T0)).await.unwrap();
+    let first = insert_if_newest(&*store, None, &key(KeyKind::Dynamic, "d-a", T0)).await;
     assert_eq!(first.kid, "d-a");
     // Rotating from the current key inserts.
     let second =
@@ -83,7 +83,7 @@ pub async fn key_rotation_and_reset(store: Arc<dyn Store>) {
     let kids = stored_kids(&store).await;
     assert_eq!(kids.len(), 3, "{kids:?}");
 
-    store.insert_key_if_newest(None, &key(KeyKind::Chain, "chain-1", T0)).await.unwrap();
+    insert_if_newest(&*store, None, &key(KeyKind::Chain, "chain-1", T0)).await;
     store
         .replace_keys(
             "public",
@@ -121,10 +121,9 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
     use KeyKind::{Chain, Dynamic, Service, Static};
     // App a has a dynamic key; app b has none, so a creator in b expecting none inserts, even
     // though a's key is newer than anything b will hold.
-    let a1 =
-        store.insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-1", T0 + 1_000)).await.unwrap();
+    let a1 = insert_if_newest(&*store, None, &key_in("a", Dynamic, "a-d-1", T0 + 1_000)).await;
     assert_eq!((a1.kid.as_str(), a1.app_id.as_str()), ("a-d-1", "a"));
-    let b1 = store.insert_key_if_newest(None, &key_in("b", Dynamic, "b-d-1", T0)).await.unwrap();
+    let b1 = insert_if_newest(&*store, None, &key_in("b", Dynamic, "b-d-1", T0)).await;
     assert_eq!(
         (b1.kid.as_str(), b1.app_id.as_str()),
         ("b-d-1", "b"),
@@ -144,19 +143,17 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
         insert_if_newest(&*store, Some("a-d-1"), &key_in("a", Dynamic, "a-d-2", T0 + 1_001)).await;
     assert_eq!(a2.kid, "a-d-2", "b's newer key is not a's newest");
     // The same kid ordering inside one millisecond, across apps: each app's own tie-break.
-    let a_same =
-        store.insert_key_if_newest(None, &key_in("a", Service, "a-svc", T0)).await.unwrap();
-    let b_same =
-        store.insert_key_if_newest(None, &key_in("b", Service, "b-svc", T0)).await.unwrap();
+    let a_same = insert_if_newest(&*store, None, &key_in("a", Service, "a-svc", T0)).await;
+    let b_same = insert_if_newest(&*store, None, &key_in("b", Service, "b-svc", T0)).await;
     assert_eq!((a_same.kid.as_str(), b_same.kid.as_str()), ("a-svc", "b-svc"));
     for (app, kind, kid) in
         [("a", Static, "a-s"), ("a", Chain, "a-c"), ("b", Static, "b-s"), ("b", Chain, "b-c")]
     {
-        let got = store.insert_key_if_newest(None, &key_in(app, kind, kid, T0)).await.unwrap();
+        let got = insert_if_newest(&*store, None, &key_in(app, kind, kid, T0)).await;
         assert_eq!(got.kid, kid);
     }
     // The default app is an app like any other.
-    store.insert_key_if_newest(None, &key(Dynamic, "p-d", T0 + 9_000)).await.unwrap();
+    insert_if_newest(&*store, None, &key(Dynamic, "p-d", T0 + 9_000)).await;
 
     // b's keys and the default app's: what every listing below expects beside a's, since
     // nothing done to a may touch them.
@@ -223,8 +220,7 @@ pub async fn keys_of_apps_are_independent(store: Arc<dyn Store>) {
     store.replace_keys("a", &[Chain, Dynamic], &[]).await.unwrap();
     assert_eq!(stored(&store).await, with_others(&[(Service, "a-svc-new"), (Static, "a-s-new")]));
     // With a's dynamic keys gone, a creator in a expecting none inserts again.
-    let a_again =
-        store.insert_key_if_newest(None, &key_in("a", Dynamic, "a-d-again", T0)).await.unwrap();
+    let a_again = insert_if_newest(&*store, None, &key_in("a", Dynamic, "a-d-again", T0)).await;
     assert_eq!(a_again.kid, "a-d-again");
     // Kids are unique across apps, so deleting by kid needs no app.
     store.delete_keys(&["b-d-1".to_owned(), "a-d-again".to_owned()]).await.unwrap();

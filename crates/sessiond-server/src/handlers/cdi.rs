@@ -37,7 +37,7 @@ const SESSION_GONE: &str = "Session does not exist.";
 pub(crate) const MAX_IP_LEN: usize = 64;
 /// Longest `userAgent` a create request may give, in bytes.
 pub(crate) const MAX_USER_AGENT_LEN: usize = 512;
-/// Longest validity of an id token from `POST /recipe/jwt`: 10 years, in seconds.
+/// Longest validity of an id token from `POST /recipe/jwt`: 100 years, in seconds.
 pub(crate) const MAX_JWT_VALIDITY_SECS: u64 = 100 * 365 * 24 * 3600;
 
 /// Refuses a device-list field over its limit (it is stored with the session and shown in

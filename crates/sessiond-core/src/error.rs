@@ -158,6 +158,18 @@ impl std::fmt::Display for Code {
     }
 }
 
+/// `e` and its sources, `: `-separated (for log lines, start-up errors and CLI messages).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,16 +201,4 @@ mod tests {
             assert_eq!((e.code().as_str(), e.code().http_status()), (text, status), "{e}");
         }
     }
-}
-
-/// `e` and its sources, `: `-separated (for log lines, start-up errors and CLI messages).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -146,3 +146,17 @@ pub async fn append_until_pushed(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_starts_or_extends_the_query() {
+        assert_eq!(with_param("redis://h:1", "prefix", "p"), "redis://h:1?prefix=p");
+        assert_eq!(
+            with_param("postgres://h/db?sslmode=disable", "schema", "s"),
+            "postgres://h/db?sslmode=disable&schema=s"
+        );
+    }
+}

@@ -142,6 +142,9 @@ async fn worker(w: usize, load: Load) {
         }
         // With the store check: OK, or 503 while down; never "logged out".
         let (st, v) = api.verify(s, true).await;
+        // Whether this round already met the outage: the revoke below then draws on the
+        // reserve, so every outage finds sessions to revoke.
+        let mut down_now = store_down(st, &v);
         if ok(st, &v) || store_down(st, &v) {
             tally(&tally_, "checked verify", st == 200);
         } else {
@@ -160,14 +163,17 @@ async fn worker(w: usize, load: Load) {
             refresh_token = v["refreshToken"]["token"].as_str().unwrap().to_owned();
             acked.lock().refreshed.insert(w, v);
         } else if store_down(st, &v) {
+            down_now = true;
             tally(&tally_, "refresh", false);
         } else {
             bad.lock().push(format!("refresh of a live session: {st} {v}"));
         }
         // Revoke the session created in an earlier round. After a 503 the revocation may or
         // may not have happened, so the retry may find the session gone: both are fine then.
-        // A reserve of four stays queued, so an outage always finds sessions to revoke.
-        if let Some((v, retry)) = (pending.len() > 4).then(|| pending.pop_front()).flatten() {
+        // A reserve of four stays queued while the store answers; a round that met the outage
+        // revokes from it, so an outage always finds sessions to revoke.
+        let revoke_now = pending.len() > 4 || down_now;
+        if let Some((v, retry)) = revoke_now.then(|| pending.pop_front()).flatten() {
             let h = &v["session"]["handle"];
             let (st, r) = api.revoke(&[h]).await;
             if st == 200

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sessiond_core::JsonObject;
 use tower::{Layer, Service};
 
-use super::backend::{CsrfCheck, Device, SessionIdentity};
+use super::backend::{CsrfCheck, Device, Payload, SessionIdentity};
 use super::claims::ClaimValidator;
 use super::config::AntiCsrf;
 use super::error::SessionError;
@@ -48,7 +48,7 @@ struct SessionInner {
     identity: Arc<SessionIdentity>,
     transfer: Transfer,
     /// The current access token and its payload (a merge replaces both).
-    current: Mutex<(String, Arc<JsonObject>)>,
+    current: Mutex<(String, Arc<Payload>)>,
 }
 
 /// A request's verified session. Take it in a handler to require one: without a valid access
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     fn new(
         ctx: Arc<Ctx>, identity: Arc<SessionIdentity>, transfer: Transfer, token: String,
-        payload: Arc<JsonObject>,
+        payload: Arc<Payload>,
     ) -> Self {
         Self {
             inner: Arc::new(SessionInner {
@@ -119,7 +119,8 @@ impl Session {
     /// The whole access-token payload (the session's claims and public data), as the frontend
     /// sees it.
     pub fn access_token_payload(&self) -> Arc<JsonObject> {
-        Arc::clone(&self.inner.current.lock().1)
+        let payload = Arc::clone(&self.inner.current.lock().1);
+        payload.object()
     }
 
     /// The public data: the payload without the protocol's own claims.
@@ -152,7 +153,7 @@ impl Session {
         let (token, payload) = self.inner.current.lock().clone();
         let reissued = ctx
             .backend()
-            .merge_public(self.handle(), &token, &payload, &patch)
+            .merge_public(self.handle(), &token, &payload.object(), &patch)
             .await
             .map_err(|e| self.fail(e))?;
         if let Some(tokens) = reissued {
@@ -309,9 +310,12 @@ pub(crate) async fn get_session(
         }
         None => (token, v.payload),
     };
-    let errors: Vec<Value> = opts.claims.iter().filter_map(|c| c.validate(&payload)).collect();
-    if !errors.is_empty() {
-        return Err(SessionError::InvalidClaim(errors));
+    if !opts.claims.is_empty() {
+        let object = payload.object();
+        let errors: Vec<Value> = opts.claims.iter().filter_map(|c| c.validate(&object)).collect();
+        if !errors.is_empty() {
+            return Err(SessionError::InvalidClaim(errors));
+        }
     }
     Ok(Some(Session::new(Arc::clone(ctx), v.identity, transfer, token, payload)))
 }

@@ -26,9 +26,9 @@ use sessiond_core::{
 };
 
 use self::remote::{Remote, from_client, issued_from_api};
+pub(crate) use self::tokens::Payload;
 use self::tokens::{
-    Cached, claims_of, is_protected_claim, issued_from_core, jwt_payload, kid_of, merge_into,
-    tokens,
+    Cached, claims_of, is_protected_claim, issued_from_core, kid_of, merge_into, tokens,
 };
 use super::jwks::JwksCache;
 
@@ -51,7 +51,7 @@ pub struct SessionIdentity {
 pub(crate) struct Tokens {
     pub(crate) access: String,
     /// The access token's whole payload.
-    pub(crate) payload: Arc<JsonObject>,
+    pub(crate) payload: Arc<Payload>,
     /// The `front-token` header that goes with the access token.
     pub(crate) front_token: String,
     /// The refresh token and its expiry (ms), when one is issued.
@@ -71,7 +71,7 @@ pub(crate) struct Issued {
 pub(crate) struct Verified {
     pub(crate) identity: Arc<SessionIdentity>,
     /// The access token's whole payload.
-    pub(crate) payload: Arc<JsonObject>,
+    pub(crate) payload: Arc<Payload>,
     /// A re-issued access token (a database check found the payload stale).
     pub(crate) reissued: Option<Tokens>,
 }
@@ -352,7 +352,7 @@ impl Backend {
                 recipe_user_id: claims.rsub.clone(),
                 tenant_id: claims.tenant_id.clone(),
             }),
-            payload: Arc::new(jwt_payload(token).unwrap_or_default()),
+            payload: Payload::of_token(token),
             claims,
             kid,
         });

@@ -9,7 +9,7 @@ use sessiond_client::{Client, ClientError};
 use sessiond_core::cache::VerifiedCache;
 use sessiond_core::revocation::RevocationFeed;
 
-use super::tokens::{Cached, issued, jwt_payload, tokens};
+use super::tokens::{Cached, Payload, issued, tokens};
 use super::{BackendError, CsrfCheck, Issued, SessionIdentity, Verified};
 use crate::server::jwks::JwksCache;
 
@@ -140,7 +140,7 @@ impl Remote {
                     access_token.map(|t| tokens(&identity.user_id, t.token, t.expiry, None, None));
                 let payload = match &reissued {
                     Some(t) => Arc::clone(&t.payload),
-                    None => Arc::new(jwt_payload(token).unwrap_or_default()),
+                    None => Payload::of_token(token),
                 };
                 Ok(Verified { identity, payload, reissued })
             }

@@ -1,7 +1,7 @@
 //! Token helpers both backends share: reading a verified JWT's payload, claims and `kid`, the
 //! verified-token cache entry, and building the [`Tokens`] and [`Issued`] the layer sends.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use sessiond_core::JsonObject;
@@ -10,9 +10,28 @@ use sessiond_core::tokens::access::VerifiedClaims;
 
 use super::{Issued, SessionIdentity, Tokens, Verified};
 
-/// The payload of a JWT, decoded without checking (the caller has verified it).
-pub(super) fn jwt_payload(token: &str) -> Option<JsonObject> {
-    object_of(&payload_json(token)?)
+/// An access token's payload: its JSON text, parsed the first time it is read. A login
+/// response needs only the text (the `front-token` carries it), so it is never parsed there.
+#[derive(Debug, Default)]
+pub(crate) struct Payload {
+    json: Box<[u8]>,
+    parsed: OnceLock<Arc<JsonObject>>,
+}
+
+impl Payload {
+    fn from_json(json: Vec<u8>) -> Arc<Self> {
+        Arc::new(Payload { json: json.into(), parsed: OnceLock::new() })
+    }
+
+    /// The payload of a JWT, not checked (the caller has verified the token).
+    pub(super) fn of_token(token: &str) -> Arc<Self> {
+        Self::from_json(payload_json(token).unwrap_or_default())
+    }
+
+    /// The payload as a JSON object (empty when it is not one).
+    pub(crate) fn object(&self) -> Arc<JsonObject> {
+        Arc::clone(self.parsed.get_or_init(|| Arc::new(object_of(&self.json).unwrap_or_default())))
+    }
 }
 
 /// The JSON text of a JWT's payload.
@@ -42,7 +61,7 @@ pub(super) fn kid_of(token: &str) -> Option<String> {
 #[derive(Debug)]
 pub(crate) struct Cached {
     pub(super) identity: Arc<SessionIdentity>,
-    pub(super) payload: Arc<JsonObject>,
+    pub(super) payload: Arc<Payload>,
     pub(super) claims: VerifiedClaims,
     pub(super) kid: String,
 }
@@ -80,14 +99,13 @@ pub(super) fn tokens(
     user_id: &str, access: String, access_exp_ms: i64, refresh: Option<(String, i64)>,
     anti_csrf: Option<String>,
 ) -> Tokens {
-    let json = payload_json(&access);
-    let (payload, json) = match json.as_deref().and_then(object_of) {
-        Some(m) => (m, json.unwrap_or_default()),
-        None => (JsonObject::new(), b"{}".to_vec()),
-    };
+    // A verified JWT's payload is a JSON object; anything else travels as `{}`.
+    let json = payload_json(&access)
+        .filter(|j| j.first() == Some(&b'{'))
+        .unwrap_or_else(|| b"{}".to_vec());
     // The front-token carries the payload's own text: no second serialisation.
     let front_token = crate::server::transport::front_token(user_id, access_exp_ms, &json);
-    Tokens { access, payload: Arc::new(payload), front_token, refresh, anti_csrf }
+    Tokens { access, payload: Payload::from_json(json), front_token, refresh, anti_csrf }
 }
 
 /// A new or refreshed session to send: who it is and its tokens.

@@ -17,6 +17,17 @@ impl ServerProcess {
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// CPU time the process has used so far, user and system, in seconds (Linux; `None`
+    /// elsewhere).
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields 14 and 15 (utime, stime), counted after the command name's closing ')'; in
+        // clock ticks of 1/100 s (USER_HZ).
+        let mut f = stat.get(stat.rfind(')')? + 1..)?.split_ascii_whitespace().skip(11);
+        let ticks = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
 }
 
 impl Drop for ServerProcess {

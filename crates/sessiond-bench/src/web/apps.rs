@@ -24,10 +24,13 @@ fn next_user() -> String {
 }
 
 /// Serves one app (`serve-web SPEC`) until SIGTERM:
-/// `bare`, `cookie-jwe`, `cookie-jws`, or `axum ALG STORE_URL`.
+/// `bare`, `bare-redis REDIS_URL`, `cookie-jwe`, `cookie-jws`, or `axum ALG STORE_URL`.
 pub(crate) async fn serve(spec: &[String]) {
     let (app, manager) = match spec.first().map(String::as_str) {
         Some("bare") => (Router::new().route("/read", get(|| async { "user-0" })), None),
+        Some("bare-redis") => {
+            (redis_floor(spec.get(1).expect("a Redis URL")).await.expect("connect to Redis"), None)
+        }
         Some("cookie-jwe") => (cookie_app(Format::Encrypted), None),
         Some("cookie-jws") => (cookie_app(Format::Signed), None),
         Some("axum") => {
@@ -51,6 +54,63 @@ pub(crate) async fn serve(spec: &[String]) {
         let _ = m.destroy().await;
     }
 }
+
+/// The least a route that reads or writes one Redis key per request can cost: bare axum handlers
+/// doing one `GET` (`/read`) or one `SET … PX` (`/login`) of a session-sized value, over the
+/// same client and connection type as sessiond's Redis store (one multiplexed connection).
+async fn redis_floor(url: &str) -> redis::RedisResult<Router> {
+    const KEY: &str = "sessiond-bench:floor";
+    let conn = redis::Client::open(url)?.get_connection_manager().await?;
+    let value = "v".repeat(RECORD_BYTES);
+    redis::cmd("SET")
+        .arg(KEY)
+        .arg(&value)
+        .arg("PX")
+        .arg(600_000)
+        .exec_async(&mut conn.clone())
+        .await?;
+    let read = conn.clone();
+    let app = Router::new()
+        .route(
+            "/read",
+            get(move || {
+                let mut c = read.clone();
+                async move {
+                    let v: redis::RedisResult<Option<Vec<u8>>> =
+                        redis::cmd("GET").arg(KEY).query_async(&mut c).await;
+                    match v {
+                        Ok(Some(v)) => v.len().to_string().into_response(),
+                        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/login",
+            post(move || {
+                let mut c = conn.clone();
+                let value = value.clone();
+                async move {
+                    let key = format!("{KEY}:{}", next_user());
+                    let set = redis::cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(600_000)
+                        .exec_async(&mut c)
+                        .await;
+                    match set {
+                        Ok(()) => "ok".into_response(),
+                        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                    }
+                }
+            }),
+        );
+    Ok(app)
+}
+
+/// About the size of one session as sessiond's Redis store encodes it.
+const RECORD_BYTES: usize = 185;
 
 fn cookie_app(format: Format) -> Router {
     let sessions = CookieSessions::builder([CookieKey::generate().expect("key")])

@@ -101,9 +101,10 @@ impl Web<'_> {
         http::cookie_op(n, addr, method, path, Arc::new(Vec::new())).await
     }
 
-    /// `GET path` with the cookies of 1,024 sessions logged in first.
-    async fn logged_in(&self, addr: SocketAddr, path: &'static str) -> BoxedOp {
-        let cookies = login_cookies(addr, 1024).await;
+    /// `GET path` with the cookies of 1,024 sessions logged in first at `login` (usually
+    /// `addr` itself).
+    async fn logged_in(&self, addr: SocketAddr, path: &'static str, login: SocketAddr) -> BoxedOp {
+        let cookies = login_cookies(login, 1024).await;
         http::cookie_op(self.plan.concurrency, addr, "GET", path, cookies).await
     }
 
@@ -112,18 +113,19 @@ impl Web<'_> {
         harness::group(self.plan, ops).await
     }
 
-    /// Bare axum's `GET /read`, then `GET path` on each of `sessiond`, then tower-sessions'
-    /// `GET /read` when it runs (each with sessions logged in first), measured together.
+    /// Bare axum's `GET /read`, then `GET path` on each of `sessiond` (with the cookies of
+    /// sessions logged in first at the third element), then tower-sessions' `GET /read` when
+    /// it runs (with its own sessions), measured together.
     async fn reads(
-        &self, bare: &ServerProcess, sessiond: &[(&ServerProcess, &'static str)],
+        &self, bare: &ServerProcess, sessiond: &[(&ServerProcess, &'static str, &ServerProcess)],
         ts: Option<&ServerProcess>,
     ) -> Vec<Rate> {
         let mut ops = vec![self.anonymous(bare.addr, "GET", "/read").await];
-        for (server, path) in sessiond {
-            ops.push(self.logged_in(server.addr, path).await);
+        for (server, path, login) in sessiond {
+            ops.push(self.logged_in(server.addr, path, login.addr).await);
         }
         if let Some(ts) = ts {
-            ops.push(self.logged_in(ts.addr, "/read").await);
+            ops.push(self.logged_in(ts.addr, "/read", ts.addr).await);
         }
         self.measure(&ops).await
     }
@@ -152,13 +154,16 @@ pub(crate) async fn figures(
             "web: no tower-sessions server; build it with `cargo build --release --manifest-path bench/ts-server/Cargo.toml` (the tower-sessions figures are skipped)"
         );
     }
-    let stores: Vec<(&str, String, String)> = {
+    // (store, sessiond's store URL, tower-sessions' --store, the floor app's spec)
+    type StoreSpec<'a> = (&'a str, String, String, Option<String>);
+    let stores: Vec<StoreSpec> = {
         let mut v = vec![
-            ("memory", "memory://".to_owned(), "memory".to_owned()),
+            ("memory", "memory://".to_owned(), "memory".to_owned(), None),
             (
                 "sqlite",
                 format!("sqlite://{}/web-sessiond.db", dir.display()),
                 format!("sqlite:{}/web-ts.db", dir.display()),
+                None,
             ),
         ];
         if let Some((url, db)) = &redis {
@@ -167,6 +172,7 @@ pub(crate) async fn figures(
                 "redis",
                 format!("{base}/{db}?prefix=bench-web-{}", std::process::id()),
                 format!("redis:{base}/{db}"),
+                Some(format!("{base}/{db}")),
             ));
         }
         v
@@ -178,8 +184,8 @@ pub(crate) async fn figures(
     );
     let bare = serve_web(&["bare"]);
     cookie_sessions(&mut w, &bare, ts_bin).await;
-    for (store, sd_url, ts_spec) in &stores {
-        server_sessions(&mut w, &bare, ts_bin, store, sd_url, ts_spec).await;
+    for (store, sd_url, ts_spec, floor) in &stores {
+        server_sessions(&mut w, &bare, ts_bin, store, sd_url, ts_spec, floor.as_deref()).await;
     }
     rs256_logins(&mut w, dir).await;
     drop(bare);
@@ -201,7 +207,7 @@ async fn cookie_sessions(w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&
     let jwe = serve_web(&["cookie-jwe"]);
     let jws = serve_web(&["cookie-jws"]);
     let ts = ts_bin.map(|b| ts_server(b, "memory"));
-    let r = w.reads(bare, &[(&jwe, "/read"), (&jws, "/read")], ts.as_ref()).await;
+    let r = w.reads(bare, &[(&jwe, "/read", &jwe), (&jws, "/read", &jws)], ts.as_ref()).await;
     let bare_read = r[0].median;
     w.report.add("GET /read   bare axum", r[0].clone(), None);
     w.bar(READ, "bare axum", bare_read);
@@ -265,15 +271,24 @@ fn targets_vs_tower_sessions(store: &str) -> Option<(f64, f64)> {
 }
 
 /// Server-backed sessions (`sessiond-axum` on a manager, HS256) on `store` beside bare axum and
-/// tower-sessions on the same store.
+/// tower-sessions on the same store; on Redis also beside the floor (`serve-web bare-redis`:
+/// bare axum doing one Redis command per request, no session at all).
 async fn server_sessions(
     w: &mut Web<'_>, bare: &ServerProcess, ts_bin: Option<&Path>, store: &str, sd_url: &str,
-    ts_spec: &str,
+    ts_spec: &str, floor_url: Option<&str>,
 ) {
     w.progress(&format!("server-backed sessions on {store}: GET /read"));
     let sd = serve_web(&["axum", "HS256", sd_url]);
     let ts = ts_bin.map(|b| ts_server(b, ts_spec));
-    let r = w.reads(bare, &[(&sd, "/read"), (&sd, "/read-checked")], ts.as_ref()).await;
+    let floor = floor_url.map(|u| serve_web(&["bare-redis", u]));
+    // The floor gets sessiond's cookies: the same request sizes.
+    let mut apps = vec![(&sd, "/read", &sd), (&sd, "/read-checked", &sd)];
+    apps.extend(floor.as_ref().map(|f| (f, "/read", &sd)));
+    let mut r = w.reads(bare, &apps, ts.as_ref()).await;
+    if floor.is_some() {
+        let f = r.remove(3);
+        floor_line(w, store, "GET /read  ", "one GET", &f, r[2].median, r.get(3).map(|t| t.median));
+    }
     let bare_r = r[0].median;
     let group = format!("GET /read, {store}");
     w.bar(&group, "bare axum", bare_r);
@@ -315,7 +330,13 @@ async fn server_sessions(
     }
 
     w.progress(&format!("server-backed sessions on {store}: POST /login"));
-    let l = w.logins(&[&sd], ts.as_ref()).await;
+    let mut servers = vec![&sd];
+    servers.extend(floor.as_ref());
+    let mut l = w.logins(&servers, ts.as_ref()).await;
+    if floor.is_some() {
+        let f = l.remove(1);
+        floor_line(w, store, "POST /login", "one SET", &f, l[0].median, l.get(1).map(|t| t.median));
+    }
     let group = format!("POST /login, {store}");
     w.bar(&group, "sessiond (stateless)", l[0].median);
     if let Some(t) = l.get(1) {
@@ -340,6 +361,16 @@ async fn server_sessions(
     }
 }
 
+/// The floor's figure, and the rates of sessiond-axum (`sd`) and tower-sessions as shares of it.
+fn floor_line(
+    w: &mut Web<'_>, store: &str, route: &str, what: &str, floor: &Rate, sd: f64, ts: Option<f64>,
+) {
+    let name = format!("bare axum + {what} ({store}), no session");
+    w.report.add(format!("{route} {name}"), floor.clone(), None);
+    let ts = ts.map(|t| format!(", tower-sessions {:.2}x", t / floor.median)).unwrap_or_default();
+    println!("    of this floor: sessiond-axum {:.2}x{ts}", sd / floor.median);
+}
+
 /// RS256 logins cost one RSA signature each: beside the raw signing rate.
 async fn rs256_logins(w: &mut Web<'_>, dir: &Path) {
     w.progress("server-backed sessions on sqlite, RS256: POST /login");
@@ -350,12 +381,23 @@ async fn rs256_logins(w: &mut Web<'_>, dir: &Path) {
         w.anonymous(rs.addr, "POST", "/login").await,
         harness::boxed(move |t, i| Box::pin(sign(t, i))),
     ];
+    let cpu_before = rs.cpu_seconds();
     let l = w.measure(&ops).await;
     w.report.add(
         "POST /login sessiond-axum sqlite RS256",
         l[0].clone(),
         Some(("raw RS256 sign (ring)", l[1].median)),
     );
+    // The server is idle during the raw-signing rounds, so its CPU time over the whole run is
+    // what its login rounds took.
+    if let (Some(a), Some(b)) = (cpu_before, rs.cpu_seconds()) {
+        let login_secs = w.plan.rounds as f64 * w.plan.round.as_secs_f64();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        println!(
+            "    the server used {:.2} of {cores} cores in its login rounds",
+            (b - a) / login_secs
+        );
+    }
     w.report.ratio_target(
         "sessiond-axum login RS256 (sqlite) >= 0.8x raw RS256 sign",
         l[0].median,

@@ -48,7 +48,7 @@ struct SessionInner {
     identity: Arc<SessionIdentity>,
     transfer: Transfer,
     /// The current access token and its payload (a merge replaces both).
-    current: Mutex<(String, Arc<Payload>)>,
+    current: Mutex<(Arc<str>, Arc<Payload>)>,
 }
 
 /// A request's verified session. Take it in a handler to require one: without a valid access
@@ -82,7 +82,7 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     fn new(
-        ctx: Arc<Ctx>, identity: Arc<SessionIdentity>, transfer: Transfer, token: String,
+        ctx: Arc<Ctx>, identity: Arc<SessionIdentity>, transfer: Transfer, token: Arc<str>,
         payload: Arc<Payload>,
     ) -> Self {
         Self {
@@ -134,7 +134,7 @@ impl Session {
 
     /// The access token of this request (a merge replaces it).
     pub fn access_token(&self) -> String {
-        self.inner.current.lock().0.clone()
+        self.inner.current.lock().0.to_string()
     }
 
     /// Merges `patch` into the public data (RFC 7396: objects merge, `null` removes) and
@@ -157,7 +157,8 @@ impl Session {
             .await
             .map_err(|e| self.fail(e))?;
         if let Some(tokens) = reissued {
-            *self.inner.current.lock() = (tokens.access.clone(), Arc::clone(&tokens.payload));
+            *self.inner.current.lock() =
+                (tokens.access.as_str().into(), Arc::clone(&tokens.payload));
             ctx.changes.lock().attach(
                 ctx.protocol(),
                 ctx.host(),
@@ -306,7 +307,7 @@ pub(crate) async fn get_session(
         Some(t) => {
             ctx.changes.lock().attach(ctx.protocol(), ctx.host(), transfer, &t, Ctx::now_s());
             let p = Arc::clone(&t.payload);
-            (t.access, p)
+            (Arc::from(t.access), p)
         }
         None => (token, v.payload),
     };
@@ -565,7 +566,7 @@ impl SessionIssuer {
             Arc::clone(ctx),
             Arc::new(issued.identity),
             transfer,
-            issued.tokens.access,
+            issued.tokens.access.into(),
             issued.tokens.payload,
         ))
     }

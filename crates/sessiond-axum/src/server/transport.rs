@@ -3,6 +3,7 @@
 //! `st-refresh-token` response headers, the `front-token` header and `anti-csrf`.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -25,8 +26,9 @@ pub enum Transfer {
 /// What a request carries.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    /// A structurally valid access token and how it came (the header beats the cookie).
-    pub(crate) access: Option<(String, Transfer)>,
+    /// A structurally valid access token and how it came (the header beats the cookie). Shared,
+    /// not copied, with the request's `Session`.
+    pub(crate) access: Option<(Arc<str>, Transfer)>,
     /// The request carried two `sAccessToken` cookies.
     pub(crate) duplicate_access_cookie: bool,
     /// The refresh token from `Authorization: Bearer` (only looked at on the refresh route).
@@ -120,8 +122,8 @@ impl Incoming {
         }
         me.duplicate_access_cookie = access_cookies > 1;
         me.access = match &me.bearer {
-            Some(b) if looks_like_jwt(b) => Some((b.clone(), Transfer::Header)),
-            _ => access_cookie.filter(|c| !c.is_empty()).map(|c| (c, Transfer::Cookie)),
+            Some(b) if looks_like_jwt(b) => Some((Arc::from(b.as_str()), Transfer::Header)),
+            _ => access_cookie.filter(|c| !c.is_empty()).map(|c| (c.into(), Transfer::Cookie)),
         };
         me
     }
@@ -376,11 +378,11 @@ mod tests {
         );
         h.insert(AUTHORIZATION, HeaderValue::try_from(format!("Bearer {jwt}")).unwrap());
         let i = Incoming::read(&h);
-        assert_eq!(i.access, Some((jwt.clone(), Transfer::Header)));
+        assert_eq!(i.access, Some((Arc::from(jwt.as_str()), Transfer::Header)));
         assert_eq!(i.refresh_cookie.as_deref(), Some("R+1"));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer some-api-key"));
         let i = Incoming::read(&h);
-        assert_eq!(i.access, Some(("cookie.tok.en".to_owned(), Transfer::Cookie)));
+        assert_eq!(i.access, Some((Arc::from("cookie.tok.en"), Transfer::Cookie)));
         assert_eq!(i.refresh_token(), Some(("some-api-key".to_owned(), Transfer::Header)));
         h.insert(COOKIE, HeaderValue::from_static("sAccessToken=a; sAccessToken=b"));
         assert!(Incoming::read(&h).duplicate_access_cookie);

@@ -1,5 +1,7 @@
 //! The one error type of `sessiond-cookie`.
 
+use sessiond_core::Code;
+
 /// Everything a cookie-session operation can fail with. Reading a session never fails: a
 /// missing or bad cookie is reported in [`PayloadInterface::error`](crate::PayloadInterface).
 #[derive(Debug, thiserror::Error)]
@@ -49,15 +51,15 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::WeakKey(_) => "WEAK_KEY",
-            Error::Config(_) => "INVALID_CONFIGURATION",
-            Error::Crypto(_) => "INTERNAL",
+            Error::Config(_) => Code::InvalidConfiguration.as_str(),
+            Error::Crypto(_) => Code::Internal.as_str(),
             Error::NotAnObject => "PAYLOAD_NOT_AN_OBJECT",
             Error::ReservedClaim(_) => "RESERVED_CLAIM",
             Error::CookieTooLarge { .. } => "COOKIE_TOO_LARGE",
             Error::NoSession => "NO_SESSION",
             Error::LifetimeExceeded => "SESSION_LIFETIME_EXCEEDED",
             Error::InsecureOverride => "INSECURE_OVERRIDE",
-            Error::CrossOrigin(_) => "CROSS_ORIGIN_REQUEST",
+            Error::CrossOrigin(_) => Code::CrossOriginRequest.as_str(),
         }
     }
 }

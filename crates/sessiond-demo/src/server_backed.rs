@@ -1,6 +1,7 @@
 //! The server-backed modes (`--sessions embedded|remote`): the SuperTokens frontend protocol
 //! through `sessiond-axum`, and `/app/`, a page that drives it with supertokens-web-js.
 
+use sessiond_core::Code;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,7 +172,10 @@ async fn sign_in(
     let Ok(Json(c)) = body else {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"message": "expected JSON {user, password}", "code": "INVALID_INPUT"})),
+            Json(json!({
+                "message": "expected JSON {user, password}",
+                "code": Code::InvalidInput.as_str(),
+            })),
         )
             .into_response();
     };

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sessiond_axum::{CookieSession, CookieSessionLayer};
 use sessiond_cookie::{CookieSessions, Error, Overrides, PayloadInterface, Refresh};
+use sessiond_core::Code;
 
 use crate::html::{escape, login_form, page};
 use crate::users::{SignInError, Users};
@@ -70,7 +71,7 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
                 .map(|Form(c)| c)
                 .map_err(|e| e.body_text())
         };
-        parsed.map_err(|m| error(StatusCode::BAD_REQUEST, "INVALID_INPUT", &m))
+        parsed.map_err(|m| error(StatusCode::BAD_REQUEST, Code::InvalidInput.as_str(), &m))
     }
 }
 
@@ -206,7 +207,11 @@ async fn prefs(session: CookieSession, body: Result<Json<Value>, JsonRejection>)
         Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_JSON", &e.body_text()),
     };
     let Some(obj) = body.as_object() else {
-        return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", "the body must be a JSON object");
+        return error(
+            StatusCode::BAD_REQUEST,
+            Code::InvalidInput.as_str(),
+            "the body must be a JSON object",
+        );
     };
     let patch = if obj.len() == 1 && obj.get("prefs").is_some_and(Value::is_object) {
         body

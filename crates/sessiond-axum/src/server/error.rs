@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use sessiond_core::Code;
 
 use super::backend::BackendError;
 
@@ -47,19 +48,20 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// A stable, machine-readable code.
+    /// A stable, machine-readable code, from sessiond's one table ([`Code`]).
     pub fn code(&self) -> &'static str {
-        match self {
-            SessionError::Unauthorised => "UNAUTHORISED",
-            SessionError::TryRefreshToken => "TRY_REFRESH_TOKEN",
-            SessionError::TokenTheftDetected => "TOKEN_THEFT_DETECTED",
-            SessionError::InvalidClaim(_) => "INVALID_CLAIM",
-            SessionError::StoreUnavailable => "STORE_UNAVAILABLE",
-            SessionError::InvalidInput(_) => "INVALID_INPUT",
-            SessionError::Conflict => "CONFLICT",
-            SessionError::LayerMissing => "SESSION_LAYER_MISSING",
-            SessionError::Internal => "INTERNAL",
-        }
+        let code = match self {
+            SessionError::Unauthorised => Code::Unauthorised,
+            SessionError::TryRefreshToken => Code::TryRefreshToken,
+            SessionError::TokenTheftDetected => Code::TokenTheftDetected,
+            SessionError::InvalidClaim(_) => Code::InvalidClaim,
+            SessionError::StoreUnavailable => Code::StoreUnavailable,
+            SessionError::InvalidInput(_) => Code::InvalidInput,
+            SessionError::Conflict => Code::Conflict,
+            SessionError::LayerMissing => Code::SessionLayerMissing,
+            SessionError::Internal => Code::Internal,
+        };
+        code.as_str()
     }
 }
 

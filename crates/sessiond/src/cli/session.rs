@@ -8,6 +8,7 @@ use sessiond_client::api::cdi::{
     RemoveSessionsRequest, SessionInfoResponse, VerifySessionRequest, VerifySessionResponse,
 };
 use sessiond_client::api::v1::Key;
+use sessiond_core::Code;
 
 use super::Conn;
 use super::output::time;
@@ -167,10 +168,10 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
                     ],
                 ),
                 VerifySessionResponse::Unauthorised { message } => {
-                    return invalid(out, &resp, "UNAUTHORISED", message);
+                    return invalid(out, &resp, Code::Unauthorised.as_str(), message);
                 }
                 VerifySessionResponse::TryRefreshToken { message } => {
-                    return invalid(out, &resp, "TRY_REFRESH_TOKEN", message);
+                    return invalid(out, &resp, Code::TryRefreshToken.as_str(), message);
                 }
             }
         }
@@ -185,14 +186,14 @@ pub(crate) async fn run(conn: &Conn, cmd: SessionCmd) -> Result<(), String> {
             match &resp {
                 RefreshSessionResponse::Ok(s) => out.print(&resp, &issued_lines(s)),
                 RefreshSessionResponse::Unauthorised { message } => {
-                    return invalid(out, &resp, "UNAUTHORISED", message);
+                    return invalid(out, &resp, Code::Unauthorised.as_str(), message);
                 }
                 RefreshSessionResponse::TokenTheftDetected { session } => {
                     let msg = format!(
                         "refresh token reuse detected: session {} of user {} has been revoked",
                         session.handle, session.user_id
                     );
-                    return invalid(out, &resp, "TOKEN_THEFT_DETECTED", &msg);
+                    return invalid(out, &resp, Code::TokenTheftDetected.as_str(), &msg);
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The remote backend: a running `sessiond serve` reached through `sessiond-client`, its
 //! answers mapped to [`BackendError`], and its revocation stream followed into a local feed.
 
+use sessiond_core::Code;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ pub(super) fn from_client(e: ClientError) -> BackendError {
         ClientError::Http { status: 400, message, .. } => BackendError::InvalidInput(message),
         ClientError::Http { status: 404, .. } => BackendError::Unauthorised { clear: true },
         ClientError::Http { status: 409, .. } => BackendError::Conflict,
-        ClientError::Http { status, code, .. } if status >= 500 || code == "STORE_UNAVAILABLE" => {
+        ClientError::Http { status, code, .. }
+            if status >= 500 || code == Code::StoreUnavailable.as_str() =>
+        {
             BackendError::Unavailable(format!("sessiond answered {status} {code}"))
         }
         ClientError::Connect { .. } => BackendError::Unavailable(e.to_string()),

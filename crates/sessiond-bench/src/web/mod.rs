@@ -7,6 +7,8 @@
 //!   JWS;
 //! - axum + sessiond's server-backed sessions (`sessiond-axum` over a `SessionManager`) on a
 //!   store, also `GET /read-checked` (the store is asked every time);
+//! - on Redis, the floor: bare axum doing one `GET` (`/read`) or one `SET` (`/login`) per
+//!   request over the same client, no session at all (the least a Redis-backed route costs);
 //! - axum + tower-sessions on the same store (the `ts-bench-server` binary of
 //!   `bench/ts-server`: tower-sessions' sqlx SQLite store links another libsqlite3 than
 //!   sessiond's, so it is a workspace of its own).

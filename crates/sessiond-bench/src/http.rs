@@ -13,7 +13,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use sessiond_core::jose::Algorithm;
 use sessiond_core::{NewSession, SessionManager};
-use sessiond_server::telemetry::Metrics;
 use sessiond_server::{AppState, HttpOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
@@ -52,13 +51,7 @@ async fn bare() -> SocketAddr {
 
 /// sessiond's router over `m`.
 async fn sessiond(m: &SessionManager) -> SocketAddr {
-    let state = AppState {
-        manager: m.clone(),
-        anti_csrf_default: false,
-        metrics: Metrics::default(),
-        stopping: Default::default(),
-    };
-    listen(sessiond_server::service(state, &HttpOptions::default())).await
+    listen(sessiond_server::service(AppState::new(m.clone()), &HttpOptions::default())).await
 }
 
 type Sender = http1::SendRequest<Full<Bytes>>;

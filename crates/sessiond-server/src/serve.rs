@@ -160,10 +160,9 @@ pub async fn start(
         }
     }
     let state = AppState {
-        manager: manager.clone(),
         anti_csrf_default: settings.anti_csrf,
         metrics: Metrics::install(),
-        stopping: tokio_util::sync::CancellationToken::new(),
+        ..AppState::new(manager.clone())
     };
     let stopping = state.stopping.clone();
     let opts = HttpOptions {

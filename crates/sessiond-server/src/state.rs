@@ -21,3 +21,16 @@ pub struct AppState {
     /// stream) end then, so they do not hold the shutdown for its whole deadline.
     pub stopping: CancellationToken,
 }
+
+impl AppState {
+    /// The state of a server over `manager` with the defaults: no anti-CSRF token unless asked,
+    /// counters of its own (not installed as the process's `/metrics`), and not stopping.
+    pub fn new(manager: SessionManager) -> Self {
+        AppState {
+            manager,
+            anti_csrf_default: false,
+            metrics: Metrics::default(),
+            stopping: CancellationToken::new(),
+        }
+    }
+}

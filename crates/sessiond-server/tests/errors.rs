@@ -24,7 +24,7 @@ use sessiond_server::app::guard;
 use sessiond_server::auth::ApiKeys;
 use sessiond_server::connections::BodyDeadline;
 use sessiond_server::readiness::Readiness;
-use sessiond_server::{AppState, HttpOptions, Metrics, service};
+use sessiond_server::{AppState, HttpOptions, service};
 use sessiond_store_tests::outage::Switchable;
 use tower::ServiceExt as _;
 
@@ -65,12 +65,7 @@ impl App {
     }
 
     fn state(&self) -> AppState {
-        AppState {
-            manager: self.manager.clone(),
-            anti_csrf_default: false,
-            metrics: Metrics::default(),
-            stopping: tokio_util::sync::CancellationToken::new(),
-        }
+        AppState::new(self.manager.clone())
     }
 
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value, header::HeaderMap) {

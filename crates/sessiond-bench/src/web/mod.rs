@@ -369,6 +369,7 @@ fn floor_line(
 ) {
     let name = format!("bare axum + {what} ({store}), no session");
     w.report.add(format!("{route} {name}"), floor.clone(), None);
+    w.bar(&format!("{}, {store}", route.trim()), "bare axum + one Redis command", floor.median);
     let ts = ts.map(|t| format!(", tower-sessions {:.2}x", t / floor.median)).unwrap_or_default();
     println!("    of this floor: sessiond-axum {:.2}x{ts}", sd / floor.median);
 }

@@ -164,8 +164,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_median_is_the_middle_one_of_an_odd_count_the_mean_of_the_middle_two_of_an_even_one_and_0_of_none()
-     {
+    fn the_median_of_odd_even_and_empty_samples() {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(median(Vec::new()), 0.0);

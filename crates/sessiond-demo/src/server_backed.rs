@@ -1,7 +1,6 @@
 //! The server-backed modes (`--sessions embedded|remote`): the SuperTokens frontend protocol
 //! through `sessiond-axum`, and `/app/`, a page that drives it with supertokens-web-js.
 
-use sessiond_core::Code;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 use sessiond_axum::{
     ClaimValidator, Session, SessionError, SessionIssuer, Sessions, VerifySession,
 };
+use sessiond_core::Code;
 use sessiond_core::jose::Algorithm;
 use sessiond_core::{ManagerConfig, SessionManager, StartOptions};
 

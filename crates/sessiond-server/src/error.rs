@@ -8,14 +8,13 @@
 //! the response as an [`ErrorReport`] extension; the telemetry layer
 //! ([`crate::telemetry::track`]) logs it and takes it off before the response leaves.
 
-use sessiond_core::error_chain;
 use std::borrow::Cow;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sessiond_api::ErrorBody;
-use sessiond_core::{Code, Error, StoreError};
+use sessiond_core::{Code, Error, StoreError, error_chain};
 
 /// An HTTP-level error: anything that is not a CDI status in a 200 body.
 #[derive(Debug, thiserror::Error)]

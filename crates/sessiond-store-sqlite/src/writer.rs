@@ -133,9 +133,6 @@ fn linger(rx: &mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>, cpu:
 
 /// Adds to `batch` the writes that arrive within `wait`, up to [`LINGER_BELOW`] in all.
 fn gather(rx: &mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>, wait: Duration) {
-    if batch.len() >= LINGER_BELOW {
-        return;
-    }
     let until = Instant::now() + wait;
     while batch.len() < LINGER_BELOW {
         let left = until.saturating_duration_since(Instant::now());

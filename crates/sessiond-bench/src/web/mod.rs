@@ -289,7 +289,7 @@ async fn server_sessions(
     let mut r = w.reads(bare, &apps, ts.as_ref()).await;
     if floor.is_some() {
         let f = r.remove(3);
-        floor_line(w, store, "GET /read  ", "one GET", &f, r[2].median, r.get(3).map(|t| t.median));
+        floor_line(w, store, "GET /read", "one GET", &f, r[2].median, r.get(3).map(|t| t.median));
     }
     let bare_r = r[0].median;
     let group = format!("GET /read, {store}");
@@ -368,8 +368,8 @@ fn floor_line(
     w: &mut Web<'_>, store: &str, route: &str, what: &str, floor: &Rate, sd: f64, ts: Option<f64>,
 ) {
     let name = format!("bare axum + {what} ({store}), no session");
-    w.report.add(format!("{route} {name}"), floor.clone(), None);
-    w.bar(&format!("{}, {store}", route.trim()), "bare axum + one Redis command", floor.median);
+    w.report.add(format!("{route:<11} {name}"), floor.clone(), None);
+    w.bar(&format!("{route}, {store}"), "bare axum + one Redis command", floor.median);
     let ts = ts.map(|t| format!(", tower-sessions {:.2}x", t / floor.median)).unwrap_or_default();
     println!("    of this floor: sessiond-axum {:.2}x{ts}", sd / floor.median);
 }

@@ -1,6 +1,5 @@
 //! `sessiond login | whoami | logout`: a CLI session kept in a token file (seed 001 `Session`).
 
-use sessiond_core::error_chain;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -9,6 +8,7 @@ use sessiond_client::api::cdi::{
     RemoveSessionsRequest, VerifySessionRequest, VerifySessionResponse,
 };
 use sessiond_client::{Client, StoredSession, TokenFile};
+use sessiond_core::error_chain;
 
 use super::Conn;
 use super::output::time;

@@ -1,12 +1,12 @@
 //! The remote backend: a running `sessiond serve` reached through `sessiond-client`, its
 //! answers mapped to [`BackendError`], and its revocation stream followed into a local feed.
 
-use sessiond_core::Code;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sessiond_api::cdi::{VerifySessionRequest, VerifySessionResponse};
 use sessiond_client::{Client, ClientError};
+use sessiond_core::Code;
 use sessiond_core::cache::VerifiedCache;
 use sessiond_core::revocation::RevocationFeed;
 

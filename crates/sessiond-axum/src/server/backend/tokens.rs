@@ -12,7 +12,7 @@ use super::{Issued, SessionIdentity, Tokens, Verified};
 
 /// An access token's payload: its JSON text, parsed the first time it is read. A login
 /// response needs only the text (the `front-token` carries it), so it is never parsed there.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Payload {
     json: Box<[u8]>,
     parsed: OnceLock<Arc<JsonObject>>,

@@ -93,12 +93,18 @@ impl CpuGauge {
         }
         let Some(ticks) = process_cpu_ticks() else { return false };
         if let Some((at, before)) = self.last {
-            let used = ticks.saturating_sub(before) as f64 / TICKS_PER_SEC;
-            self.busy = used >= BUSY_SHARE * self.cores * now.duration_since(at).as_secs_f64();
+            let used = ticks.saturating_sub(before);
+            self.busy = saturated(used, now.duration_since(at), self.cores);
         }
         self.last = Some((now, ticks));
         self.busy
     }
+}
+
+/// Whether `used_ticks` of CPU time over `elapsed` wall time is at least [`BUSY_SHARE`] of
+/// `cores` cores.
+fn saturated(used_ticks: u64, elapsed: Duration, cores: f64) -> bool {
+    used_ticks as f64 / TICKS_PER_SEC >= BUSY_SHARE * cores * elapsed.as_secs_f64()
 }
 
 /// User plus system CPU time of this process, in clock ticks (Linux).
@@ -245,6 +251,17 @@ mod tests {
             while spin.elapsed() < Duration::from_millis(30) {}
             assert!(process_cpu_ticks().is_some_and(|t| t > 0));
         }
+    }
+
+    #[test]
+    fn busy_means_over_85_percent_of_every_core() {
+        let second = Duration::from_secs(1);
+        assert!(saturated(170, second, 2.0), "1.70 of 2 cores");
+        assert!(!saturated(169, second, 2.0), "1.69 of 2 cores");
+        assert!(saturated(17, Duration::from_millis(100), 2.0), "the same share over 100 ms");
+        assert!(!saturated(100, second, 2.0), "one of two cores");
+        assert!(saturated(85, second, 1.0), "one core");
+        assert!(!saturated(0, second, 1.0), "idle");
     }
 
     #[test]
